@@ -1,0 +1,431 @@
+//! The authorizer: per-action policy slices, a decision cache, audit records, fail-closed errors.
+//!
+//! Every decision equals what `cedar_policy::Authorizer` decides on the full policy set with the
+//! same entities (a proptest checks this). It is cheaper because:
+//! * policies are parsed and strictly validated once, at load;
+//! * each action is evaluated only against the policies whose action scope can match it (and
+//!   whose `principal ==` scope names this principal); group membership comes from the schema;
+//! * requests without context attributes are cached per action, keyed on the whole resource
+//!   (type, id and attributes); replacing the policies drops the cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use cedar_policy::{
+    ActionConstraint, Decision, Entities, EntityUid, PolicySet, PrincipalConstraint, Request,
+};
+
+use crate::action::Action;
+use crate::audit::{AuditSink, DecisionRecord, Outcome};
+use crate::context::RequestContext;
+use crate::error::{AuthError, Denied, PolicyError};
+use crate::policy::Policies;
+use crate::principal::Principal;
+use crate::resource::Resource;
+use crate::schema::schema;
+
+/// Default number of cached decisions per action before that action's cache is emptied.
+pub const DEFAULT_CACHE_CAPACITY: usize = 4096;
+
+/// A decision as stored in the cache.
+#[derive(Debug, Clone)]
+struct CachedDecision {
+    allow: bool,
+    policies: Arc<[String]>,
+}
+
+/// Everything that changes when the policies change.
+struct State {
+    policies: Policies,
+    slices: Vec<PolicySet>,
+    caches: Vec<Mutex<HashMap<Resource, CachedDecision>>>,
+}
+
+/// Decides Cedar requests for one principal. Cheap to share (`Send + Sync`); wrap it in an
+/// `Arc` and hand it to every SDK call.
+///
+/// ```
+/// use rex_auth::{Action, Authorizer, Policies, Principal, RequestContext, Resource};
+/// let policies = Policies::parse("p.cedar", r#"
+///     permit(principal, action == file_system::Action::"read",
+///            resource in file_system::Dir::"/var/log");"#).unwrap();
+/// let auth = Authorizer::builder()
+///     .principal(Principal::user("alice").unwrap())
+///     .policies(policies)
+///     .build()
+///     .unwrap();
+/// let none = RequestContext::None;
+/// assert!(auth.authorize(Action::FsRead, &Resource::file("/var/log/syslog").unwrap(), &none).is_ok());
+/// let err = auth.authorize(Action::FsRead, &Resource::file("/etc/shadow").unwrap(), &none).unwrap_err();
+/// assert!(err.is_denied());
+/// ```
+pub struct Authorizer {
+    principal: Principal,
+    principal_text: String,
+    action_uids: Vec<EntityUid>,
+    action_ancestors: Vec<Vec<EntityUid>>,
+    state: RwLock<Arc<State>>,
+    audit: Option<Arc<dyn AuditSink>>,
+    permissive: bool,
+    cache_capacity: usize,
+    cedar: cedar_policy::Authorizer,
+}
+
+impl std::fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("principal", &self.principal_text)
+            .field("policies", &self.state().policies.ids())
+            .field("permissive", &self.permissive)
+            .field("cache_capacity", &self.cache_capacity)
+            .finish()
+    }
+}
+
+/// Builds an [`Authorizer`].
+#[derive(Default)]
+pub struct AuthorizerBuilder {
+    principal: Option<Principal>,
+    policies: Option<Policies>,
+    audit: Option<Arc<dyn AuditSink>>,
+    permissive: bool,
+    cache_capacity: Option<usize>,
+}
+
+impl AuthorizerBuilder {
+    /// The principal every request is made for (required).
+    pub fn principal(mut self, principal: Principal) -> Self {
+        self.principal = Some(principal);
+        self
+    }
+
+    /// The validated policies (default: none, which denies everything).
+    pub fn policies(mut self, policies: Policies) -> Self {
+        self.policies = Some(policies);
+        self
+    }
+
+    /// Where every decision is reported.
+    pub fn audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
+    /// Permissive mode for policy learning: decide, record, then allow denied requests.
+    /// Evaluation errors still fail. Never the default.
+    pub fn permissive(mut self, permissive: bool) -> Self {
+        self.permissive = permissive;
+        self
+    }
+
+    /// Cached decisions per action (0 disables the cache).
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = Some(capacity);
+        self
+    }
+
+    /// Builds the authorizer.
+    pub fn build(self) -> Result<Authorizer, AuthError> {
+        let principal = self
+            .principal
+            .ok_or_else(|| AuthError::Config("no principal was given".into()))?;
+        let schema = schema().map_err(|e| AuthError::Config(e.to_string()))?;
+        let action_entities = schema
+            .action_entities()
+            .map_err(|e| AuthError::Config(format!("schema actions: {e}")))?;
+        let mut action_uids = Vec::with_capacity(Action::ALL.len());
+        let mut action_ancestors = Vec::with_capacity(Action::ALL.len());
+        for a in Action::ALL {
+            let uid: EntityUid = a
+                .uid_text()
+                .parse()
+                .map_err(|e| AuthError::Config(format!("{a}: {e}")))?;
+            let ancestors: Vec<EntityUid> = action_entities
+                .ancestors(&uid)
+                .map(|it| it.cloned().collect())
+                .ok_or_else(|| AuthError::Config(format!("{a} is not in the schema")))?;
+            action_uids.push(uid);
+            action_ancestors.push(ancestors);
+        }
+        let mut auth = Authorizer {
+            principal_text: principal.to_string(),
+            principal,
+            action_uids,
+            action_ancestors,
+            state: RwLock::new(Arc::new(State {
+                policies: Policies::deny_all(),
+                slices: Vec::new(),
+                caches: Vec::new(),
+            })),
+            audit: self.audit,
+            permissive: self.permissive,
+            cache_capacity: self.cache_capacity.unwrap_or(DEFAULT_CACHE_CAPACITY),
+            cedar: cedar_policy::Authorizer::new(),
+        };
+        let state = auth.make_state(self.policies.unwrap_or_else(Policies::deny_all))?;
+        auth.state = RwLock::new(Arc::new(state));
+        Ok(auth)
+    }
+}
+
+impl Authorizer {
+    /// A builder.
+    pub fn builder() -> AuthorizerBuilder {
+        AuthorizerBuilder::default()
+    }
+
+    /// The principal of every request.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// Whether permissive mode is on.
+    pub fn is_permissive(&self) -> bool {
+        self.permissive
+    }
+
+    /// The current policies.
+    pub fn policies(&self) -> Policies {
+        self.state().policies.clone()
+    }
+
+    /// Replaces the policies; the decision cache is dropped with the old set.
+    pub fn replace_policies(&self, policies: Policies) -> Result<(), PolicyError> {
+        let state = self
+            .make_state(policies)
+            .map_err(|e| PolicyError::Schema(e.to_string()))?;
+        *self.state.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(state);
+        Ok(())
+    }
+
+    /// The number of policies evaluated for `action` (the size of its slice).
+    pub fn slice_len(&self, action: Action) -> usize {
+        self.state()
+            .slices
+            .get(action.index())
+            .map_or(0, |s| s.policies().count())
+    }
+
+    /// Decides whether the principal may perform `action` on `resource`. `Ok(())` means
+    /// proceed; a denial is [`AuthError::Denied`]; any problem evaluating the request is an
+    /// error too (fail closed). Every decision is reported to the audit sink.
+    pub fn authorize(
+        &self,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
+    ) -> Result<(), AuthError> {
+        let state = self.state();
+        let (outcome, policies, cached) = self.decide_in(&state, action, resource, context)?;
+        let enforced = !(self.permissive && outcome == Outcome::Deny);
+        if let Some(sink) = &self.audit {
+            sink.record(&DecisionRecord {
+                principal: &self.principal_text,
+                action,
+                resource,
+                context,
+                outcome,
+                policies: &policies,
+                enforced,
+                cached,
+            });
+        }
+        match outcome {
+            Outcome::Allow => Ok(()),
+            Outcome::Deny if !enforced => Ok(()),
+            Outcome::Deny => Err(AuthError::Denied(Box::new(Denied {
+                principal: self.principal_text.clone(),
+                action,
+                resource: resource.to_string(),
+                reasons: policies.to_vec(),
+            }))),
+            Outcome::Error => Err(AuthError::Evaluation {
+                action,
+                resource: resource.to_string(),
+                policies: policies.to_vec(),
+                message: "a policy could not be evaluated".into(),
+            }),
+        }
+    }
+
+    /// Decides without reporting to the audit sink and without permissive mode: `Ok(true)` for
+    /// allow, `Ok(false)` for deny, `Err` when the request cannot be evaluated.
+    pub fn is_allowed(
+        &self,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
+    ) -> Result<bool, AuthError> {
+        let state = self.state();
+        let (outcome, policies, _) = self.decide_in(&state, action, resource, context)?;
+        match outcome {
+            Outcome::Allow => Ok(true),
+            Outcome::Deny => Ok(false),
+            Outcome::Error => Err(AuthError::Evaluation {
+                action,
+                resource: resource.to_string(),
+                policies: policies.to_vec(),
+                message: "a policy could not be evaluated".into(),
+            }),
+        }
+    }
+
+    fn state(&self) -> Arc<State> {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn make_state(&self, policies: Policies) -> Result<State, AuthError> {
+        let mut slices = Vec::with_capacity(Action::ALL.len());
+        for a in Action::ALL {
+            let mut slice = PolicySet::new();
+            for p in policies.policies() {
+                if self.may_apply(*a, p) {
+                    slice
+                        .add(p.clone())
+                        .map_err(|e| AuthError::Config(e.to_string()))?;
+                }
+            }
+            slices.push(slice);
+        }
+        let caches = Action::ALL
+            .iter()
+            .map(|_| Mutex::new(HashMap::new()))
+            .collect();
+        Ok(State {
+            policies,
+            slices,
+            caches,
+        })
+    }
+
+    /// Whether the scope of `policy` can match a request for `action` by this principal.
+    /// Conservative: `true` unless the scope provably excludes the request.
+    fn may_apply(&self, action: Action, policy: &cedar_policy::Policy) -> bool {
+        let uid = self.action_uids.get(action.index());
+        let ancestors = self.action_ancestors.get(action.index());
+        let (Some(uid), Some(ancestors)) = (uid, ancestors) else {
+            return true;
+        };
+        let action_ok = match policy.action_constraint() {
+            ActionConstraint::Any => true,
+            ActionConstraint::Eq(u) => &u == uid,
+            ActionConstraint::In(list) => list.iter().any(|u| u == uid || ancestors.contains(u)),
+        };
+        let principal_ok = match policy.principal_constraint() {
+            PrincipalConstraint::Eq(u) => &u == self.principal.uid(),
+            _ => true,
+        };
+        action_ok && principal_ok
+    }
+
+    /// The decision, its determining policies, and whether it came from the cache.
+    fn decide_in(
+        &self,
+        state: &State,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
+    ) -> Result<(Outcome, Arc<[String]>, bool), AuthError> {
+        if !action.applies_to_kind(resource.kind()) {
+            return Err(AuthError::ActionMismatch {
+                action,
+                resource_type: resource.kind().type_name(),
+            });
+        }
+        let cache = if self.cache_capacity > 0 && context.is_empty() {
+            state.caches.get(action.index())
+        } else {
+            None
+        };
+        if let Some(cache) = cache {
+            let hit = cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(resource)
+                .cloned();
+            if let Some(hit) = hit {
+                let outcome = if hit.allow {
+                    Outcome::Allow
+                } else {
+                    Outcome::Deny
+                };
+                return Ok((outcome, hit.policies, true));
+            }
+        }
+        let (outcome, policies) = self.evaluate(state, action, resource, context)?;
+        if let (Some(cache), Outcome::Allow | Outcome::Deny) = (cache, outcome) {
+            let mut map = cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if map.len() >= self.cache_capacity {
+                map.clear();
+            }
+            map.insert(
+                resource.clone(),
+                CachedDecision {
+                    allow: outcome == Outcome::Allow,
+                    policies: policies.clone(),
+                },
+            );
+        }
+        Ok((outcome, policies, false))
+    }
+
+    fn evaluate(
+        &self,
+        state: &State,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
+    ) -> Result<(Outcome, Arc<[String]>), AuthError> {
+        let (Some(slice), Some(action_uid)) = (
+            state.slices.get(action.index()),
+            self.action_uids.get(action.index()),
+        ) else {
+            return Err(AuthError::Config(format!("no policy slice for {action}")));
+        };
+        let mut entities = resource.entities()?;
+        let (ctx, ctx_entities) = context.to_cedar()?;
+        entities.extend(ctx_entities);
+        let eval_err = |message: String| AuthError::Evaluation {
+            action,
+            resource: resource.to_string(),
+            policies: Vec::new(),
+            message,
+        };
+        let entities = Entities::from_entities(entities, None)
+            .map_err(|e| eval_err(format!("entities: {e}")))?;
+        let request = Request::new(
+            self.principal.uid().clone(),
+            action_uid.clone(),
+            resource.uid()?,
+            ctx,
+            None,
+        )
+        .map_err(|e| eval_err(format!("request: {e}")))?;
+        let response = self.cedar.is_authorized(&request, slice, &entities);
+        let errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(|e| match e {
+                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
+                    e.policy_id().to_string()
+                }
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Ok((Outcome::Error, errors.into()));
+        }
+        let reasons: Arc<[String]> = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
+        let outcome = match response.decision() {
+            Decision::Allow => Outcome::Allow,
+            Decision::Deny => Outcome::Deny,
+        };
+        Ok((outcome, reasons))
+    }
+}

@@ -1,0 +1,34 @@
+//! # rex-auth
+//!
+//! The authorization core of Rex: the REX-compatible Cedar schema, strict policy loading,
+//! typed entity builders and the [`Authorizer`] every host operation asks before it touches
+//! the OS. This crate performs no OS access at all: policy text is handed to it, and the
+//! principal's name is resolved by the caller.
+//!
+//! Deny by default, fail closed: an invalid policy is a load error, an unknown action is an
+//! error, and a request that cannot be evaluated is refused.
+
+mod action;
+mod audit;
+mod authorizer;
+mod context;
+mod error;
+mod path;
+mod policy;
+mod principal;
+mod resource;
+mod schema;
+
+pub use action::{Action, Namespace};
+pub use audit::{AuditSink, DecisionRecord, MemoryAuditSink, Outcome, OwnedDecisionRecord};
+pub use authorizer::{Authorizer, AuthorizerBuilder, DEFAULT_CACHE_CAPACITY};
+pub use context::{ExecuteContext, Identity, RequestContext};
+pub use error::{AuthError, Denied, PathProblem, PolicyDiagnostic, PolicyError};
+pub use path::{NAME_MAX, PATH_MAX, ResourcePath};
+pub use policy::Policies;
+pub use principal::Principal;
+pub use resource::{ProcessAttrs, Resource, ResourceKind, UrlAttrs};
+pub use schema::{SCHEMA_TEXT, schema};
+
+/// Re-export of the Cedar crate this version of rex-auth is built on.
+pub use cedar_policy;
