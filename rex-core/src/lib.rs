@@ -1,0 +1,1 @@
+//! The sandboxed Rhai engine of Rex.

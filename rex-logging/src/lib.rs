@@ -1,0 +1,1 @@
+//! Tracing setup, bounded script-log capture and the audit-log sink of Rex.

@@ -1,0 +1,1 @@
+//! Metrics recorder, script metrics and alarms, and run metrics of Rex.

@@ -1,0 +1,111 @@
+//! The authorization context every SDK operation takes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rex_auth::{Action, AuthError, Authorizer, RequestContext, Resource};
+
+/// Size and count limits the SDK enforces on what it reads and returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdkLimits {
+    /// Largest file (or decompressed stream) read into memory, in bytes.
+    pub max_read_bytes: u64,
+    /// Largest captured output of a child process, per stream, in bytes.
+    pub max_output_bytes: u64,
+    /// Largest HTTP response body, in bytes.
+    pub max_http_body_bytes: u64,
+    /// Most entries a directory walk or listing returns.
+    pub max_entries: usize,
+}
+
+impl Default for SdkLimits {
+    fn default() -> Self {
+        SdkLimits {
+            max_read_bytes: 64 * 1024 * 1024,
+            max_output_bytes: 16 * 1024 * 1024,
+            max_http_body_bytes: 16 * 1024 * 1024,
+            max_entries: 1_000_000,
+        }
+    }
+}
+
+/// What every SDK operation needs: the authorizer, the limits, and a cancellation flag that
+/// long operations poll.
+///
+/// ```
+/// use std::sync::Arc;
+/// use rex_auth::{Authorizer, Policies, Principal};
+/// use rust_sdk::SdkContext;
+/// let auth = Authorizer::builder()
+///     .principal(Principal::user("alice").unwrap())
+///     .policies(Policies::deny_all())
+///     .build()
+///     .unwrap();
+/// let ctx = SdkContext::new(Arc::new(auth));
+/// assert!(!ctx.is_cancelled());
+/// ```
+#[derive(Debug, Clone)]
+pub struct SdkContext {
+    authorizer: Arc<Authorizer>,
+    limits: SdkLimits,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl SdkContext {
+    /// A context with default limits and a fresh cancellation flag.
+    pub fn new(authorizer: Arc<Authorizer>) -> Self {
+        SdkContext {
+            authorizer,
+            limits: SdkLimits::default(),
+            cancelled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Replaces the limits.
+    pub fn with_limits(mut self, limits: SdkLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Shares an external cancellation flag (e.g. the script engine's).
+    pub fn with_cancel_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancelled = flag;
+        self
+    }
+
+    /// The authorizer.
+    pub fn authorizer(&self) -> &Arc<Authorizer> {
+        &self.authorizer
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &SdkLimits {
+        &self.limits
+    }
+
+    /// The cancellation flag (set it to stop long operations at their next check).
+    pub fn cancel_flag(&self) -> &Arc<AtomicBool> {
+        &self.cancelled
+    }
+
+    /// Whether cancellation was requested.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Asks Cedar; `Ok(())` means the operation may proceed.
+    pub fn authorize(
+        &self,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
+    ) -> Result<(), AuthError> {
+        self.authorizer.authorize(action, resource, context)
+    }
+
+    /// Asks Cedar for a request without context.
+    pub fn check(&self, action: Action, resource: &Resource) -> Result<(), AuthError> {
+        self.authorizer
+            .authorize(action, resource, &RequestContext::None)
+    }
+}

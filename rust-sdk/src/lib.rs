@@ -1,0 +1,12 @@
+//! # rust-sdk
+//!
+//! The only layer of Rex that performs host operations. Every public operation takes an
+//! [`SdkContext`] (which carries the [`rex_auth::Authorizer`]) and asks Cedar before it makes
+//! the system call; when the answer is no, the kernel is never reached.
+//!
+//! This crate does not depend on Rhai: it is a plain Rust API on its own.
+
+pub mod context;
+pub mod identity;
+
+pub use context::{SdkContext, SdkLimits};
