@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use cedar_policy::{
-    ActionConstraint, Decision, Entities, EntityUid, PolicySet, PrincipalConstraint, Request,
+    ActionConstraint, Decision, Entities, Entity, EntityUid, PolicySet, PrincipalConstraint, Request,
 };
 
 use crate::action::Action;
@@ -64,6 +64,9 @@ pub struct Authorizer {
     principal_text: String,
     action_uids: Vec<EntityUid>,
     action_ancestors: Vec<Vec<EntityUid>>,
+    /// Each action's entity (with its groups as parents), added to every request so that
+    /// `action in <group>` conditions evaluate as they would against the schema's actions.
+    action_entities: Vec<Entity>,
     state: RwLock<Arc<State>>,
     audit: Option<Arc<dyn AuditSink>>,
     permissive: bool,
@@ -135,6 +138,7 @@ impl AuthorizerBuilder {
             .map_err(|e| AuthError::Config(format!("schema actions: {e}")))?;
         let mut action_uids = Vec::with_capacity(Action::ALL.len());
         let mut action_ancestors = Vec::with_capacity(Action::ALL.len());
+        let mut entities_of_actions = Vec::with_capacity(Action::ALL.len());
         for a in Action::ALL {
             let uid: EntityUid = a
                 .uid_text()
@@ -144,6 +148,11 @@ impl AuthorizerBuilder {
                 .ancestors(&uid)
                 .map(|it| it.cloned().collect())
                 .ok_or_else(|| AuthError::Config(format!("{a} is not in the schema")))?;
+            let entity = action_entities
+                .get(&uid)
+                .cloned()
+                .ok_or_else(|| AuthError::Config(format!("{a} is not in the schema")))?;
+            entities_of_actions.push(entity);
             action_uids.push(uid);
             action_ancestors.push(ancestors);
         }
@@ -152,6 +161,7 @@ impl AuthorizerBuilder {
             principal,
             action_uids,
             action_ancestors,
+            action_entities: entities_of_actions,
             state: RwLock::new(Arc::new(State {
                 policies: Policies::deny_all(),
                 slices: Vec::new(),
@@ -335,6 +345,12 @@ impl Authorizer {
                 resource_type: resource.kind().type_name(),
             });
         }
+        if !context_fits(action, context) {
+            return Err(AuthError::InvalidValue {
+                what: "context",
+                message: format!("this context does not belong to {action}"),
+            });
+        }
         let cache = if self.cache_capacity > 0 && context.is_empty() {
             state.caches.get(action.index())
         } else {
@@ -379,15 +395,17 @@ impl Authorizer {
         resource: &Resource,
         context: &RequestContext,
     ) -> Result<(Outcome, Arc<[String]>), AuthError> {
-        let (Some(slice), Some(action_uid)) = (
+        let (Some(slice), Some(action_uid), Some(action_entity)) = (
             state.slices.get(action.index()),
             self.action_uids.get(action.index()),
+            self.action_entities.get(action.index()),
         ) else {
             return Err(AuthError::Config(format!("no policy slice for {action}")));
         };
         let mut entities = resource.entities()?;
         let (ctx, ctx_entities) = context.to_cedar()?;
         entities.extend(ctx_entities);
+        entities.push(action_entity.clone());
         let eval_err = |message: String| AuthError::Evaluation {
             action,
             resource: resource.to_string(),
@@ -427,5 +445,19 @@ impl Authorizer {
             Decision::Deny => Outcome::Deny,
         };
         Ok((outcome, reasons))
+    }
+}
+
+/// Whether `context` has the shape the schema declares for `action`.
+fn context_fits(action: Action, context: &RequestContext) -> bool {
+    match context {
+        RequestContext::None => !matches!(
+            action,
+            Action::FsExecute | Action::FsMove | Action::FsSetXAttr
+        ),
+        RequestContext::Move { .. } => action == Action::FsMove,
+        RequestContext::XAttr { .. } => action == Action::FsSetXAttr,
+        RequestContext::Execute(_) => action == Action::FsExecute,
+        RequestContext::Resolve { .. } => action == Action::SysinfoResolveHostname,
     }
 }

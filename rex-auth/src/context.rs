@@ -98,7 +98,7 @@ impl RequestContext {
     }
 
     /// Builds the Cedar context and the context entities (for `execute`) it references.
-    pub(crate) fn to_cedar(&self) -> Result<(Context, Vec<Entity>), AuthError> {
+    pub fn to_cedar(&self) -> Result<(Context, Vec<Entity>), AuthError> {
         let invalid = |e: &dyn std::fmt::Display| AuthError::InvalidValue {
             what: "context",
             message: e.to_string(),
