@@ -1,1 +1,27 @@
 //! Tracing setup, bounded script-log capture and the audit-log sink of Rex.
+//!
+//! This crate is a leaf: it depends on no other Rex crate and not on Rhai. It provides
+//!
+//! * [`LogLevel`]: the five REX log levels, parsed from the `LOG_LEVEL` environment variable;
+//! * [`ScriptLogs`]: a bounded, thread-safe, in-memory capture of script log entries
+//!   ([`LogEntry`]) that serializes to REX's `{"attributes": {...}}` output shape;
+//! * [`init_tracing`]: idempotent `tracing-subscriber` setup (level filter, JSON-lines file,
+//!   stderr);
+//! * [`AuditLog`]: an append-only JSON-lines writer of authorization decisions
+//!   ([`AuditEvent`]) that never fails or panics the operation it records.
+
+mod audit;
+mod error;
+mod level;
+mod script_logs;
+mod time;
+mod tracing_init;
+mod truncate;
+
+pub use audit::{AuditDecision, AuditEvent, AuditLog};
+pub use error::LogError;
+pub use level::{LOG_LEVEL_ENV, LogLevel};
+pub use script_logs::{LogEntry, ScriptLogs, ScriptLogsConfig};
+pub use time::{format_rfc3339, now_rfc3339};
+pub use tracing_init::{InitStatus, SYSLOG_ENABLE_ENV, TracingConfig, init_tracing};
+pub use truncate::{TRUNCATION_MARKER, truncate_utf8};
