@@ -1,1 +1,32 @@
 //! The sandboxed Rhai engine of Rex.
+//!
+//! * [`RexEngine`]: built once from `Engine::new_raw()` plus the shared standard package, with
+//!   no path to the host: no file module resolver, `eval` and `print` disabled, `debug`
+//!   captured as a log, and every [`Limits`] entry enforced (operations, depths, sizes,
+//!   wall-clock timeout, [`CancelHandle`]).
+//! * [`ScriptArguments`]: REX's JSON argument format, exposed as script variables.
+//! * [`RunOutcome`]: the value, a typed [`RunError`], logs, denials and timings.
+//! * [`error_map`] / [`script_error`] / [`DenialToken`]: how native functions raise errors so
+//!   that Cedar denials are classified from typed data, never from message text.
+//!
+//! rex-core never touches the host and does not depend on rust-sdk.
+
+mod args;
+mod denial;
+mod engine;
+mod error;
+mod limits;
+mod outcome;
+mod state;
+
+pub use args::{ArgumentsError, ScriptArgumentValue, ScriptArguments, validate_identifier};
+pub use denial::{DENIAL_FIELD, DenialToken, denial_in_payload, error_map, script_error};
+pub use engine::{CompiledScript, RexEngine, RexEngineBuilder, RunOptions, SharedModule};
+pub use error::{ErrorKind, RunError, ScriptPosition};
+pub use limits::{CancelHandle, LimitKind, Limits};
+pub use outcome::{RunOutcome, RunStatus, Timings};
+pub use state::{
+    LogLevel, ScriptLog, current_cancel_flag, current_interruption, push_log, record_denial,
+};
+
+pub use rhai;

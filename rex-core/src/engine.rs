@@ -1,0 +1,351 @@
+//! The sandboxed engine: built once, then used for many runs (from many threads).
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rhai::module_resolvers::StaticModuleResolver;
+use rhai::packages::{Package, StandardPackage};
+use rhai::{AST, Dynamic, Engine, Module, NativeCallContext, Scope};
+
+/// A module shared between engines (`rhai`'s own `SharedModule`).
+pub type SharedModule = std::sync::Arc<Module>;
+
+use crate::args::ScriptArguments;
+use crate::denial::{DenialToken, TerminationToken};
+use crate::error::{RunError, from_eval_error, from_parse_error};
+use crate::limits::{CancelHandle, Limits};
+use crate::outcome::{RunOutcome, RunStatus, Timings};
+use crate::state::{self, CHECK_EVERY, LogLevel, RunGuard, RunState, push_log};
+
+/// Symbols scripts may not use.
+pub(crate) const DISABLED_SYMBOLS: &[&str] = &["eval", "print"];
+
+/// The standard package, built once per process and shared by every engine.
+static STANDARD: OnceLock<StandardPackage> = OnceLock::new();
+
+/// Composes a [`RexEngine`]: limits, native functions and modules.
+///
+/// Sandbox settings (disabled symbols, module resolver, callbacks, limits) are applied in
+/// [`RexEngineBuilder::build`], after every registration, so a registration closure cannot
+/// weaken them by accident.
+pub struct RexEngineBuilder {
+    engine: Engine,
+    limits: Limits,
+    importable: StaticModuleResolver,
+    log_functions: bool,
+}
+
+impl RexEngineBuilder {
+    fn new() -> Self {
+        let mut engine = Engine::new_raw();
+        STANDARD
+            .get_or_init(StandardPackage::new)
+            .register_into_engine(&mut engine);
+        engine.register_type_with_name::<DenialToken>("DenialToken");
+        engine.register_fn("to_string", |t: &mut DenialToken| t.to_string());
+        engine.register_fn("to_debug", |t: &mut DenialToken| format!("{t:?}"));
+        Self {
+            engine,
+            limits: Limits::default(),
+            importable: StaticModuleResolver::new(),
+            log_functions: true,
+        }
+    }
+
+    /// Sets the limits (default: [`Limits::default`]).
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Runs `f` on the Rhai engine, to register native functions and types.
+    #[must_use]
+    pub fn register(mut self, f: impl FnOnce(&mut Engine)) -> Self {
+        f(&mut self.engine);
+        self
+    }
+
+    /// Registers a module whose functions are global (callable without a namespace).
+    #[must_use]
+    pub fn global_module(mut self, module: SharedModule) -> Self {
+        self.engine.register_global_module(module);
+        self
+    }
+
+    /// Registers a module under a static namespace (`name::f()`), without `import`.
+    #[must_use]
+    pub fn static_module(mut self, name: &str, module: SharedModule) -> Self {
+        self.engine.register_static_module(name, module);
+        self
+    }
+
+    /// Makes a module available to `import "name" as x;`. Only modules registered here can be
+    /// imported; nothing is ever loaded from the file system.
+    #[must_use]
+    pub fn importable_module(mut self, name: &str, module: SharedModule) -> Self {
+        self.importable
+            .insert(name, std::sync::Arc::unwrap_or_clone(module));
+        self
+    }
+
+    /// Whether to register `trace`, `info`, `warn` and `error` (`fn(&str)`) that add script
+    /// logs (default: on).
+    #[must_use]
+    pub fn log_functions(mut self, enabled: bool) -> Self {
+        self.log_functions = enabled;
+        self
+    }
+
+    /// Applies the sandbox settings and limits, and returns the engine.
+    pub fn build(self) -> RexEngine {
+        let Self {
+            mut engine,
+            limits,
+            importable,
+            log_functions,
+        } = self;
+
+        if log_functions {
+            for (name, level) in [
+                ("trace", LogLevel::Trace),
+                ("info", LogLevel::Info),
+                ("warn", LogLevel::Warn),
+                ("error", LogLevel::Error),
+            ] {
+                engine.register_fn(name, move |ctx: NativeCallContext, message: &str| {
+                    push_log(level, message, ctx.call_position().line());
+                });
+            }
+        }
+
+        for symbol in DISABLED_SYMBOLS {
+            engine.disable_symbol(*symbol);
+        }
+        engine.set_module_resolver(importable);
+        engine.set_strict_variables(true);
+        engine.on_print(|_| {});
+        engine.on_debug(|text, _source, pos| {
+            let text = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(text);
+            push_log(LogLevel::Debug, text, pos.line());
+        });
+        engine.on_progress(|ops| {
+            if ops % CHECK_EVERY != 0 {
+                return None;
+            }
+            state::poll(ops).map(|kind| Dynamic::from(TerminationToken(kind)))
+        });
+
+        engine
+            .set_max_operations(limits.max_operations)
+            .set_max_call_levels(limits.max_call_depth)
+            .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
+            .set_max_string_size(limits.max_string_size)
+            .set_max_array_size(limits.max_array_size)
+            .set_max_map_size(limits.max_map_size)
+            .set_max_variables(limits.max_variables)
+            .set_max_functions(limits.max_functions)
+            .set_max_modules(limits.max_modules);
+
+        RexEngine { engine, limits }
+    }
+}
+
+/// Per-run options.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Cancels the run from another thread. Default: a fresh, never cancelled handle.
+    pub cancel: Option<CancelHandle>,
+    /// Overrides [`Limits::timeout`] for this run.
+    pub timeout: Option<Duration>,
+}
+
+/// A compiled script, reusable for many runs with arguments of the same names.
+#[derive(Debug, Clone)]
+pub struct CompiledScript {
+    ast: AST,
+    compile_time: Duration,
+}
+
+impl CompiledScript {
+    /// The Rhai AST.
+    pub fn ast(&self) -> &AST {
+        &self.ast
+    }
+
+    /// How long compiling took.
+    pub fn compile_time(&self) -> Duration {
+        self.compile_time
+    }
+}
+
+/// The sandboxed Rhai engine. `Send + Sync`: one instance can serve runs on many threads.
+///
+/// Guarantees: no file module resolver (only [`RexEngineBuilder::importable_module`]s can be
+/// imported), `eval` and `print` disabled, `debug` captured as a log, every [`Limits`] entry
+/// enforced, panics of native functions turned into [`RunError::Internal`].
+///
+/// Stack: evaluation runs on the caller's thread. The default depth limits fit a 2 MiB
+/// thread stack in debug builds; raise them only on threads with larger stacks.
+pub struct RexEngine {
+    engine: Engine,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for RexEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RexEngine")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        format!("native function panicked: {s}")
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        format!("native function panicked: {s}")
+    } else {
+        "native function panicked".to_string()
+    }
+}
+
+impl RexEngine {
+    /// Starts building an engine.
+    pub fn builder() -> RexEngineBuilder {
+        RexEngineBuilder::new()
+    }
+
+    /// The limits this engine enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The underlying Rhai engine (read-only).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Validates the arguments and compiles the script against their names, without running
+    /// it (`--check`). The result can be run many times with [`RexEngine::run_compiled`].
+    pub fn compile(
+        &self,
+        script: &str,
+        args: &ScriptArguments,
+    ) -> Result<CompiledScript, RunError> {
+        args.validate(&self.limits)?;
+        let mut scope = Scope::with_capacity(args.len());
+        for name in args.values.keys() {
+            scope.push_dynamic(name.as_str(), Dynamic::UNIT);
+        }
+        let start = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.engine.compile_with_scope(&scope, script)
+        }));
+        let compile_time = start.elapsed();
+        match result {
+            Ok(Ok(ast)) => Ok(CompiledScript { ast, compile_time }),
+            Ok(Err(err)) => Err(from_parse_error(&err)),
+            Err(payload) => Err(RunError::Internal {
+                message: panic_message(&*payload),
+            }),
+        }
+    }
+
+    /// Compiles and runs a script with default [`RunOptions`].
+    pub fn run(&self, script: &str, args: &ScriptArguments) -> RunOutcome {
+        self.run_with(script, args, &RunOptions::default())
+    }
+
+    /// Compiles and runs a script.
+    pub fn run_with(
+        &self,
+        script: &str,
+        args: &ScriptArguments,
+        options: &RunOptions,
+    ) -> RunOutcome {
+        match self.compile(script, args) {
+            Ok(compiled) => self.run_compiled(&compiled, args, options),
+            Err(error) => RunOutcome::failed(error, Timings::default()),
+        }
+    }
+
+    /// Runs an already compiled script. `timings.compile` is the script's compile time.
+    pub fn run_compiled(
+        &self,
+        compiled: &CompiledScript,
+        args: &ScriptArguments,
+        options: &RunOptions,
+    ) -> RunOutcome {
+        let mut timings = Timings {
+            compile: compiled.compile_time,
+            run: Duration::ZERO,
+        };
+        if let Err(err) = args.validate(&self.limits) {
+            return RunOutcome::failed(err.into(), timings);
+        }
+        let cancel = options.cancel.clone().unwrap_or_default();
+        let timeout = options.timeout.or(self.limits.timeout);
+        let start = Instant::now();
+        let guard = RunGuard::push(RunState {
+            cancel: cancel.flag(),
+            deadline: timeout.and_then(|t| start.checked_add(t)),
+            max_logs: self.limits.max_log_entries,
+            logs: Vec::new(),
+            dropped_logs: 0,
+            denials: Vec::new(),
+            terminated: None,
+        });
+        let mut scope = args.to_scope();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.engine
+                .eval_ast_with_scope::<Dynamic>(&mut scope, &compiled.ast)
+        }));
+        timings.run = start.elapsed();
+        let state = guard.take();
+        drop(guard);
+        drop(scope);
+
+        let (logs, dropped_logs, denials, terminated) = match state {
+            Some(s) => (s.logs, s.dropped_logs, s.denials, s.terminated),
+            None => (Vec::new(), 0, Vec::new(), None),
+        };
+        let mut outcome = match result {
+            Ok(Ok(value)) => RunOutcome {
+                status: RunStatus::Success,
+                output: value.to_string(),
+                value: serde_json::to_value(&value).unwrap_or(serde_json::Value::Null),
+                error: None,
+                logs: Vec::new(),
+                dropped_logs: 0,
+                denials: Vec::new(),
+                timings,
+            },
+            Ok(Err(err)) => RunOutcome::failed(from_eval_error(&err, terminated), timings),
+            Err(payload) => RunOutcome::failed(
+                RunError::Internal {
+                    message: panic_message(&*payload),
+                },
+                timings,
+            ),
+        };
+        outcome.logs = logs;
+        outcome.dropped_logs = dropped_logs;
+        outcome.denials = denials;
+        outcome
+    }
+
+    /// The signatures of every registered function (for `--print-functions`), sorted.
+    /// Rhai's standard library is included only when `include_standard` is true.
+    pub fn function_signatures(&self, include_standard: bool) -> Vec<String> {
+        let mut signatures = self.engine.gen_fn_signatures(include_standard);
+        signatures.sort();
+        signatures.dedup();
+        signatures
+    }
+}
