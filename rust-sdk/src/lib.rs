@@ -7,6 +7,10 @@
 //! This crate does not depend on Rhai: it is a plain Rust API on its own.
 
 pub mod context;
+pub mod fs;
 pub mod identity;
+pub mod network;
+pub mod process;
+pub mod system;
 
 pub use context::{SdkContext, SdkLimits};

@@ -1,0 +1,1 @@
+//! Shell-style helpers.
