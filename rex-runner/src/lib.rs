@@ -1,0 +1,32 @@
+//! # rex-runner
+//!
+//! Runs Rhai scripts under Cedar policies: the embeddable [`Runner`] and the `rex-runner`
+//! CLI, a drop-in for REX's (same flags, same output document) with distinct exit codes.
+//!
+//! ```no_run
+//! use rex_runner::{Input, Runner};
+//! use rex_core::ScriptArguments;
+//!
+//! let runner = Runner::builder()
+//!     .policy(Input::from_text("inline.cedar", "permit(principal, action == sysinfo::Action::\"list\", resource);"))
+//!     .build()
+//!     .unwrap();
+//! let report = runner.run(&Input::from_text("script.rhai", "40 + 2"), &ScriptArguments::new());
+//! assert_eq!(report.document.output, "42");
+//! ```
+
+mod audit;
+mod exit;
+mod inputs;
+mod metrics;
+mod output;
+mod runner;
+
+pub use audit::AuditLogSink;
+pub use exit::ExitStatus;
+pub use inputs::{Input, InputError, MAX_INPUT_BYTES, read_input, read_policy, sha256_hex};
+pub use output::{
+    DenialInfo, ErrorInfo, ErrorType, MAX_ERROR_MESSAGE_CHARS, OutputDocument, OutputFormat,
+    Rendered, Status, render, truncate_message,
+};
+pub use runner::{ModuleRegistrar, RunReport, Runner, RunnerBuilder, RunnerError};

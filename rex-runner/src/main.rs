@@ -1,0 +1,353 @@
+//! The `rex-runner` command: run a Rhai script under a Cedar policy.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use rex_core::{Limits, ScriptArguments};
+use rex_runner::{
+    AuditLogSink, ErrorType, ExitStatus, OutputDocument, OutputFormat, Runner, read_input,
+    read_policy, render,
+};
+
+/// Run a Rhai script on this host, with every host operation checked against Cedar policies.
+///
+/// Exit codes: 0 success, 1 script error, 2 usage error, 3 access denied, 4 limit exceeded
+/// or timeout, 5 invalid input (unreadable file, invalid policy or arguments), 6 internal
+/// error.
+#[derive(Debug, Parser)]
+#[command(name = "rex-runner", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The Rhai script to run (`-` reads it from standard input).
+    #[arg(short = 's', long = "script-file", value_name = "PATH")]
+    script_file: Option<PathBuf>,
+
+    /// A Cedar policy file; repeat to load several. Without one, everything is denied.
+    #[arg(short = 'p', long = "policy-file", value_name = "PATH")]
+    policy_file: Vec<PathBuf>,
+
+    /// Script arguments in REX's JSON format ({"name": {"stringValue": "x"}, ...}).
+    #[arg(short = 'a', long = "script-arguments-file", value_name = "PATH")]
+    script_arguments_file: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output-format", value_enum, default_value = "json")]
+    output_format: OutputFormat,
+
+    /// With `-o human`: also print the script's logs and the run's metrics.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+
+    /// Stop the script after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+
+    /// Stop the script after this many Rhai operations.
+    #[arg(long, value_name = "N")]
+    max_operations: Option<u64>,
+
+    /// Largest string a script may build, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_string_size: Option<usize>,
+
+    /// Largest array a script may build, in elements.
+    #[arg(long, value_name = "N")]
+    max_array_size: Option<usize>,
+
+    /// Largest object map a script may build, in entries.
+    #[arg(long, value_name = "N")]
+    max_map_size: Option<usize>,
+
+    /// Deepest function-call nesting.
+    #[arg(long, value_name = "N")]
+    max_call_depth: Option<usize>,
+
+    /// The Cedar principal name, `User::"<NAME>"` (default: the effective user).
+    #[arg(long, value_name = "NAME")]
+    principal: Option<String>,
+
+    /// Append every authorization decision to this file as JSON lines.
+    #[arg(long, value_name = "PATH")]
+    audit_log: Option<PathBuf>,
+
+    /// Policy learning: record denials in the audit log, then allow them. Never use in production.
+    #[arg(long)]
+    permissive: bool,
+
+    /// Accept a policy file that group or others can write (refused by default).
+    #[arg(long)]
+    allow_writable_policy: bool,
+
+    /// Exit 0 even when the script fails (REX's behaviour); the document still says ERROR.
+    #[arg(long)]
+    exit_zero_on_script_error: bool,
+
+    /// Print every function a script can call, with its signature, and exit.
+    #[arg(long)]
+    print_functions: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate policy files against the Rex schema and print diagnostics.
+    Validate {
+        /// The policy files.
+        #[arg(required = true)]
+        policies: Vec<PathBuf>,
+    },
+    /// Compile a script (with the names of its arguments) without running it.
+    Check {
+        /// The script (`-` for standard input).
+        script: PathBuf,
+        /// Script arguments file, so argument names are known to the compiler.
+        #[arg(short = 'a', long = "script-arguments-file")]
+        script_arguments_file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let status = match cli.command {
+        Some(Command::Validate { policies }) => validate(&policies),
+        Some(Command::Check {
+            script,
+            script_arguments_file,
+        }) => check(&script, script_arguments_file.as_deref()),
+        None => run(&cli.run),
+    };
+    ExitCode::from(u8::try_from(status.code()).unwrap_or(6))
+}
+
+fn emit(doc: &OutputDocument, format: OutputFormat, verbose: bool) -> bool {
+    let r = render(doc, format, verbose);
+    let out_ok = std::io::stdout().write_all(r.stdout.as_bytes()).is_ok();
+    let err_ok = std::io::stderr().write_all(r.stderr.as_bytes()).is_ok();
+    out_ok && err_ok
+}
+
+fn early(
+    args: &RunArgs,
+    error_type: ErrorType,
+    message: &str,
+    status: ExitStatus,
+) -> ExitStatus {
+    emit(
+        &OutputDocument::early_error(error_type, message),
+        args.output_format,
+        args.verbose,
+    );
+    status
+}
+
+fn limits(args: &RunArgs) -> Limits {
+    let mut l = Limits::default();
+    if let Some(t) = args.timeout {
+        l.timeout = Duration::try_from_secs_f64(t).ok();
+    }
+    if let Some(v) = args.max_operations {
+        l.max_operations = v;
+    }
+    if let Some(v) = args.max_string_size {
+        l.max_string_size = v;
+    }
+    if let Some(v) = args.max_array_size {
+        l.max_array_size = v;
+    }
+    if let Some(v) = args.max_map_size {
+        l.max_map_size = v;
+    }
+    if let Some(v) = args.max_call_depth {
+        l.max_call_depth = v;
+    }
+    l
+}
+
+fn run(args: &RunArgs) -> ExitStatus {
+    let mut builder = Runner::builder()
+        .limits(limits(args))
+        .permissive(args.permissive)
+        .modules(Arc::new(rex_runner_modules));
+    for p in &args.policy_file {
+        match read_policy(p, args.allow_writable_policy) {
+            Ok(input) => builder = builder.policy(input),
+            Err(e) => {
+                return early(
+                    args,
+                    ErrorType::CommunicationException,
+                    &e.to_string(),
+                    ExitStatus::InvalidInput,
+                );
+            }
+        }
+    }
+    if let Some(name) = &args.principal {
+        match rex_auth::Principal::user(name) {
+            Ok(p) => builder = builder.principal(p),
+            Err(e) => {
+                return early(
+                    args,
+                    ErrorType::ValidationException,
+                    &e.to_string(),
+                    ExitStatus::InvalidInput,
+                );
+            }
+        }
+    }
+    if let Some(path) = &args.audit_log {
+        match rex_logging::AuditLog::open(path) {
+            Ok(log) => builder = builder.audit_log(AuditLogSink::new(log)),
+            Err(e) => {
+                return early(
+                    args,
+                    ErrorType::CommunicationException,
+                    &format!("cannot open audit log {}: {e}", path.display()),
+                    ExitStatus::InvalidInput,
+                );
+            }
+        }
+    }
+    let runner = match builder.build() {
+        Ok(r) => r,
+        Err(e) => {
+            let message = match &e {
+                rex_runner::RunnerError::Policy(p) => p.render(),
+                other => other.to_string(),
+            };
+            return early(
+                args,
+                ErrorType::ValidationException,
+                &message,
+                ExitStatus::InvalidInput,
+            );
+        }
+    };
+    if args.print_functions {
+        for f in runner.engine().function_signatures(false) {
+            println!("{f}");
+        }
+        return ExitStatus::Success;
+    }
+    let Some(script_path) = &args.script_file else {
+        eprintln!("error: --script-file is required (or use `validate` / `check`); see --help");
+        return ExitStatus::Usage;
+    };
+    let script = match read_input("script file", script_path) {
+        Ok(s) => s,
+        Err(e) => {
+            return early(
+                args,
+                ErrorType::CommunicationException,
+                &e.to_string(),
+                ExitStatus::InvalidInput,
+            );
+        }
+    };
+    let script_args = match load_args(args.script_arguments_file.as_deref(), runner.engine()) {
+        Ok(a) => a,
+        Err((t, m)) => return early(args, t, &m, ExitStatus::InvalidInput),
+    };
+    let report = runner.run(&script, &script_args);
+    if !emit(&report.document, args.output_format, args.verbose) {
+        return ExitStatus::Internal;
+    }
+    if args.exit_zero_on_script_error && report.exit != ExitStatus::Internal {
+        return ExitStatus::Success;
+    }
+    report.exit
+}
+
+fn load_args(
+    path: Option<&std::path::Path>,
+    engine: &rex_core::RexEngine,
+) -> Result<ScriptArguments, (ErrorType, String)> {
+    let Some(path) = path else {
+        return Ok(ScriptArguments::new());
+    };
+    let input = read_input("script arguments file", path)
+        .map_err(|e| (ErrorType::CommunicationException, e.to_string()))?;
+    ScriptArguments::from_json_str(&input.text, engine.limits())
+        .map_err(|e| (ErrorType::ValidationException, e.to_string()))
+}
+
+fn validate(policies: &[PathBuf]) -> ExitStatus {
+    let mut inputs = Vec::new();
+    for p in policies {
+        match read_input("policy file", p) {
+            Ok(i) => inputs.push(i),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitStatus::InvalidInput;
+            }
+        }
+    }
+    let sources: Vec<(&str, &str)> = inputs
+        .iter()
+        .map(|i| (i.name.as_str(), i.text.as_str()))
+        .collect();
+    match rex_auth::Policies::from_sources(sources) {
+        Ok(set) => {
+            for w in set.warnings() {
+                eprintln!("{}", w.rendered);
+            }
+            println!("ok: {} policies valid: {}", set.len(), set.ids().join(", "));
+            ExitStatus::Success
+        }
+        Err(e) => {
+            eprintln!("{}", e.render());
+            ExitStatus::InvalidInput
+        }
+    }
+}
+
+fn check(script: &std::path::Path, args_file: Option<&std::path::Path>) -> ExitStatus {
+    let runner = match Runner::builder()
+        .modules(Arc::new(rex_runner_modules))
+        .principal(rex_auth::Principal::user("check").unwrap_or_else(|_| std::process::exit(6)))
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::Internal;
+        }
+    };
+    let input = match read_input("script file", script) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::InvalidInput;
+        }
+    };
+    let args = match load_args(args_file, runner.engine()) {
+        Ok(a) => a,
+        Err((_, m)) => {
+            eprintln!("error: {m}");
+            return ExitStatus::InvalidInput;
+        }
+    };
+    match runner.check(&input.text, &args) {
+        Ok(()) => {
+            println!("ok: {} compiles", input.name);
+            ExitStatus::Success
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitStatus::for_error(e.kind())
+        }
+    }
+}
+
+/// The script modules of the CLI.
+fn rex_runner_modules(_engine: &mut rhai::Engine, _sdk: &rust_sdk::SdkContext) {}

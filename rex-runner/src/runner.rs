@@ -1,0 +1,307 @@
+//! The embeddable [`Runner`]: policies parsed once, an engine built once, many runs.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rex_auth::{AuditSink, Authorizer, Policies, PolicyError, Principal};
+use rex_core::{
+    CancelHandle, ErrorKind, Limits, RexEngine, RunError, RunOptions, RunOutcome, ScriptArguments,
+};
+use rex_logging::{LogEntry, ScriptLogs, ScriptLogsConfig};
+use rust_sdk::{SdkContext, SdkLimits};
+
+use crate::audit::AuditLogSink;
+use crate::exit::ExitStatus;
+use crate::inputs::Input;
+use crate::output::{DenialInfo, ErrorInfo, ErrorType, OutputDocument, Status, truncate_message};
+
+/// Registers script modules on the engine, given the SDK context to capture.
+pub type ModuleRegistrar = Arc<dyn Fn(&mut rhai::Engine, &SdkContext) + Send + Sync>;
+
+/// Why a runner could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// The policies are invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The authorizer could not be configured.
+    #[error(transparent)]
+    Auth(#[from] rex_auth::AuthError),
+}
+
+/// Builds a [`Runner`].
+#[derive(Default)]
+pub struct RunnerBuilder {
+    policies: Vec<Input>,
+    principal: Option<Principal>,
+    limits: Limits,
+    sdk_limits: SdkLimits,
+    audit: Option<Arc<dyn AuditSink>>,
+    audit_log: Option<AuditLogSink>,
+    permissive: bool,
+    modules: Option<ModuleRegistrar>,
+}
+
+impl RunnerBuilder {
+    /// Adds a policy source (see [`crate::read_policy`] for files).
+    pub fn policy(mut self, policy: Input) -> Self {
+        self.policies.push(policy);
+        self
+    }
+
+    /// The Cedar principal (default: the effective user).
+    pub fn principal(mut self, principal: Principal) -> Self {
+        self.principal = Some(principal);
+        self
+    }
+
+    /// Engine limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// SDK limits (read sizes, output caps).
+    pub fn sdk_limits(mut self, limits: SdkLimits) -> Self {
+        self.sdk_limits = limits;
+        self
+    }
+
+    /// An extra audit sink that receives every decision.
+    pub fn audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
+    /// A JSON-lines audit log stamped with each run's script hash.
+    pub fn audit_log(mut self, sink: AuditLogSink) -> Self {
+        self.audit_log = Some(sink);
+        self
+    }
+
+    /// Permissive mode (policy learning): denials are recorded, then allowed.
+    pub fn permissive(mut self, permissive: bool) -> Self {
+        self.permissive = permissive;
+        self
+    }
+
+    /// The script modules to register (e.g. rhai-sdk's `RexModules::all()`).
+    pub fn modules(mut self, modules: ModuleRegistrar) -> Self {
+        self.modules = Some(modules);
+        self
+    }
+
+    /// Parses and validates the policies and builds the engine.
+    pub fn build(self) -> Result<Runner, RunnerError> {
+        let sources: Vec<(&str, &str)> = self
+            .policies
+            .iter()
+            .map(|p| (p.name.as_str(), p.text.as_str()))
+            .collect();
+        let policies = if sources.is_empty() {
+            Policies::deny_all()
+        } else {
+            Policies::from_sources(sources)?
+        };
+        let principal = match self.principal {
+            Some(p) => p,
+            None => rust_sdk::identity::effective_user_principal()?,
+        };
+        let sinks: Vec<Arc<dyn AuditSink>> = self
+            .audit
+            .into_iter()
+            .chain(
+                self.audit_log
+                    .clone()
+                    .map(|s| Arc::new(s) as Arc<dyn AuditSink>),
+            )
+            .collect();
+        let mut builder = Authorizer::builder()
+            .principal(principal)
+            .policies(policies)
+            .permissive(self.permissive);
+        if !sinks.is_empty() {
+            builder = builder.audit_sink(Arc::new(FanOut(sinks)));
+        }
+        let authorizer = Arc::new(builder.build()?);
+        let cancel = CancelHandle::new();
+        let sdk = SdkContext::new(authorizer.clone())
+            .with_limits(self.sdk_limits)
+            .with_cancel_flag(cancel.flag());
+        let modules = self.modules.clone();
+        let sdk_for_modules = sdk.clone();
+        let engine = RexEngine::builder()
+            .limits(self.limits)
+            .register(move |engine| {
+                if let Some(m) = &modules {
+                    m(engine, &sdk_for_modules);
+                }
+            })
+            .build();
+        Ok(Runner {
+            authorizer,
+            engine,
+            cancel,
+            policy_sha256: self.policies.iter().map(|p| p.sha256.clone()).collect(),
+            audit_log: self.audit_log,
+        })
+    }
+}
+
+struct FanOut(Vec<Arc<dyn AuditSink>>);
+
+impl AuditSink for FanOut {
+    fn record(&self, record: &rex_auth::DecisionRecord<'_>) {
+        for s in &self.0 {
+            s.record(record);
+        }
+    }
+}
+
+/// Runs scripts under one policy set. Build once, run many times.
+pub struct Runner {
+    authorizer: Arc<Authorizer>,
+    engine: RexEngine,
+    cancel: CancelHandle,
+    policy_sha256: Vec<String>,
+    audit_log: Option<AuditLogSink>,
+}
+
+/// The result of one run: the output document and the exit status the CLI uses.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The document (REX's shape plus Rex's additions).
+    pub document: OutputDocument,
+    /// The exit status.
+    pub exit: ExitStatus,
+    /// The engine's outcome.
+    pub outcome: RunOutcome,
+}
+
+impl Runner {
+    /// A builder.
+    pub fn builder() -> RunnerBuilder {
+        RunnerBuilder::default()
+    }
+
+    /// The authorizer (shared with every SDK call).
+    pub fn authorizer(&self) -> &Arc<Authorizer> {
+        &self.authorizer
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &RexEngine {
+        &self.engine
+    }
+
+    /// Cancels the running script (e.g. from a SIGTERM handler).
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// Compiles a script without running it.
+    pub fn check(&self, script: &str, args: &ScriptArguments) -> Result<(), RunError> {
+        self.engine.compile(script, args).map(|_| ())
+    }
+
+    /// Runs a script with arguments and builds the output document.
+    pub fn run(&self, script: &Input, args: &ScriptArguments) -> RunReport {
+        let started = Instant::now();
+        if let Some(a) = &self.audit_log {
+            a.set_script(Some(script.sha256.clone()));
+        }
+        let outcome = self.engine.run_with(
+            &script.text,
+            args,
+            &RunOptions {
+                cancel: Some(self.cancel.clone()),
+                timeout: None,
+            },
+        );
+        let logs = convert_logs(&outcome);
+        let mut document = match &outcome.error {
+            None => OutputDocument {
+                output: outcome.output.clone(),
+                status: Status::Success,
+                error: None,
+                alarms: Vec::new(),
+                metrics: Vec::new(),
+                logs,
+                denial: None,
+                script_sha256: None,
+                policy_sha256: Vec::new(),
+            },
+            Some(err) => {
+                let (error_type, message) = classify(err);
+                OutputDocument {
+                    output: String::new(),
+                    status: Status::Error,
+                    error: Some(ErrorInfo {
+                        error_type,
+                        message: truncate_message(&message),
+                    }),
+                    alarms: Vec::new(),
+                    metrics: Vec::new(),
+                    logs,
+                    denial: err.denied().map(|d| DenialInfo {
+                        principal: d.principal.clone(),
+                        action: d.action.to_string(),
+                        resource: d.resource.clone(),
+                        policies: d.reasons.clone(),
+                        explanation: d.explanation(),
+                    }),
+                    script_sha256: None,
+                    policy_sha256: Vec::new(),
+                }
+            }
+        };
+        document.script_sha256 = Some(script.sha256.clone());
+        document.policy_sha256 = self.policy_sha256.clone();
+        crate::metrics::add_run_metrics(&mut document, &outcome, started.elapsed());
+        let exit = match &outcome.error {
+            None => ExitStatus::Success,
+            Some(e) => ExitStatus::for_error(e.kind()),
+        };
+        RunReport {
+            document,
+            exit,
+            outcome,
+        }
+    }
+}
+
+/// REX's error type and message for a run error.
+fn classify(err: &RunError) -> (ErrorType, String) {
+    let message = err.to_string();
+    let t = match err.kind() {
+        ErrorKind::AccessDenied => ErrorType::AccessDeniedException,
+        ErrorKind::InvalidArguments => ErrorType::ValidationException,
+        ErrorKind::Internal => ErrorType::InternalException,
+        ErrorKind::Compile | ErrorKind::Runtime | ErrorKind::Limit(_) => {
+            ErrorType::ScriptException
+        }
+    };
+    (t, message)
+}
+
+fn convert_logs(outcome: &RunOutcome) -> Vec<LogEntry> {
+    let logs = ScriptLogs::new(ScriptLogsConfig::default());
+    for l in &outcome.logs {
+        let level = match l.level {
+            rex_core::LogLevel::Trace => rex_logging::LogLevel::Trace,
+            rex_core::LogLevel::Debug => rex_logging::LogLevel::Debug,
+            rex_core::LogLevel::Info => rex_logging::LogLevel::Info,
+            rex_core::LogLevel::Warn => rex_logging::LogLevel::Warn,
+            rex_core::LogLevel::Error => rex_logging::LogLevel::Error,
+        };
+        let line = l.line.and_then(|n| u32::try_from(n).ok());
+        logs.log(level, &l.message, line, None);
+    }
+    if outcome.dropped_logs > 0 {
+        logs.warn(
+            &format!("{} log entries were dropped", outcome.dropped_logs),
+            None,
+        );
+    }
+    logs.take()
+}
