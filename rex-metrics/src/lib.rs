@@ -1,1 +1,28 @@
 //! Metrics recorder, script metrics and alarms, and run metrics of Rex.
+//!
+//! A leaf crate (no other Rex crate, no Rhai). It provides
+//!
+//! * the REX output types [`Metric`], [`MetricUnit`] and [`Alarm`];
+//! * [`RunMetrics`], a per-run, cloneable, thread-safe collector, fed by the plain-Rust script
+//!   API equivalents [`MetricBuilder`], [`MetricDimensionsBuilder`] and [`AlarmBuilder`]
+//!   (names starting with `rex` are refused at publish time);
+//! * the runner's own metric and alarm names ([`runner`]) and helpers that record them;
+//! * [`RunRecorder`], a [`metrics::Recorder`] that collects `counter!`/`gauge!`/`histogram!`
+//!   into the same run (use with [`metrics::with_local_recorder`]);
+//! * hand-written Prometheus text rendering ([`RunMetrics::to_prometheus_text`]).
+
+mod builders;
+mod error;
+mod prometheus;
+mod recorder;
+mod run;
+pub mod runner;
+mod time;
+mod types;
+
+pub use builders::{AlarmBuilder, IntoMetricValue, MetricBuilder, MetricDimensionsBuilder};
+pub use error::MetricsError;
+pub use recorder::{FacadeKind, FacadeSample, RunRecorder};
+pub use run::{MetricsLimits, RunMetrics};
+pub use time::{format_rfc3339, now_rfc3339};
+pub use types::{Alarm, Metric, MetricDimensions, MetricUnit};
