@@ -1,0 +1,759 @@
+//! Processes: listing (`ps`), signalling (`kill`), open files (`lsof`) and the processes using
+//! a path (`fuser`).
+//!
+//! Every process is authorized individually with `process_system::Action::"list"` (listing),
+//! `"kill"`/`"interrupt"` (signals) or `"list_fds"` (open files) on
+//! `process_system::Process::"<pid>"` with its `name`, `username` and `command` attributes.
+//! Processes whose check is denied are left out of listings and counted in `denied_count`.
+//!
+//! Signals are sent through a pidfd: the process identity is read, the pidfd is opened, the
+//! identity is read again and compared (same start time), the check runs on that identity,
+//! and the signal goes through the pidfd, so a recycled PID can never be signalled by mistake.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use procfs::process::{FDTarget, Process};
+use rex_auth::{Action, AuthError, Denied, ProcessAttrs, Resource};
+use rustix::process::{Pid, PidfdFlags};
+
+use crate::SdkContext;
+
+/// The kind of a [`ProcessError`], mirroring REX's `ProcessErrorKind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProcessErrorKind {
+    /// The process does not exist (or exited).
+    ProcessNotFound,
+    /// Cedar denied the operation.
+    PermissionDenied,
+    /// The authorization could not be evaluated.
+    AuthorizationError,
+    /// Invalid input.
+    ValidationError,
+    /// `/proc` could not be enumerated or parsed.
+    ProcessEnumerationError,
+    /// Anything else (an OS error while signalling).
+    Other,
+}
+
+/// Errors of the process API.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// Cedar denied the operation; nothing was done.
+    #[error("permission denied: {0}")]
+    Denied(Box<Denied>),
+    /// The authorization failed for another reason (invalid resource, evaluation error).
+    #[error("authorization error: {0}")]
+    Auth(AuthError),
+    /// No such process.
+    #[error("process {pid} not found")]
+    NotFound {
+        /// The PID asked for.
+        pid: u32,
+    },
+    /// Invalid arguments.
+    #[error("invalid argument: {0}")]
+    Validation(String),
+    /// Reading `/proc` failed.
+    #[error("cannot enumerate processes: {0}")]
+    Enumeration(String),
+    /// An OS error.
+    #[error("{op} failed: {source}")]
+    Os {
+        /// What was being done.
+        op: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl ProcessError {
+    /// REX's error kind.
+    pub fn kind(&self) -> ProcessErrorKind {
+        match self {
+            ProcessError::Denied(_) => ProcessErrorKind::PermissionDenied,
+            ProcessError::Auth(_) => ProcessErrorKind::AuthorizationError,
+            ProcessError::NotFound { .. } => ProcessErrorKind::ProcessNotFound,
+            ProcessError::Validation(_) => ProcessErrorKind::ValidationError,
+            ProcessError::Enumeration(_) => ProcessErrorKind::ProcessEnumerationError,
+            ProcessError::Os { .. } => ProcessErrorKind::Other,
+        }
+    }
+}
+
+impl From<AuthError> for ProcessError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Denied(d) => ProcessError::Denied(d),
+            other => ProcessError::Auth(other),
+        }
+    }
+}
+
+fn enum_err(e: impl std::fmt::Display) -> ProcessError {
+    ProcessError::Enumeration(e.to_string())
+}
+
+/// One process, with REX's `ProcessInfo` fields.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProcessInfo {
+    /// Process id.
+    pub pid: u32,
+    /// Parent process id.
+    pub ppid: u32,
+    /// Real user id.
+    pub uid: u32,
+    /// Process name (`comm`).
+    pub name: String,
+    /// Owner's user name (the uid as text when it has no entry).
+    pub username: String,
+    /// Command line, arguments joined by spaces (empty for kernel threads).
+    pub command: String,
+    /// State, e.g. `Running`, `Sleeping`, `Zombie`.
+    pub state: String,
+    /// Resident memory in bytes.
+    pub memory_usage: u64,
+    /// Resident memory as a percentage of total memory.
+    pub memory_percent: f64,
+    /// CPU usage in percent since the previous [`ProcessManager::processes`] call of the same
+    /// manager (equal to `historical_cpu_usage` on the first call).
+    pub recent_cpu_usage: f64,
+    /// CPU usage in percent averaged over the process lifetime.
+    pub historical_cpu_usage: f64,
+    /// Inode of the process's PID namespace, when readable.
+    pub pid_namespace: Option<u64>,
+}
+
+/// The result of a listing: the allowed entries and how many were denied by policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filtered<T> {
+    /// The entries the policy allowed.
+    pub items: Vec<T>,
+    /// How many processes were left out because Cedar denied them.
+    pub denied_count: usize,
+}
+
+impl<T> Default for Filtered<T> {
+    fn default() -> Self {
+        Filtered {
+            items: Vec::new(),
+            denied_count: 0,
+        }
+    }
+}
+
+/// A process listing (see [`ProcessManager::processes`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProcessList {
+    /// The processes the policy allowed to be listed.
+    pub processes: Vec<ProcessInfo>,
+    /// How many processes were left out because `list` was denied on them.
+    pub denied_count: usize,
+}
+
+/// What identifies a process for authorization, read from `/proc/<pid>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    attrs: ProcessAttrs,
+    starttime: u64,
+}
+
+/// Caches user names for uids.
+#[derive(Debug, Default)]
+struct Users(HashMap<u32, String>);
+
+impl Users {
+    fn name(&mut self, uid: u32) -> String {
+        self.0
+            .entry(uid)
+            .or_insert_with(|| {
+                match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+                    Ok(Some(u)) => u.name,
+                    _ => uid.to_string(),
+                }
+            })
+            .clone()
+    }
+}
+
+fn command_of(p: &Process) -> String {
+    p.cmdline().map(|c| c.join(" ")).unwrap_or_default()
+}
+
+fn to_u32(v: i32) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+fn read_identity(pid: u32, users: &mut Users) -> Result<(Identity, Process), ProcessError> {
+    let ipid = i32::try_from(pid).map_err(|_| ProcessError::NotFound { pid })?;
+    let p = Process::new(ipid).map_err(|_| ProcessError::NotFound { pid })?;
+    let stat = p.stat().map_err(|_| ProcessError::NotFound { pid })?;
+    let status = p.status().map_err(|_| ProcessError::NotFound { pid })?;
+    let uid = status.ruid;
+    let ident = Identity {
+        attrs: ProcessAttrs {
+            pid,
+            uid,
+            name: stat.comm.clone(),
+            username: users.name(uid),
+            command: command_of(&p),
+        },
+        starttime: stat.starttime,
+    };
+    Ok((ident, p))
+}
+
+fn pid_namespace(pid: u32) -> Option<u64> {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()?;
+    let s = link.to_str()?;
+    s.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+}
+
+fn all_pids() -> Result<Vec<u32>, ProcessError> {
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map_err(enum_err)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+/// A signal `kill` may send (REX accepts only these four).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Signal {
+    /// SIGTERM (15), checked as `kill`.
+    #[default]
+    Term,
+    /// SIGQUIT (3), checked as `kill`.
+    Quit,
+    /// SIGHUP (1), checked as `interrupt`.
+    Hup,
+    /// SIGKILL (9), checked as `kill`.
+    Kill,
+}
+
+impl Signal {
+    /// From a signal number; only 1, 3, 9 and 15 are accepted.
+    pub fn from_number(n: i64) -> Result<Self, ProcessError> {
+        match n {
+            1 => Ok(Signal::Hup),
+            3 => Ok(Signal::Quit),
+            9 => Ok(Signal::Kill),
+            15 => Ok(Signal::Term),
+            _ => Err(ProcessError::Validation(format!(
+                "unsupported signal {n} (allowed: 1, 3, 9, 15)"
+            ))),
+        }
+    }
+
+    /// The Cedar action that authorizes this signal.
+    pub fn action(self) -> Action {
+        match self {
+            Signal::Hup => Action::ProcessInterrupt,
+            _ => Action::ProcessKill,
+        }
+    }
+
+    fn raw(self) -> rustix::process::Signal {
+        match self {
+            Signal::Term => rustix::process::Signal::TERM,
+            Signal::Quit => rustix::process::Signal::QUIT,
+            Signal::Hup => rustix::process::Signal::HUP,
+            Signal::Kill => rustix::process::Signal::KILL,
+        }
+    }
+}
+
+/// Which processes to signal. Either `pid`, or any combination of `name`, `username` and
+/// `command` (all given ones must match).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KillOptions {
+    /// Exactly this process.
+    pub pid: Option<u32>,
+    /// Match on the process name (`comm`).
+    pub process_name: Option<String>,
+    /// Match on the owner's user name.
+    pub username: Option<String>,
+    /// Match on the command line.
+    pub command: Option<String>,
+    /// Names and commands must be equal (otherwise: contain the text).
+    pub exact_match: bool,
+    /// The signal.
+    pub signal: Signal,
+}
+
+/// A process that was signalled.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Killed {
+    /// The process name.
+    pub name: String,
+    /// The process id.
+    pub pid: u32,
+}
+
+/// The result of a `kill` by match: signalled processes, and how many matching processes were
+/// skipped because the signal was denied by policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KillReport {
+    /// Processes that were signalled.
+    pub killed: Vec<Killed>,
+    /// Matching processes whose signal Cedar denied (they were not signalled).
+    pub denied_count: usize,
+}
+
+/// How a process uses a path (`fuser` access codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Access {
+    /// An open file descriptor (`f`).
+    File,
+    /// The current directory (`c`).
+    Cwd,
+    /// The root directory (`r`).
+    Root,
+    /// The executable (`e`).
+    Exe,
+}
+
+impl Access {
+    /// The `fuser` letter.
+    pub fn code(self) -> &'static str {
+        match self {
+            Access::File => "f",
+            Access::Cwd => "c",
+            Access::Root => "r",
+            Access::Exe => "e",
+        }
+    }
+}
+
+/// One open file of one process (REX's `OpenFileInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpenFileInfo {
+    /// Process id.
+    pub pid: u32,
+    /// Process name.
+    pub process_name: String,
+    /// Owner's user name.
+    pub user: String,
+    /// Command line.
+    pub command: String,
+    /// The path (or `socket:[inode]`, `pipe:[inode]`, ...).
+    pub file_path: String,
+    /// `REG`/`DIR`/`CHR`/`BLK`/`FIFO`/`SOCK`/`LNK`/`unknown` for paths, else `sock`, `pipe`,
+    /// `anon_inode`, `memfd`, `other`.
+    pub file_type: String,
+    /// `r`, `w` or `rw` for descriptors; the access code for cwd/root/exe.
+    pub access: String,
+}
+
+/// Options of [`ProcessManager::list_open_files`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LsofOptions {
+    /// Only files at this path (or under it with `include_subdir`).
+    pub path: Option<PathBuf>,
+    /// Include files below `path`.
+    pub include_subdir: bool,
+    /// Only this process.
+    pub pid: Option<u32>,
+}
+
+/// A process using a path (REX's `FuserInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FuserInfo {
+    /// Owner's user name.
+    pub user: String,
+    /// Process id.
+    pub pid: u32,
+    /// Process name.
+    pub command: String,
+    /// How the path is used (`f`, `c`, `r`, `e`, joined).
+    pub access: String,
+}
+
+/// The process API. Holds the user-name cache and the previous CPU samples (for
+/// `recent_cpu_usage`).
+#[derive(Debug, Default)]
+pub struct ProcessManager {
+    users: Users,
+    prev_cpu: HashMap<u32, (u64, u64, f64)>,
+}
+
+fn check_list_dir_proc(ctx: &SdkContext) -> Result<(), ProcessError> {
+    let proc_dir = Resource::dir("/proc")?;
+    ctx.check(Action::FsOpen, &proc_dir)?;
+    ctx.check(Action::FsRead, &proc_dir)?;
+    Ok(())
+}
+
+/// Runs an authorization for one process: `Ok(true)` allowed, `Ok(false)` denied, `Err` other.
+fn allowed(ctx: &SdkContext, action: Action, attrs: &ProcessAttrs) -> Result<bool, ProcessError> {
+    match ctx.check(action, &Resource::process(attrs.clone())) {
+        Ok(()) => Ok(true),
+        Err(AuthError::Denied(_)) => Ok(false),
+        Err(e) => Err(ProcessError::Auth(e)),
+    }
+}
+
+impl ProcessManager {
+    /// A manager with empty caches.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Lists processes (`ps`). Each process is checked with `process_system::list`; denied
+    /// ones are left out and counted. Processes that exit during the scan are skipped.
+    pub fn processes(&mut self, ctx: &SdkContext) -> Result<ProcessList, ProcessError> {
+        let ticks = procfs::ticks_per_second() as f64;
+        let page = procfs::page_size();
+        let mem_total = procfs::Current::current()
+            .map(|m: procfs::Meminfo| m.mem_total)
+            .map_err(enum_err)?;
+        let uptime: f64 = procfs::Current::current()
+            .map(|u: procfs::Uptime| u.uptime)
+            .map_err(enum_err)?;
+        let mut out = ProcessList::default();
+        let mut seen = HashMap::new();
+        for pid in all_pids()? {
+            if ctx.is_cancelled() {
+                break;
+            }
+            if out.processes.len() >= ctx.limits().max_entries {
+                break;
+            }
+            let Ok((ident, p)) = read_identity(pid, &mut self.users) else {
+                continue;
+            };
+            if !allowed(ctx, Action::ProcessList, &ident.attrs)? {
+                out.denied_count += 1;
+                continue;
+            }
+            let Ok(stat) = p.stat() else { continue };
+            let cpu_ticks = stat.utime.saturating_add(stat.stime);
+            let started = stat.starttime as f64 / ticks;
+            let lifetime = (uptime - started).max(0.0);
+            let historical = if lifetime > 0.0 {
+                (cpu_ticks as f64 / ticks) / lifetime * 100.0
+            } else {
+                0.0
+            };
+            let recent = match self.prev_cpu.get(&pid) {
+                Some(&(st, prev_ticks, prev_uptime))
+                    if st == stat.starttime && uptime > prev_uptime =>
+                {
+                    (cpu_ticks.saturating_sub(prev_ticks) as f64 / ticks) / (uptime - prev_uptime)
+                        * 100.0
+                }
+                _ => historical,
+            };
+            seen.insert(pid, (stat.starttime, cpu_ticks, uptime));
+            let rss = stat.rss.saturating_mul(page);
+            let memory_percent = if mem_total > 0 {
+                rss as f64 / mem_total as f64 * 100.0
+            } else {
+                0.0
+            };
+            let state = stat
+                .state()
+                .map(|s| format!("{s:?}"))
+                .unwrap_or_else(|_| stat.state.to_string());
+            out.processes.push(ProcessInfo {
+                pid,
+                ppid: to_u32(stat.ppid),
+                uid: ident.attrs.uid,
+                name: ident.attrs.name,
+                username: ident.attrs.username,
+                command: ident.attrs.command,
+                state,
+                memory_usage: rss,
+                memory_percent,
+                recent_cpu_usage: recent,
+                historical_cpu_usage: historical,
+                pid_namespace: pid_namespace(pid),
+            });
+        }
+        self.prev_cpu = seen;
+        Ok(out)
+    }
+
+    /// Signals one process by PID. The check is `kill` (or `interrupt` for SIGHUP) on the
+    /// process as identified through its pidfd.
+    pub fn kill_pid(
+        &mut self,
+        ctx: &SdkContext,
+        pid: u32,
+        signal: Signal,
+    ) -> Result<Killed, ProcessError> {
+        if pid == 0 {
+            return Err(ProcessError::Validation("pid 0 is not a process".into()));
+        }
+        let (before, _) = read_identity(pid, &mut self.users)?;
+        let pidfd = open_pidfd(pid)?;
+        let (after, _) = read_identity(pid, &mut self.users)?;
+        if before.starttime != after.starttime {
+            return Err(ProcessError::NotFound { pid });
+        }
+        ctx.check(signal.action(), &Resource::process(after.attrs.clone()))?;
+        rustix::process::pidfd_send_signal(&pidfd, signal.raw()).map_err(|e| {
+            if e == rustix::io::Errno::SRCH {
+                ProcessError::NotFound { pid }
+            } else {
+                ProcessError::Os {
+                    op: "pidfd_send_signal",
+                    source: e.into(),
+                }
+            }
+        })?;
+        Ok(Killed {
+            name: after.attrs.name,
+            pid,
+        })
+    }
+
+    /// Signals processes (`kill`). With `pid`, exactly that process (a denial is an error).
+    /// Otherwise every process matching all of `process_name`, `username` and `command` is
+    /// considered; a match whose signal is denied is skipped and counted, and processes that
+    /// exit meanwhile are skipped. Unlike REX, matching scans the live process table (not a
+    /// cache of an earlier `processes()` call). The caller's own process is never matched.
+    pub fn kill(
+        &mut self,
+        ctx: &SdkContext,
+        opts: &KillOptions,
+    ) -> Result<KillReport, ProcessError> {
+        if let Some(pid) = opts.pid {
+            if opts.process_name.is_some() || opts.username.is_some() || opts.command.is_some() {
+                return Err(ProcessError::Validation(
+                    "give either a pid or name/user/command filters, not both".into(),
+                ));
+            }
+            let k = self.kill_pid(ctx, pid, opts.signal)?;
+            return Ok(KillReport {
+                killed: vec![k],
+                denied_count: 0,
+            });
+        }
+        if opts.process_name.is_none() && opts.username.is_none() && opts.command.is_none() {
+            return Err(ProcessError::Validation(
+                "kill needs a pid, process_name, username or command".into(),
+            ));
+        }
+        let matches = |have: &str, want: &Option<String>, exact: bool| match want {
+            None => true,
+            Some(w) if exact => have == w,
+            Some(w) => have.contains(w.as_str()),
+        };
+        let me = std::process::id();
+        let mut report = KillReport::default();
+        for pid in all_pids()? {
+            if pid == me || ctx.is_cancelled() {
+                continue;
+            }
+            let Ok((ident, _)) = read_identity(pid, &mut self.users) else {
+                continue;
+            };
+            let a = &ident.attrs;
+            if !(matches(&a.name, &opts.process_name, opts.exact_match)
+                && matches(&a.username, &opts.username, true)
+                && matches(&a.command, &opts.command, opts.exact_match))
+            {
+                continue;
+            }
+            match self.kill_pid(ctx, pid, opts.signal) {
+                Ok(k) => report.killed.push(k),
+                Err(ProcessError::Denied(_)) => report.denied_count += 1,
+                Err(ProcessError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Open files of processes (`lsof`). Checks `open`+`read` on Dir `/proc`, then `list_fds`
+    /// per process; denied processes are left out and counted.
+    pub fn list_open_files(
+        &mut self,
+        ctx: &SdkContext,
+        opts: &LsofOptions,
+    ) -> Result<Filtered<OpenFileInfo>, ProcessError> {
+        check_list_dir_proc(ctx)?;
+        let target = match &opts.path {
+            Some(p) => Some(std::fs::canonicalize(p).map_err(|e| ProcessError::Os {
+                op: "canonicalize",
+                source: e,
+            })?),
+            None => None,
+        };
+        let pids = match opts.pid {
+            Some(pid) => vec![pid],
+            None => all_pids()?,
+        };
+        let mut out = Filtered::default();
+        for pid in pids {
+            if ctx.is_cancelled() || out.items.len() >= ctx.limits().max_entries {
+                break;
+            }
+            let (ident, p) = match read_identity(pid, &mut self.users) {
+                Ok(v) => v,
+                Err(e) if opts.pid.is_some() => return Err(e),
+                Err(_) => continue,
+            };
+            if !allowed(ctx, Action::ProcessListFds, &ident.attrs)? {
+                out.denied_count += 1;
+                continue;
+            }
+            for (path, file_type, access) in open_files(&p) {
+                let keep = match &target {
+                    None => true,
+                    Some(t) => {
+                        let fp = Path::new(&path);
+                        fp == t.as_path() || (opts.include_subdir && fp.starts_with(t))
+                    }
+                };
+                if keep {
+                    out.items.push(OpenFileInfo {
+                        pid,
+                        process_name: ident.attrs.name.clone(),
+                        user: ident.attrs.username.clone(),
+                        command: ident.attrs.command.clone(),
+                        file_path: path,
+                        file_type,
+                        access,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Processes using `path` (`fuser`): as an open file, cwd, root or executable. Checks
+    /// `open`+`read` on Dir `/proc`, then `list_fds` per process; denied processes are left
+    /// out and counted. The path is canonicalized (symlinks followed), as REX does.
+    pub fn processes_using_path(
+        &mut self,
+        ctx: &SdkContext,
+        path: &Path,
+    ) -> Result<Filtered<FuserInfo>, ProcessError> {
+        check_list_dir_proc(ctx)?;
+        let target = std::fs::canonicalize(path).map_err(|e| ProcessError::Os {
+            op: "canonicalize",
+            source: e,
+        })?;
+        let mut out = Filtered::default();
+        for pid in all_pids()? {
+            if ctx.is_cancelled() || out.items.len() >= ctx.limits().max_entries {
+                break;
+            }
+            let Ok((ident, p)) = read_identity(pid, &mut self.users) else {
+                continue;
+            };
+            if !allowed(ctx, Action::ProcessListFds, &ident.attrs)? {
+                out.denied_count += 1;
+                continue;
+            }
+            let mut codes: Vec<Access> = Vec::new();
+            if p.cwd().is_ok_and(|c| c == target) {
+                codes.push(Access::Cwd);
+            }
+            if p.root().is_ok_and(|c| c == target) {
+                codes.push(Access::Root);
+            }
+            if p.exe().is_ok_and(|c| c == target) {
+                codes.push(Access::Exe);
+            }
+            if let Ok(fds) = p.fd() {
+                let hit = fds.filter_map(|f| f.ok()).any(
+                    |f| matches!(&f.target, FDTarget::Path(fp) if fp.as_path() == target.as_path()),
+                );
+                if hit {
+                    codes.push(Access::File);
+                }
+            }
+            if !codes.is_empty() {
+                out.items.push(FuserInfo {
+                    user: ident.attrs.username,
+                    pid,
+                    command: ident.attrs.name,
+                    access: codes.iter().map(|c| c.code()).collect(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn open_pidfd(pid: u32) -> Result<rustix::fd::OwnedFd, ProcessError> {
+    let raw = i32::try_from(pid).map_err(|_| ProcessError::NotFound { pid })?;
+    let rpid = Pid::from_raw(raw).ok_or(ProcessError::NotFound { pid })?;
+    rustix::process::pidfd_open(rpid, PidfdFlags::empty()).map_err(|e| {
+        if e == rustix::io::Errno::SRCH {
+            ProcessError::NotFound { pid }
+        } else {
+            ProcessError::Os {
+                op: "pidfd_open",
+                source: e.into(),
+            }
+        }
+    })
+}
+
+fn file_type_of(path: &Path) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => {
+            let t = m.file_type();
+            if t.is_file() {
+                "REG"
+            } else if t.is_dir() {
+                "DIR"
+            } else if t.is_char_device() {
+                "CHR"
+            } else if t.is_block_device() {
+                "BLK"
+            } else if t.is_fifo() {
+                "FIFO"
+            } else if t.is_socket() {
+                "SOCK"
+            } else {
+                "LNK"
+            }
+        }
+        Err(_) => "unknown",
+    }
+    .to_string()
+}
+
+fn open_files(p: &Process) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (res, code) in [(p.cwd(), Access::Cwd), (p.root(), Access::Root), (p.exe(), Access::Exe)]
+    {
+        if let Ok(path) = res {
+            let t = file_type_of(&path);
+            out.push((path.to_string_lossy().into_owned(), t, code.code().to_string()));
+        }
+    }
+    let Ok(fds) = p.fd() else { return out };
+    for fd in fds.filter_map(|f| f.ok()) {
+        let mode = fd.mode();
+        let access = match (
+            mode.contains(procfs::process::FDPermissions::READ),
+            mode.contains(procfs::process::FDPermissions::WRITE),
+        ) {
+            (true, true) => "rw",
+            (false, true) => "w",
+            _ => "r",
+        }
+        .to_string();
+        let (path, t) = match &fd.target {
+            FDTarget::Path(path) => (path.to_string_lossy().into_owned(), file_type_of(path)),
+            FDTarget::Socket(i) => (format!("socket:[{i}]"), "sock".into()),
+            FDTarget::Net(i) => (format!("net:[{i}]"), "sock".into()),
+            FDTarget::Pipe(i) => (format!("pipe:[{i}]"), "pipe".into()),
+            FDTarget::AnonInode(s) => (format!("anon_inode:{s}"), "anon_inode".into()),
+            FDTarget::MemFD(s) => (format!("/memfd:{s}"), "memfd".into()),
+            FDTarget::Other(s, i) => (format!("{s}:[{i}]"), "other".into()),
+            FDTarget::Unknown(a, b) => (format!("{a}:{b}"), "other".into()),
+        };
+        out.push((path, t, access));
+    }
+    out
+}
