@@ -1,15 +1,18 @@
 //! Process listing, signalling, lsof and fuser against real processes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rex_auth::{Authorizer, Policies, Principal};
+use rex_auth::{Authorizer, Policies};
 use rust_sdk::SdkContext;
-use rust_sdk::process::{
-    KillOptions, LsofOptions, ProcessErrorKind, ProcessManager, Signal,
-};
+use rust_sdk::process::{KillOptions, LsofOptions, ProcessErrorKind, ProcessManager, Signal};
 
 fn ctx(policy: &str) -> SdkContext {
     let auth = Authorizer::builder()
@@ -41,7 +44,8 @@ fn cleanup(mut child: Child) {
     let _ = child.wait();
 }
 
-const ALLOW_LIST_ALL: &str = r#"permit(principal, action == process_system::Action::"list", resource);"#;
+const ALLOW_LIST_ALL: &str =
+    r#"permit(principal, action == process_system::Action::"list", resource);"#;
 
 #[test]
 fn list_allowed_sees_own_child() {
@@ -241,9 +245,7 @@ fn lsof_and_fuser_denied() {
     let c = ctx(r#"permit(principal, action == process_system::Action::"list_fds", resource);"#);
     let err = pm.processes_using_path(&c, &path).unwrap_err();
     assert_eq!(err.kind(), ProcessErrorKind::PermissionDenied);
-    let err = pm
-        .list_open_files(&c, &LsofOptions::default())
-        .unwrap_err();
+    let err = pm.list_open_files(&c, &LsofOptions::default()).unwrap_err();
     assert_eq!(err.kind(), ProcessErrorKind::PermissionDenied);
     cleanup(child);
 }

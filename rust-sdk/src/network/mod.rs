@@ -158,7 +158,9 @@ pub fn normalize_url(raw: &str) -> Result<NormalizedUrl, NetworkError> {
         return Err(bad("userinfo is not allowed"));
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6.split_once(']').ok_or_else(|| bad("unterminated IPv6 host"))?;
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| bad("unterminated IPv6 host"))?;
         if h.parse::<std::net::Ipv6Addr>().is_err() {
             return Err(bad("invalid IPv6 host"));
         }
@@ -286,15 +288,12 @@ pub fn http_get(
             .call()
             .map_err(|e| NetworkError::Request(e.to_string()))?;
         let status = resp.status().as_u16();
-        if (300..400).contains(&status) && status != 304 {
-            if let Some(loc) = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-            {
-                current = normalize_url(&join_location(&current, loc))?;
-                continue;
-            }
+        if (300..400).contains(&status)
+            && status != 304
+            && let Some(loc) = resp.headers().get("location").and_then(|v| v.to_str().ok())
+        {
+            current = normalize_url(&join_location(&current, loc))?;
+            continue;
         }
         let mut body = Vec::new();
         let reader = resp.body_mut().as_reader();
@@ -491,8 +490,7 @@ fn socket_owners(ctx: &SdkContext) -> Result<HashMap<u64, SocketProcess>, Networ
         let Ok(stat) = p.stat() else { continue };
         let Ok(status) = p.status() else { continue };
         let pid = u32::try_from(p.pid()).unwrap_or(0);
-        let username = match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(status.ruid))
-        {
+        let username = match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(status.ruid)) {
             Ok(Some(u)) => u.name,
             _ => status.ruid.to_string(),
         };
@@ -537,7 +535,13 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
     let tcp = [("tcp", procfs::net::tcp()), ("tcp6", procfs::net::tcp6())];
     for (proto, entries) in tcp {
         // tcp6/udp6 are missing when IPv6 is disabled
-        let Ok(entries) = entries.or_else(|e| if proto.ends_with('6') { Ok(Vec::new()) } else { Err(pe(e)) }) else {
+        let Ok(entries) = entries.or_else(|e| {
+            if proto.ends_with('6') {
+                Ok(Vec::new())
+            } else {
+                Err(pe(e))
+            }
+        }) else {
             continue;
         };
         for e in entries {
@@ -603,7 +607,12 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
     use super::*;
 
     #[test]

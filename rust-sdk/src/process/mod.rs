@@ -166,12 +166,12 @@ impl Users {
     fn name(&mut self, uid: u32) -> String {
         self.0
             .entry(uid)
-            .or_insert_with(|| {
-                match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+            .or_insert_with(
+                || match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
                     Ok(Some(u)) => u.name,
                     _ => uid.to_string(),
-                }
-            })
+                },
+            )
             .clone()
     }
 }
@@ -724,11 +724,18 @@ fn file_type_of(path: &Path) -> String {
 
 fn open_files(p: &Process) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    for (res, code) in [(p.cwd(), Access::Cwd), (p.root(), Access::Root), (p.exe(), Access::Exe)]
-    {
+    for (res, code) in [
+        (p.cwd(), Access::Cwd),
+        (p.root(), Access::Root),
+        (p.exe(), Access::Exe),
+    ] {
         if let Ok(path) = res {
             let t = file_type_of(&path);
-            out.push((path.to_string_lossy().into_owned(), t, code.code().to_string()));
+            out.push((
+                path.to_string_lossy().into_owned(),
+                t,
+                code.code().to_string(),
+            ));
         }
     }
     let Ok(fds) = p.fd() else { return out };

@@ -200,11 +200,9 @@ pub struct CpuTime {
 impl CpuTime {
     fn from_procfs(c: &procfs::CpuTime, ticks_per_sec: u64) -> Self {
         let ms = |t: u64| {
-            if ticks_per_sec == 0 {
-                0
-            } else {
-                t.saturating_mul(1000) / ticks_per_sec
-            }
+            t.saturating_mul(1000)
+                .checked_div(ticks_per_sec)
+                .unwrap_or(0)
         };
         let iowait = c.iowait.unwrap_or(0);
         let irq = c.irq.unwrap_or(0);
@@ -414,7 +412,10 @@ pub fn ip_addresses(ctx: &SdkContext) -> Result<Vec<NetworkInterface>, SysinfoEr
                 s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
             }
         });
-        let pos = match out.iter().position(|n| n.interface_name == a.interface_name) {
+        let pos = match out
+            .iter()
+            .position(|n| n.interface_name == a.interface_name)
+        {
             Some(p) => p,
             None => {
                 out.push(NetworkInterface {
@@ -547,11 +548,7 @@ fn libc_nonblock() -> i32 {
 fn parse_kmsg(rec: &str, human: bool) -> Option<DmesgEntry> {
     let (head, rest) = rec.split_once(';')?;
     let usec: u64 = head.split(',').nth(2)?.parse().ok()?;
-    let message = rest
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let message = rest.lines().next().unwrap_or_default().to_string();
     let secs = usec / 1_000_000;
     let micros = usec % 1_000_000;
     let timestamp_from_system_start = if human {
@@ -567,7 +564,12 @@ fn parse_kmsg(rec: &str, human: bool) -> Option<DmesgEntry> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
     use super::*;
 
     #[test]

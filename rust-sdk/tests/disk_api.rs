@@ -1,0 +1,165 @@
+//! df, iostat, lsblk and unmount on this machine.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+
+use rex_auth::{Authorizer, Policies};
+use rust_sdk::SdkContext;
+use rust_sdk::disk::{self, DiskErrorKind, FilesystemOptions};
+
+fn ctx(policy: &str) -> SdkContext {
+    let auth = Authorizer::builder()
+        .principal(rust_sdk::identity::effective_user_principal().unwrap())
+        .policies(Policies::parse("test", policy).unwrap())
+        .build()
+        .unwrap();
+    SdkContext::new(Arc::new(auth))
+}
+
+const PROC_READS: &str = r#"permit(principal, action == file_system::Action::"read", resource)
+    when { resource == file_system::File::"/proc/mounts" || resource == file_system::File::"/proc/diskstats"
+           || resource == file_system::File::"/proc/stat" };"#;
+
+#[test]
+fn filesystems_allowed_for_root_only() {
+    let c = ctx(&format!(
+        r#"{PROC_READS}
+        permit(principal, action == file_system::Action::"stat", resource == file_system::Dir::"/");"#
+    ));
+    let list = disk::filesystems(&c, &FilesystemOptions::default()).unwrap();
+    assert_eq!(list.filesystems.len(), 1, "{:?}", list.filesystems);
+    let root = &list.filesystems[0];
+    assert_eq!(root.mounted_on, "/");
+    assert!(root.size > 0);
+    assert!(root.block_use_percent >= 0.0 && root.block_use_percent <= 100.0);
+    assert!(!root.mount_options.is_empty());
+    // every other mount point was denied and counted (/proc at least)
+    assert!(list.denied_count >= 1);
+    // targets filter
+    let only = disk::filesystems(
+        &c,
+        &FilesystemOptions {
+            targets: vec!["/proc".into()],
+            local: false,
+        },
+    )
+    .unwrap();
+    assert!(only.filesystems.is_empty());
+}
+
+#[test]
+fn filesystems_denied_without_proc_mounts() {
+    let c = ctx(r#"permit(principal, action == file_system::Action::"stat", resource);"#);
+    let err = disk::filesystems(&c, &FilesystemOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), DiskErrorKind::PermissionDenied);
+}
+
+#[test]
+fn iostat_allowed_and_denied() {
+    let c = ctx(PROC_READS);
+    let s = disk::iostat(&c).unwrap();
+    let cpu = s.cpu_stats;
+    let sum = cpu.user_percent
+        + cpu.nice_percent
+        + cpu.system_percent
+        + cpu.iowait_percent
+        + cpu.steal_percent
+        + cpu.idle_percent;
+    assert!((sum - 100.0).abs() < 1.0, "{sum}");
+    let c = ctx(
+        r#"permit(principal, action == file_system::Action::"read", resource == file_system::File::"/proc/stat");"#,
+    );
+    assert_eq!(
+        disk::iostat(&c).unwrap_err().kind(),
+        DiskErrorKind::PermissionDenied
+    );
+}
+
+#[test]
+fn lsblk_allowed_and_denied() {
+    let c = ctx(&format!(
+        r#"{PROC_READS}
+        permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource == file_system::Dir::"/sys/block");"#
+    ));
+    let devs = disk::lsblk(&c).unwrap();
+    let names: Vec<String> = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(devs.len(), names.len());
+    for d in &devs {
+        assert!(names.contains(&d.name));
+        for p in &d.children {
+            assert_eq!(p.kind, "part");
+        }
+    }
+    let c = ctx(PROC_READS);
+    assert_eq!(
+        disk::lsblk(&c).unwrap_err().kind(),
+        DiskErrorKind::PermissionDenied
+    );
+}
+
+fn is_mount_point(path: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(path))
+}
+
+/// Mounts a tmpfs on a fresh temp dir when the test has the privilege; `None` otherwise.
+fn tmpfs() -> Option<(tempfile::TempDir, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap().to_string();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "rex-test", &path])
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some((dir, path))
+}
+
+#[test]
+fn unmount_allowed() {
+    let Some((_dir, path)) = tmpfs() else {
+        // no mount privilege: the check passes and the kernel reports the failure
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().to_str().unwrap();
+        let c = ctx(r#"permit(principal, action == file_system::Action::"unmount", resource);"#);
+        assert_eq!(
+            disk::unmount(&c, p).unwrap_err().kind(),
+            DiskErrorKind::SystemError
+        );
+        return;
+    };
+    assert!(is_mount_point(&path));
+    let c = ctx(&format!(
+        r#"permit(principal, action == file_system::Action::"unmount", resource == file_system::Dir::"{path}");"#
+    ));
+    disk::unmount(&c, &path).unwrap();
+    assert!(!is_mount_point(&path));
+}
+
+#[test]
+fn unmount_denied_leaves_mount() {
+    let c = ctx(
+        r#"permit(principal, action == file_system::Action::"unmount", resource == file_system::Dir::"/elsewhere");"#,
+    );
+    assert_eq!(
+        disk::unmount(&c, "relative").unwrap_err().kind(),
+        DiskErrorKind::InvalidPath
+    );
+    let Some((_dir, path)) = tmpfs() else {
+        let err = disk::unmount(&c, "/tmp").unwrap_err();
+        assert_eq!(err.kind(), DiskErrorKind::PermissionDenied);
+        return;
+    };
+    let err = disk::unmount(&c, &path).unwrap_err();
+    assert_eq!(err.kind(), DiskErrorKind::PermissionDenied);
+    assert!(is_mount_point(&path), "still mounted");
+    let _ = std::process::Command::new("umount").arg(&path).status();
+}

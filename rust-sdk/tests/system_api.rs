@@ -1,0 +1,180 @@
+//! System information against this machine's /proc.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use rex_auth::{Authorizer, MemoryAuditSink, Outcome, Policies};
+use rust_sdk::SdkContext;
+use rust_sdk::system::{self, DmesgOptions, ResolveOptions, SysinfoErrorKind};
+
+fn ctx_with(policy: &str) -> (SdkContext, Arc<MemoryAuditSink>) {
+    let sink = Arc::new(MemoryAuditSink::new());
+    let auth = Authorizer::builder()
+        .principal(rust_sdk::identity::effective_user_principal().unwrap())
+        .policies(Policies::parse("test", policy).unwrap())
+        .audit_sink(sink.clone())
+        .build()
+        .unwrap();
+    (SdkContext::new(Arc::new(auth)), sink)
+}
+
+fn ctx(policy: &str) -> SdkContext {
+    ctx_with(policy).0
+}
+
+const MEMINFO: &str = r#"permit(principal, action == file_system::Action::"read", resource == file_system::File::"/proc/meminfo");"#;
+const SYSINFO: &str = r#"permit(principal, action == sysinfo::Action::"list", resource);"#;
+
+#[test]
+fn memory_and_swap_allowed() {
+    let c = ctx(MEMINFO);
+    let m = system::memory_info(&c).unwrap();
+    assert!(m.total > 0);
+    assert!(m.available <= m.total);
+    assert_eq!(m.used, m.total - m.available);
+    let s = system::swap_info(&c).unwrap();
+    assert_eq!(s.used, s.total - s.free);
+}
+
+#[test]
+fn memory_and_swap_denied() {
+    let c = ctx(SYSINFO);
+    assert_eq!(
+        system::memory_info(&c).unwrap_err().kind(),
+        SysinfoErrorKind::PermissionDenied
+    );
+    assert_eq!(
+        system::swap_info(&c).unwrap_err().kind(),
+        SysinfoErrorKind::PermissionDenied
+    );
+}
+
+#[test]
+fn sysinfo_list_allowed() {
+    let c = ctx(SYSINFO);
+    assert!(system::cpu_count(&c).unwrap() >= 1);
+    let h = system::hostname(&c).unwrap();
+    let u = system::uname_info(&c).unwrap();
+    assert_eq!(u.nodename, h);
+    assert_eq!(u.kernel_name, "Linux");
+    assert!(!u.kernel_release.is_empty());
+    let ifs = system::ip_addresses(&c).unwrap();
+    let lo = ifs.iter().find(|n| n.interface_name == "lo").unwrap();
+    assert!(lo.addresses.iter().any(|a| a == "127.0.0.1"));
+}
+
+#[test]
+fn sysinfo_list_denied() {
+    let c = ctx(MEMINFO);
+    for r in [
+        system::cpu_count(&c).map(|_| ()),
+        system::hostname(&c).map(|_| ()),
+        system::uname_info(&c).map(|_| ()),
+        system::ip_addresses(&c).map(|_| ()),
+    ] {
+        assert_eq!(r.unwrap_err().kind(), SysinfoErrorKind::PermissionDenied);
+    }
+}
+
+#[test]
+fn kernel_stats_allowed_and_denied() {
+    let c = ctx(
+        r#"permit(principal, action == file_system::Action::"read", resource == file_system::File::"/proc/stat");"#,
+    );
+    let k = system::kernel_stats(&c).unwrap();
+    assert!(!k.cpu_time.is_empty());
+    assert!(k.boot_time > 0);
+    assert!(k.context_switches > 0);
+    assert!(k.total_cpu_time.user_ticks >= k.cpu_time[0].user_ticks);
+    let c = ctx(MEMINFO);
+    assert_eq!(
+        system::kernel_stats(&c).unwrap_err().kind(),
+        SysinfoErrorKind::PermissionDenied
+    );
+}
+
+#[test]
+fn resolve_allowed() {
+    let c = ctx(
+        r#"permit(principal, action == sysinfo::Action::"resolve_hostname", resource == sysinfo::Hostname::"localhost");"#,
+    );
+    let ips = system::resolve_hostname(&c, &ResolveOptions::new("localhost")).unwrap();
+    assert!(
+        ips.iter().any(|i| i == "127.0.0.1" || i == "::1"),
+        "{ips:?}"
+    );
+}
+
+#[test]
+fn resolve_denied_for_other_name_and_for_unlisted_resolver() {
+    let (c, sink) = ctx_with(
+        r#"permit(principal, action == sysinfo::Action::"resolve_hostname", resource == sysinfo::Hostname::"localhost")
+           unless { context has resolver };"#,
+    );
+    let err = system::resolve_hostname(&c, &ResolveOptions::new("example.invalid")).unwrap_err();
+    assert_eq!(err.kind(), SysinfoErrorKind::PermissionDenied);
+    // the resolver is part of the check: a custom resolver is denied by this policy
+    let mut opts = ResolveOptions::new("localhost");
+    opts.resolver = Some("127.0.0.1".parse::<IpAddr>().unwrap());
+    let err = system::resolve_hostname(&c, &opts).unwrap_err();
+    assert_eq!(err.kind(), SysinfoErrorKind::PermissionDenied);
+    let recs = sink.take();
+    assert!(recs.iter().all(|r| r.outcome != Outcome::Allow));
+    assert!(
+        recs.iter()
+            .any(|r| r.context.contains("resolver=127.0.0.1"))
+    );
+}
+
+#[test]
+fn resolve_custom_resolver_allowed_then_unsupported() {
+    let c = ctx(
+        r#"permit(principal, action == sysinfo::Action::"resolve_hostname", resource)
+                   when { context has resolver && context.resolver == "127.0.0.1" };"#,
+    );
+    let mut opts = ResolveOptions::new("localhost");
+    opts.resolver = Some("127.0.0.1".parse().unwrap());
+    let err = system::resolve_hostname(&c, &opts).unwrap_err();
+    assert!(matches!(err, system::SysinfoError::Unsupported(_)));
+    // invalid names are refused before any check
+    let err = system::resolve_hostname(&c, &ResolveOptions::new("bad name")).unwrap_err();
+    assert_eq!(err.kind(), SysinfoErrorKind::InvalidParameter);
+}
+
+#[test]
+fn dmesg_allowed_reads_or_reports_os_error() {
+    let c = ctx(
+        r#"permit(principal, action == file_system::Action::"read", resource == file_system::File::"/dev/kmsg");"#,
+    );
+    match system::dmesg(
+        &c,
+        DmesgOptions {
+            human_readable_time: true,
+        },
+    ) {
+        Ok(entries) => {
+            for e in entries.iter().take(5) {
+                assert!(e.timestamp_from_system_start.starts_with('['));
+            }
+        }
+        // containers may have no /dev/kmsg or deny it at the OS level: never a policy denial
+        Err(e) => assert_eq!(e.kind(), SysinfoErrorKind::IoError, "{e}"),
+    }
+}
+
+#[test]
+fn dmesg_denied() {
+    let c = ctx(MEMINFO);
+    assert_eq!(
+        system::dmesg(&c, DmesgOptions::default())
+            .unwrap_err()
+            .kind(),
+        SysinfoErrorKind::PermissionDenied
+    );
+}
