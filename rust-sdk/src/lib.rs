@@ -7,6 +7,7 @@
 //! This crate does not depend on Rhai: it is a plain Rust API on its own.
 
 pub mod context;
+pub mod disk;
 pub mod fs;
 pub mod identity;
 pub mod network;
