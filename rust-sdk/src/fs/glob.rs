@@ -4,7 +4,10 @@
 /// case-insensitively (Unicode lowercase).
 pub fn glob_match(pat: &str, name: &str, ignore_case: bool) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = if ignore_case {
-        (pat.to_lowercase().chars().collect(), name.to_lowercase().chars().collect())
+        (
+            pat.to_lowercase().chars().collect(),
+            name.to_lowercase().chars().collect(),
+        )
     } else {
         (pat.chars().collect(), name.chars().collect())
     };
@@ -97,7 +100,12 @@ fn class(p: &[char], c: char) -> Option<(bool, usize)> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
     use super::glob_match;
 
     #[test]

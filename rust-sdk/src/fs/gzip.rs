@@ -7,10 +7,10 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use rex_auth::Action;
 
+use super::check_file;
 use super::error::FsError;
 use super::handle::FileHandle;
 use super::text::{Match, select_lines};
-use super::check_file;
 use crate::SdkContext;
 
 /// Sizes of a gzip file.
@@ -25,7 +25,12 @@ pub struct GzipInfo {
 }
 
 /// Compresses `src` into `dest` (`read` src, `write` dest). `level` is 1..=9.
-pub fn compress(ctx: &SdkContext, src: &FileHandle, dest: &FileHandle, level: u32) -> Result<(), FsError> {
+pub fn compress(
+    ctx: &SdkContext,
+    src: &FileHandle,
+    dest: &FileHandle,
+    level: u32,
+) -> Result<(), FsError> {
     if !(1..=9).contains(&level) {
         return Err(FsError::InvalidArguments("level must be 1..=9".into()));
     }
@@ -36,9 +41,11 @@ pub fn compress(ctx: &SdkContext, src: &FileHandle, dest: &FileHandle, level: u3
     rustix::fs::ftruncate(&dest.file, 0).map_err(|e| FsError::os("truncate", dp, e))?;
     let mut out = &dest.file;
     let mut enc = GzEncoder::new(Vec::new(), Compression::new(level));
-    enc.write_all(&data).map_err(|e| FsError::io("compress", dp, e))?;
+    enc.write_all(&data)
+        .map_err(|e| FsError::io("compress", dp, e))?;
     let bytes = enc.finish().map_err(|e| FsError::io("compress", dp, e))?;
-    std::os::unix::fs::FileExt::write_all_at(out, &bytes, 0).map_err(|e| FsError::io("write", dp, e))?;
+    std::os::unix::fs::FileExt::write_all_at(out, &bytes, 0)
+        .map_err(|e| FsError::io("write", dp, e))?;
     out.flush().map_err(|e| FsError::io("write", dp, e))
 }
 
@@ -97,7 +104,9 @@ pub fn search_gzip(
         .build()
         .map_err(|e| FsError::InvalidArguments(e.to_string()))?;
     let ex = match exclude_pattern {
-        Some(p) => Some(regex::Regex::new(p).map_err(|e| FsError::InvalidArguments(e.to_string()))?),
+        Some(p) => {
+            Some(regex::Regex::new(p).map_err(|e| FsError::InvalidArguments(e.to_string()))?)
+        }
         None => None,
     };
     let (_, t) = decompress(ctx, f)?;

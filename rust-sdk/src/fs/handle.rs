@@ -239,7 +239,11 @@ pub struct DirEntry {
 
 impl DirEntry {
     /// Opens the entry as a file (same checks as [`DirHandle::open_file`]).
-    pub fn open_as_file(&self, ctx: &SdkContext, opts: OpenFileOptions) -> Result<FileHandle, FsError> {
+    pub fn open_as_file(
+        &self,
+        ctx: &SdkContext,
+        opts: OpenFileOptions,
+    ) -> Result<FileHandle, FsError> {
         self.parent.open_file(ctx, &self.name, opts)
     }
 
@@ -329,7 +333,11 @@ impl DirHandle {
                         parent = Some(fd);
                         fd = Arc::new(next);
                     }
-                    return Ok(DirHandle { fd, parent, path: p });
+                    return Ok(DirHandle {
+                        fd,
+                        parent,
+                        path: p,
+                    });
                 }
                 Err(e) => return Err(FsError::os("open", next_path.as_str(), e)),
             }
@@ -339,10 +347,18 @@ impl DirHandle {
             // REX: `create` is checked on an existing directory opened with create(true).
             check_dir(ctx, Action::FsCreate, &p)?;
         }
-        Ok(DirHandle { fd, parent, path: p })
+        Ok(DirHandle {
+            fd,
+            parent,
+            path: p,
+        })
     }
 
-    fn open_follow(ctx: &SdkContext, p: ResourcePath, opts: OpenDirOptions) -> Result<Self, FsError> {
+    fn open_follow(
+        ctx: &SdkContext,
+        p: ResourcePath,
+        opts: OpenDirOptions,
+    ) -> Result<Self, FsError> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = match rustix::fs::openat(CWD, p.as_str(), flags, Mode::empty()) {
             Ok(fd) => fd,
@@ -478,7 +494,10 @@ impl DirHandle {
     }
 
     /// Reads the directory without any check (callers authorize). Bounded by `max_entries`.
-    pub(crate) fn raw_entries(&self, ctx: &SdkContext) -> Result<Vec<(Vec<u8>, EntryType, u64)>, FsError> {
+    pub(crate) fn raw_entries(
+        &self,
+        ctx: &SdkContext,
+    ) -> Result<Vec<(Vec<u8>, EntryType, u64)>, FsError> {
         let mut dir = rustix::fs::Dir::read_from(&*self.fd)
             .map_err(|e| FsError::os("readdir", self.path.as_str(), e))?;
         let mut out = Vec::new();
@@ -493,7 +512,8 @@ impl DirHandle {
             }
             let mut t = EntryType::from_file_type(ent.file_type());
             if t == EntryType::Unknown
-                && let Ok(st) = rustix::fs::statat(&*self.fd, raw.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
+                && let Ok(st) =
+                    rustix::fs::statat(&*self.fd, raw.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
             {
                 t = EntryType::from_stat(&st);
             }
@@ -508,7 +528,8 @@ impl DirHandle {
     /// `stat` on the directory (`stat` Dir).
     pub fn metadata(&self, ctx: &SdkContext) -> Result<Metadata, FsError> {
         check_dir(ctx, Action::FsStat, &self.path)?;
-        let st = rustix::fs::fstat(&*self.fd).map_err(|e| FsError::os("fstat", self.path.as_str(), e))?;
+        let st = rustix::fs::fstat(&*self.fd)
+            .map_err(|e| FsError::os("fstat", self.path.as_str(), e))?;
         Ok(Metadata::from_stat(&st))
     }
 
@@ -606,7 +627,11 @@ impl DirHandle {
     /// Deletes this directory (`delete` Dir). Recursive mode checks `delete` on **every**
     /// entry (File for non-directories, Dir for directories) before removing anything, never
     /// follows symlinks, and reports what was and was not removed.
-    pub fn delete(&self, ctx: &SdkContext, opts: DeleteDirOptions) -> Result<DeleteReport, FsError> {
+    pub fn delete(
+        &self,
+        ctx: &SdkContext,
+        opts: DeleteDirOptions,
+    ) -> Result<DeleteReport, FsError> {
         check_dir(ctx, Action::FsDelete, &self.path)?;
         let parent = self.parent.clone().ok_or_else(|| {
             FsError::InvalidArguments("refusing to delete the root directory".into())
@@ -627,11 +652,17 @@ impl DirHandle {
         verify_name(&parent, &name, &*self.fd, self.path.as_str())?;
         // Post-order: children before parents.
         for (fd, n, p, is_dir) in plan.iter().rev() {
-            let flags = if *is_dir { AtFlags::REMOVEDIR } else { AtFlags::empty() };
+            let flags = if *is_dir {
+                AtFlags::REMOVEDIR
+            } else {
+                AtFlags::empty()
+            };
             match rustix::fs::unlinkat(&**fd, n.as_str(), flags) {
                 Ok(()) => report.removed.push(p.as_str().to_string()),
                 Err(Errno::NOENT) if opts.force => {}
-                Err(e) => report.not_removed.push((p.as_str().to_string(), e.to_string())),
+                Err(e) => report
+                    .not_removed
+                    .push((p.as_str().to_string(), e.to_string())),
             }
         }
         match rustix::fs::unlinkat(&*parent, name.as_str(), AtFlags::REMOVEDIR) {
@@ -679,7 +710,12 @@ impl DirHandle {
 }
 
 /// Checks that `name` in `parent` is still the inode `fd` refers to.
-pub(crate) fn verify_name(parent: &OwnedFd, name: &str, fd: impl AsFd, path: &str) -> Result<(), FsError> {
+pub(crate) fn verify_name(
+    parent: &OwnedFd,
+    name: &str,
+    fd: impl AsFd,
+    path: &str,
+) -> Result<(), FsError> {
     let now = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
         .map_err(|e| FsError::os("stat", path, e))?;
     let ours = rustix::fs::fstat(fd).map_err(|e| FsError::os("fstat", path, e))?;
@@ -699,7 +735,11 @@ pub(crate) fn collect_tree(
 ) -> Result<(), FsError> {
     for (raw, t, _) in dir.raw_entries(ctx)? {
         let name = String::from_utf8(raw).map_err(|e| FsError::InvalidPath {
-            path: format!("{}/{}", dir.path.as_str(), String::from_utf8_lossy(e.as_bytes())),
+            path: format!(
+                "{}/{}",
+                dir.path.as_str(),
+                String::from_utf8_lossy(e.as_bytes())
+            ),
             reason: "the name is not valid UTF-8".into(),
         })?;
         let p = dir.path.join(&name)?;
@@ -722,7 +762,11 @@ pub(crate) fn collect_tree(
     Ok(())
 }
 
-pub(crate) fn move_context(dest: &ResourcePath, name: &str, parent: &ResourcePath) -> RequestContext {
+pub(crate) fn move_context(
+    dest: &ResourcePath,
+    name: &str,
+    parent: &ResourcePath,
+) -> RequestContext {
     RequestContext::Move {
         path: dest.as_str().to_string(),
         name: name.to_string(),
@@ -1004,7 +1048,8 @@ impl FileHandle {
 
     /// Lines matching `pattern` with 1-based line numbers (`read`, or `redacted_read`).
     pub fn search(&self, ctx: &SdkContext, pattern: &str) -> Result<Vec<text::Match>, FsError> {
-        let re = regex::Regex::new(pattern).map_err(|e| FsError::InvalidArguments(e.to_string()))?;
+        let re =
+            regex::Regex::new(pattern).map_err(|e| FsError::InvalidArguments(e.to_string()))?;
         let t = self.read_text_or_redacted(ctx)?;
         Ok(text::search(&t, &re))
     }
@@ -1036,7 +1081,12 @@ impl FileHandle {
     /// Atomically replaces the content (`write` File): a temp file in the same directory fd,
     /// fsync, `renameat` over the name. Keeps the mode (and owner with `preserve_ownership`).
     /// Returns the handle of the new file.
-    pub fn write(&self, ctx: &SdkContext, content: &str, opts: WriteOptions) -> Result<FileHandle, FsError> {
+    pub fn write(
+        &self,
+        ctx: &SdkContext,
+        content: &str,
+        opts: WriteOptions,
+    ) -> Result<FileHandle, FsError> {
         check_file(ctx, Action::FsWrite, &self.path)?;
         let st = self.fstat()?;
         let dfd = &*self.dir.fd;
@@ -1116,12 +1166,19 @@ impl FileHandle {
 
     /// Copies the content into `dest` (`read` on this file, `write` on dest). Fails with
     /// `DestinationFileNotEmpty` unless `force`; `preserve` copies mode and timestamps.
-    pub fn copy_to(&self, ctx: &SdkContext, dest: &FileHandle, opts: CopyFileOptions) -> Result<(), FsError> {
+    pub fn copy_to(
+        &self,
+        ctx: &SdkContext,
+        dest: &FileHandle,
+        opts: CopyFileOptions,
+    ) -> Result<(), FsError> {
         check_file(ctx, Action::FsRead, &self.path)?;
         check_file(ctx, Action::FsWrite, &dest.path)?;
         let dst = dest.fstat()?;
         if dst.st_size > 0 && !opts.force {
-            return Err(FsError::DestinationFileNotEmpty(dest.path.as_str().to_string()));
+            return Err(FsError::DestinationFileNotEmpty(
+                dest.path.as_str().to_string(),
+            ));
         }
         let src = self.fstat()?;
         copy_fd(&self.file, &dest.file, dest.path.as_str())?;
@@ -1147,7 +1204,12 @@ impl FileHandle {
     /// Moves the file to `dest_dir/name` (`move` File with the destination context, `create`
     /// and `open` File on the destination). Same-filesystem moves are one `renameat`; across
     /// filesystems the content is copied and the source unlinked.
-    pub fn move_to(self, ctx: &SdkContext, dest_dir: &DirHandle, name: &str) -> Result<FileHandle, FsError> {
+    pub fn move_to(
+        self,
+        ctx: &SdkContext,
+        dest_dir: &DirHandle,
+        name: &str,
+    ) -> Result<FileHandle, FsError> {
         let dest = dest_dir.path.join(name)?;
         ctx.authorize(
             Action::FsMove,
@@ -1172,7 +1234,11 @@ impl FileHandle {
                 let fd = rustix::fs::openat(
                     &*dest_dir.fd,
                     name,
-                    OFlags::RDWR | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::RDWR
+                        | OFlags::CREATE
+                        | OFlags::TRUNC
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     Mode::from_raw_mode(st.st_mode & 0o7777),
                 )
                 .map_err(|e| FsError::os("open", dest.as_str(), e))?;
@@ -1213,16 +1279,23 @@ impl FileHandle {
     }
 
     /// Changes owner and/or group (`chown` File).
-    pub fn set_ownership(&self, ctx: &SdkContext, user: Option<&str>, group: Option<&str>) -> Result<(), FsError> {
+    pub fn set_ownership(
+        &self,
+        ctx: &SdkContext,
+        user: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<(), FsError> {
         check_file(ctx, Action::FsChown, &self.path)?;
         let (u, g) = IdCache::default().resolve(user, group)?;
-        rustix::fs::fchown(&self.file, u, g).map_err(|e| FsError::os("chown", self.path.as_str(), e))
+        rustix::fs::fchown(&self.file, u, g)
+            .map_err(|e| FsError::os("chown", self.path.as_str(), e))
     }
 
     /// Truncates or extends to `size` bytes (`write` File).
     pub fn truncate(&self, ctx: &SdkContext, size: u64) -> Result<(), FsError> {
         check_file(ctx, Action::FsWrite, &self.path)?;
-        rustix::fs::ftruncate(&self.file, size).map_err(|e| FsError::os("truncate", self.path.as_str(), e))
+        rustix::fs::ftruncate(&self.file, size)
+            .map_err(|e| FsError::os("truncate", self.path.as_str(), e))
     }
 
     /// Sets access and modification times to now (`write` File).
@@ -1250,7 +1323,8 @@ pub(crate) fn copy_fd(src: &File, dst: &File, dpath: &str) -> Result<(), FsError
     let mut off_in = 0u64;
     let mut off_out = 0u64;
     loop {
-        match rustix::fs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), 1 << 30) {
+        match rustix::fs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), 1 << 30)
+        {
             Ok(0) => return Ok(()),
             Ok(_) => {}
             Err(Errno::XDEV | Errno::NOSYS | Errno::INVAL | Errno::OPNOTSUPP) => break,
@@ -1259,7 +1333,9 @@ pub(crate) fn copy_fd(src: &File, dst: &File, dpath: &str) -> Result<(), FsError
     }
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = src.read_at(&mut buf, off_in).map_err(|e| FsError::io("read", dpath, e))?;
+        let n = src
+            .read_at(&mut buf, off_in)
+            .map_err(|e| FsError::io("read", dpath, e))?;
         if n == 0 {
             return Ok(());
         }

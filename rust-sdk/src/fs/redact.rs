@@ -123,7 +123,11 @@ pub(crate) fn load(ctx: &SdkContext, path: &str) -> Result<Arc<Redactor>, FsErro
     // `read` is checked strictly: the dictionary itself is never read in redacted mode.
     super::check_file(ctx, rex_auth::Action::FsRead, fh.path())?;
     let st = rustix::fs::fstat(&fh.file).map_err(|e| FsError::os("fstat", path, e))?;
-    let key = (st.st_mtime, i64::try_from(st.st_mtime_nsec).unwrap_or(0), u64::try_from(st.st_size).unwrap_or(0));
+    let key = (
+        st.st_mtime,
+        i64::try_from(st.st_mtime_nsec).unwrap_or(0),
+        u64::try_from(st.st_size).unwrap_or(0),
+    );
     if let Ok(c) = cache().lock()
         && let Some((a, b, s, r)) = c.get(p.as_str())
         && (*a, *b, *s) == key
@@ -140,13 +144,22 @@ pub(crate) fn load(ctx: &SdkContext, path: &str) -> Result<Arc<Redactor>, FsErro
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
     use super::*;
 
     #[test]
     fn templates_are_escaped_and_anchored() {
-        let r = Redactor::from_templates("# comment\nuser %s logged in (%d)\nsize=%zu.\nbad %q\n").unwrap();
-        assert_eq!(r.redact("user bob logged in (42)"), "user bob logged in (42)");
+        let r = Redactor::from_templates("# comment\nuser %s logged in (%d)\nsize=%zu.\nbad %q\n")
+            .unwrap();
+        assert_eq!(
+            r.redact("user bob logged in (42)"),
+            "user bob logged in (42)"
+        );
         assert_eq!(r.redact("xx user bob logged in (42)"), REDACTED);
         assert_eq!(r.redact("user bob logged in X42)"), REDACTED);
         assert_eq!(r.redact("size=10."), "size=10.");

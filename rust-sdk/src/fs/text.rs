@@ -38,13 +38,19 @@ pub(crate) fn lines(t: &str) -> Vec<&str> {
 
 /// Selects lines: `start` is 1-based (default 1); `count` `None` = all from `start`,
 /// positive = that many from `start`, negative = the last `-count` lines of the file.
-pub fn select_lines(t: &str, start: Option<i64>, count: Option<i64>) -> Result<Vec<String>, FsError> {
+pub fn select_lines(
+    t: &str,
+    start: Option<i64>,
+    count: Option<i64>,
+) -> Result<Vec<String>, FsError> {
     let all = lines(t);
     let start = start.unwrap_or(1);
     if start < 1 {
         return Err(FsError::InvalidArguments("start must be >= 1".into()));
     }
-    let from = usize::try_from(start - 1).unwrap_or(usize::MAX).min(all.len());
+    let from = usize::try_from(start - 1)
+        .unwrap_or(usize::MAX)
+        .min(all.len());
     let slice = all.get(from..).unwrap_or_default();
     let picked: &[&str] = match count {
         None => slice,
@@ -53,7 +59,9 @@ pub fn select_lines(t: &str, start: Option<i64>, count: Option<i64>) -> Result<V
             slice.get(..n).unwrap_or_default()
         }
         Some(c) => {
-            let n = usize::try_from(c.unsigned_abs()).unwrap_or(usize::MAX).min(slice.len());
+            let n = usize::try_from(c.unsigned_abs())
+                .unwrap_or(usize::MAX)
+                .min(slice.len());
             slice.get(slice.len() - n..).unwrap_or_default()
         }
     };
@@ -114,7 +122,12 @@ pub fn extract_strings(b: &[u8]) -> Vec<String> {
 }
 
 /// Replaces `old` with `new` in `text`: literal first match by default.
-pub fn replace_text(text: &str, old: &str, new: &str, opts: ReplacementOptions) -> Result<String, FsError> {
+pub fn replace_text(
+    text: &str,
+    old: &str,
+    new: &str,
+    opts: ReplacementOptions,
+) -> Result<String, FsError> {
     if opts.is_regex {
         let re = regex::Regex::new(old).map_err(|e| FsError::InvalidArguments(e.to_string()))?;
         Ok(if opts.replace_all {

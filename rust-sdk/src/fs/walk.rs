@@ -97,7 +97,9 @@ impl DirHandle {
     /// entries when a size filter is set) and returns matching entries.
     pub fn find(&self, ctx: &SdkContext, opts: &FindOptions) -> Result<Vec<FoundEntry>, FsError> {
         let re = match &opts.regex {
-            Some(r) => Some(regex::Regex::new(r).map_err(|e| FsError::InvalidArguments(e.to_string()))?),
+            Some(r) => {
+                Some(regex::Regex::new(r).map_err(|e| FsError::InvalidArguments(e.to_string()))?)
+            }
             None => None,
         };
         let mut out = Vec::new();
@@ -153,7 +155,9 @@ impl DirHandle {
                     )?);
                 }
             } else if t == EntryType::Dir {
-                let Ok(st) = rustix::fs::statat(&*self.fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) else {
+                let Ok(st) =
+                    rustix::fs::statat(&*self.fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+                else {
                     continue;
                 };
                 if seen.insert((st.st_dev, st.st_ino)) || !opts.follow_symlinks {
@@ -218,14 +222,27 @@ impl DirHandle {
     /// `du`: `stat` Dir on the start, then `read` Dir + `open` Dir per directory and `stat`
     /// per entry. Denied or vanished entries are skipped and listed in `skipped`. Hard links
     /// count once unless `count_hard_links`. Never follows symlinks.
-    pub fn disk_usage(&self, ctx: &SdkContext, opts: DiskUsageOptions) -> Result<DiskUsageResult, FsError> {
+    pub fn disk_usage(
+        &self,
+        ctx: &SdkContext,
+        opts: DiskUsageOptions,
+    ) -> Result<DiskUsageResult, FsError> {
         check_dir(ctx, Action::FsStat, &self.path)?;
         check_dir(ctx, Action::FsRead, &self.path)?;
-        let root = rustix::fs::fstat(&*self.fd).map_err(|e| FsError::os("fstat", self.path.as_str(), e))?;
+        let root = rustix::fs::fstat(&*self.fd)
+            .map_err(|e| FsError::os("fstat", self.path.as_str(), e))?;
         let mut res = DiskUsageResult::default();
         let mut seen = HashSet::new();
         let mut visited = 0usize;
-        let (size, inodes) = self.du_rec(ctx, &opts, root.st_dev, 0, &mut res, &mut seen, &mut visited)?;
+        let (size, inodes) = self.du_rec(
+            ctx,
+            &opts,
+            root.st_dev,
+            0,
+            &mut res,
+            &mut seen,
+            &mut visited,
+        )?;
         let own = size_of(&root, opts.apparent_size);
         res.total_size_bytes = size + own;
         res.total_inode_count = inodes + 1;
@@ -257,8 +274,13 @@ impl DirHandle {
                 return Err(FsError::TooManyEntries(ctx.limits().max_entries));
             }
             let lossy = String::from_utf8_lossy(&raw).into_owned();
-            let Ok(p) = self.path.join(&lossy).map(|p| (p, String::from_utf8(raw.clone()).is_ok())) else {
-                res.skipped.push(format!("{}/{}", self.path.as_str(), lossy));
+            let Ok(p) = self
+                .path
+                .join(&lossy)
+                .map(|p| (p, String::from_utf8(raw.clone()).is_ok()))
+            else {
+                res.skipped
+                    .push(format!("{}/{}", self.path.as_str(), lossy));
                 continue;
             };
             let (p, utf8) = p;
@@ -272,7 +294,8 @@ impl DirHandle {
                 res.skipped.push(p.as_str().to_string());
                 continue;
             }
-            let Ok(st) = rustix::fs::statat(&*self.fd, raw.as_slice(), AtFlags::SYMLINK_NOFOLLOW) else {
+            let Ok(st) = rustix::fs::statat(&*self.fd, raw.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
+            else {
                 res.skipped.push(p.as_str().to_string());
                 continue;
             };
@@ -284,13 +307,17 @@ impl DirHandle {
             }
             let own = size_of(&st, opts.apparent_size);
             if t == EntryType::Dir {
-                if check_dir(ctx, Action::FsOpen, &p).is_err() || check_dir(ctx, Action::FsRead, &p).is_err() {
+                if check_dir(ctx, Action::FsOpen, &p).is_err()
+                    || check_dir(ctx, Action::FsRead, &p).is_err()
+                {
                     res.skipped.push(p.as_str().to_string());
                     total += own;
                     inodes += 1;
                     continue;
                 }
-                let Ok(fd) = rustix::fs::openat(&*self.fd, raw.as_slice(), dir_flags(), Mode::empty()) else {
+                let Ok(fd) =
+                    rustix::fs::openat(&*self.fd, raw.as_slice(), dir_flags(), Mode::empty())
+                else {
                     res.skipped.push(p.as_str().to_string());
                     continue;
                 };
