@@ -9,6 +9,18 @@
 //!   stderr);
 //! * [`AuditLog`]: an append-only JSON-lines writer of authorization decisions
 //!   ([`AuditEvent`]) that never fails or panics the operation it records.
+//!
+//! ```
+//! use rex_logging::{LogLevel, ScriptLogs, ScriptLogsConfig};
+//!
+//! let logs = ScriptLogs::new(ScriptLogsConfig::default());
+//! logs.log(LogLevel::Info, "copied 3 files", Some(12), Some("cp"));
+//! logs.debug("not kept: below the default INFO level", Some(13));
+//! let json = serde_json::to_value(logs.entries()).unwrap();
+//! assert_eq!(json[0]["attributes"]["message"], "copied 3 files");
+//! assert_eq!(json[0]["attributes"]["line_number"], 12);
+//! assert_eq!(json.as_array().unwrap().len(), 1);
+//! ```
 
 mod audit;
 mod error;

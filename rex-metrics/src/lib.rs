@@ -10,6 +10,27 @@
 //! * [`RunRecorder`], a [`metrics::Recorder`] that collects `counter!`/`gauge!`/`histogram!`
 //!   into the same run (use with [`metrics::with_local_recorder`]);
 //! * hand-written Prometheus text rendering ([`RunMetrics::to_prometheus_text`]).
+//!
+//! ```
+//! use rex_metrics::{MetricBuilder, MetricDimensionsBuilder, MetricUnit, MetricsError, RunMetrics};
+//!
+//! let run = RunMetrics::default();
+//! MetricBuilder::new()
+//!     .name("FilesCopied")
+//!     .value(3)
+//!     .unit(MetricUnit::COUNT)
+//!     .dimensions(MetricDimensionsBuilder::new().add("Dir", "/srv").build())
+//!     .publish(&run)?;
+//! let refused = MetricBuilder::new().name("RexSpoof").value(1).publish(&run);
+//! assert!(matches!(refused, Err(MetricsError::ReservedPrefix { .. })));
+//! assert_eq!(run.metrics().len(), 1);
+//!
+//! metrics::with_local_recorder(&run.recorder(), || {
+//!     metrics::counter!("sdk_calls", "action" => "read").increment(1);
+//! });
+//! assert!(run.to_prometheus_text().contains("sdk_calls{action=\"read\"} 1"));
+//! # Ok::<(), MetricsError>(())
+//! ```
 
 mod builders;
 mod error;

@@ -1,6 +1,13 @@
 //! The runner's own metric and alarm names (REX §3.6) and helpers that record them.
 //!
 //! These bypass the `rex` prefix ban that applies to script metrics and alarms.
+//!
+//! Spelling note: the reference lists several names with an elided prefix (`…FailureCount`,
+//! `…PrivilegeEscalationCount`, `…RssMemoryUsageAverage`). The alarm list's elision is
+//! `RexRunner` (confirmed by `RexRunnerPrivilegeEscalation` in the exit-code table), and the
+//! constants below follow that reading, except `…FailureCount`, which follows the success
+//! count it is listed next to (`RexRunnerScriptExecution…`). Use these constants rather than
+//! literal strings so that a correction happens in one place.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

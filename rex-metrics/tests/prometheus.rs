@@ -107,3 +107,40 @@ fn kind_collision_gets_distinct_family() {
 fn empty_run_renders_empty() {
     assert_eq!(RunMetrics::default().to_prometheus_text(), "");
 }
+
+fn unescape(v: &str) -> String {
+    let mut out = String::new();
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(o) => out.push(o),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+mod props {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_label_value_round_trips(value in "\\PC{0,30}|[\\\\\"\n a-z]{0,30}") {
+            let run = RunMetrics::default();
+            let dims = MetricDimensionsBuilder::new().add("k", value.clone()).build();
+            MetricBuilder::new().name("m").value(1).dimensions(dims).publish(&run).unwrap();
+            let text = run.to_prometheus_text();
+            check_exposition(&text);
+            let sample = text.lines().find(|l| l.starts_with("m{")).unwrap();
+            let inner = sample.strip_prefix("m{k=\"").unwrap().strip_suffix("\"} 1").unwrap();
+            prop_assert_eq!(unescape(inner), value);
+        }
+    }
+}
