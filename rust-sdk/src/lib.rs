@@ -12,6 +12,7 @@ pub mod fs;
 pub mod identity;
 pub mod network;
 pub mod process;
+pub mod sysctl;
 pub mod system;
 
 pub use context::{SdkContext, SdkLimits};
