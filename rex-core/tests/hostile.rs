@@ -1,0 +1,326 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Hostile scripts: each one ends with its own typed error, and nothing reaches the host.
+
+use std::time::Duration;
+
+use rex_core::{
+    CancelHandle, ErrorKind, LimitKind, Limits, RexEngine, RunError, RunOptions, RunOutcome,
+    ScriptArguments,
+};
+
+fn run(engine: &RexEngine, script: &str) -> RunOutcome {
+    engine.run(script, &ScriptArguments::new())
+}
+
+fn limit_of(outcome: &RunOutcome) -> LimitKind {
+    match outcome.error.as_ref() {
+        Some(RunError::Limit { limit, .. }) => *limit,
+        other => panic!("expected a limit error, got {other:?}"),
+    }
+}
+
+fn small_limits() -> Limits {
+    Limits {
+        max_operations: 100_000,
+        max_string_size: 10_000,
+        max_array_size: 1_000,
+        max_map_size: 1_000,
+        max_variables: 50,
+        max_functions: 5,
+        ..Limits::default()
+    }
+}
+
+#[test]
+fn infinite_loop_hits_operations_limit() {
+    let engine = RexEngine::builder().limits(small_limits()).build();
+    let out = run(&engine, "loop {}");
+    assert!(!out.is_success());
+    assert_eq!(limit_of(&out), LimitKind::Operations);
+    assert_eq!(
+        out.error.as_ref().unwrap().kind(),
+        ErrorKind::Limit(LimitKind::Operations)
+    );
+    assert!(out.output.is_empty());
+}
+
+#[test]
+fn operations_limit_cannot_be_caught() {
+    let engine = RexEngine::builder().limits(small_limits()).build();
+    let out = run(&engine, "try { loop {} } catch (e) { 42 }");
+    assert_eq!(limit_of(&out), LimitKind::Operations);
+}
+
+#[test]
+fn tiny_timeout_stops_long_loop() {
+    let limits = Limits {
+        max_operations: u64::MAX,
+        timeout: Some(Duration::from_millis(20)),
+        ..Limits::default()
+    };
+    let engine = RexEngine::builder().limits(limits).build();
+    let out = run(&engine, "let x = 0; loop { x += 1; }");
+    assert_eq!(limit_of(&out), LimitKind::Timeout);
+    assert!(out.error.as_ref().unwrap().position().is_some());
+}
+
+#[test]
+fn per_run_timeout_override() {
+    let limits = Limits {
+        max_operations: u64::MAX,
+        timeout: None,
+        ..Limits::default()
+    };
+    let engine = RexEngine::builder().limits(limits).build();
+    let options = RunOptions {
+        timeout: Some(Duration::from_millis(10)),
+        ..RunOptions::default()
+    };
+    let out = engine.run_with("loop {}", &ScriptArguments::new(), &options);
+    assert_eq!(limit_of(&out), LimitKind::Timeout);
+    // The deadline does not leak into the next run.
+    let out = run(&engine, "let s = 0; for i in 0..1000 { s += i } s");
+    assert!(out.is_success(), "{:?}", out.error);
+    assert_eq!(out.output, "499500");
+}
+
+#[test]
+fn cancellation_from_another_thread() {
+    let limits = Limits {
+        max_operations: u64::MAX,
+        timeout: None,
+        ..Limits::default()
+    };
+    let engine = RexEngine::builder().limits(limits).build();
+    let cancel = CancelHandle::new();
+    let flag = cancel.flag();
+    let remote = cancel.clone();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        remote.cancel();
+    });
+    let options = RunOptions {
+        cancel: Some(cancel.clone()),
+        timeout: None,
+    };
+    let out = engine.run_with("loop {}", &ScriptArguments::new(), &options);
+    canceller.join().unwrap();
+    assert_eq!(limit_of(&out), LimitKind::Cancelled);
+    assert!(cancel.is_cancelled());
+    assert!(flag.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[test]
+fn native_function_sees_the_run_cancel_flag() {
+    let engine = RexEngine::builder()
+        .register(|e| {
+            e.register_fn("flag_is_set", || {
+                rex_core::current_cancel_flag()
+                    .map(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+                    .unwrap_or(true)
+            });
+        })
+        .build();
+    let cancel = CancelHandle::new();
+    let options = RunOptions {
+        cancel: Some(cancel.clone()),
+        timeout: None,
+    };
+    let out = engine.run_with("flag_is_set()", &ScriptArguments::new(), &options);
+    assert_eq!(out.output, "false");
+    assert!(rex_core::current_cancel_flag().is_none());
+    assert!(rex_core::current_interruption().is_none());
+}
+
+#[test]
+fn string_doubling_hits_string_limit() {
+    let engine = RexEngine::builder().limits(small_limits()).build();
+    let out = run(&engine, r#"let s = "xx"; loop { s += s; }"#);
+    assert_eq!(limit_of(&out), LimitKind::StringSize);
+}
+
+#[test]
+fn string_pad_bomb_hits_string_limit() {
+    let engine = RexEngine::builder().limits(small_limits()).build();
+    let out = run(&engine, r#"let s = ""; s.pad(1000000000, "x"); s"#);
+    assert_eq!(limit_of(&out), LimitKind::StringSize);
+}
+
+#[test]
+fn array_bomb_hits_array_limit() {
+    let engine = RexEngine::builder().limits(small_limits()).build();
+    let out = run(&engine, "let a = []; loop { a.push(1); }");
+    assert_eq!(limit_of(&out), LimitKind::ArraySize);
+    let out = run(&engine, "let a = [1]; loop { a += a; }");
+    assert_eq!(limit_of(&out), LimitKind::ArraySize);
+}
+
+#[test]
+fn map_bomb_hits_map_limit() {
+    let engine = RexEngine::builder().limits(small_limits()).build();
+    let out = run(
+        &engine,
+        "let m = #{}; let i = 0; loop { m.set(`k${i}`, i); i += 1; }",
+    );
+    assert_eq!(limit_of(&out), LimitKind::MapSize);
+    let out = run(
+        &engine,
+        "let m = #{}; let i = 0; loop { m += #{}; m[`k${i}`] = i; i += 1; }",
+    );
+    assert_eq!(limit_of(&out), LimitKind::MapSize);
+    // Rhai checks `m[k] = v` sizes lazily: the map is caught as soon as it is used again,
+    // and a loop that never uses it is still bounded by the operations budget.
+    let out = run(
+        &engine,
+        "let m = #{}; let i = 0; while i < 5000 { m[`k${i}`] = i; i += 1; } m.len()",
+    );
+    assert_eq!(limit_of(&out), LimitKind::MapSize);
+    let out = run(
+        &engine,
+        "let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }",
+    );
+    assert!(matches!(
+        limit_of(&out),
+        LimitKind::MapSize | LimitKind::Operations
+    ));
+}
+
+#[test]
+fn deep_recursion_hits_call_depth() {
+    let engine = RexEngine::builder().build();
+    let out = run(&engine, "fn f(n) { f(n + 1) } f(0)");
+    assert_eq!(limit_of(&out), LimitKind::CallDepth);
+}
+
+#[test]
+fn nested_parentheses_hit_expression_depth() {
+    let engine = RexEngine::builder().build();
+    let script = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
+    let out = run(&engine, &script);
+    assert_eq!(limit_of(&out), LimitKind::ExpressionDepth);
+    let script = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    assert_eq!(limit_of(&run(&engine, &script)), LimitKind::ExpressionDepth);
+}
+
+#[test]
+fn too_many_variables() {
+    let engine = RexEngine::builder().limits(small_limits()).build();
+    let script: String = (0..100).map(|i| format!("let v{i} = {i};\n")).collect();
+    assert_eq!(limit_of(&run(&engine, &script)), LimitKind::Variables);
+}
+
+#[test]
+fn too_many_functions() {
+    let engine = RexEngine::builder().limits(small_limits()).build();
+    let script: String = (0..10).map(|i| format!("fn f{i}() {{ {i} }}\n")).collect();
+    assert_eq!(limit_of(&run(&engine, &script)), LimitKind::Functions);
+}
+
+#[test]
+fn import_of_host_file_is_a_typed_error_without_fs_access() {
+    let engine = RexEngine::builder().build();
+    let out = run(&engine, r#"import "/etc/passwd" as p; 1"#);
+    match out.error {
+        Some(RunError::ModuleNotFound { module, position }) => {
+            assert_eq!(module, "/etc/passwd");
+            assert_eq!(position.unwrap().line, 1);
+        }
+        other => panic!("expected ModuleNotFound, got {other:?}"),
+    }
+}
+
+#[test]
+fn import_of_real_rhai_file_is_not_loaded() {
+    // A real module file on disk that, if loaded, would define `leak`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evil.rhai");
+    std::fs::write(&path, "export const leak = 42;").unwrap();
+    let module = dir.path().join("evil");
+    let engine = RexEngine::builder().build();
+    let script = format!("import {:?} as e; e::leak", module.to_str().unwrap());
+    let out = run(&engine, &script);
+    assert!(matches!(out.error, Some(RunError::ModuleNotFound { .. })));
+    assert_eq!(out.error.unwrap().kind(), ErrorKind::Runtime);
+}
+
+#[test]
+fn registered_importable_module_can_be_imported() {
+    let mut module = rex_core::rhai::Module::new();
+    module.set_var("answer", 42_i64);
+    let engine = RexEngine::builder()
+        .importable_module("tools", std::sync::Arc::new(module))
+        .build();
+    let out = run(&engine, r#"import "tools" as t; t::answer"#);
+    assert!(out.is_success(), "{:?}", out.error);
+    assert_eq!(out.output, "42");
+}
+
+#[test]
+fn eval_is_disabled() {
+    let engine = RexEngine::builder().build();
+    for script in [r#"eval("1")"#, r#"let x = eval("1"); x"#] {
+        match run(&engine, script).error {
+            Some(RunError::DisabledSymbol { symbol, .. }) => assert_eq!(symbol, "eval"),
+            other => panic!("expected DisabledSymbol, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn eval_is_not_reachable_through_function_pointers() {
+    let engine = RexEngine::builder().build();
+    for script in [
+        r#"let f = Fn("eval"); f.call("40 + 2")"#,
+        r#"call(Fn("eval"), "40 + 2")"#,
+    ] {
+        let out = run(&engine, script);
+        assert!(!out.is_success(), "{script} succeeded with {}", out.output);
+        assert_ne!(out.output, "42");
+    }
+}
+
+#[test]
+fn print_is_disabled() {
+    let engine = RexEngine::builder().build();
+    match run(&engine, r#"print("x")"#).error {
+        Some(RunError::DisabledSymbol { symbol, position }) => {
+            assert_eq!(symbol, "print");
+            assert_eq!(position.unwrap().line, 1);
+        }
+        other => panic!("expected DisabledSymbol, got {other:?}"),
+    }
+}
+
+#[test]
+fn debug_is_captured_as_a_log() {
+    let engine = RexEngine::builder().build();
+    let out = run(&engine, "let x = 1;\ndebug(\"hello\");\ndebug(x + 1);\nx");
+    assert!(out.is_success(), "{:?}", out.error);
+    assert_eq!(out.logs.len(), 2);
+    assert_eq!(out.logs[0].message, "hello");
+    assert_eq!(out.logs[0].line, Some(2));
+    assert_eq!(out.logs[0].level, rex_core::LogLevel::Debug);
+    assert_eq!(out.logs[1].message, "2");
+}
+
+#[test]
+fn panicking_native_function_is_an_internal_error() {
+    let engine = RexEngine::builder()
+        .register(|e| {
+            e.register_fn("boom", || -> i64 { panic!("kaboom") });
+        })
+        .build();
+    let out = run(&engine, "debug(\"before\"); boom()");
+    match &out.error {
+        Some(RunError::Internal { message }) => assert!(message.contains("kaboom")),
+        other => panic!("expected Internal, got {other:?}"),
+    }
+    assert_eq!(out.logs.len(), 1, "logs before the panic are kept");
+    // The engine is still usable afterwards.
+    assert_eq!(run(&engine, "1 + 1").output, "2");
+}
