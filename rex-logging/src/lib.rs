@@ -5,6 +5,8 @@
 //! * [`LogLevel`]: the five REX log levels, parsed from the `LOG_LEVEL` environment variable;
 //! * [`ScriptLogs`]: a bounded, thread-safe, in-memory capture of script log entries
 //!   ([`LogEntry`]) that serializes to REX's `{"attributes": {...}}` output shape;
+//! * [`ScriptLogLayer`]: a `tracing` layer copying events with target [`SCRIPT_LOG_TARGET`]
+//!   into a [`ScriptLogs`];
 //! * [`init_tracing`]: idempotent `tracing-subscriber` setup (level filter, JSON-lines file,
 //!   stderr);
 //! * [`AuditLog`]: an append-only JSON-lines writer of authorization decisions
@@ -24,6 +26,7 @@
 
 mod audit;
 mod error;
+mod layer;
 mod level;
 mod script_logs;
 mod time;
@@ -32,6 +35,7 @@ mod truncate;
 
 pub use audit::{AuditDecision, AuditEvent, AuditLog};
 pub use error::LogError;
+pub use layer::{SCRIPT_LOG_TARGET, ScriptLogLayer};
 pub use level::{LOG_LEVEL_ENV, LogLevel};
 pub use script_logs::{LogEntry, ScriptLogs, ScriptLogsConfig};
 pub use time::{format_rfc3339, now_rfc3339};
