@@ -937,3 +937,76 @@ fn gzip_round_trip() {
     denied(gzip::compress(&c2, &gz2, &out, 6));
     assert_eq!(fs::read(t.path().join("plain.gz")).unwrap(), before);
 }
+
+#[test]
+fn recursive_chmod_and_chown_check_every_entry() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("r");
+    fs::create_dir_all(root.join("a")).unwrap();
+    fs::write(root.join("a/f"), "x").unwrap();
+    fs::write(root.join("g"), "x").unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("o"), "x").unwrap();
+    fs::set_permissions(outside.path().join("o"), fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("o"), root.join("ln")).unwrap();
+    for p in ["a/f", "g"] {
+        fs::set_permissions(root.join(p), fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mode = |p: &str| fs::metadata(root.join(p)).unwrap().permissions().mode() & 0o777;
+    let pol = format!(
+        "{}\nforbid(principal, action == file_system::Action::\"chmod\", resource == file_system::File::\"{}\");",
+        all(t.path()),
+        s(&root.join("a/f"))
+    );
+    let c = ctx(&pol);
+    let d = open_dir(&c, &root);
+    denied(d.chmod_recursive(&c, 0o640));
+    assert_eq!((mode("a/f"), mode("g")), (0o600, 0o600));
+    let c = ctx(&all(t.path()));
+    let d = open_dir(&c, &root);
+    let r = d.chmod_recursive(&c, 0o640).unwrap();
+    assert_eq!((mode("a/f"), mode("g"), mode("a")), (0o640, 0o640, 0o640));
+    assert_eq!(
+        fs::metadata(outside.path().join("o"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600,
+        "link target untouched"
+    );
+    assert_eq!(r.not_changed.len(), 1);
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(root.join("a"), fs::Permissions::from_mode(0o755)).unwrap();
+    let uid = nix::unistd::getuid().as_raw().to_string();
+    let r = d.set_ownership_recursive(&c, Some(&uid), None).unwrap();
+    assert!(r.not_changed.is_empty(), "{r:?}");
+    assert_eq!(r.changed.len(), 5);
+    let c2 = ctx(&only(t.path(), &["open", "chmod"]));
+    denied(open_dir(&c2, &root).set_ownership_recursive(&c2, Some(&uid), None));
+}
+
+#[test]
+fn copy_denied_and_entry_metadata() {
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("src"), "payload").unwrap();
+    fs::write(t.path().join("dst"), "").unwrap();
+    let c = ctx(&only(t.path(), &["open", "read"]));
+    let d = open_dir(&c, t.path());
+    let f = d.open_file(&c, "src", OpenFileOptions::read()).unwrap();
+    let g = d
+        .open_file(&c, "dst", OpenFileOptions::read_write())
+        .unwrap();
+    denied(f.copy_to(&c, &g, CopyFileOptions::default()));
+    assert_eq!(fs::read(t.path().join("dst")).unwrap(), b"");
+    let e = &d.list_entries(&c).unwrap()["src"];
+    denied(e.metadata(&c));
+    let c2 = ctx(&all(t.path()));
+    let d2 = open_dir(&c2, t.path());
+    let e = &d2.list_entries(&c2).unwrap()["src"];
+    assert_eq!(e.metadata(&c2).unwrap().size, 7);
+    assert_eq!(
+        d2.entry_metadata(&c2, "src").unwrap().entry_type,
+        EntryType::File
+    );
+}

@@ -156,7 +156,7 @@ fn ls_rec(
             return Err(FsError::TooManyEntries(ctx.limits().max_entries));
         }
         let metadata = if opts.long {
-            Some(dir.entry_metadata(ctx, &name)?)
+            Some(dir.entry_metadata_typed(ctx, &name, Some(e.entry_type))?)
         } else {
             None
         };

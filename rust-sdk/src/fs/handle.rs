@@ -223,6 +223,17 @@ pub struct DeleteReport {
     pub not_removed: Vec<(String, String)>,
 }
 
+const SKIPPED_LINK: &str = "symlink skipped";
+
+/// What a recursive change did, entry by entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeReport {
+    /// Paths changed.
+    pub changed: Vec<String>,
+    /// Paths not changed, with the reason.
+    pub not_changed: Vec<(String, String)>,
+}
+
 /// An entry of a directory listing; operations on it go through its parent's fd.
 #[derive(Debug, Clone)]
 pub struct DirEntry {
@@ -254,7 +265,8 @@ impl DirEntry {
 
     /// `stat` on the entry without following symlinks (`stat` on File or Dir).
     pub fn metadata(&self, ctx: &SdkContext) -> Result<Metadata, FsError> {
-        self.parent.entry_metadata(ctx, &self.name)
+        self.parent
+            .entry_metadata_typed(ctx, &self.name, Some(self.entry_type))
     }
 
     /// The full path of the entry, if it is a valid resource path.
@@ -498,10 +510,10 @@ impl DirHandle {
         &self,
         ctx: &SdkContext,
     ) -> Result<Vec<(Vec<u8>, EntryType, u64)>, FsError> {
-        let mut dir = rustix::fs::Dir::read_from(&*self.fd)
+        let dir = rustix::fs::Dir::read_from(&*self.fd)
             .map_err(|e| FsError::os("readdir", self.path.as_str(), e))?;
         let mut out = Vec::new();
-        while let Some(ent) = dir.next() {
+        for ent in dir {
             if ctx.is_cancelled() {
                 return Err(FsError::Cancelled);
             }
@@ -534,15 +546,35 @@ impl DirHandle {
     }
 
     /// `stat` on a child without following symlinks (`stat` on Dir or File by its type).
+    ///
+    /// The entity type (`File` or `Dir`) depends on what the name is, so this makes one
+    /// type lookup (`fstatat`) before the check; use [`DirEntry::metadata`] to check first.
     pub fn entry_metadata(&self, ctx: &SdkContext, name: &str) -> Result<Metadata, FsError> {
+        self.entry_metadata_typed(ctx, name, None)
+    }
+
+    pub(crate) fn entry_metadata_typed(
+        &self,
+        ctx: &SdkContext,
+        name: &str,
+        known: Option<EntryType>,
+    ) -> Result<Metadata, FsError> {
         let p = self.path.join(name)?;
-        // The type decides the entity; a lookup without data access, then the check.
+        let check = |t: EntryType| {
+            if t == EntryType::Dir {
+                check_dir(ctx, Action::FsStat, &p)
+            } else {
+                check_file(ctx, Action::FsStat, &p)
+            }
+        };
+        if let Some(t) = known {
+            check(t)?;
+        }
         let st = rustix::fs::statat(&*self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| FsError::os("stat", p.as_str(), e))?;
-        if EntryType::from_stat(&st) == EntryType::Dir {
-            check_dir(ctx, Action::FsStat, &p)?;
-        } else {
-            check_file(ctx, Action::FsStat, &p)?;
+        let t = EntryType::from_stat(&st);
+        if known != Some(t) {
+            check(t)?;
         }
         Ok(Metadata::from_stat(&st))
     }
@@ -572,6 +604,117 @@ impl DirHandle {
         let mut cache = IdCache::default();
         let (u, g) = cache.resolve(user, group)?;
         rustix::fs::fchown(&*self.fd, u, g).map_err(|e| FsError::os("chown", self.path.as_str(), e))
+    }
+
+    /// Recursive `chmod`: checks `chmod` and `open` on the directory and on **every** entry
+    /// before changing anything (fail closed, unlike REX which only warns), never follows
+    /// symlinks (they are skipped, as are FIFOs, sockets and devices), and reports per entry.
+    pub fn chmod_recursive(&self, ctx: &SdkContext, mode: i64) -> Result<ChangeReport, FsError> {
+        let m = Mode::from_raw_mode(valid_mode(mode)?);
+        let plan = self.plan_recursive(ctx, Action::FsChmod)?;
+        self.apply_recursive(&plan, |fd| rustix::fs::fchmod(fd, m))
+    }
+
+    /// Recursive `set_ownership`: checks `chown` and `open` on the directory and on every
+    /// entry first; names are resolved once per call; symlinks are changed themselves
+    /// (`AT_SYMLINK_NOFOLLOW`), never their targets.
+    pub fn set_ownership_recursive(
+        &self,
+        ctx: &SdkContext,
+        user: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<ChangeReport, FsError> {
+        let (u, g) = IdCache::default().resolve(user, group)?;
+        let plan = self.plan_recursive(ctx, Action::FsChown)?;
+        let mut report = self.apply_recursive(&plan, |fd| rustix::fs::fchown(fd, u, g))?;
+        let links: Vec<String> = report
+            .not_changed
+            .iter()
+            .filter(|(_, why)| why == SKIPPED_LINK)
+            .map(|(p, _)| p.clone())
+            .collect();
+        report.not_changed.retain(|(_, why)| why != SKIPPED_LINK);
+        for (fd, n, p, _) in plan
+            .iter()
+            .filter(|(_, _, p, _)| links.iter().any(|l| l == p.as_str()))
+        {
+            match rustix::fs::chownat(&**fd, n.as_str(), u, g, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(()) => report.changed.push(p.as_str().to_string()),
+                Err(e) => report
+                    .not_changed
+                    .push((p.as_str().to_string(), e.to_string())),
+            }
+        }
+        Ok(report)
+    }
+
+    fn plan_recursive(
+        &self,
+        ctx: &SdkContext,
+        action: Action,
+    ) -> Result<Vec<(Arc<OwnedFd>, String, ResourcePath, bool)>, FsError> {
+        check_dir(ctx, action, &self.path)?;
+        let mut plan = Vec::new();
+        collect_tree(ctx, self, &mut plan)?;
+        for (_, _, p, is_dir) in &plan {
+            if *is_dir {
+                check_dir(ctx, Action::FsOpen, p)?;
+                check_dir(ctx, action, p)?;
+            } else {
+                check_file(ctx, Action::FsOpen, p)?;
+                check_file(ctx, action, p)?;
+            }
+        }
+        Ok(plan)
+    }
+
+    fn apply_recursive(
+        &self,
+        plan: &[(Arc<OwnedFd>, String, ResourcePath, bool)],
+        f: impl Fn(&OwnedFd) -> rustix::io::Result<()>,
+    ) -> Result<ChangeReport, FsError> {
+        f(&self.fd).map_err(|e| FsError::os("change", self.path.as_str(), e))?;
+        let mut report = ChangeReport {
+            changed: vec![self.path.as_str().to_string()],
+            not_changed: Vec::new(),
+        };
+        for (dfd, n, p, is_dir) in plan {
+            let flags = if *is_dir {
+                dir_flags()
+            } else {
+                OFlags::RDONLY
+                    | OFlags::NOFOLLOW
+                    | OFlags::NONBLOCK
+                    | OFlags::NOCTTY
+                    | OFlags::CLOEXEC
+            };
+            let res = match rustix::fs::statat(&**dfd, n.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) if EntryType::from_stat(&st) == EntryType::Symlink => {
+                    report
+                        .not_changed
+                        .push((p.as_str().to_string(), SKIPPED_LINK.to_string()));
+                    continue;
+                }
+                Ok(st)
+                    if !matches!(EntryType::from_stat(&st), EntryType::File | EntryType::Dir) =>
+                {
+                    report
+                        .not_changed
+                        .push((p.as_str().to_string(), "special file skipped".into()));
+                    continue;
+                }
+                Ok(_) => rustix::fs::openat(&**dfd, n.as_str(), flags, Mode::empty())
+                    .and_then(|fd| f(&fd)),
+                Err(e) => Err(e),
+            };
+            match res {
+                Ok(()) => report.changed.push(p.as_str().to_string()),
+                Err(e) => report
+                    .not_changed
+                    .push((p.as_str().to_string(), e.to_string())),
+            }
+        }
+        Ok(report)
     }
 
     /// The target of a symlink in this directory (`read` File `<dir>/<name>`).

@@ -27,8 +27,8 @@ pub mod gzip;
 pub use error::{FsError, FsErrorKind};
 pub use glob::glob_match;
 pub use handle::{
-    CopyFileOptions, DeleteDirOptions, DeleteReport, DirEntry, DirHandle, EntryType, FileHandle,
-    Metadata, OpenDirOptions, OpenFileOptions, Ownership, WriteOptions,
+    ChangeReport, CopyFileOptions, DeleteDirOptions, DeleteReport, DirEntry, DirHandle, EntryType,
+    FileHandle, Metadata, OpenDirOptions, OpenFileOptions, Ownership, WriteOptions,
 };
 pub use redact::{DEFAULT_REDACTION_CONFIG, Redactor};
 pub use text::{Counts, Match, ReplacementOptions, extract_strings, replace_text, select_lines};
