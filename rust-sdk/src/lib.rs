@@ -13,6 +13,7 @@ pub mod identity;
 pub mod network;
 pub mod process;
 pub mod sysctl;
+pub mod systemd;
 pub mod system;
 
 pub use context::{SdkContext, SdkLimits};

@@ -32,6 +32,10 @@ pub enum ProcessErrorKind {
     ValidationError,
     /// `/proc` could not be enumerated or parsed.
     ProcessEnumerationError,
+    /// A D-Bus failure (systemd).
+    DBusError,
+    /// The systemd unit does not exist.
+    ServiceNotFound,
     /// Anything else (an OS error while signalling).
     Other,
 }
