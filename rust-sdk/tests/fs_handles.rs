@@ -1010,3 +1010,27 @@ fn copy_denied_and_entry_metadata() {
         EntryType::File
     );
 }
+
+#[test]
+fn follow_mode_checks_apply_to_the_target() {
+    let t = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("secret"), "SECRET").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), t.path().join("l")).unwrap();
+    // open (not read) on the outside target: the link opens, but reading checks the target.
+    let pol = format!("{}\n{}", all(t.path()), only(outside.path(), &["open"]));
+    let c = ctx(&pol);
+    let f = open_dir(&c, t.path())
+        .open_file(
+            &c,
+            "l",
+            OpenFileOptions {
+                read: true,
+                follow_symlinks: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(f.path().as_str(), s(&outside.path().join("secret")));
+    denied(f.read(&c));
+}

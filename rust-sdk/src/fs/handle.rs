@@ -225,6 +225,9 @@ pub struct DeleteReport {
 
 const SKIPPED_LINK: &str = "symlink skipped";
 
+/// One entry of a collected tree: (parent fd, name, path, is_dir).
+pub(crate) type TreeItem = (Arc<OwnedFd>, String, ResourcePath, bool);
+
 /// What a recursive change did, entry by entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeReport {
@@ -454,12 +457,17 @@ impl DirHandle {
         let mode = Mode::from_raw_mode(opts.permissions.unwrap_or(0o644) & 0o7777);
         let fd = rustix::fs::openat(&*self.fd, name, flags, mode)
             .map_err(|e| FsError::os("open", p.as_str(), e))?;
-        if opts.follow_symlinks {
+        // In follow mode the handle names what the fd really is, so later checks (`read`,
+        // `write`, ...) apply to the target, not to the link.
+        let p = if opts.follow_symlinks {
             let real = fd_real_path(&fd, p.as_str())?;
             if real != p {
                 check_file(ctx, Action::FsOpen, &real)?;
             }
-        }
+            real
+        } else {
+            p
+        };
         let st = rustix::fs::fstat(&fd).map_err(|e| FsError::os("fstat", p.as_str(), e))?;
         let t = EntryType::from_stat(&st);
         if t != EntryType::File && !(opts.special_file && t != EntryType::Dir) {
@@ -648,11 +656,7 @@ impl DirHandle {
         Ok(report)
     }
 
-    fn plan_recursive(
-        &self,
-        ctx: &SdkContext,
-        action: Action,
-    ) -> Result<Vec<(Arc<OwnedFd>, String, ResourcePath, bool)>, FsError> {
+    fn plan_recursive(&self, ctx: &SdkContext, action: Action) -> Result<Vec<TreeItem>, FsError> {
         check_dir(ctx, action, &self.path)?;
         let mut plan = Vec::new();
         collect_tree(ctx, self, &mut plan)?;
@@ -670,7 +674,7 @@ impl DirHandle {
 
     fn apply_recursive(
         &self,
-        plan: &[(Arc<OwnedFd>, String, ResourcePath, bool)],
+        plan: &[TreeItem],
         f: impl Fn(&OwnedFd) -> rustix::io::Result<()>,
     ) -> Result<ChangeReport, FsError> {
         f(&self.fd).map_err(|e| FsError::os("change", self.path.as_str(), e))?;
@@ -781,7 +785,7 @@ impl DirHandle {
         })?;
         let name = self.path.file_name().to_string();
         let mut report = DeleteReport::default();
-        let mut plan: Vec<(Arc<OwnedFd>, String, ResourcePath, bool)> = Vec::new();
+        let mut plan: Vec<TreeItem> = Vec::new();
         if opts.recursive {
             collect_tree(ctx, self, &mut plan)?;
             for (_, _, p, is_dir) in &plan {
@@ -874,7 +878,7 @@ pub(crate) fn verify_name(
 pub(crate) fn collect_tree(
     ctx: &SdkContext,
     dir: &DirHandle,
-    out: &mut Vec<(Arc<OwnedFd>, String, ResourcePath, bool)>,
+    out: &mut Vec<TreeItem>,
 ) -> Result<(), FsError> {
     for (raw, t, _) in dir.raw_entries(ctx)? {
         let name = String::from_utf8(raw).map_err(|e| FsError::InvalidPath {
