@@ -1034,3 +1034,50 @@ fn follow_mode_checks_apply_to_the_target() {
     assert_eq!(f.path().as_str(), s(&outside.path().join("secret")));
     denied(f.read(&c));
 }
+
+#[test]
+fn move_across_filesystems_and_one_file_system() {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir()
+        || fs::metadata(shm).unwrap().dev() == fs::metadata(std::env::temp_dir()).unwrap().dev()
+    {
+        return; // needs a second file system
+    }
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir_in(shm).unwrap();
+    fs::write(a.path().join("f"), "cross").unwrap();
+    let pol = format!("{}\n{}", all(a.path()), all(b.path()));
+    let c = ctx(&pol);
+    let f = open_dir(&c, a.path())
+        .open_file(&c, "f", OpenFileOptions::read())
+        .unwrap();
+    let m = f.move_to(&c, &open_dir(&c, b.path()), "g").unwrap();
+    assert!(!a.path().join("f").exists());
+    assert_eq!(fs::read_to_string(b.path().join("g")).unwrap(), "cross");
+    assert_eq!(m.read(&c).unwrap(), "cross");
+}
+
+#[test]
+fn recursive_delete_with_non_utf8_name_fails_closed() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("r");
+    fs::create_dir(&root).unwrap();
+    fs::write(root.join("ok"), "x").unwrap();
+    fs::write(root.join(std::ffi::OsStr::from_bytes(b"bad\xff")), "x").unwrap();
+    let c = ctx(&all(t.path()));
+    let d = open_dir(&c, &root);
+    let e = d
+        .delete(
+            &c,
+            DeleteDirOptions {
+                recursive: true,
+                force: false,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), FsErrorKind::InvalidPath);
+    assert!(root.join("ok").exists());
+    let r = DirHandle::open(&c, "/", OpenDirOptions::default());
+    denied(r);
+}
