@@ -6,8 +6,9 @@
     clippy::indexing_slicing
 )]
 
-use std::net::IpAddr;
+use std::net::{IpAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rex_auth::{Authorizer, MemoryAuditSink, Outcome, Policies};
 use rust_sdk::SdkContext;
@@ -132,19 +133,75 @@ fn resolve_denied_for_other_name_and_for_unlisted_resolver() {
     );
 }
 
+/// A fake DNS server on `<some 127.x.y.z>:53` answering A queries with 10.9.8.7; counts queries.
+fn fake_dns() -> Option<(IpAddr, Arc<AtomicUsize>)> {
+    let base = (std::process::id() % 200) as u8 + 20;
+    for third in 0..20u8 {
+        let ip: IpAddr = format!("127.77.{third}.{base}").parse().unwrap();
+        let Ok(sock) = UdpSocket::bind((ip, 53)) else {
+            continue;
+        };
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            loop {
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    return;
+                };
+                h.fetch_add(1, Ordering::SeqCst);
+                let q = &buf[..n];
+                let qtype = u16::from_be_bytes([q[n - 4], q[n - 3]]);
+                let mut r = q.to_vec();
+                r[2] = 0x81;
+                r[3] = 0x80;
+                if qtype == 1 {
+                    r[7] = 1;
+                    r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 9, 8, 7]);
+                }
+                let _ = sock.send_to(&r, peer);
+            }
+        });
+        return Some((ip, hits));
+    }
+    None
+}
+
 #[test]
-fn resolve_custom_resolver_allowed_then_unsupported() {
-    let c = ctx(
-        r#"permit(principal, action == sysinfo::Action::"resolve_hostname", resource)
-                   when { context has resolver && context.resolver == "127.0.0.1" };"#,
-    );
-    let mut opts = ResolveOptions::new("localhost");
-    opts.resolver = Some("127.0.0.1".parse().unwrap());
-    let err = system::resolve_hostname(&c, &opts).unwrap_err();
-    assert!(matches!(err, system::SysinfoError::Unsupported(_)));
+fn resolve_with_custom_resolver_allowed() {
+    let Some((ip, hits)) = fake_dns() else {
+        panic!("cannot bind a loopback DNS port (tests run as root)");
+    };
+    let c = ctx(&format!(
+        r#"permit(principal, action == sysinfo::Action::"resolve_hostname", resource == sysinfo::Hostname::"demo.test")
+                   when {{ context has resolver && context.resolver == "{ip}" }};"#
+    ));
+    let mut opts = ResolveOptions::new("demo.test");
+    opts.resolver = Some(ip);
+    let ips = system::resolve_hostname(&c, &opts).unwrap();
+    assert_eq!(ips, vec!["10.9.8.7".to_string()]);
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "A and AAAA queries");
     // invalid names are refused before any check
     let err = system::resolve_hostname(&c, &ResolveOptions::new("bad name")).unwrap_err();
     assert_eq!(err.kind(), SysinfoErrorKind::InvalidParameter);
+}
+
+#[test]
+fn resolve_with_custom_resolver_denied_sends_nothing() {
+    let Some((ip, hits)) = fake_dns() else {
+        panic!("cannot bind a loopback DNS port (tests run as root)");
+    };
+    // the name is allowed, but only with the system resolver
+    let c = ctx(
+        r#"permit(principal, action == sysinfo::Action::"resolve_hostname", resource == sysinfo::Hostname::"demo.test")
+           unless { context has resolver };"#,
+    );
+    let mut opts = ResolveOptions::new("demo.test");
+    opts.resolver = Some(ip);
+    let err = system::resolve_hostname(&c, &opts).unwrap_err();
+    assert_eq!(err.kind(), SysinfoErrorKind::PermissionDenied);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
 }
 
 #[test]

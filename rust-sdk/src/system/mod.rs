@@ -18,6 +18,8 @@ use rex_auth::{Action, AuthError, Denied, RequestContext, Resource};
 
 use crate::SdkContext;
 
+mod dns;
+
 /// The kind of a [`SysinfoError`], mirroring REX's `SysteminfoErrorKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SysinfoErrorKind {
@@ -63,9 +65,6 @@ pub enum SysinfoError {
     /// `/proc` could not be read or parsed.
     #[error("procfs error: {0}")]
     ProcFs(String),
-    /// The request is valid and authorized but not supported by this implementation.
-    #[error("unsupported: {0}")]
-    Unsupported(String),
     /// The operation timed out.
     #[error("timed out: {0}")]
     Timeout(String),
@@ -81,7 +80,7 @@ impl SysinfoError {
             SysinfoError::InvalidParameter(_) => SysinfoErrorKind::InvalidParameter,
             SysinfoError::InvalidValue(_) => SysinfoErrorKind::InvalidValue,
             SysinfoError::ProcFs(_) => SysinfoErrorKind::ProcFsError,
-            SysinfoError::Unsupported(_) | SysinfoError::Timeout(_) => SysinfoErrorKind::Other,
+            SysinfoError::Timeout(_) => SysinfoErrorKind::Other,
         }
     }
 }
@@ -435,8 +434,9 @@ pub fn ip_addresses(ctx: &SdkContext) -> Result<Vec<NetworkInterface>, SysinfoEr
 /// Resolves a host name to its addresses (deduplicated, in resolver order).
 ///
 /// Checks `resolve_hostname` on `sysinfo::Hostname::"<hostname>"` with the custom resolver in
-/// the context. Only the system resolver is implemented: a request naming a custom resolver is
-/// authorized and then refused with [`SysinfoError::Unsupported`].
+/// the context (`context.resolver`, the address as text). Without a resolver the system
+/// resolver (`getaddrinfo`) is used; with one, A and AAAA queries are sent to it on port 53
+/// over UDP (`Udp`/`Auto`) or TCP (`Tcp`), and the answers are returned (A first).
 pub fn resolve_hostname(
     ctx: &SdkContext,
     opts: &ResolveOptions,
@@ -461,11 +461,8 @@ pub fn resolve_hostname(
         &Resource::hostname(&opts.hostname)?,
         &context,
     )?;
-    if opts.resolver.is_some() {
-        return Err(SysinfoError::Unsupported(
-            "custom DNS resolvers are not supported; omit the resolver to use the system resolver"
-                .into(),
-        ));
+    if let Some(server) = opts.resolver {
+        return dns::resolve(name, server, opts.protocol, opts.timeout);
     }
     let (tx, rx) = mpsc::channel();
     let host = name.to_string();
