@@ -1,0 +1,233 @@
+//! The one place where rust-sdk errors become script errors.
+//!
+//! Every failure of an SDK call is raised as a Rhai runtime error whose payload is the map
+//! `#{kind, message, source}` built by [`rex_core::error_map`]. `source` is REX's module name
+//! (`IoErrorKind`, `ProcessErrorKind`, ...) and `kind` the variant name of the SDK error's
+//! `kind()`. A Cedar denial also carries the typed [`Denied`] (taken from the error value,
+//! never parsed from text), so that the run is classified as access denied.
+
+use rex_auth::Denied;
+use rhai::{Engine, EvalAltResult, Module, Position};
+use rust_sdk::fs::FsError;
+use rust_sdk::network::NetworkError;
+use rust_sdk::process::ProcessError;
+use rust_sdk::system::SysinfoError;
+
+/// `source` of file-system errors.
+pub const IO_SOURCE: &str = "IoErrorKind";
+/// `source` of process errors.
+pub const PROCESS_SOURCE: &str = "ProcessErrorKind";
+/// `source` of system-information errors.
+pub const SYSTEMINFO_SOURCE: &str = "SysteminfoErrorKind";
+/// `source` of disk-information errors.
+pub const DISKINFO_SOURCE: &str = "DiskinfoErrorKind";
+/// `source` of network errors.
+pub const NETWORK_SOURCE: &str = "NetworkErrorKind";
+/// `source` of common-utility errors.
+pub const COMMON_SOURCE: &str = "CommonUtilsErrorKind";
+
+/// The kind names of each error module (REX §2.8). Registered as string constants so scripts
+/// can write `e.kind == IoErrorKind::PermissionDenied`.
+pub const KIND_MODULES: &[(&str, &[&str])] = &[
+    (
+        IO_SOURCE,
+        &[
+            "InvalidPath",
+            "InvalidArguments",
+            "InvalidFileMode",
+            "ValidationError",
+            "DirectoryOpenError",
+            "DirectoryError",
+            "FileError",
+            "DestinationFileNotEmptyError",
+            "NotFound",
+            "DirectoryNotEmpty",
+            "PermissionDenied",
+            "AuthorizationError",
+            "IdentityResolutionError",
+            "UnsupportedOperationError",
+            "FileContentTooLargeError",
+            "FileCopyError",
+            "FileReadError",
+            "EntryTypeMismatchError",
+            "IoError",
+            "TryFromIntError",
+            "RustixError",
+            "Utf8Error",
+            "CallbackError",
+            "ProcessNamespaceFatalError",
+            "Other",
+        ],
+    ),
+    (
+        PROCESS_SOURCE,
+        &[
+            "ProcessNotFound",
+            "PidNamespaceOperationError",
+            "NamespaceOperationError",
+            "PermissionDenied",
+            "AuthorizationError",
+            "ValidationError",
+            "CallbackExecutionError",
+            "ProcessEnumerationError",
+            "DBusError",
+            "PrivilegeError",
+            "ServiceNotFound",
+            "Other",
+        ],
+    ),
+    (
+        SYSTEMINFO_SOURCE,
+        &[
+            "PermissionDenied",
+            "AuthorizationError",
+            "IoError",
+            "InvalidParameter",
+            "InvalidValue",
+            "PrivilegeError",
+            "CapsError",
+            "ProcFsError",
+            "Other",
+        ],
+    ),
+    (
+        DISKINFO_SOURCE,
+        &[
+            "InvalidPath",
+            "PermissionDenied",
+            "AuthorizationError",
+            "SystemError",
+            "TryFromIntError",
+            "IoError",
+            "NixError",
+            "Other",
+        ],
+    ),
+    (
+        NETWORK_SOURCE,
+        &[
+            "PermissionDenied",
+            "AuthorizationError",
+            "RequestError",
+            "Other",
+        ],
+    ),
+    (
+        COMMON_SOURCE,
+        &["ParseError", "InvalidArguments", "FormatError", "Other"],
+    ),
+];
+
+/// Everything a script error map is built from: the REX `kind` and `source` names, a message,
+/// and the typed Cedar denial when the error is one.
+///
+/// Every rust-sdk error type converts into it (`From`), and vendor crates can implement
+/// `From<TheirError> for SdkErrorInfo` to use [`crate::vendor`]'s helpers.
+#[derive(Debug, Clone)]
+pub struct SdkErrorInfo {
+    /// The kind name (`PermissionDenied`, `NotFound`, ...).
+    pub kind: String,
+    /// A human-readable message.
+    pub message: String,
+    /// The error module name (`IoErrorKind`, ...).
+    pub source: String,
+    /// The Cedar denial, when Cedar refused.
+    pub denial: Option<Denied>,
+}
+
+impl SdkErrorInfo {
+    /// An error that is not a denial.
+    pub fn new(source: &str, kind: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind: kind.to_string(),
+            message: message.into(),
+            source: source.to_string(),
+            denial: None,
+        }
+    }
+
+    /// A Cedar denial (kind `PermissionDenied`).
+    pub fn denied(source: &str, denied: &Denied) -> Self {
+        Self {
+            kind: "PermissionDenied".to_string(),
+            message: denied.to_string(),
+            source: source.to_string(),
+            denial: Some(denied.clone()),
+        }
+    }
+
+    /// The Rhai runtime error carrying `#{kind, message, source}` (and the denial token).
+    /// The denial is recorded for the current run by [`rex_core::error_map`].
+    pub fn into_script_error(self, pos: Position) -> Box<EvalAltResult> {
+        rex_core::script_error(
+            rex_core::error_map(&self.kind, &self.message, &self.source, self.denial),
+            pos,
+        )
+    }
+}
+
+/// Turns any SDK error into the script error (position filled in by Rhai at the call site).
+pub fn to_script_error<E: Into<SdkErrorInfo>>(err: E) -> Box<EvalAltResult> {
+    err.into().into_script_error(Position::NONE)
+}
+
+/// A non-denial script error of the given module and kind.
+pub(crate) fn script_err(
+    source: &str,
+    kind: &str,
+    message: impl Into<String>,
+) -> Box<EvalAltResult> {
+    SdkErrorInfo::new(source, kind, message).into_script_error(Position::NONE)
+}
+
+/// The `Debug` name of a fieldless kind enum, which is the REX kind name.
+fn kind_name(kind: impl std::fmt::Debug) -> String {
+    format!("{kind:?}")
+}
+
+impl From<FsError> for SdkErrorInfo {
+    fn from(e: FsError) -> Self {
+        if let Some(d) = e.as_denied() {
+            return Self::denied(IO_SOURCE, d);
+        }
+        Self::new(IO_SOURCE, &kind_name(e.kind()), e.to_string())
+    }
+}
+
+impl From<ProcessError> for SdkErrorInfo {
+    fn from(e: ProcessError) -> Self {
+        if let ProcessError::Denied(d) = &e {
+            return Self::denied(PROCESS_SOURCE, d);
+        }
+        Self::new(PROCESS_SOURCE, &kind_name(e.kind()), e.to_string())
+    }
+}
+
+impl From<SysinfoError> for SdkErrorInfo {
+    fn from(e: SysinfoError) -> Self {
+        if let SysinfoError::Denied(d) = &e {
+            return Self::denied(SYSTEMINFO_SOURCE, d);
+        }
+        Self::new(SYSTEMINFO_SOURCE, &kind_name(e.kind()), e.to_string())
+    }
+}
+
+impl From<NetworkError> for SdkErrorInfo {
+    fn from(e: NetworkError) -> Self {
+        if let NetworkError::Denied(d) = &e {
+            return Self::denied(NETWORK_SOURCE, d);
+        }
+        Self::new(NETWORK_SOURCE, &kind_name(e.kind()), e.to_string())
+    }
+}
+
+/// Registers the kind modules (`IoErrorKind::PermissionDenied` == `"PermissionDenied"`, ...).
+pub fn register_kind_modules(engine: &mut Engine) {
+    for (name, kinds) in KIND_MODULES {
+        let mut module = Module::new();
+        for kind in *kinds {
+            module.set_var(*kind, (*kind).to_string());
+        }
+        engine.register_static_module(*name, module.into());
+    }
+}

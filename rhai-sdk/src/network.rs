@@ -1,0 +1,140 @@
+//! The `network` module (REX's `rhai-safe-network`): `Client()` → `.max_text_bytes(n)` →
+//! `.get(url)` → `.send()`, `curl(url)`, `connect(host, port, TransportProtocol)` and
+//! `network_stats()` / `netstat()`.
+//!
+//! Unlike REX, redirects are followed only after each target URL passes Cedar (rust-sdk), the
+//! port is part of the `connect` check, and response bodies are capped.
+
+use rhai::{Dynamic, Engine, EvalAltResult, Map};
+use rust_sdk::SdkContext;
+use rust_sdk::network::{self as net, HttpOptions, HttpResponse, Transport};
+
+use crate::catalog::FunctionInfo;
+use crate::error::{NETWORK_SOURCE, script_err, to_script_error};
+
+type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// REX's `Client`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Client {
+    max_text_bytes: Option<u64>,
+}
+
+/// REX's `Request` (only GET).
+#[derive(Debug, Clone)]
+pub struct Request {
+    url: String,
+    max_text_bytes: Option<u64>,
+}
+
+/// REX's opaque `Connection` (a successful port probe).
+#[derive(Debug, Clone)]
+pub struct Connection(String);
+
+fn request_error(message: impl Into<String>) -> Box<EvalAltResult> {
+    script_err(NETWORK_SOURCE, "RequestError", message)
+}
+
+fn response_map(r: HttpResponse) -> Map {
+    let mut m = Map::new();
+    m.insert("status".into(), i64::from(r.status).into());
+    m.insert("text".into(), r.text.into());
+    m.insert("url".into(), r.url.into());
+    m
+}
+
+fn get(ctx: &SdkContext, url: &str, max: Option<u64>) -> RResult<Map> {
+    let opts = HttpOptions {
+        max_body_bytes: max,
+        ..Default::default()
+    };
+    net::http_get(ctx, url, &opts)
+        .map(response_map)
+        .map_err(to_script_error)
+}
+
+fn connect(ctx: &SdkContext, host: &str, port: i64, protocol: &str) -> RResult<Connection> {
+    let port = u16::try_from(port).map_err(|_| request_error(format!("invalid port {port}")))?;
+    let transport = match protocol {
+        "TCP" | "AUTO" => Transport::Tcp,
+        "UDP" => Transport::Udp,
+        other => {
+            return Err(request_error(format!(
+                "unknown TransportProtocol {other:?}"
+            )));
+        }
+    };
+    let c = net::connect(ctx, host, port, transport).map_err(to_script_error)?;
+    Ok(Connection(c.peer.to_string()))
+}
+
+/// Registers the network module.
+pub fn register(engine: &mut Engine, sdk: &SdkContext) {
+    engine.register_type_with_name::<Client>("Client");
+    engine.register_type_with_name::<Request>("Request");
+    engine.register_type_with_name::<Connection>("Connection");
+    engine.register_fn("Client", Client::default);
+    engine.register_fn("max_text_bytes", |_: &mut Client, n: i64| {
+        let n = u64::try_from(n).map_err(|_| request_error("max_text_bytes must be >= 0"))?;
+        Ok::<_, Box<EvalAltResult>>(Client {
+            max_text_bytes: Some(n),
+        })
+    });
+    engine.register_fn("get", |c: &mut Client, url: &str| Request {
+        url: url.to_string(),
+        max_text_bytes: c.max_text_bytes,
+    });
+    engine.register_get("url", |r: &mut Request| r.url.clone());
+    engine.register_get("method", |_: &mut Request| "Get".to_string());
+    engine.register_get("max_text_size", |r: &mut Request| {
+        r.max_text_bytes.map_or(Dynamic::UNIT, |n| {
+            i64::try_from(n).unwrap_or(i64::MAX).into()
+        })
+    });
+    engine.register_fn("to_string", |c: &mut Connection| c.0.clone());
+
+    let c = sdk.clone();
+    engine.register_fn("send", move |r: &mut Request| {
+        get(&c, &r.url, r.max_text_bytes)
+    });
+    let c = sdk.clone();
+    engine.register_fn("curl", move |url: &str| get(&c, url, None));
+    let c = sdk.clone();
+    engine.register_fn("connect", move |host: &str, port: i64, protocol: &str| {
+        connect(&c, host, port, protocol)
+    });
+    let c = sdk.clone();
+    engine.register_fn("network_stats", move || {
+        let stats = net::network_stats(&c).map_err(to_script_error)?;
+        rhai::serde::to_dynamic(&stats)
+            .map_err(|e| script_err(NETWORK_SOURCE, "Other", e.to_string()))
+    });
+}
+
+/// The functions of this module, for `--print-functions`.
+pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
+    FunctionInfo::new(
+        "Client",
+        "Client() -> Client; .max_text_bytes(n) .get(url) -> Request; .send() -> #{status, text, url}",
+        &["network::GET"],
+        "network",
+    ),
+    FunctionInfo::new(
+        "curl",
+        "curl(url: String) -> #{status, text, url}",
+        &["network::GET"],
+        "network",
+    ),
+    FunctionInfo::new(
+        "connect",
+        "connect(host: String, port: int, protocol: TransportProtocol) -> Connection",
+        &["network::connect"],
+        "network",
+    ),
+    FunctionInfo::new(
+        "network_stats",
+        "network_stats() -> #{internet_connections, unix_sockets}",
+        &["file_system::open", "file_system::read"],
+        "network",
+    ),
+];
