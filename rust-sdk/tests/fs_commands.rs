@@ -296,6 +296,14 @@ fn rm_mkdir_cp_mv() {
         CopyFileOptions::default(),
     ));
     assert!(!root.join("dst").exists());
+    let no_write = ctx(&only(root, &["open", "read", "create"]));
+    denied(cp(
+        &no_write,
+        &s(&root.join("src")),
+        &s(&root.join("dst")),
+        CopyFileOptions::default(),
+    ));
+    assert!(!root.join("dst").exists());
     cp(
         &c,
         &s(&root.join("src")),

@@ -371,6 +371,10 @@ pub fn mkdir(ctx: &SdkContext, path: &str, parents: bool) -> Result<(), FsError>
 /// `cp src dst` (`open` on both dirs without following, `open` src, `open`+`create` dst,
 /// `read` src, `write` dst). Fails on a non-empty dst unless `force`.
 pub fn cp(ctx: &SdkContext, src: &str, dst: &str, opts: CopyFileOptions) -> Result<(), FsError> {
+    // `read`/`write` are checked before anything is opened or created, so a denied copy
+    // never leaves an empty destination behind.
+    check_file(ctx, Action::FsRead, &rpath(src)?)?;
+    check_file(ctx, Action::FsWrite, &rpath(dst)?)?;
     let s = open_file(ctx, src, false, OpenFileOptions::read())?;
     let d = open_file(ctx, dst, false, OpenFileOptions::create())?;
     s.copy_to(ctx, &d, opts)
