@@ -83,6 +83,14 @@ fn server(redirect_to: Option<String>) -> Server {
     }
 }
 
+/// Requests go straight to 127.0.0.1 even when the CI environment sets a proxy.
+fn opts() -> HttpOptions {
+    HttpOptions {
+        use_env_proxy: false,
+        ..HttpOptions::default()
+    }
+}
+
 fn get_policy(urls: &[String]) -> String {
     urls.iter()
         .map(|u| {
@@ -99,14 +107,14 @@ fn get_allowed() {
     let s = server(None);
     let url = format!("http://127.0.0.1:{}/api", s.port);
     let c = ctx(&get_policy(std::slice::from_ref(&url)));
-    let r = network::http_get(&c, &url, &HttpOptions::default()).unwrap();
+    let r = network::http_get(&c, &url, &opts()).unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.text, "hello /api");
     // case and fragment are normalised to the same authorized URL
     let r = network::http_get(
         &c,
         &format!("HTTP://127.0.0.1:{}/api#frag", s.port),
-        &HttpOptions::default(),
+        &opts(),
     )
     .unwrap();
     assert_eq!(r.url, url);
@@ -116,18 +124,14 @@ fn get_allowed() {
 fn get_denied_opens_no_socket() {
     let s = server(None);
     let c = ctx(&get_policy(&[format!("http://127.0.0.1:{}/other", s.port)]));
-    let err = network::http_get(
-        &c,
-        &format!("http://127.0.0.1:{}/api", s.port),
-        &HttpOptions::default(),
-    )
-    .unwrap_err();
+    let err =
+        network::http_get(&c, &format!("http://127.0.0.1:{}/api", s.port), &opts()).unwrap_err();
     assert_eq!(err.kind(), NetworkErrorKind::PermissionDenied);
     // userinfo is refused outright
     let err = network::http_get(
         &c,
         &format!("http://u:p@127.0.0.1:{}/other", s.port),
-        &HttpOptions::default(),
+        &opts(),
     )
     .unwrap_err();
     assert_eq!(err.kind(), NetworkErrorKind::RequestError);
@@ -141,7 +145,7 @@ fn redirect_to_allowed_url_is_followed() {
     let start = format!("http://127.0.0.1:{}/redirect", s.port);
     let fin = format!("http://127.0.0.1:{}/final", s.port);
     let c = ctx(&get_policy(&[start.clone(), fin.clone()]));
-    let r = network::http_get(&c, &start, &HttpOptions::default()).unwrap();
+    let r = network::http_get(&c, &start, &opts()).unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.text, "hello /final");
     assert_eq!(r.url, fin);
@@ -155,7 +159,7 @@ fn redirect_to_denied_url_is_reauthorized_and_refused() {
     let s = server(Some(target_url));
     let start = format!("http://127.0.0.1:{}/redirect", s.port);
     let c = ctx(&get_policy(std::slice::from_ref(&start)));
-    let err = network::http_get(&c, &start, &HttpOptions::default()).unwrap_err();
+    let err = network::http_get(&c, &start, &opts()).unwrap_err();
     assert_eq!(err.kind(), NetworkErrorKind::PermissionDenied);
     assert_eq!(s.hits.load(Ordering::SeqCst), 1);
     std::thread::sleep(Duration::from_millis(100));
@@ -171,7 +175,7 @@ fn redirect_loop_stops() {
     let s = server(Some("/redirect".into()));
     let start = format!("http://127.0.0.1:{}/redirect", s.port);
     let c = ctx(&get_policy(std::slice::from_ref(&start)));
-    let err = network::http_get(&c, &start, &HttpOptions::default()).unwrap_err();
+    let err = network::http_get(&c, &start, &opts()).unwrap_err();
     assert!(matches!(err, network::NetworkError::TooManyRedirects));
 }
 
@@ -183,18 +187,18 @@ fn body_limit_is_enforced() {
         max_http_body_bytes: 1000,
         ..SdkLimits::default()
     });
-    let err = network::http_get(&c, &url, &HttpOptions::default()).unwrap_err();
+    let err = network::http_get(&c, &url, &opts()).unwrap_err();
     assert!(matches!(
         err,
         network::NetworkError::BodyTooLarge { limit: 1000 }
     ));
-    let opts = HttpOptions {
+    let small = HttpOptions {
         max_body_bytes: Some(10),
-        ..HttpOptions::default()
+        ..opts()
     };
     let c = ctx(&get_policy(std::slice::from_ref(&url)));
-    assert!(network::http_get(&c, &url, &opts).is_err());
-    let ok = network::http_get(&c, &url, &HttpOptions::default()).unwrap();
+    assert!(network::http_get(&c, &url, &small).is_err());
+    let ok = network::http_get(&c, &url, &opts()).unwrap();
     assert_eq!(ok.text.len(), 10_000);
 }
 

@@ -237,6 +237,9 @@ pub struct HttpOptions {
     pub max_body_bytes: Option<u64>,
     /// Timeout of each request (connect, send and receive together).
     pub timeout: Duration,
+    /// Honour `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY` from the environment (as REX
+    /// did). The authorization is on the target URL either way.
+    pub use_env_proxy: bool,
 }
 
 impl Default for HttpOptions {
@@ -244,6 +247,7 @@ impl Default for HttpOptions {
         HttpOptions {
             max_body_bytes: None,
             timeout: Duration::from_secs(30),
+            use_env_proxy: true,
         }
     }
 }
@@ -271,7 +275,11 @@ pub fn http_get(
         .map_or(ctx.limits().max_http_body_bytes, |m| {
             m.min(ctx.limits().max_http_body_bytes)
         });
-    let config = ureq::Agent::config_builder()
+    let mut builder = ureq::Agent::config_builder();
+    if !opts.use_env_proxy {
+        builder = builder.proxy(None);
+    }
+    let config = builder
         .max_redirects(0)
         .http_status_as_error(false)
         .timeout_global(Some(opts.timeout))
