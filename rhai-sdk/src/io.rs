@@ -283,7 +283,8 @@ fn ls(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
             )
             .map_err(to_script_error)?;
         for e in found {
-            if !all && e.path.split('/').any(|c| c.starts_with('.')) {
+            let relative = e.path.get(dir.path().as_str().len()..).unwrap_or_default();
+            if !all && relative.split('/').any(|c| c.starts_with('.')) {
                 continue;
             }
             let mut m = Map::new();

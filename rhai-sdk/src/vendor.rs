@@ -66,7 +66,7 @@
 //! let denied = engine.run(r#"tool::config_size("/etc/shadow")"#, &args);
 //! assert_eq!(denied.error.unwrap().kind(), rex_core::ErrorKind::AccessDenied);
 //! let caught = engine.run(
-//!     r#"try { tool::config_size("/etc/shadow") } catch (e) { e.source + "/" + e.kind }"#,
+//!     r#"let r = ""; try { tool::config_size("/etc/shadow"); } catch (e) { r = e.source + "/" + e.kind; } r"#,
 //!     &args,
 //! );
 //! assert_eq!(caught.output, "ToolErrorKind/PermissionDenied");
