@@ -141,7 +141,9 @@ impl Drop for Bus {
     }
 }
 
-fn bus() -> Bus {
+/// A private bus with the fake systemd on it; `None` (test skipped) when `dbus-daemon` is not
+/// installed.
+fn bus() -> Option<Bus> {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("bus");
     let conf = dir.path().join("bus.conf");
@@ -165,12 +167,19 @@ fn bus() -> Bus {
         ),
     )
     .unwrap();
-    let mut daemon = Command::new("dbus-daemon")
+    let mut daemon = match Command::new("dbus-daemon")
         .arg(format!("--config-file={}", conf.display()))
         .args(["--nofork", "--print-address"])
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap();
+    {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("dbus-daemon not installed: systemd test skipped");
+            return None;
+        }
+        Err(e) => panic!("{e}"),
+    };
     let mut line = String::new();
     BufReader::new(daemon.stdout.take().unwrap())
         .read_line(&mut line)
@@ -195,13 +204,13 @@ fn bus() -> Bus {
         .unwrap()
         .build()
         .unwrap();
-    Bus {
+    Some(Bus {
         daemon,
         address,
         calls,
         _server: server,
         _dir: dir,
-    }
+    })
 }
 
 fn ctx(policy: &str) -> SdkContext {
@@ -215,7 +224,7 @@ fn ctx(policy: &str) -> SdkContext {
 
 #[test]
 fn allowed_operations_reach_systemd() {
-    let b = bus();
+    let Some(b) = bus() else { return };
     let m = SystemdManager::with_address(&b.address).unwrap();
     let c = ctx(
         r#"permit(principal, action in systemd::Action::"SystemdAction", resource == systemd::Service::"demo.service");
@@ -254,7 +263,7 @@ fn allowed_operations_reach_systemd() {
 
 #[test]
 fn denied_operations_make_no_dbus_call() {
-    let b = bus();
+    let Some(b) = bus() else { return };
     let m = SystemdManager::with_address(&b.address).unwrap();
     // only status, and only for another service
     let c = ctx(
@@ -275,7 +284,7 @@ fn denied_operations_make_no_dbus_call() {
 
 #[test]
 fn unknown_unit_is_service_not_found() {
-    let b = bus();
+    let Some(b) = bus() else { return };
     let m = SystemdManager::with_address(&b.address).unwrap();
     let c = ctx(r#"permit(principal, action in systemd::Action::"SystemdAction", resource);"#);
     assert_eq!(
