@@ -48,8 +48,11 @@ impl std::fmt::Display for CommandFlag {
     }
 }
 
+/// A value flag: (canonical name, aliases).
+type FlagSpec = (&'static str, &'static [&'static str]);
+
 /// Value flags: (module, [(canonical, aliases)]).
-const VALUE_FLAGS: &[(&str, &[(&str, &[&str])])] = &[
+const VALUE_FLAGS: &[(&str, &[FlagSpec])] = &[
     ("cat", &[("number", &["n"])]),
     (
         "ls",

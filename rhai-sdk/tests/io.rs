@@ -1,4 +1,6 @@
 //! The io module from real scripts: every command allowed and denied, on real files.
+// Tests set up fixtures and observe effects on the host directly, outside the SDK.
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
