@@ -1,15 +1,135 @@
-//! The `disk` module (REX's `rhai-safe-disk-info`).
+//! The `disk` module (REX's `rhai-safe-disk-info`): `df()`, `iostat()`, `lsblk()` and the
+//! `Filesystems(targets, local)` handle with `.filesystems()` / `.iostat()`. Errors are
+//! error maps with source `DiskinfoErrorKind` (REX's wrappers raised plain strings).
 //!
-//! rust-sdk has no disk API yet, so this module registers nothing but its error kinds
-//! (`DiskinfoErrorKind`, registered with the other kind modules).
+//! Not bound: `unmount` and `format_bytes`.
 
-use rhai::Engine;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use rust_sdk::SdkContext;
+use rust_sdk::disk::{self, BlockDevice, FilesystemOptions};
 
 use crate::catalog::FunctionInfo;
+use crate::error::{DISKINFO_SOURCE, script_err, to_script_error};
 
-/// Registers the disk module (currently nothing: rust-sdk has no disk API yet).
-pub fn register(_engine: &mut Engine, _sdk: &SdkContext) {}
+type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// REX's `Filesystems` handle.
+#[derive(Debug, Clone, Default)]
+pub struct Filesystems(FilesystemOptions);
+
+fn to_dyn<T: serde::Serialize>(v: &T) -> RResult<Dynamic> {
+    rhai::serde::to_dynamic(v).map_err(|e| script_err(DISKINFO_SOURCE, "Other", e.to_string()))
+}
+
+fn filesystems(ctx: &SdkContext, opts: &FilesystemOptions) -> RResult<Dynamic> {
+    let list = disk::filesystems(ctx, opts).map_err(to_script_error)?;
+    to_dyn(&list.filesystems)
+}
+
+fn iostat(ctx: &SdkContext) -> RResult<Dynamic> {
+    to_dyn(&disk::iostat(ctx).map_err(to_script_error)?)
+}
+
+fn device_map(d: &BlockDevice) -> Map {
+    let mut m = Map::new();
+    m.insert("name".into(), d.name.clone().into());
+    m.insert("type".into(), d.kind.clone().into());
+    m.insert("maj".into(), i64::from(d.maj).into());
+    m.insert("min".into(), i64::from(d.min).into());
+    m.insert(
+        "size_kib".into(),
+        i64::try_from(d.size_kib).unwrap_or(i64::MAX).into(),
+    );
+    m.insert("removable".into(), d.removable.into());
+    m.insert("read_only".into(), d.read_only.into());
+    m.insert(
+        "mount_point".into(),
+        d.mount_point.clone().map_or(Dynamic::UNIT, Dynamic::from),
+    );
+    let children: Map = d
+        .children
+        .iter()
+        .map(|c| (c.name.as_str().into(), Dynamic::from_map(device_map(c))))
+        .collect();
+    m.insert("children".into(), children.into());
+    m
+}
+
+fn lsblk(ctx: &SdkContext) -> RResult<Map> {
+    let devices = disk::lsblk(ctx).map_err(to_script_error)?;
+    Ok(devices
+        .iter()
+        .map(|d| (d.name.as_str().into(), Dynamic::from_map(device_map(d))))
+        .collect())
+}
+
+/// Registers the disk module.
+pub fn register(engine: &mut Engine, sdk: &SdkContext) {
+    let c = sdk.clone();
+    engine.register_fn("df", move || filesystems(&c, &FilesystemOptions::default()));
+    let c = sdk.clone();
+    engine.register_fn("iostat", move || iostat(&c));
+    let c = sdk.clone();
+    engine.register_fn("lsblk", move || lsblk(&c));
+
+    engine.register_type_with_name::<Filesystems>("Filesystems");
+    engine.register_fn("Filesystems", |targets: Array, local: bool| {
+        let targets = targets
+            .into_iter()
+            .map(|t| {
+                t.into_string().map_err(|ty| {
+                    script_err(
+                        DISKINFO_SOURCE,
+                        "Other",
+                        format!("targets must be strings, got {ty}"),
+                    )
+                })
+            })
+            .collect::<RResult<Vec<String>>>()?;
+        Ok::<_, Box<EvalAltResult>>(Filesystems(FilesystemOptions { targets, local }))
+    });
+    let c = sdk.clone();
+    engine.register_fn("filesystems", move |f: &mut Filesystems| {
+        filesystems(&c, &f.0)
+    });
+    let c = sdk.clone();
+    engine.register_fn("iostat", move |_: &mut Filesystems| iostat(&c));
+}
+
+const PROC_READ: &[&str] = &["file_system::open", "file_system::read"];
 
 /// The functions of this module, for `--print-functions`.
-pub(crate) const FUNCTIONS: &[FunctionInfo] = &[];
+pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
+    FunctionInfo::new(
+        "df",
+        "df() -> Array<Filesystem map>",
+        &[
+            "file_system::open",
+            "file_system::read",
+            "file_system::stat",
+        ],
+        "disk",
+    ),
+    FunctionInfo::new(
+        "iostat",
+        "iostat() -> #{cpu_stats, device_stats}",
+        PROC_READ,
+        "disk",
+    ),
+    FunctionInfo::new(
+        "lsblk",
+        "lsblk() -> Map<name, device map>",
+        PROC_READ,
+        "disk",
+    ),
+    FunctionInfo::new(
+        "Filesystems",
+        "Filesystems(targets: Array, local: bool) -> Filesystems; .filesystems() .iostat()",
+        &[
+            "file_system::open",
+            "file_system::read",
+            "file_system::stat",
+        ],
+        "disk",
+    ),
+];

@@ -231,3 +231,21 @@ pub fn register_kind_modules(engine: &mut Engine) {
         engine.register_static_module(*name, module.into());
     }
 }
+
+impl From<rust_sdk::disk::DiskError> for SdkErrorInfo {
+    fn from(e: rust_sdk::disk::DiskError) -> Self {
+        if let rust_sdk::disk::DiskError::Denied(d) = &e {
+            return Self::denied(DISKINFO_SOURCE, d);
+        }
+        Self::new(DISKINFO_SOURCE, &kind_name(e.kind()), e.to_string())
+    }
+}
+
+impl From<rust_sdk::sysctl::SysctlError> for SdkErrorInfo {
+    fn from(e: rust_sdk::sysctl::SysctlError) -> Self {
+        if let rust_sdk::sysctl::SysctlError::Denied(d) = &e {
+            return Self::denied(SYSTEMINFO_SOURCE, d);
+        }
+        Self::new(SYSTEMINFO_SOURCE, &kind_name(e.kind()), e.to_string())
+    }
+}
