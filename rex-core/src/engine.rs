@@ -19,6 +19,13 @@ use crate::limits::{CancelHandle, Limits};
 use crate::outcome::{RunOutcome, RunStatus, Timings};
 use crate::state::{self, CHECK_EVERY, LogLevel, RunGuard, RunState, push_log};
 
+/// What one evaluation produced: the rendered value (Rhai text, JSON), a Rhai error, or a
+/// panic payload.
+type EvalResult = Result<
+    Result<(String, serde_json::Value), Box<rhai::EvalAltResult>>,
+    Box<dyn Any + Send + 'static>,
+>;
+
 /// Symbols scripts may not use.
 pub(crate) const DISABLED_SYMBOLS: &[&str] = &["eval", "print"];
 
@@ -135,7 +142,7 @@ impl RexEngineBuilder {
             push_log(LogLevel::Debug, text, pos.line());
         });
         engine.on_progress(|ops| {
-            if ops % CHECK_EVERY != 0 {
+            if !ops.is_multiple_of(CHECK_EVERY) {
                 return None;
             }
             state::poll(ops).map(|kind| Dynamic::from(TerminationToken(kind)))
@@ -190,8 +197,9 @@ impl CompiledScript {
 /// imported), `eval` and `print` disabled, `debug` captured as a log, every [`Limits`] entry
 /// enforced, panics of native functions turned into [`RunError::Internal`].
 ///
-/// Stack: evaluation runs on the caller's thread. The default depth limits fit a 2 MiB
-/// thread stack in debug builds; raise them only on threads with larger stacks.
+/// Stack: each run is evaluated on its own thread with a [`Limits::stack_size`] stack (the
+/// engine and AST are shared, not copied), so deep recursion inside Rhai cannot overflow the
+/// caller's stack.
 pub struct RexEngine {
     engine: Engine,
     limits: Limits,
@@ -292,7 +300,7 @@ impl RexEngine {
         let cancel = options.cancel.clone().unwrap_or_default();
         let timeout = options.timeout.or(self.limits.timeout);
         let start = Instant::now();
-        let guard = RunGuard::push(RunState {
+        let state = RunState {
             cancel: cancel.flag(),
             deadline: timeout.and_then(|t| start.checked_add(t)),
             max_logs: self.limits.max_log_entries,
@@ -300,26 +308,40 @@ impl RexEngine {
             dropped_logs: 0,
             denials: Vec::new(),
             terminated: None,
-        });
-        let mut scope = args.to_scope();
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            self.engine
-                .eval_ast_with_scope::<Dynamic>(&mut scope, &compiled.ast)
-        }));
+        };
+        let evaluate = move || self.evaluate(compiled, args, state);
+        let (result, state) = if self.limits.stack_size == 0 {
+            evaluate()
+        } else {
+            let spawned = std::thread::scope(|s| {
+                std::thread::Builder::new()
+                    .name("rex-script".into())
+                    .stack_size(self.limits.stack_size)
+                    .spawn_scoped(s, evaluate)
+                    .map(|handle| handle.join())
+            });
+            match spawned {
+                Ok(Ok(pair)) => pair,
+                Ok(Err(payload)) => (Err(payload), None),
+                Err(err) => {
+                    let error = RunError::Internal {
+                        message: format!("cannot start the script thread: {err}"),
+                    };
+                    return RunOutcome::failed(error, timings);
+                }
+            }
+        };
         timings.run = start.elapsed();
-        let state = guard.take();
-        drop(guard);
-        drop(scope);
 
         let (logs, dropped_logs, denials, terminated) = match state {
             Some(s) => (s.logs, s.dropped_logs, s.denials, s.terminated),
             None => (Vec::new(), 0, Vec::new(), None),
         };
         let mut outcome = match result {
-            Ok(Ok(value)) => RunOutcome {
+            Ok(Ok((output, value))) => RunOutcome {
                 status: RunStatus::Success,
-                output: value.to_string(),
-                value: serde_json::to_value(&value).unwrap_or(serde_json::Value::Null),
+                output,
+                value,
                 error: None,
                 logs: Vec::new(),
                 dropped_logs: 0,
@@ -338,6 +360,41 @@ impl RexEngine {
         outcome.dropped_logs = dropped_logs;
         outcome.denials = denials;
         outcome
+    }
+
+    /// Evaluates on the current thread, with the run state installed.
+    fn evaluate(
+        &self,
+        compiled: &CompiledScript,
+        args: &ScriptArguments,
+        state: RunState,
+    ) -> (EvalResult, Option<RunState>) {
+        let guard = RunGuard::push(state);
+        let mut scope = args.to_scope();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.engine
+                .eval_ast_with_scope::<Dynamic>(&mut scope, &compiled.ast)
+        }));
+        // Values are dropped here too, inside the large stack.
+        drop(scope);
+        let result = match result {
+            Ok(Ok(value)) => {
+                let rendered = catch_unwind(AssertUnwindSafe(|| {
+                    let json = serde_json::to_value(&value).unwrap_or(serde_json::Value::Null);
+                    (value.to_string(), json)
+                }));
+                drop(value);
+                match rendered {
+                    Ok(pair) => Ok(Ok(pair)),
+                    Err(payload) => Err(payload),
+                }
+            }
+            Ok(Err(err)) => Ok(Err(err)),
+            Err(payload) => Err(payload),
+        };
+        let state = guard.take();
+        drop(guard);
+        (result, state)
     }
 
     /// The signatures of every registered function (for `--print-functions`), sorted.

@@ -95,6 +95,11 @@ pub struct Limits {
     pub max_argument_depth: usize,
     /// Maximum number of log entries kept per run; later entries are counted and dropped.
     pub max_log_entries: usize,
+    /// Stack size, in bytes, of the thread each run is evaluated on. Rhai walks nested
+    /// values (arrays of arrays...) recursively, so a large stack keeps a deeply nested value
+    /// from overflowing it. The memory is only reserved; pages are used as touched.
+    /// `0` evaluates on the caller's thread instead.
+    pub stack_size: usize,
 }
 
 impl Default for Limits {
@@ -113,6 +118,7 @@ impl Default for Limits {
             timeout: Some(Duration::from_secs(300)),
             max_argument_depth: 2,
             max_log_entries: 10_000,
+            stack_size: 256 * 1024 * 1024,
         }
     }
 }

@@ -109,7 +109,7 @@ pub(crate) fn poll(ops: u64) -> Option<LimitKind> {
             state.terminated = Some(LimitKind::Cancelled);
             return Some(LimitKind::Cancelled);
         }
-        if ops % CLOCK_EVERY == 0
+        if ops.is_multiple_of(CLOCK_EVERY)
             && let Some(deadline) = state.deadline
             && Instant::now() >= deadline
         {

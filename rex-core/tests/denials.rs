@@ -7,6 +7,9 @@
 //! Denials are classified from the typed `DenialToken`, never from message text. The test
 //! native function asks a real Cedar authorizer before writing a real file.
 
+// The test plays the embedder: its native function and fixtures use the real file system.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -235,6 +235,7 @@ fn import_of_host_file_is_a_typed_error_without_fs_access() {
 }
 
 #[test]
+#[allow(clippy::disallowed_methods)] // the fixture is a real file on disk
 fn import_of_real_rhai_file_is_not_loaded() {
     // A real module file on disk that, if loaded, would define `leak`.
     let dir = tempfile::tempdir().unwrap();
@@ -323,4 +324,32 @@ fn panicking_native_function_is_an_internal_error() {
     assert_eq!(out.logs.len(), 1, "logs before the panic are kept");
     // The engine is still usable afterwards.
     assert_eq!(run(&engine, "1 + 1").output, "2");
+}
+
+#[test]
+fn deeply_nested_value_does_not_overflow_the_stack() {
+    let engine = RexEngine::builder().build();
+    let out = run(&engine, "let a = []; for i in 0..1000 { a = [a]; } a");
+    assert!(out.is_success(), "{:?}", out.error);
+    assert_eq!(out.output.len(), 2002);
+    let out = run(
+        &engine,
+        "let a = []; for i in 0..1000 { a = [a]; } debug(a); a.len()",
+    );
+    assert!(out.is_success(), "{:?}", out.error);
+    assert_eq!(out.logs.len(), 1);
+}
+
+#[test]
+fn caller_thread_mode_still_works() {
+    let limits = Limits {
+        stack_size: 0,
+        ..Limits::default()
+    };
+    let engine = RexEngine::builder().limits(limits).build();
+    let out = run(&engine, "debug(\"x\"); 6 * 7");
+    assert_eq!(out.output, "42");
+    assert_eq!(out.logs.len(), 1);
+    let out = run(&engine, "fn f(n) { f(n + 1) } f(0)");
+    assert_eq!(limit_of(&out), LimitKind::CallDepth);
 }
