@@ -269,18 +269,33 @@ pub(crate) fn from_eval_error(err: &EvalAltResult, terminated: Option<LimitKind>
                 }
             }
             RunError::Runtime {
-                message: err.to_string(),
+                message: text_without_position(inner),
                 error_kind: None,
                 error_source: None,
                 position,
             }
         }
         _ => RunError::Runtime {
-            message: err.to_string(),
+            message: text_without_position(inner),
             error_kind: None,
             error_source: None,
             position,
         },
+    }
+}
+
+/// Rhai's text for an error, without the " (line L, position P)" suffix (added by
+/// [`RunError`]'s `Display` from the typed position instead).
+fn text_without_position(err: &EvalAltResult) -> String {
+    let text = err.to_string();
+    let pos = err.position();
+    if pos.is_none() {
+        return text;
+    }
+    let suffix = format!(" ({pos})");
+    match text.strip_suffix(&suffix) {
+        Some(stripped) => stripped.to_string(),
+        None => text,
     }
 }
 

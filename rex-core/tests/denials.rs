@@ -186,6 +186,8 @@ fn plain_script_error_is_runtime_with_position() {
     let err = out.error.unwrap();
     assert_eq!(err.kind(), ErrorKind::Runtime);
     assert_eq!(err.position().unwrap().line, 2);
+    let text = err.to_string();
+    assert_eq!(text.matches("line 2").count(), 1, "{text}");
 }
 
 #[test]
