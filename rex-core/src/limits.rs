@@ -81,6 +81,9 @@ pub struct Limits {
     /// Maximum number of elements of an array (or bytes of a BLOB).
     pub max_array_size: usize,
     /// Maximum number of entries of an object map.
+    ///
+    /// Rhai checks `m[key] = value` lazily: the map is caught when it is next used, and a
+    /// loop that never uses it is bounded by [`Limits::max_operations`] and the timeout.
     pub max_map_size: usize,
     /// Maximum number of variables in scope (script arguments included).
     pub max_variables: usize,
