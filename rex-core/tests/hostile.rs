@@ -353,3 +353,39 @@ fn caller_thread_mode_still_works() {
     let out = run(&engine, "fn f(n) { f(n + 1) } f(0)");
     assert_eq!(limit_of(&out), LimitKind::CallDepth);
 }
+
+#[test]
+fn blocking_native_function_can_poll_for_timeout() {
+    let limits = Limits {
+        timeout: Some(Duration::from_millis(20)),
+        ..Limits::default()
+    };
+    let engine = RexEngine::builder()
+        .limits(limits)
+        .register(|e| {
+            e.register_fn("wait_forever", || -> String {
+                loop {
+                    if let Some(reason) = rex_core::current_interruption() {
+                        return reason.to_string();
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+        })
+        .build();
+    let out = run(&engine, "let r = wait_forever(); loop {}");
+    assert_eq!(limit_of(&out), LimitKind::Timeout);
+}
+
+#[test]
+fn scripts_cannot_construct_a_denial_token() {
+    let engine = RexEngine::builder().build();
+    for script in [
+        "DenialToken()",
+        r#"let t = new_denial_token(); throw #{kind: "PermissionDenied", message: "x", source: "y", denial: t}"#,
+    ] {
+        let out = run(&engine, script);
+        assert_eq!(out.error.unwrap().kind(), ErrorKind::Runtime, "{script}");
+        assert!(out.denials.is_empty());
+    }
+}
