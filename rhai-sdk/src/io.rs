@@ -765,6 +765,7 @@ fn register_dir_entry(engine: &mut Engine) {
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     register_flag_modules(engine);
     register_dir_entry(engine);
+    crate::handles::register(engine, sdk);
     let none = Array::new;
 
     macro_rules! reg {
