@@ -14,10 +14,10 @@ use std::collections::BTreeMap;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module};
 use rust_sdk::SdkContext;
+use rust_sdk::fs::commands;
 use rust_sdk::fs::{
-    CopyFileOptions, DeleteDirOptions, DirEntry, DirHandle, DiskUsageOptions, EntryType,
-    FileHandle, FindOptions, FsError, FsErrorKind, OpenDirOptions, OpenFileOptions,
-    ReplacementOptions, WriteOptions,
+    CopyFileOptions, DirEntry, DirHandle, DiskUsageOptions, EntryType, FileHandle, FindOptions,
+    FsError, OpenDirOptions, OpenFileOptions,
 };
 
 use crate::catalog::FunctionInfo;
@@ -260,15 +260,7 @@ fn int(v: u64) -> i64 {
 
 fn cat(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<String> {
     let flags = Flags::parse("cat", flags)?;
-    let text = read_text(ctx, path)?;
-    if !flags.has("number") {
-        return Ok(text);
-    }
-    let mut out = String::with_capacity(text.len().saturating_add(text.len() / 4));
-    for (i, line) in text.lines().enumerate() {
-        out.push_str(&format!("{:>6}\t{line}\n", i.saturating_add(1)));
-    }
-    Ok(out)
+    commands::cat(ctx, path, flags.has("number")).map_err(to_script_error)
 }
 
 fn ls(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
@@ -310,123 +302,76 @@ fn ls(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
 
 fn grep(ctx: &SdkContext, flags: &Array, pattern: &str, path: &str) -> RResult<Array> {
     let flags = Flags::parse("grep", flags)?;
-    let re = regex::RegexBuilder::new(pattern)
-        .case_insensitive(flags.has("ignore_case"))
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| invalid_args(format!("invalid pattern: {e}")))?;
-    let max = flags
-        .get("max_count")
-        .map(|f| usize::try_from(f.value).unwrap_or(0));
-    let invert = flags.has("invert");
-    let numbered = flags.has("line_number");
-    let text = read_text(ctx, path)?;
-    let mut out = Array::new();
-    let mut count: usize = 0;
-    for (i, line) in text.lines().enumerate() {
-        if max.is_some_and(|m| count >= m) {
-            break;
-        }
-        if re.is_match(line) == invert {
-            continue;
-        }
-        count = count.saturating_add(1);
-        if numbered {
-            out.push(format!("{}:{line}", i.saturating_add(1)).into());
-        } else {
-            out.push(line.to_string().into());
-        }
-    }
-    if flags.has("count") {
-        return Ok(vec![count.to_string().into()]);
-    }
-    Ok(out)
+    let max_count = match flags.get("max_count") {
+        Some(f) => Some(
+            usize::try_from(f.value).map_err(|_| invalid_args("grep::max_count must be >= 0"))?,
+        ),
+        None => None,
+    };
+    let opts = commands::GrepOptions {
+        ignore_case: flags.has("ignore_case"),
+        count: flags.has("count"),
+        invert: flags.has("invert"),
+        line_number: flags.has("line_number"),
+        max_count,
+    };
+    commands::grep(ctx, pattern, path, opts)
+        .map(to_array)
+        .map_err(to_script_error)
 }
 
 fn tail(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Array> {
     let flags = Flags::parse("tail", flags)?;
-    let (start, count) = if let Some(f) = flags.get("range") {
-        if f.value < 1 || f.value2 < f.value {
+    let mode = if let Some(f) = flags.get("range") {
+        if f.value < 1 {
             return Err(invalid_args("tail::range(a, b) needs 1 <= a <= b"));
         }
-        (
-            Some(f.value),
-            Some(f.value2.saturating_sub(f.value).saturating_add(1)),
-        )
+        commands::TailMode::Range(f.value, f.value2)
     } else if let Some(f) = flags.get("from") {
-        (Some(f.value), None)
+        commands::TailMode::From(f.value)
     } else if let Some(f) = flags.get("n") {
         // The last |k| lines, whatever the sign (REX returned the first k for k > 0).
-        (None, Some(f.value.saturating_abs().saturating_neg()))
+        commands::TailMode::Last(f.value)
     } else {
-        (None, Some(-10))
+        commands::TailMode::Last(10)
     };
-    if count == Some(0) {
+    if mode == commands::TailMode::Last(0) {
         return Ok(Array::new());
     }
-    let lines = open_file(ctx, path, OpenFileOptions::read())?
-        .read_lines(ctx, start, count)
-        .map_err(to_script_error)?;
-    Ok(to_array(lines))
+    commands::tail(ctx, path, mode)
+        .map(to_array)
+        .map_err(to_script_error)
 }
 
 fn sed(ctx: &SdkContext, flags: &Array, pat: &str, rep: &str, path: &str) -> RResult<String> {
     let flags = Flags::parse("sed", flags)?;
-    let opts = ReplacementOptions {
-        is_regex: flags.has("regex"),
-        replace_all: flags.has("all"),
+    let opts = commands::SedOptions {
+        regex: flags.has("regex"),
+        all: flags.has("all"),
+        in_place: flags.has("in_place"),
     };
-    if flags.has("in_place") {
-        let file = open_file(ctx, path, OpenFileOptions::read_write())?;
-        let text = file.read(ctx).map_err(to_script_error)?;
-        let new = rust_sdk::fs::replace_text(&text, pat, rep, opts).map_err(to_script_error)?;
-        file.write(
-            ctx,
-            &new,
-            WriteOptions {
-                preserve_ownership: true,
-            },
-        )
-        .map_err(to_script_error)?;
-        return Ok(new);
-    }
-    let text = read_text(ctx, path)?;
-    rust_sdk::fs::replace_text(&text, pat, rep, opts).map_err(to_script_error)
+    commands::sed(ctx, pat, rep, path, opts).map_err(to_script_error)
 }
 
 fn rm(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<()> {
     let flags = Flags::parse("rm", flags)?;
-    let (parent, name) = open_parent(ctx, path, true)?;
-    let nofollow = OpenFileOptions {
-        follow_symlinks: false,
-        ..OpenFileOptions::read()
-    };
-    match parent.open_file(ctx, &name, nofollow) {
-        Ok(file) => file.delete(ctx).map_err(to_script_error),
-        Err(e) if e.kind() == FsErrorKind::EntryTypeMismatchError => {
-            let dir = open_dir(ctx, path, false)?;
-            let report = dir
-                .delete(
-                    ctx,
-                    DeleteDirOptions {
-                        recursive: flags.has("recursive"),
-                        force: flags.has("force"),
-                    },
-                )
-                .map_err(to_script_error)?;
-            match report.not_removed.first() {
-                Some((p, why)) if !flags.has("force") => Err(script_err(
-                    IO_SOURCE,
-                    "DirectoryError",
-                    format!("could not remove `{p}`: {why}"),
-                )),
-                _ => Ok(()),
-            }
-        }
-        // A symlink (O_NOFOLLOW refuses it): remove the link itself, never its target.
-        Err(e) if e.errno() == Some(40) => parent.remove_entry(ctx, &name).map_err(to_script_error),
-        Err(e) if flags.has("force") && e.kind() == FsErrorKind::NotFound => Ok(()),
-        Err(e) => Err(to_script_error(e)),
+    let force = flags.has("force");
+    let report = commands::rm(
+        ctx,
+        path,
+        commands::RmOptions {
+            force,
+            recursive: flags.has("recursive"),
+        },
+    )
+    .map_err(to_script_error)?;
+    match report.not_removed.first() {
+        Some((p, why)) if !force => Err(script_err(
+            IO_SOURCE,
+            "DirectoryError",
+            format!("could not remove `{p}`: {why}"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -465,22 +410,9 @@ fn seq(flags: &Array, a: i64, b: i64) -> RResult<Array> {
 
 fn find_files(ctx: &SdkContext, flags: &Array, glob: &str, dir: &str) -> RResult<Array> {
     let flags = Flags::parse("glob", flags)?;
-    let handle = open_dir(ctx, dir, true)?;
-    let found = handle
-        .find(
-            ctx,
-            &FindOptions {
-                name: Some(glob.to_string()),
-                max_depth: if flags.has("recursive") {
-                    None
-                } else {
-                    Some(1)
-                },
-                ..Default::default()
-            },
-        )
-        .map_err(to_script_error)?;
-    Ok(to_array(found.into_iter().map(|e| e.path)))
+    commands::find_files(ctx, glob, dir, flags.has("recursive"))
+        .map(to_array)
+        .map_err(to_script_error)
 }
 
 fn fields<'a>(line: &'a str, delim: &str) -> Vec<&'a str> {
@@ -598,52 +530,21 @@ fn wc(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
 
 fn cp(ctx: &SdkContext, flags: &Array, src: &str, dst: &str) -> RResult<()> {
     let flags = Flags::parse("cp", flags)?;
-    let (src_dir, src_name) = open_parent(ctx, src, false)?;
-    let (dst_dir, dst_name) = open_parent(ctx, dst, false)?;
-    let source = src_dir
-        .open_file(ctx, &src_name, OpenFileOptions::read())
-        .map_err(to_script_error)?;
-    let dest = dst_dir
-        .open_file(ctx, &dst_name, OpenFileOptions::create())
-        .map_err(to_script_error)?;
-    source
-        .copy_to(
-            ctx,
-            &dest,
-            CopyFileOptions {
-                force: flags.has("force"),
-                preserve: flags.has("preserve"),
-            },
-        )
-        .map_err(to_script_error)
+    let opts = CopyFileOptions {
+        force: flags.has("force"),
+        preserve: flags.has("preserve"),
+    };
+    commands::cp(ctx, src, dst, opts).map_err(to_script_error)
 }
 
 fn mv(ctx: &SdkContext, flags: &Array, src: &str, dst: &str) -> RResult<()> {
     let _flags = Flags::parse("mv", flags)?;
-    let (src_dir, src_name) = open_parent(ctx, src, false)?;
-    let (dst_dir, dst_name) = open_parent(ctx, dst, false)?;
-    let source = src_dir
-        .open_file(ctx, &src_name, OpenFileOptions::read())
-        .map_err(to_script_error)?;
-    source
-        .move_to(ctx, &dst_dir, &dst_name)
-        .map(|_| ())
-        .map_err(to_script_error)
+    commands::mv(ctx, src, dst).map_err(to_script_error)
 }
 
 fn mkdir(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<()> {
     let flags = Flags::parse("mkdir", flags)?;
-    DirHandle::open(
-        ctx,
-        path,
-        OpenDirOptions {
-            create: true,
-            recursive: flags.has("parents"),
-            follow_symlinks: false,
-        },
-    )
-    .map(|_| ())
-    .map_err(to_script_error)
+    commands::mkdir(ctx, path, flags.has("parents")).map_err(to_script_error)
 }
 
 fn du(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
@@ -692,11 +593,7 @@ fn du(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
 }
 
 fn touch(ctx: &SdkContext, path: &str) -> RResult<()> {
-    let (dir, name) = open_parent(ctx, path, false)?;
-    let file = dir
-        .open_file(ctx, &name, OpenFileOptions::create())
-        .map_err(to_script_error)?;
-    file.touch(ctx).map_err(to_script_error)
+    commands::touch(ctx, path).map_err(to_script_error)
 }
 
 fn write(ctx: &SdkContext, flags: &Array, path: &str, text: &str) -> RResult<()> {
@@ -707,22 +604,7 @@ fn write(ctx: &SdkContext, flags: &Array, path: &str, text: &str) -> RResult<()>
         .rev()
         .find(|f| f.name == "replace" || f.name == "append")
         .is_some_and(|f| f.name == "replace");
-    let file = open_file(
-        ctx,
-        path,
-        OpenFileOptions {
-            write: true,
-            create: true,
-            ..Default::default()
-        },
-    )?;
-    if replace {
-        file.write(ctx, text, WriteOptions::default())
-            .map(|_| ())
-            .map_err(to_script_error)
-    } else {
-        file.append(ctx, text).map_err(to_script_error)
-    }
+    commands::write(ctx, path, text, replace).map_err(to_script_error)
 }
 
 fn entry_type_name(t: EntryType) -> String {
