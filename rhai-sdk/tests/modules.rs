@@ -465,3 +465,79 @@ fn vendor_module_gates_and_maps_errors() {
         "ToolErrorKind/PermissionDenied"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// remaining system and network functions
+
+#[test]
+fn ip_addr_and_resolve_allowed() {
+    let e = engine(&format!(
+        r#"{ALLOW_SYSINFO}
+        permit(principal, action == sysinfo::Action::"resolve_hostname", resource) when {{ resource.hostname == "localhost" }};"#
+    ));
+    assert_eq!(
+        ok(
+            &e,
+            "let a = ip_addr(); a.len() > 0 && a.some(|n| n.interface_name == \"lo\")"
+        ),
+        "true"
+    );
+    assert_eq!(
+        ok(&e, "SystemInfo().ip_addresses().len() == ip_addr().len()"),
+        "true"
+    );
+    let ips = ok(&e, r#"resolve("localhost")"#);
+    assert!(ips.contains("127.0.0.1") || ips.contains("::1"), "{ips}");
+    assert_eq!(
+        ok(
+            &e,
+            r#"SystemInfo().resolve_hostname("localhost", TransportProtocol::AUTO).len() > 0"#
+        ),
+        "true"
+    );
+}
+
+#[test]
+fn ip_addr_and_resolve_denied() {
+    let e = engine(ALLOW_SYSINFO);
+    assert_denied(&run(&e, r#"resolve("localhost")"#));
+    assert_eq!(
+        ok(&e, &caught(r#"resolve("localhost")"#)),
+        "SysteminfoErrorKind/PermissionDenied"
+    );
+    let e = engine("");
+    assert_denied(&run(&e, "ip_addr()"));
+    assert_denied(&run(&e, "SystemInfo().uname_info()"));
+    assert_denied(&run(&e, "SystemInfo().swap_info()"));
+}
+
+#[test]
+fn dmesg_is_gated() {
+    let e = engine("");
+    assert_denied(&run(&e, "dmesg()"));
+    assert_denied(&run(&e, "SystemInfo().dmesg_info()"));
+    // Allowed: Cedar lets it through (the kernel may still refuse /dev/kmsg in a container).
+    let e = engine(r#"permit(principal, action in file_system::Action::"SafeIO", resource);"#);
+    let out = run(&e, "dmesg()");
+    assert!(out.denials.is_empty(), "{:?}", out.denials);
+}
+
+#[test]
+fn network_stats_allowed_and_denied() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let e = engine(r#"permit(principal, action in file_system::Action::"SafeIO", resource);"#);
+    let out = ok(
+        &e,
+        &format!(
+            r#"network_stats().internet_connections.some(|c| c.local_address.ends_with(":{port}") && c.state == "LISTEN")"#
+        ),
+    );
+    assert_eq!(out, "true");
+    let e = engine("");
+    assert_denied(&run(&e, "network_stats()"));
+    assert_eq!(
+        ok(&e, &caught("network_stats()")),
+        "NetworkErrorKind/PermissionDenied"
+    );
+}
