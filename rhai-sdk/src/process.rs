@@ -109,6 +109,24 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         with_pm(pm, |m| list(&c, m))?
     });
     let c = sdk.clone();
+    engine.register_fn(
+        "processes_using_inode",
+        move |pm: &mut ScriptProcessManager, path: &str| {
+            with_pm(pm, |m| {
+                let found = m
+                    .processes_using_path(&c, std::path::Path::new(path))
+                    .map_err(to_script_error)?;
+                Ok::<Array, Box<EvalAltResult>>(
+                    found
+                        .items
+                        .iter()
+                        .map(|f| rhai::serde::to_dynamic(f).unwrap_or(Dynamic::UNIT))
+                        .collect(),
+                )
+            })?
+        },
+    );
+    let c = sdk.clone();
     engine.register_fn("kill", move |pm: &mut ScriptProcessManager, pid: i64| {
         with_pm(pm, |m| kill(&c, m, pid, Signal::Term))?
     });
@@ -138,9 +156,13 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
     ),
     FunctionInfo::new(
         "ProcessManager",
-        "ProcessManager() -> ProcessManager; .processes(); .kill(pid[, signal])",
+        "ProcessManager() -> ProcessManager; .processes(); .kill(pid[, signal]); \
+         .processes_using_inode(path)",
         &[
+            "file_system::open",
+            "file_system::read",
             "process_system::list",
+            "process_system::list_fds",
             "process_system::kill",
             "process_system::interrupt",
         ],

@@ -541,3 +541,31 @@ fn network_stats_allowed_and_denied() {
         "NetworkErrorKind/PermissionDenied"
     );
 }
+
+#[test]
+fn fuser_allowed_and_denied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("held.txt");
+    std::fs::write(&file, "x").unwrap();
+    let file = file.to_str().unwrap().to_string();
+    let child = Sleeper(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec sleep 30 3< '{file}'"))
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.0.id();
+    std::thread::sleep(Duration::from_millis(200));
+    let proc_read = r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource in file_system::Dir::"/proc");"#;
+    let script = format!(r#"ProcessManager().processes_using_inode("{file}").map(|f| f.pid)"#);
+
+    let e = engine(&format!("{proc_read}\n{}", allow_process("list_fds", pid)));
+    assert_eq!(ok(&e, &script), format!("[{pid}]"));
+    // list_fds denied for the process: silently left out.
+    let e = engine(proc_read);
+    assert_eq!(ok(&e, &script), "[]");
+    // /proc itself denied: an error.
+    let e = engine(&allow_process("list_fds", pid));
+    assert_denied(&run(&e, &script));
+}
