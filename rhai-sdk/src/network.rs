@@ -68,6 +68,40 @@ fn connect(ctx: &SdkContext, host: &str, port: i64, protocol: &str) -> RResult<C
     Ok(Connection(c.peer.to_string()))
 }
 
+fn netstat(ctx: &SdkContext) -> RResult<Map> {
+    let stats = net::network_stats(ctx).map_err(to_script_error)?;
+    let internet: rhai::Array = stats
+        .internet_connections
+        .into_iter()
+        .map(|c| {
+            let mut m = Map::new();
+            m.insert("protocol".into(), c.protocol.into());
+            m.insert("local_address".into(), c.local_address.into());
+            m.insert("remote_address".into(), c.remote_address.into());
+            m.insert("state".into(), c.state.into());
+            m.insert("recv_queue".into(), i64::from(c.recv_queue).into());
+            m.insert("send_queue".into(), i64::from(c.send_queue).into());
+            Dynamic::from_map(m)
+        })
+        .collect();
+    let unix: rhai::Array = stats
+        .unix_sockets
+        .into_iter()
+        .map(|u| {
+            let mut m = Map::new();
+            m.insert("protocol".into(), u.protocol.into());
+            m.insert("state".into(), u.state.into());
+            m.insert("path".into(), u.path.map_or(Dynamic::UNIT, Dynamic::from));
+            m.insert("ref_count".into(), i64::from(u.ref_count).into());
+            Dynamic::from_map(m)
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert("internet".into(), internet.into());
+    out.insert("unix".into(), unix.into());
+    Ok(out)
+}
+
 /// Registers the network module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     engine.register_type_with_name::<Client>("Client");
@@ -104,6 +138,8 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         connect(&c, host, port, protocol)
     });
     let c = sdk.clone();
+    engine.register_fn("netstat", move || netstat(&c));
+    let c = sdk.clone();
     engine.register_fn("network_stats", move || {
         let stats = net::network_stats(&c).map_err(to_script_error)?;
         rhai::serde::to_dynamic(&stats)
@@ -129,6 +165,12 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
         "connect",
         "connect(host: String, port: int, protocol: TransportProtocol) -> Connection",
         &["network::connect"],
+        "network",
+    ),
+    FunctionInfo::new(
+        "netstat",
+        "netstat() -> #{internet: Array, unix: Array}",
+        &["file_system::open", "file_system::read"],
         "network",
     ),
     FunctionInfo::new(

@@ -534,8 +534,16 @@ fn network_stats_allowed_and_denied() {
         ),
     );
     assert_eq!(out, "true");
+    let out = ok(
+        &e,
+        &format!(
+            r#"netstat().internet.some(|c| c.local_address.ends_with(":{port}") && c.protocol.len() > 0)"#
+        ),
+    );
+    assert_eq!(out, "true");
     let e = engine("");
     assert_denied(&run(&e, "network_stats()"));
+    assert_denied(&run(&e, "netstat()"));
     assert_eq!(
         ok(&e, &caught("network_stats()")),
         "NetworkErrorKind/PermissionDenied"
