@@ -76,7 +76,7 @@ fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn metadata_map(m: &Metadata) -> Map {
+pub(crate) fn metadata_map(m: &Metadata) -> Map {
     let mut out = Map::new();
     out.insert("type".into(), m.entry_type.name().into());
     out.insert("file_size".into(), int(m.size).into());

@@ -268,6 +268,33 @@ fn ls(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
     let dir = open_dir(ctx, path, true)?;
     let all = flags.has("all");
     let mut out = Map::new();
+    if flags.has("long") {
+        // REX ignored `long`; here each entry carries its metadata (`stat` per entry).
+        let entries = commands::ls(
+            ctx,
+            path,
+            commands::LsOptions {
+                all,
+                long: true,
+                recursive: flags.has("recursive"),
+            },
+        )
+        .map_err(to_script_error)?;
+        for (name, e) in entries {
+            let mut m = Map::new();
+            m.insert("name".into(), name.clone().into());
+            m.insert("type".into(), e.entry_type.name().into());
+            m.insert("inode".into(), int(e.inode).into());
+            m.insert(
+                "metadata".into(),
+                e.metadata
+                    .as_ref()
+                    .map_or(Dynamic::UNIT, |md| crate::handles::metadata_map(md).into()),
+            );
+            out.insert(name.into(), m.into());
+        }
+        return Ok(out);
+    }
     if flags.has("recursive") {
         let found = dir
             .find(

@@ -148,6 +148,16 @@ fn ls_hides_dotfiles_unless_all() {
         ),
         "true"
     );
+    assert_eq!(
+        ok(
+            &e,
+            &s(
+                r#"let m = ls([ls::l], "$D"); m["a.txt"].metadata.file_size"#,
+                &f.dir
+            )
+        ),
+        "31"
+    );
     let rec = ok(&e, &s(r#"ls([ls::R], "$D").keys()"#, &f.dir));
     assert!(rec.contains("sub/b.log"), "{rec}");
 }
