@@ -297,3 +297,80 @@ fn unknown_unit_is_service_not_found() {
     );
     assert!(b.calls.lock().unwrap().is_empty());
 }
+
+/// A bus address nothing listens on: any connection attempt fails.
+fn bogus_address() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = format!("unix:path={}", dir.path().join("no-bus").display());
+    (dir, addr)
+}
+
+#[test]
+fn denied_operations_never_open_the_bus() {
+    // Runs without dbus-daemon: a denial must come before any connection attempt.
+    let (_dir, addr) = bogus_address();
+    let m = SystemdManager::with_address(&addr).unwrap();
+    let c = ctx(
+        r#"permit(principal, action == systemd::Action::"status", resource == systemd::Service::"other.service");"#,
+    );
+    for r in [
+        m.start(&c, "demo.service"),
+        m.stop(&c, "demo.service"),
+        m.restart(&c, "demo.service"),
+        m.try_restart(&c, "demo.service"),
+        m.daemon_reload(&c),
+        m.status(&c, "demo.service").map(|_| ()),
+    ] {
+        let e = r.unwrap_err();
+        assert!(
+            matches!(e, rust_sdk::systemd::SystemdError::Denied(_)),
+            "{e:?}"
+        );
+    }
+    assert!(!m.is_connected());
+    // the system-bus manager behaves the same (no bus is needed to be denied)
+    let sys = SystemdManager::system().unwrap();
+    assert_eq!(
+        sys.start(&c, "demo.service").unwrap_err().kind(),
+        ProcessErrorKind::PermissionDenied
+    );
+    assert!(!sys.is_connected());
+}
+
+#[test]
+fn allowed_operation_connects_only_after_the_check() {
+    let (_dir, addr) = bogus_address();
+    let m = SystemdManager::with_address(&addr).unwrap();
+    let c = ctx(r#"permit(principal, action in systemd::Action::"SystemdAction", resource);"#);
+    // the check passes, so the (failing) connection is attempted: a D-Bus error, not a denial
+    assert_eq!(
+        m.start(&c, "demo.service").unwrap_err().kind(),
+        ProcessErrorKind::DBusError
+    );
+    assert_eq!(
+        m.daemon_reload(&c).unwrap_err().kind(),
+        ProcessErrorKind::DBusError
+    );
+    assert!(!m.is_connected());
+    assert!(SystemdManager::with_address("").is_err());
+}
+
+#[test]
+fn connection_is_opened_lazily_and_reused() {
+    let Some(b) = bus() else { return };
+    let m = SystemdManager::with_address(&b.address).unwrap();
+    assert!(!m.is_connected());
+    let c = ctx(r#"permit(principal, action in systemd::Action::"SystemdAction", resource);"#);
+    assert_eq!(
+        m.stop(&ctx(""), "demo.service").unwrap_err().kind(),
+        ProcessErrorKind::PermissionDenied
+    );
+    assert!(!m.is_connected());
+    m.start(&c, "demo.service").unwrap();
+    assert!(m.is_connected());
+    m.stop(&c, "demo.service").unwrap();
+    assert_eq!(
+        *b.calls.lock().unwrap(),
+        vec!["start demo.service replace", "stop demo.service replace"]
+    );
+}

@@ -5,7 +5,14 @@
 //! try-restart) and `"status"` on `systemd::Service::"<name>"` (the name as given), and
 //! `"daemon_reload"` on the `systemd::Systemd` resource. Unlike REX, nothing runs with an
 //! elevated effective uid: the D-Bus call is made with the caller's own credentials, and
-//! systemd's (polkit's) own authorization applies on top.
+//! systemd's (polkit's) own authorization applies on top. The Cedar principal therefore never
+//! changes either.
+//!
+//! Every operation asks Cedar **before** the bus is touched: a [`SystemdManager`] does not
+//! connect when it is created, only on the first operation that Cedar allowed. A denied call
+//! never opens the bus connection.
+
+use std::sync::OnceLock;
 
 use rex_auth::{Action, AuthError, Denied, Resource};
 use zbus::blocking::{Connection, Proxy};
@@ -92,30 +99,64 @@ pub struct ServiceInfo {
     pub memory: u64,
 }
 
-/// A connection to systemd's manager.
+/// Which bus a [`SystemdManager`] talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Bus {
+    System,
+    Address(String),
+}
+
+/// A client of systemd's manager. The bus connection is opened lazily, by the first operation
+/// that Cedar allowed, and then reused.
 #[derive(Debug)]
 pub struct SystemdManager {
-    conn: Connection,
+    bus: Bus,
+    conn: OnceLock<Connection>,
 }
 
 impl SystemdManager {
-    /// Connects to the system bus.
+    /// A manager for the system bus. Does not connect yet.
     pub fn system() -> Result<Self, SystemdError> {
         Ok(SystemdManager {
-            conn: Connection::system().map_err(dbus_err)?,
+            bus: Bus::System,
+            conn: OnceLock::new(),
         })
     }
 
-    /// Connects to the bus at a D-Bus address (e.g. `unix:path=/run/dbus/system_bus_socket`).
+    /// A manager for the bus at a D-Bus address (e.g. `unix:path=/run/dbus/system_bus_socket`).
+    /// Does not connect yet; an unparsable address is reported by the first allowed operation.
     pub fn with_address(address: &str) -> Result<Self, SystemdError> {
-        let conn = zbus::blocking::connection::Builder::address(address)
-            .and_then(|b| b.build())
-            .map_err(dbus_err)?;
-        Ok(SystemdManager { conn })
+        if address.is_empty() {
+            return Err(SystemdError::DBus("empty D-Bus address".into()));
+        }
+        Ok(SystemdManager {
+            bus: Bus::Address(address.to_string()),
+            conn: OnceLock::new(),
+        })
+    }
+
+    /// Whether the bus connection has been opened (only after an allowed operation).
+    pub fn is_connected(&self) -> bool {
+        self.conn.get().is_some()
+    }
+
+    /// The connection, opened on first use. Call only after the Cedar check passed.
+    fn conn(&self) -> Result<&Connection, SystemdError> {
+        if let Some(c) = self.conn.get() {
+            return Ok(c);
+        }
+        let conn = match &self.bus {
+            Bus::System => Connection::system().map_err(dbus_err)?,
+            Bus::Address(a) => zbus::blocking::connection::Builder::address(a.as_str())
+                .and_then(|b| b.build())
+                .map_err(dbus_err)?,
+        };
+        // Another thread may have connected meanwhile; keep the first connection.
+        Ok(self.conn.get_or_init(|| conn))
     }
 
     fn manager(&self) -> Result<Proxy<'_>, SystemdError> {
-        Proxy::new(&self.conn, DEST, PATH, MANAGER).map_err(dbus_err)
+        Proxy::new(self.conn()?, DEST, PATH, MANAGER).map_err(dbus_err)
     }
 
     fn job(
@@ -168,8 +209,9 @@ impl SystemdManager {
             .manager()?
             .call("LoadUnit", &(service,))
             .map_err(|e| not_found_or(e, service))?;
-        let unit = Proxy::new(&self.conn, DEST, path.clone(), UNIT).map_err(dbus_err)?;
-        let svc = Proxy::new(&self.conn, DEST, path, SERVICE).map_err(dbus_err)?;
+        let conn = self.conn()?;
+        let unit = Proxy::new(conn, DEST, path.clone(), UNIT).map_err(dbus_err)?;
+        let svc = Proxy::new(conn, DEST, path, SERVICE).map_err(dbus_err)?;
         let s = |p: &Proxy<'_>, name: &str| p.get_property::<String>(name).unwrap_or_default();
         let load_state = s(&unit, "LoadState");
         if load_state == "not-found" {
