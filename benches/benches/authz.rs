@@ -34,14 +34,25 @@ fn authz(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("rex_cached", n), &n, |b, _| {
             let r = Resource::file(path).unwrap_or_else(|_| std::process::exit(1));
-            b.iter(|| black_box(cached.authorize(Action::FsRead, black_box(&r), &none).is_ok()))
-        });
-        group.bench_with_input(BenchmarkId::new("rex_cached_incl_resource_build", n), &n, |b, _| {
             b.iter(|| {
-                let r = Resource::file(black_box(path)).unwrap_or_else(|_| std::process::exit(1));
-                black_box(cached.authorize(Action::FsRead, &r, &none).is_ok())
+                black_box(
+                    cached
+                        .authorize(Action::FsRead, black_box(&r), &none)
+                        .is_ok(),
+                )
             })
         });
+        group.bench_with_input(
+            BenchmarkId::new("rex_cached_incl_resource_build", n),
+            &n,
+            |b, _| {
+                b.iter(|| {
+                    let r =
+                        Resource::file(black_box(path)).unwrap_or_else(|_| std::process::exit(1));
+                    black_box(cached.authorize(Action::FsRead, &r, &none).is_ok())
+                })
+            },
+        );
         group.bench_with_input(BenchmarkId::new("rex_style_baseline", n), &n, |b, _| {
             b.iter(|| black_box(rex_style_decision(&set, &principal, black_box(path))))
         });

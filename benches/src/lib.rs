@@ -11,7 +11,10 @@ pub fn policy_set(n: usize) -> String {
         "permit(principal, action == file_system::Action::\"read\", resource in file_system::Dir::\"/var/log\");\n",
     );
     for i in 1..n {
-        let a = Action::ALL.get(i % Action::ALL.len()).copied().unwrap_or(Action::FsRead);
+        let a = Action::ALL
+            .get(i % Action::ALL.len())
+            .copied()
+            .unwrap_or(Action::FsRead);
         let body = match a.applies_to().first().copied() {
             Some(ResourceKind::File | ResourceKind::Dir) => format!(
                 "permit(principal, action == {}, resource in file_system::Dir::\"/srv/app{i}\");",

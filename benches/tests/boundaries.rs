@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! The crate boundaries of docs/ARCHITECTURE.md, checked mechanically over `cargo metadata`:
 //! dependencies point down, and only rust-sdk may depend on crates that reach the OS.
 
@@ -7,22 +12,53 @@ use std::process::Command;
 
 /// Crates that give direct host access (files, processes, sockets, D-Bus, /proc).
 const OS_CRATES: &[&str] = &[
-    "nix", "rustix", "cap-std", "cap-fs-ext", "cap-tempfile", "procfs", "sysinfo", "ureq",
-    "reqwest", "zbus", "libc", "tar", "goblin", "memmap2", "caps", "landlock", "walkdir",
+    "nix",
+    "rustix",
+    "cap-std",
+    "cap-fs-ext",
+    "cap-tempfile",
+    "procfs",
+    "sysinfo",
+    "ureq",
+    "reqwest",
+    "zbus",
+    "libc",
+    "tar",
+    "goblin",
+    "memmap2",
+    "caps",
+    "landlock",
+    "walkdir",
 ];
 
 const INTERNAL: &[&str] = &[
-    "rex-auth", "rex-logging", "rex-metrics", "rex-core", "rust-sdk", "rhai-sdk", "rex-runner",
+    "rex-auth",
+    "rex-logging",
+    "rex-metrics",
+    "rex-core",
+    "rust-sdk",
+    "rhai-sdk",
+    "rex-runner",
 ];
 
 /// Normal (non-dev) dependencies of every workspace member, by package name.
 fn normal_deps() -> BTreeMap<String, BTreeSet<String>> {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut map = BTreeMap::new();
     for pkg in meta["packages"].as_array().unwrap() {
@@ -40,11 +76,19 @@ fn normal_deps() -> BTreeMap<String, BTreeSet<String>> {
 }
 
 fn internal_deps(deps: &BTreeSet<String>) -> BTreeSet<&str> {
-    INTERNAL.iter().copied().filter(|c| deps.contains(*c)).collect()
+    INTERNAL
+        .iter()
+        .copied()
+        .filter(|c| deps.contains(*c))
+        .collect()
 }
 
 fn os_deps(deps: &BTreeSet<String>) -> BTreeSet<&str> {
-    OS_CRATES.iter().copied().filter(|c| deps.contains(*c)).collect()
+    OS_CRATES
+        .iter()
+        .copied()
+        .filter(|c| deps.contains(*c))
+        .collect()
 }
 
 #[test]
@@ -59,7 +103,14 @@ fn dependencies_point_down() {
         ("rhai-sdk", &["rex-auth", "rex-core", "rust-sdk"][..]),
         (
             "rex-runner",
-            &["rex-auth", "rex-core", "rust-sdk", "rhai-sdk", "rex-logging", "rex-metrics"][..],
+            &[
+                "rex-auth",
+                "rex-core",
+                "rust-sdk",
+                "rhai-sdk",
+                "rex-logging",
+                "rex-metrics",
+            ][..],
         ),
     ]);
     for (krate, deps) in &all {
@@ -79,7 +130,10 @@ fn only_rust_sdk_depends_on_os_crates() {
             continue;
         }
         let os = os_deps(&deps);
-        assert!(os.is_empty(), "{krate} depends on host-access crates {os:?}");
+        assert!(
+            os.is_empty(),
+            "{krate} depends on host-access crates {os:?}"
+        );
     }
 }
 
@@ -103,7 +157,12 @@ fn boundary_crates_carry_disallowed_lists() {
         }
         let text = std::fs::read_to_string(format!("{root}/{krate}/clippy.toml"))
             .unwrap_or_else(|_| panic!("{krate}/clippy.toml is missing"));
-        for needle in ["disallowed-methods", "disallowed-types", "std::fs::File", "std::process::Command"] {
+        for needle in [
+            "disallowed-methods",
+            "disallowed-types",
+            "std::fs::File",
+            "std::process::Command",
+        ] {
             assert!(text.contains(needle), "{krate}/clippy.toml lacks {needle}");
         }
     }

@@ -164,7 +164,12 @@ impl Action {
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}::Action::\"{}\"", self.namespace().name(), self.name())
+        write!(
+            f,
+            "{}::Action::\"{}\"",
+            self.namespace().name(),
+            self.name()
+        )
     }
 }
 
@@ -191,7 +196,7 @@ impl FromStr for Action {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
 
     #[test]
@@ -213,7 +218,11 @@ mod tests {
             let short = format!("{}::{}", a.namespace().name(), a.name());
             assert_eq!(short.parse::<Action>().unwrap(), *a);
         }
-        assert!("file_system::Action::\"frobnicate\"".parse::<Action>().is_err());
+        assert!(
+            "file_system::Action::\"frobnicate\""
+                .parse::<Action>()
+                .is_err()
+        );
         assert!("read".parse::<Action>().is_err());
     }
 }

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use cedar_policy::{
-    ActionConstraint, Decision, Entities, Entity, EntityUid, PolicySet, PrincipalConstraint, Request,
+    ActionConstraint, Decision, Entities, Entity, EntityUid, PolicySet, PrincipalConstraint,
+    Request,
 };
 
 use crate::action::Action;

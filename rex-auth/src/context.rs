@@ -169,7 +169,10 @@ impl RequestContext {
 }
 
 fn s(k: &str, v: &str) -> (String, RestrictedExpression) {
-    (k.to_string(), RestrictedExpression::new_string(v.to_string()))
+    (
+        k.to_string(),
+        RestrictedExpression::new_string(v.to_string()),
+    )
 }
 
 fn l(k: &str, v: i64) -> (String, RestrictedExpression) {

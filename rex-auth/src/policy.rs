@@ -58,7 +58,10 @@ impl Policies {
                 PolicyError::Parse(errs.iter().map(|e| diagnostic(name, text, e)).collect())
             })?;
             if let Some(t) = parsed.templates().next() {
-                return Err(PolicyError::Template(format!("{name}: template {}", t.id())));
+                return Err(PolicyError::Template(format!(
+                    "{name}: template {}",
+                    t.id()
+                )));
             }
             let result = validator.validate(&parsed, ValidationMode::Strict);
             if !result.validation_passed() {
@@ -143,7 +146,11 @@ impl Policies {
 }
 
 /// Renders a Cedar diagnostic against its source, and extracts line and column.
-fn diagnostic(name: &str, text: &str, err: &(dyn Diagnostic + Send + Sync + 'static)) -> PolicyDiagnostic {
+fn diagnostic(
+    name: &str,
+    text: &str,
+    err: &(dyn Diagnostic + Send + Sync + 'static),
+) -> PolicyDiagnostic {
     let offset = err
         .labels()
         .and_then(|mut labels| labels.next())
@@ -248,11 +255,7 @@ fn policy_start_lines(text: &str) -> Vec<usize> {
                 }
                 while let Some(c) = chars.next() {
                     match c {
-                        '\\' => {
-                            if chars.next() == Some('\n') {
-                                line += 1;
-                            }
-                        }
+                        '\\' => line += usize::from(chars.next() == Some('\n')),
                         '\n' => line += 1,
                         '"' => break,
                         _ => {}
@@ -274,7 +277,7 @@ fn policy_start_lines(text: &str) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
 
     #[test]
@@ -292,8 +295,11 @@ mod tests {
 
     #[test]
     fn parse_errors_have_positions() {
-        let err = Policies::parse("x.cedar", "permit(principal, action, resource)\nwhen { 1 + };")
-            .unwrap_err();
+        let err = Policies::parse(
+            "x.cedar",
+            "permit(principal, action, resource)\nwhen { 1 + };",
+        )
+        .unwrap_err();
         let d = err.diagnostics();
         assert!(!d.is_empty());
         assert_eq!(d[0].line, Some(2));

@@ -242,7 +242,10 @@ impl Resource {
                 for (i, a) in ancestors.iter().enumerate() {
                     let own: Vec<EntityUid> = parents.iter().skip(i + 1).cloned().collect();
                     out.push(entity(
-                        parents.get(i).cloned().ok_or_else(|| internal("ancestor"))?,
+                        parents
+                            .get(i)
+                            .cloned()
+                            .ok_or_else(|| internal("ancestor"))?,
                         vec![str_attr("path", a)],
                         own,
                     )?);
@@ -257,14 +260,23 @@ impl Resource {
                 str_attr("name", &p.name),
                 str_attr("username", &p.username),
                 str_attr("command", &p.command),
-                ("pid".to_string(), RestrictedExpression::new_long(p.pid.into())),
-                ("uid".to_string(), RestrictedExpression::new_long(p.uid.into())),
+                (
+                    "pid".to_string(),
+                    RestrictedExpression::new_long(p.pid.into()),
+                ),
+                (
+                    "uid".to_string(),
+                    RestrictedExpression::new_long(p.uid.into()),
+                ),
             ],
             Attrs::Url(u) => vec![
                 str_attr("url", &self.id),
                 str_attr("scheme", &u.scheme),
                 str_attr("host", &u.host),
-                ("port".to_string(), RestrictedExpression::new_long(u.port.into())),
+                (
+                    "port".to_string(),
+                    RestrictedExpression::new_long(u.port.into()),
+                ),
                 str_attr("path", &u.path),
             ],
         };
@@ -339,7 +351,7 @@ pub(crate) fn uid(type_name: &str, id: &str) -> Result<EntityUid, AuthError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
 
     #[test]
@@ -351,7 +363,11 @@ mod tests {
         assert_eq!(leaf.uid().to_string(), r#"file_system::File::"/a/b/c""#);
         let json = leaf.to_json_value().unwrap().to_string();
         for dir in ["/a/b", "/a", "/"] {
-            assert!(json.contains(&format!("{{\"id\":\"{dir}\"")) || json.contains(&format!("\"id\":\"{dir}\"")), "{json}");
+            assert!(
+                json.contains(&format!("{{\"id\":\"{dir}\""))
+                    || json.contains(&format!("\"id\":\"{dir}\"")),
+                "{json}"
+            );
         }
     }
 

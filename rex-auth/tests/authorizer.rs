@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Allow / deny / forbid-overrides-permit / deny-by-default for every resource kind, subtree
 //! grants, fail-closed behaviour, audit records and permissive mode.
 
@@ -154,15 +159,31 @@ fn subtree_grants_and_lexical_hierarchy() {
     );
     let none = RequestContext::None;
     for ok in ["/srv/app/x", "/srv/app/a/b/c/d"] {
-        assert!(allowed(&a, Action::FsOpen, &Resource::file(ok).unwrap(), &none), "{ok}");
+        assert!(
+            allowed(&a, Action::FsOpen, &Resource::file(ok).unwrap(), &none),
+            "{ok}"
+        );
     }
-    assert!(allowed(&a, Action::FsOpen, &Resource::dir("/srv/app/").unwrap(), &none));
+    assert!(allowed(
+        &a,
+        Action::FsOpen,
+        &Resource::dir("/srv/app/").unwrap(),
+        &none
+    ));
     // A File is never `in` a Dir of the same path: the types differ.
     for no in ["/srv/app", "/srv/application", "/srv", "/", "/srv/ap"] {
-        assert!(!allowed(&a, Action::FsOpen, &Resource::file(no).unwrap(), &none), "{no}");
+        assert!(
+            !allowed(&a, Action::FsOpen, &Resource::file(no).unwrap(), &none),
+            "{no}"
+        );
     }
     // `//` and `/./` are normalised before the entity is built.
-    assert!(allowed(&a, Action::FsOpen, &Resource::file("//srv/./app//x").unwrap(), &none));
+    assert!(allowed(
+        &a,
+        Action::FsOpen,
+        &Resource::file("//srv/./app//x").unwrap(),
+        &none
+    ));
 }
 
 #[test]
@@ -187,11 +208,19 @@ fn bad_paths_are_rejected_before_evaluation() {
 fn action_resource_mismatch_is_an_error_not_a_decision() {
     let a = auth("permit(principal, action, resource);");
     let err = a
-        .authorize(Action::FsWrite, &Resource::dir("/tmp").unwrap(), &RequestContext::None)
+        .authorize(
+            Action::FsWrite,
+            &Resource::dir("/tmp").unwrap(),
+            &RequestContext::None,
+        )
         .unwrap_err();
     assert!(matches!(err, AuthError::ActionMismatch { .. }), "{err}");
     let err = a
-        .authorize(Action::ProcessKill, &Resource::file("/tmp/x").unwrap(), &RequestContext::None)
+        .authorize(
+            Action::ProcessKill,
+            &Resource::file("/tmp/x").unwrap(),
+            &RequestContext::None,
+        )
         .unwrap_err();
     assert!(matches!(err, AuthError::ActionMismatch { .. }));
 }
@@ -281,8 +310,18 @@ fn move_xattr_and_resolver_contexts() {
         resolver: x.map(String::from),
     };
     assert!(allowed(&a, Action::SysinfoResolveHostname, &h, &r(None)));
-    assert!(allowed(&a, Action::SysinfoResolveHostname, &h, &r(Some("127.0.0.53"))));
-    assert!(!allowed(&a, Action::SysinfoResolveHostname, &h, &r(Some("8.8.8.8"))));
+    assert!(allowed(
+        &a,
+        Action::SysinfoResolveHostname,
+        &h,
+        &r(Some("127.0.0.53"))
+    ));
+    assert!(!allowed(
+        &a,
+        Action::SysinfoResolveHostname,
+        &h,
+        &r(Some("8.8.8.8"))
+    ));
 }
 
 #[test]
@@ -327,8 +366,12 @@ fn permissive_mode_records_then_allows() {
         .build()
         .unwrap();
     assert!(a.is_permissive());
-    a.authorize(Action::FsDelete, &Resource::file("/etc/passwd").unwrap(), &RequestContext::None)
-        .unwrap();
+    a.authorize(
+        Action::FsDelete,
+        &Resource::file("/etc/passwd").unwrap(),
+        &RequestContext::None,
+    )
+    .unwrap();
     let r = sink.records();
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].outcome, Outcome::Deny);

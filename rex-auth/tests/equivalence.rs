@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Slicing and caching are invisible: for random policy sets and requests, the Rex authorizer
 //! decides exactly what plain `cedar_policy::Authorizer` decides on the full policy set (with
 //! schema-validated entities that include every action entity of the schema).
@@ -55,7 +60,7 @@ fn resource_scope(i: usize, p: usize) -> String {
 fn condition(i: usize, p: usize) -> String {
     let path = PATHS[p % PATHS.len()];
     match i % 9 {
-        0 | 1 | 2 => String::new(),
+        0..=2 => String::new(),
         3 => format!(" when {{ resource is file_system::File && resource.path like \"{path}*\" }}"),
         4 => " when { resource is process_system::Process && resource.pid > 10 }".into(),
         5 => " when { resource is process_system::Process && resource.name == \"nginx\" }".into(),
@@ -88,7 +93,11 @@ fn resource_for(action: Action, r: usize, p: usize) -> Resource {
         K::Process => Resource::process(ProcessAttrs {
             pid: (p * 7) as u32,
             uid: 0,
-            name: if p % 2 == 0 { "nginx".into() } else { "sshd".into() },
+            name: if p.is_multiple_of(2) {
+                "nginx".into()
+            } else {
+                "sshd".into()
+            },
             username: "root".into(),
             command: "x".into(),
         }),
@@ -116,7 +125,7 @@ fn context_for(action: Action, p: usize) -> RequestContext {
         Action::FsMove => RequestContext::Move {
             path: "/a/z".into(),
             name: "z".into(),
-            parent_path: if p % 2 == 0 { "/a".into() } else { "/b".into() },
+            parent_path: if p.is_multiple_of(2) { "/a".into() } else { "/b".into() },
         },
         Action::FsSetXAttr => RequestContext::XAttr {
             name: "security.selinux".into(),
@@ -158,7 +167,8 @@ fn reference(
         Some(schema),
     )
     .unwrap();
-    let resp = cedar_policy::Authorizer::new().is_authorized(&request, policies.policy_set(), &entities);
+    let resp =
+        cedar_policy::Authorizer::new().is_authorized(&request, policies.policy_set(), &entities);
     let reasons = resp.diagnostics().reason().map(|p| p.to_string()).collect();
     let errors = resp.diagnostics().errors().next().is_some();
     (resp.decision(), reasons, errors)

@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -43,7 +42,12 @@ struct RunArgs {
     script_arguments_file: Option<PathBuf>,
 
     /// Output format.
-    #[arg(short = 'o', long = "output-format", value_enum, default_value = "json")]
+    #[arg(
+        short = 'o',
+        long = "output-format",
+        value_enum,
+        default_value = "json"
+    )]
     output_format: OutputFormat,
 
     /// With `-o human`: also print the script's logs and the run's metrics.
@@ -137,12 +141,7 @@ fn emit(doc: &OutputDocument, format: OutputFormat, verbose: bool) -> bool {
     out_ok && err_ok
 }
 
-fn early(
-    args: &RunArgs,
-    error_type: ErrorType,
-    message: &str,
-    status: ExitStatus,
-) -> ExitStatus {
+fn early(args: &RunArgs, error_type: ErrorType, message: &str, status: ExitStatus) -> ExitStatus {
     emit(
         &OutputDocument::early_error(error_type, message),
         args.output_format,
@@ -177,8 +176,7 @@ fn limits(args: &RunArgs) -> Limits {
 fn run(args: &RunArgs) -> ExitStatus {
     let mut builder = Runner::builder()
         .limits(limits(args))
-        .permissive(args.permissive)
-        .modules(Arc::new(rex_runner_modules));
+        .permissive(args.permissive);
     for p in &args.policy_file {
         match read_policy(p, args.allow_writable_policy) {
             Ok(input) => builder = builder.policy(input),
@@ -312,11 +310,14 @@ fn validate(policies: &[PathBuf]) -> ExitStatus {
 }
 
 fn check(script: &std::path::Path, args_file: Option<&std::path::Path>) -> ExitStatus {
-    let runner = match Runner::builder()
-        .modules(Arc::new(rex_runner_modules))
-        .principal(rex_auth::Principal::user("check").unwrap_or_else(|_| std::process::exit(6)))
-        .build()
-    {
+    let principal = match rex_auth::Principal::user("check") {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::Internal;
+        }
+    };
+    let runner = match Runner::builder().principal(principal).build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -348,6 +349,3 @@ fn check(script: &std::path::Path, args_file: Option<&std::path::Path>) -> ExitS
         }
     }
 }
-
-/// The script modules of the CLI.
-fn rex_runner_modules(_engine: &mut rhai::Engine, _sdk: &rust_sdk::SdkContext) {}

@@ -62,7 +62,8 @@ pub fn add_run_metrics(doc: &mut OutputDocument, outcome: &RunOutcome, total: Du
                     "RexRunnerScriptExecutionFailure",
                 ),
             };
-            doc.metrics.push(metric(count, 1.0, "COUNT", "FailureCount"));
+            doc.metrics
+                .push(metric(count, 1.0, "COUNT", "FailureCount"));
             doc.alarms.push(alarm(alarm_type, &err.to_string()));
         }
     }

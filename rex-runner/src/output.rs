@@ -167,7 +167,10 @@ pub fn render(doc: &OutputDocument, format: OutputFormat, verbose: bool) -> Rend
             let mut err = String::new();
             if verbose {
                 for l in &doc.logs {
-                    let line = l.line_number.map(|n| format!(" (line {n})")).unwrap_or_default();
+                    let line = l
+                        .line_number
+                        .map(|n| format!(" (line {n})"))
+                        .unwrap_or_default();
                     out.push_str(&format!(
                         "[{}] {}{line}\n",
                         serde_json::to_value(l.level)
@@ -200,7 +203,10 @@ pub fn render(doc: &OutputDocument, format: OutputFormat, verbose: bool) -> Rend
                 out.push_str("--- metrics ---\n");
                 for m in &doc.metrics {
                     let name = m.get("metric_name").and_then(|v| v.as_str()).unwrap_or("?");
-                    let value = m.get("metric_value").map(|v| v.to_string()).unwrap_or_default();
+                    let value = m
+                        .get("metric_value")
+                        .map(|v| v.to_string())
+                        .unwrap_or_default();
                     out.push_str(&format!("{name}: {value}\n"));
                 }
             }

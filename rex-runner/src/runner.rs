@@ -7,6 +7,7 @@ use rex_auth::{AuditSink, Authorizer, Policies, PolicyError, Principal};
 use rex_core::{
     CancelHandle, ErrorKind, Limits, RexEngine, RunError, RunOptions, RunOutcome, ScriptArguments,
 };
+use rhai_sdk::RexModules;
 use rex_logging::{LogEntry, ScriptLogs, ScriptLogsConfig};
 use rust_sdk::{SdkContext, SdkLimits};
 
@@ -39,7 +40,8 @@ pub struct RunnerBuilder {
     audit: Option<Arc<dyn AuditSink>>,
     audit_log: Option<AuditLogSink>,
     permissive: bool,
-    modules: Option<ModuleRegistrar>,
+    rex_modules: Option<RexModules>,
+    modules: Vec<ModuleRegistrar>,
 }
 
 impl RunnerBuilder {
@@ -85,9 +87,17 @@ impl RunnerBuilder {
         self
     }
 
-    /// The script modules to register (e.g. rhai-sdk's `RexModules::all()`).
+    /// Which of rhai-sdk's modules scripts get (default: [`RexModules::all`]).
+    pub fn rex_modules(mut self, modules: RexModules) -> Self {
+        self.rex_modules = Some(modules);
+        self
+    }
+
+    /// Adds an embedder's or vendor's own modules, registered after rhai-sdk's. The
+    /// registrar receives the run's [`SdkContext`]; capture it in gated functions (see
+    /// `rhai_sdk::vendor`), never hand it to scripts.
     pub fn modules(mut self, modules: ModuleRegistrar) -> Self {
-        self.modules = Some(modules);
+        self.modules.push(modules);
         self
     }
 
@@ -128,12 +138,14 @@ impl RunnerBuilder {
         let sdk = SdkContext::new(authorizer.clone())
             .with_limits(self.sdk_limits)
             .with_cancel_flag(cancel.flag());
+        let rex_modules = self.rex_modules.unwrap_or_else(RexModules::all);
         let modules = self.modules.clone();
         let sdk_for_modules = sdk.clone();
         let engine = RexEngine::builder()
             .limits(self.limits)
             .register(move |engine| {
-                if let Some(m) = &modules {
+                rex_modules.register(engine, &sdk_for_modules);
+                for m in &modules {
                     m(engine, &sdk_for_modules);
                 }
             })
@@ -277,9 +289,7 @@ fn classify(err: &RunError) -> (ErrorType, String) {
         ErrorKind::AccessDenied => ErrorType::AccessDeniedException,
         ErrorKind::InvalidArguments => ErrorType::ValidationException,
         ErrorKind::Internal => ErrorType::InternalException,
-        ErrorKind::Compile | ErrorKind::Runtime | ErrorKind::Limit(_) => {
-            ErrorType::ScriptException
-        }
+        ErrorKind::Compile | ErrorKind::Runtime | ErrorKind::Limit(_) => ErrorType::ScriptException,
     };
     (t, message)
 }

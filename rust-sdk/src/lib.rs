@@ -8,12 +8,13 @@
 
 pub mod context;
 pub mod disk;
+pub mod exec;
 pub mod fs;
 pub mod identity;
 pub mod network;
 pub mod process;
 pub mod sysctl;
-pub mod systemd;
 pub mod system;
+pub mod systemd;
 
 pub use context::{SdkContext, SdkLimits};
