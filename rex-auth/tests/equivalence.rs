@@ -125,7 +125,11 @@ fn context_for(action: Action, p: usize) -> RequestContext {
         Action::FsMove => RequestContext::Move {
             path: "/a/z".into(),
             name: "z".into(),
-            parent_path: if p.is_multiple_of(2) { "/a".into() } else { "/b".into() },
+            parent_path: if p.is_multiple_of(2) {
+                "/a".into()
+            } else {
+                "/b".into()
+            },
         },
         Action::FsSetXAttr => RequestContext::XAttr {
             name: "security.selinux".into(),

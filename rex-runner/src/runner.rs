@@ -7,8 +7,8 @@ use rex_auth::{AuditSink, Authorizer, Policies, PolicyError, Principal};
 use rex_core::{
     CancelHandle, ErrorKind, Limits, RexEngine, RunError, RunOptions, RunOutcome, ScriptArguments,
 };
-use rhai_sdk::RexModules;
 use rex_logging::{LogEntry, ScriptLogs, ScriptLogsConfig};
+use rhai_sdk::RexModules;
 use rust_sdk::{SdkContext, SdkLimits};
 
 use crate::audit::AuditLogSink;

@@ -15,7 +15,12 @@ pub fn effective_user_principal() -> Result<Principal, AuthError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
     #[test]
     fn resolves_the_current_user() {
         let p = super::effective_user_principal().unwrap();
