@@ -31,6 +31,10 @@ pub enum FsErrorKind {
     FileError,
     /// Content is not valid UTF-8.
     Utf8Error,
+    /// Content that cannot be parsed (not an ELF file, a malformed archive or certificate).
+    FileReadError,
+    /// A check on content failed (e.g. certificate verification).
+    ValidationError,
     /// Any other OS error.
     IoError,
     /// Anything else (limits, cancellation).
@@ -90,6 +94,30 @@ pub enum FsError {
     /// Content is not valid UTF-8.
     #[error("`{0}` is not valid UTF-8")]
     Utf8(String),
+    /// Content that cannot be parsed as what the operation expects.
+    #[error("`{path}`: {reason}")]
+    InvalidContent {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An extraction or decompression limit was exceeded.
+    #[error("`{path}`: {reason}")]
+    LimitExceeded {
+        /// The file.
+        path: String,
+        /// Which limit, and its value.
+        reason: String,
+    },
+    /// A certificate did not verify.
+    #[error("certificate `{path}` did not verify: {reason}")]
+    CertificateInvalid {
+        /// The certificate file.
+        path: String,
+        /// Why verification failed.
+        reason: String,
+    },
     /// A walk or listing would return more than `SdkLimits::max_entries` entries.
     #[error("more than {0} entries")]
     TooManyEntries(usize),
@@ -124,6 +152,9 @@ impl FsError {
             FsError::Changed(_) => FsErrorKind::FileError,
             FsError::IdentityResolution(_) => FsErrorKind::IdentityResolutionError,
             FsError::Utf8(_) => FsErrorKind::Utf8Error,
+            FsError::InvalidContent { .. } => FsErrorKind::FileReadError,
+            FsError::LimitExceeded { .. } => FsErrorKind::FileContentTooLargeError,
+            FsError::CertificateInvalid { .. } => FsErrorKind::ValidationError,
             FsError::TooManyEntries(_) | FsError::Cancelled => FsErrorKind::Other,
             FsError::Io { source, .. } => match source.raw_os_error() {
                 Some(libc_enoent) if libc_enoent == rustix::io::Errno::NOENT.raw_os_error() => {

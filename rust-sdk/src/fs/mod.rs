@@ -14,6 +14,9 @@
 //! * The shell-style helpers in [`commands`] take absolute path strings and are built on the
 //!   handles.
 
+mod archive;
+mod cert;
+mod elf;
 mod error;
 mod glob;
 mod handle;
@@ -24,6 +27,9 @@ mod walk;
 pub mod commands;
 pub mod gzip;
 
+pub use archive::{ExtractArchiveOptions, ExtractReport, extract_archive};
+pub use cert::{MAX_CERT_FILE_BYTES, verify_cert, verify_cert_chain};
+pub use elf::{ElfInfo, elf_info};
 pub use error::{FsError, FsErrorKind};
 pub use glob::glob_match;
 pub use handle::{
