@@ -1,0 +1,419 @@
+//! Command execution from an authorized file handle (REX §2.2 `file.execute(opts)`, §4.5).
+//!
+//! Design:
+//! * **The authorized inode runs.** The executable is a [`FileHandle`] that was opened
+//!   **read-only** (which authorized `open`); it is executed through the magic link
+//!   `/proc/self/fd/<N>` of the handle's close-on-exec descriptor, which the kernel resolves
+//!   during `execve` (before it closes close-on-exec descriptors). A rename or replacement of
+//!   the path after the open does not change what runs. A consequence: `#!` scripts cannot be
+//!   run this way (their interpreter would be handed a descriptor path that is already closed);
+//!   run the interpreter instead, with the script as an argument.
+//! * **Cedar first.** `file_system::Action::"execute"` is checked on the file with the full
+//!   context (arguments as REX's `Arguments` entity, the exact environment, the identity the
+//!   child runs as, and the requested capabilities) before anything is created. An argument,
+//!   variable, user or group the policy does not allow is refused before `fork`.
+//! * **No shell, nothing inherited.** argv is exactly the given arguments (a `(key, value)`
+//!   pair becomes two entries; `argv[0]` is the file's name), the environment is exactly the
+//!   given map (not even `PATH` is inherited), stdin is `/dev/null`, and the child gets its own
+//!   process group.
+//! * **No privilege gain.** The child is created from a short-lived thread that first sets
+//!   `PR_SET_NO_NEW_PRIVS` and clears its ambient capabilities; both are inherited by the
+//!   child, so set-uid binaries and file capabilities grant nothing. An optional user/group
+//!   switch is done in the child as `setgid` → `setgroups([])` → `setuid`. Requests for
+//!   capabilities or for another PID namespace are refused as unsupported. No `unsafe` code is
+//!   needed for any of this.
+//! * **Bounded.** stdout and stderr are read concurrently (one `poll` loop), each kept up to a
+//!   byte cap (the excess is read and discarded, and the truncation reported), so the child can
+//!   never block on a full pipe. A timeout or the context's cancellation flag kills the whole
+//!   process group with `SIGKILL`. When the child exits, whatever is left in its process group
+//!   is killed too, so nothing started by the call outlives it.
+//!
+//! Every helper the SDK runs for itself (`sysctl --system`, gdb for core dumps) is opened
+//! through the file-system API and run through [`execute`], so the same `execute` policy
+//! applies to it.
+
+mod error;
+mod run;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rex_auth::{Action, ExecuteContext, Identity, RequestContext, Resource};
+use rustix::fs::OFlags;
+
+use crate::SdkContext;
+use crate::fs::{EntryType, FileHandle};
+
+pub use error::{ExecError, ExecErrorKind};
+
+/// Timeout used by [`ExecuteOptions::default`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Most argument elements accepted.
+pub const MAX_ARGS: usize = 4096;
+
+/// Most environment variables accepted.
+pub const MAX_ENV: usize = 1024;
+
+/// Largest total size of argv plus environment, in bytes.
+pub const MAX_ARG_BYTES: usize = 1024 * 1024;
+
+/// What to run and how (REX's `ExecuteOptions`, plus a timeout and an output cap).
+///
+/// ```
+/// use rust_sdk::exec::ExecuteOptions;
+/// let opts = ExecuteOptions::new()
+///     .arg("-n")
+///     .arg_pair("--level", "3")
+///     .env("LANG", "C");
+/// assert_eq!(opts.argv(), vec!["-n", "--level", "3"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecuteOptions {
+    /// The arguments, after `argv[0]`: `(x, None)` is a flag or positional, `(k, Some(v))` a
+    /// key/value pair passed as two entries. This is also what the policy sees.
+    pub args: Vec<(String, Option<String>)>,
+    /// The complete environment of the child.
+    pub env: BTreeMap<String, String>,
+    /// Run as this user (name, or a numeric uid); `None` keeps the current user.
+    pub user: Option<String>,
+    /// Run as this group (name, or a numeric gid); `None` keeps the current group, or takes
+    /// the user's primary group when `user` is set.
+    pub group: Option<String>,
+    /// Capabilities for the child. Not supported: a non-empty list is refused.
+    pub capabilities: Vec<String>,
+    /// Enter the PID namespace of this process. Not supported: refused.
+    pub namespace_target_pid: Option<u32>,
+    /// Kill the process group after this long.
+    pub timeout: Duration,
+    /// Cap on each captured stream, in bytes; never more than
+    /// [`crate::SdkLimits::max_output_bytes`].
+    pub max_output_bytes: Option<u64>,
+}
+
+impl Default for ExecuteOptions {
+    fn default() -> Self {
+        ExecuteOptions {
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            user: None,
+            group: None,
+            capabilities: Vec::new(),
+            namespace_target_pid: None,
+            timeout: DEFAULT_TIMEOUT,
+            max_output_bytes: None,
+        }
+    }
+}
+
+impl ExecuteOptions {
+    /// No arguments, an empty environment, the current identity, [`DEFAULT_TIMEOUT`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a flag or positional argument.
+    #[must_use]
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push((a.into(), None));
+        self
+    }
+
+    /// Appends a key/value argument (two argv entries).
+    #[must_use]
+    pub fn arg_pair(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.args.push((k.into(), Some(v.into())));
+        self
+    }
+
+    /// Sets one environment variable.
+    #[must_use]
+    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.env.insert(k.into(), v.into());
+        self
+    }
+
+    /// Sets the user to run as.
+    #[must_use]
+    pub fn user(mut self, u: impl Into<String>) -> Self {
+        self.user = Some(u.into());
+        self
+    }
+
+    /// Sets the group to run as.
+    #[must_use]
+    pub fn group(mut self, g: impl Into<String>) -> Self {
+        self.group = Some(g.into());
+        self
+    }
+
+    /// Sets the timeout.
+    #[must_use]
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Sets the per-stream output cap.
+    #[must_use]
+    pub fn max_output_bytes(mut self, n: u64) -> Self {
+        self.max_output_bytes = Some(n);
+        self
+    }
+
+    /// The argv the child gets after `argv[0]`.
+    pub fn argv(&self) -> Vec<&str> {
+        let mut out = Vec::with_capacity(self.args.len());
+        for (k, v) in &self.args {
+            out.push(k.as_str());
+            if let Some(v) = v {
+                out.push(v.as_str());
+            }
+        }
+        out
+    }
+
+    /// Checks the options without touching the host.
+    pub fn validate(&self) -> Result<(), ExecError> {
+        let bad = |m: String| Err(ExecError::InvalidArguments(m));
+        if self.args.len() > MAX_ARGS {
+            return bad(format!("more than {MAX_ARGS} arguments"));
+        }
+        if self.env.len() > MAX_ENV {
+            return bad(format!("more than {MAX_ENV} environment variables"));
+        }
+        let mut total = 0usize;
+        for (k, v) in &self.args {
+            if k.is_empty() {
+                return bad("empty argument".into());
+            }
+            if k.contains('\0') {
+                return bad("argument contains a NUL byte".into());
+            }
+            total = total.saturating_add(k.len() + 1);
+            if let Some(v) = v {
+                if v.is_empty() {
+                    return bad(format!("empty value for argument `{k}`"));
+                }
+                if v.contains('\0') {
+                    return bad(format!("value of argument `{k}` contains a NUL byte"));
+                }
+                total = total.saturating_add(v.len() + 1);
+            }
+        }
+        for (k, v) in &self.env {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return bad(format!("invalid environment variable name `{k}`"));
+            }
+            if v.is_empty() {
+                return bad(format!("empty value for environment variable `{k}`"));
+            }
+            if v.contains('\0') {
+                return bad(format!("value of `{k}` contains a NUL byte"));
+            }
+            total = total.saturating_add(k.len() + v.len() + 2);
+        }
+        if total > MAX_ARG_BYTES {
+            return bad(format!(
+                "arguments and environment exceed {MAX_ARG_BYTES} bytes"
+            ));
+        }
+        for (what, v) in [("user", &self.user), ("group", &self.group)] {
+            if let Some(v) = v
+                && (v.is_empty() || v.contains('\0'))
+            {
+                return bad(format!("invalid {what} name"));
+            }
+        }
+        if self.timeout.is_zero() {
+            return bad("the timeout must be positive".into());
+        }
+        if !self.capabilities.is_empty() {
+            return Err(ExecError::Unsupported(
+                "capabilities for the child are not supported".into(),
+            ));
+        }
+        if self.namespace_target_pid.is_some() {
+            return Err(ExecError::Unsupported(
+                "running the child in another PID namespace is not supported".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a finished child produced.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecuteResult {
+    /// The child's pid (also its process group id; the group no longer exists on return).
+    pub pid: u32,
+    /// Captured stdout, at most the cap.
+    pub stdout: Vec<u8>,
+    /// Captured stderr, at most the cap.
+    pub stderr: Vec<u8>,
+    /// The exit status, when the child exited normally.
+    pub exit_code: Option<i32>,
+    /// The signal that killed the child, when it was killed.
+    pub signal: Option<i32>,
+    /// stdout went over the cap; the rest was discarded.
+    pub stdout_truncated: bool,
+    /// stderr went over the cap; the rest was discarded.
+    pub stderr_truncated: bool,
+    /// The timeout expired and the process group was killed.
+    pub timed_out: bool,
+}
+
+impl ExecuteResult {
+    /// stdout decoded as UTF-8 (invalid sequences replaced).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// stderr decoded as UTF-8 (invalid sequences replaced).
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    /// Whether the child exited with status 0.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+}
+
+/// The identity the child will run as, and whether a switch is needed.
+struct Target {
+    identity: Identity,
+    switch_uid: Option<u32>,
+    switch_gid: Option<u32>,
+}
+
+fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => u.name,
+        _ => uid.to_string(),
+    }
+}
+
+fn group_name(gid: u32) -> String {
+    match nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)) {
+        Ok(Some(g)) => g.name,
+        _ => gid.to_string(),
+    }
+}
+
+fn resolve_target(opts: &ExecuteOptions) -> Result<Target, ExecError> {
+    let (uid, user_gid) = match &opts.user {
+        None => (nix::unistd::geteuid().as_raw(), None),
+        Some(name) => match nix::unistd::User::from_name(name) {
+            Ok(Some(u)) => (u.uid.as_raw(), Some(u.gid.as_raw())),
+            _ => match name.parse::<u32>() {
+                Ok(uid) => (uid, None),
+                Err(_) => return Err(ExecError::IdentityResolution(format!("user `{name}`"))),
+            },
+        },
+    };
+    let gid = match &opts.group {
+        None => user_gid.unwrap_or_else(|| nix::unistd::getegid().as_raw()),
+        Some(name) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => g.gid.as_raw(),
+            _ => name
+                .parse::<u32>()
+                .map_err(|_| ExecError::IdentityResolution(format!("group `{name}`")))?,
+        },
+    };
+    let switch_gid = (opts.user.is_some() || opts.group.is_some()).then_some(gid);
+    Ok(Target {
+        identity: Identity {
+            username: user_name(uid),
+            uid,
+            groupname: group_name(gid),
+            gid,
+        },
+        switch_uid: opts.user.is_some().then_some(uid),
+        switch_gid,
+    })
+}
+
+/// The Cedar context of an `execute` request for these options (the identity resolved).
+pub fn execute_context(opts: &ExecuteOptions) -> Result<ExecuteContext, ExecError> {
+    let target = resolve_target(opts)?;
+    Ok(ExecuteContext {
+        arguments: opts.args.clone(),
+        environment: opts.env.clone(),
+        identity: target.identity,
+        namespace_target_pid: opts.namespace_target_pid,
+        capabilities: opts.capabilities.clone(),
+    })
+}
+
+/// Runs the file behind `file` (see the module documentation).
+///
+/// Order: option validation, the handle must be read-only, identity resolution, the Cedar
+/// `execute` check, the regular-file check on the fd, then the spawn.
+pub fn execute(
+    ctx: &SdkContext,
+    file: &FileHandle,
+    opts: &ExecuteOptions,
+) -> Result<ExecuteResult, ExecError> {
+    opts.validate()?;
+    let path = file.path.as_str().to_string();
+    let fl = rustix::fs::fcntl_getfl(&file.file).map_err(|e| ExecError::Io {
+        op: "fcntl",
+        source: e.into(),
+    })?;
+    if fl.intersects(OFlags::WRONLY | OFlags::RDWR | OFlags::PATH) {
+        return Err(ExecError::NotReadOnly(path));
+    }
+    let target = resolve_target(opts)?;
+    let context = RequestContext::Execute(Box::new(ExecuteContext {
+        arguments: opts.args.clone(),
+        environment: opts.env.clone(),
+        identity: target.identity.clone(),
+        namespace_target_pid: opts.namespace_target_pid,
+        capabilities: opts.capabilities.clone(),
+    }));
+    ctx.authorize(
+        Action::FsExecute,
+        &Resource::file_path(&file.path),
+        &context,
+    )?;
+    let st = rustix::fs::fstat(&file.file).map_err(|e| ExecError::Io {
+        op: "fstat",
+        source: e.into(),
+    })?;
+    let t = EntryType::from_stat(&st);
+    if t != EntryType::File {
+        return Err(ExecError::NotRegularFile {
+            path,
+            found: t.name(),
+        });
+    }
+    if ctx.is_cancelled() {
+        return Err(ExecError::Cancelled);
+    }
+    let cap = opts
+        .max_output_bytes
+        .unwrap_or(u64::MAX)
+        .min(ctx.limits().max_output_bytes);
+    run::run(
+        ctx,
+        file,
+        opts,
+        run::Spawn {
+            uid: target.switch_uid,
+            gid: target.switch_gid,
+            cap: usize::try_from(cap).unwrap_or(usize::MAX),
+        },
+    )
+}
+
+impl FileHandle {
+    /// Executes this file; see [`execute`].
+    pub fn execute(
+        &self,
+        ctx: &SdkContext,
+        opts: &ExecuteOptions,
+    ) -> Result<ExecuteResult, ExecError> {
+        execute(ctx, self, opts)
+    }
+}

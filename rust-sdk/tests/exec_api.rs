@@ -1,0 +1,575 @@
+//! Command execution: real children, allowed and denied, output caps, timeouts, identities.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rex_auth::{Authorizer, Policies, Principal};
+use rust_sdk::exec::{ExecErrorKind, ExecuteOptions};
+use rust_sdk::fs::{DirHandle, FileHandle, OpenDirOptions, OpenFileOptions};
+use rust_sdk::{SdkContext, SdkLimits};
+
+fn ctx(policy: &str) -> SdkContext {
+    let auth = Authorizer::builder()
+        .principal(Principal::user("tester").unwrap())
+        .policies(Policies::parse("test", policy).unwrap())
+        .build()
+        .unwrap();
+    SdkContext::new(Arc::new(auth))
+}
+
+/// `open` on everything, `execute` on `bin` with an extra condition.
+fn exec_policy(bin: &str, when: &str) -> String {
+    format!(
+        r#"permit(principal, action == file_system::Action::"open", resource);
+permit(principal, action == file_system::Action::"execute", resource == file_system::File::"{bin}") {when};"#
+    )
+}
+
+fn allow(bin: &str) -> SdkContext {
+    ctx(&exec_policy(bin, ""))
+}
+
+/// Opens `path` read-only through the gated fs API.
+fn open(c: &SdkContext, path: &str) -> FileHandle {
+    let p = Path::new(path);
+    let dir = DirHandle::open(
+        c,
+        p.parent().unwrap().to_str().unwrap(),
+        OpenDirOptions::default(),
+    )
+    .unwrap();
+    dir.open_file(
+        c,
+        p.file_name().unwrap().to_str().unwrap(),
+        OpenFileOptions::read(),
+    )
+    .unwrap()
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Processes of the group that are not zombies (a killed grandchild stays a zombie until its
+/// new parent reaps it, which is not ours to wait for).
+fn live_members(pgid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...: split after the last ')'
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        if fields[0] != "Z" && fields[2] == pgid.to_string() {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Whether a live process is left in the group. SIGKILL delivery is asynchronous, so a member
+/// may take a moment to die: wait for that (bounded), the assertion is on the end state.
+fn group_exists(pgid: u32) -> bool {
+    for _ in 0..200 {
+        if live_members(pgid).is_empty() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    true
+}
+
+#[test]
+fn echo_runs_with_exact_argv() {
+    let c = allow("/usr/bin/echo");
+    let f = open(&c, "/usr/bin/echo");
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .arg("hello")
+                .arg("$HOME")
+                .arg_pair("-x", "a b"),
+        )
+        .unwrap();
+    assert_eq!(r.stdout_text(), "hello $HOME -x a b\n");
+    assert_eq!(r.exit_code, Some(0));
+    assert_eq!(r.signal, None);
+    assert!(!r.stdout_truncated && !r.timed_out);
+    assert!(r.stderr.is_empty());
+}
+
+#[test]
+fn argv0_is_the_file_name_and_stdin_is_empty() {
+    let c = allow("/usr/bin/cat");
+    let f = open(&c, "/usr/bin/cat");
+    let r = f
+        .execute(&c, &ExecuteOptions::new().arg("/proc/self/cmdline"))
+        .unwrap();
+    assert_eq!(r.stdout, b"cat\0/proc/self/cmdline\0");
+    // no argument: cat reads stdin, which is /dev/null, and ends at once
+    let r = f.execute(&c, &ExecuteOptions::new()).unwrap();
+    assert_eq!(r.exit_code, Some(0));
+    assert!(r.stdout.is_empty());
+}
+
+#[test]
+fn denied_without_execute_nothing_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("marker");
+    let c = ctx(r#"permit(principal, action == file_system::Action::"open", resource);"#);
+    let f = open(&c, "/usr/bin/touch");
+    let err = f
+        .execute(&c, &ExecuteOptions::new().arg(marker.to_str().unwrap()))
+        .unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    assert!(err.as_denied().is_some());
+    assert!(!marker.exists());
+
+    // the same call with execute allowed creates the marker
+    let c = allow("/usr/bin/touch");
+    let f = open(&c, "/usr/bin/touch");
+    let r = f
+        .execute(&c, &ExecuteOptions::new().arg(marker.to_str().unwrap()))
+        .unwrap();
+    assert_eq!(r.exit_code, Some(0));
+    assert!(marker.exists());
+}
+
+#[test]
+fn argument_not_allowed_is_refused_before_fork() {
+    let tmp = tempfile::tempdir().unwrap();
+    let allowed = tmp.path().join("allowed");
+    let other = tmp.path().join("other");
+    let c = ctx(&exec_policy(
+        "/usr/bin/touch",
+        &format!(
+            r#"when {{ context.arguments.positional_values == ["{}"] && context.arguments.flags.isEmpty() }}"#,
+            allowed.display()
+        ),
+    ));
+    let f = open(&c, "/usr/bin/touch");
+    let err = f
+        .execute(&c, &ExecuteOptions::new().arg(other.to_str().unwrap()))
+        .unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    assert!(!other.exists());
+    // an extra flag is not allowed either
+    let err = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .arg("-c")
+                .arg(allowed.to_str().unwrap()),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    assert!(!allowed.exists());
+    f.execute(&c, &ExecuteOptions::new().arg(allowed.to_str().unwrap()))
+        .unwrap();
+    assert!(allowed.exists());
+}
+
+#[test]
+fn key_value_arguments_are_tags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("m");
+    let c = ctx(&exec_policy(
+        "/usr/bin/touch",
+        r#"when { context.arguments.hasTag("-d") && context.arguments.getTag("-d") == "2001-01-01" }"#,
+    ));
+    let f = open(&c, "/usr/bin/touch");
+    let m = marker.to_str().unwrap();
+    let err = f
+        .execute(
+            &c,
+            &ExecuteOptions::new().arg_pair("-d", "2002-01-01").arg(m),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    assert!(!marker.exists());
+    f.execute(
+        &c,
+        &ExecuteOptions::new().arg_pair("-d", "2001-01-01").arg(m),
+    )
+    .unwrap();
+    let mtime = std::fs::metadata(&marker).unwrap().modified().unwrap();
+    let year_2002 = std::time::UNIX_EPOCH + Duration::from_secs(1_009_843_200);
+    assert!(mtime < year_2002);
+}
+
+#[test]
+fn environment_is_exactly_the_given_one() {
+    let c = allow("/usr/bin/env");
+    let f = open(&c, "/usr/bin/env");
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new().env("FOO", "bar baz").env("A", "1"),
+        )
+        .unwrap();
+    assert_eq!(r.stdout_text(), "A=1\nFOO=bar baz\n");
+    let r = f.execute(&c, &ExecuteOptions::new()).unwrap();
+    assert_eq!(r.stdout_text(), "");
+}
+
+#[test]
+fn environment_variable_not_allowed_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("m");
+    let policy = format!(
+        "{}\nforbid(principal, action == file_system::Action::\"execute\", resource) when {{ context.environment.hasTag(\"LD_PRELOAD\") }};",
+        exec_policy("/usr/bin/touch", "")
+    );
+    let c = ctx(&policy);
+    let f = open(&c, "/usr/bin/touch");
+    let m = marker.to_str().unwrap();
+    let err = f
+        .execute(&c, &ExecuteOptions::new().env("LD_PRELOAD", "/x.so").arg(m))
+        .unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    assert!(!err.as_denied().unwrap().reasons.is_empty());
+    assert!(!marker.exists());
+    f.execute(&c, &ExecuteOptions::new().env("LANG", "C").arg(m))
+        .unwrap();
+    assert!(marker.exists());
+}
+
+#[test]
+fn large_output_is_capped_and_drained() {
+    let c = allow("/usr/bin/head");
+    let f = open(&c, "/usr/bin/head");
+    let opts = ExecuteOptions::new()
+        .arg("-c")
+        .arg("10485760")
+        .arg("/dev/zero")
+        .max_output_bytes(1024 * 1024);
+    let r = f.execute(&c, &opts).unwrap();
+    assert_eq!(
+        r.exit_code,
+        Some(0),
+        "head must finish: the pipe is drained"
+    );
+    assert_eq!(r.stdout.len(), 1024 * 1024);
+    assert!(r.stdout_truncated);
+    assert!(!r.stderr_truncated);
+    assert!(!r.timed_out);
+
+    // the context limit caps the option
+    let c = allow("/usr/bin/head").with_limits(SdkLimits {
+        max_output_bytes: 1000,
+        ..SdkLimits::default()
+    });
+    let f = open(&c, "/usr/bin/head");
+    let r = f.execute(&c, &opts).unwrap();
+    assert_eq!(r.stdout.len(), 1000);
+    assert!(r.stdout_truncated);
+
+    // under the cap nothing is lost
+    let c = allow("/usr/bin/head");
+    let f = open(&c, "/usr/bin/head");
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .arg("-c")
+                .arg("200000")
+                .arg("/dev/zero"),
+        )
+        .unwrap();
+    assert_eq!(r.stdout.len(), 200_000);
+    assert!(!r.stdout_truncated);
+}
+
+#[test]
+fn endless_output_is_killed_at_the_timeout() {
+    let c = allow("/usr/bin/yes");
+    let f = open(&c, "/usr/bin/yes");
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .timeout(Duration::from_millis(500))
+                .max_output_bytes(4096),
+        )
+        .unwrap();
+    assert!(r.timed_out);
+    assert_eq!(r.signal, Some(9));
+    assert_eq!(r.exit_code, None);
+    assert_eq!(r.stdout.len(), 4096);
+    assert!(r.stdout_truncated);
+    assert!(!group_exists(r.pid));
+}
+
+#[test]
+fn timeout_kills_the_whole_process_group() {
+    let c = allow("/usr/bin/dash");
+    let f = open(&c, "/usr/bin/dash");
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .arg("-c")
+                .arg("/usr/bin/sleep 1000 & /usr/bin/sleep 1000")
+                .timeout(Duration::from_millis(300)),
+        )
+        .unwrap();
+    assert!(r.timed_out);
+    assert_eq!(r.signal, Some(9));
+    assert!(!group_exists(r.pid), "the background sleep was killed too");
+}
+
+#[test]
+fn leftovers_are_killed_when_the_child_exits() {
+    let c = allow("/usr/bin/dash");
+    let f = open(&c, "/usr/bin/dash");
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .arg("-c")
+                .arg("/usr/bin/sleep 1000 >/dev/null 2>&1 & echo started"),
+        )
+        .unwrap();
+    assert_eq!(r.exit_code, Some(0));
+    assert_eq!(r.stdout_text(), "started\n");
+    assert!(!r.timed_out);
+    assert!(!group_exists(r.pid));
+}
+
+#[test]
+fn exit_code_and_signal_are_distinct() {
+    let c = allow("/usr/bin/dash");
+    let f = open(&c, "/usr/bin/dash");
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new().arg("-c").arg("echo oops >&2; exit 3"),
+        )
+        .unwrap();
+    assert_eq!(r.exit_code, Some(3));
+    assert_eq!(r.signal, None);
+    assert_eq!(r.stderr_text(), "oops\n");
+    assert!(!r.success());
+    let r = f
+        .execute(&c, &ExecuteOptions::new().arg("-c").arg("kill -TERM $$"))
+        .unwrap();
+    assert_eq!(r.exit_code, None);
+    assert_eq!(r.signal, Some(15));
+    assert!(!r.timed_out);
+}
+
+#[test]
+fn cancellation_kills_the_child() {
+    let c = allow("/usr/bin/sleep");
+    let f = open(&c, "/usr/bin/sleep");
+    let flag = c.cancel_flag().clone();
+    let setter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        flag.store(true, Ordering::Relaxed);
+    });
+    let err = f
+        .execute(&c, &ExecuteOptions::new().arg("1000"))
+        .unwrap_err();
+    setter.join().unwrap();
+    assert_eq!(err.kind(), ExecErrorKind::Other);
+    assert!(matches!(err, rust_sdk::exec::ExecError::Cancelled));
+}
+
+#[test]
+fn writable_handle_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("echo");
+    std::fs::copy("/usr/bin/echo", &copy).unwrap();
+    let marker = tmp.path().join("ran");
+    let c = ctx(&format!(
+        r#"permit(principal, action, resource in file_system::Dir::"{}");"#,
+        tmp.path().display()
+    ));
+    let dir = DirHandle::open(&c, tmp.path().to_str().unwrap(), OpenDirOptions::default()).unwrap();
+    let rw = dir
+        .open_file(&c, "echo", OpenFileOptions::read_write())
+        .unwrap();
+    let err = rw
+        .execute(&c, &ExecuteOptions::new().arg(marker.to_str().unwrap()))
+        .unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::ValidationError);
+    drop(rw);
+    // the same file opened read-only runs
+    let ro = dir.open_file(&c, "echo", OpenFileOptions::read()).unwrap();
+    let r = ro.execute(&c, &ExecuteOptions::new().arg("copy")).unwrap();
+    assert_eq!(r.stdout_text(), "copy\n");
+}
+
+#[test]
+fn the_opened_inode_runs_even_after_a_rename() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy("/usr/bin/echo", tmp.path().join("prog")).unwrap();
+    let c = ctx(&format!(
+        r#"permit(principal, action, resource in file_system::Dir::"{}");"#,
+        tmp.path().display()
+    ));
+    let dir = DirHandle::open(&c, tmp.path().to_str().unwrap(), OpenDirOptions::default()).unwrap();
+    let f = dir.open_file(&c, "prog", OpenFileOptions::read()).unwrap();
+    // swap the name for another program after authorization
+    std::fs::rename(tmp.path().join("prog"), tmp.path().join("old")).unwrap();
+    std::fs::copy("/usr/bin/true", tmp.path().join("prog")).unwrap();
+    let r = f
+        .execute(&c, &ExecuteOptions::new().arg("still echo"))
+        .unwrap();
+    assert_eq!(r.stdout_text(), "still echo\n");
+}
+
+#[test]
+fn special_file_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o700)).unwrap();
+    let c = ctx(&format!(
+        r#"permit(principal, action, resource in file_system::Dir::"{}");"#,
+        tmp.path().display()
+    ));
+    let dir = DirHandle::open(&c, tmp.path().to_str().unwrap(), OpenDirOptions::default()).unwrap();
+    let f = dir
+        .open_file(
+            &c,
+            "fifo",
+            OpenFileOptions {
+                read: true,
+                special_file: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let err = f.execute(&c, &ExecuteOptions::new()).unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::EntryTypeMismatchError);
+}
+
+#[test]
+fn no_new_privs_is_set() {
+    let c = allow("/usr/bin/grep");
+    let f = open(&c, "/usr/bin/grep");
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .arg("NoNewPrivs")
+                .arg("/proc/self/status"),
+        )
+        .unwrap();
+    assert_eq!(r.stdout_text().trim(), "NoNewPrivs:\t1");
+}
+
+#[test]
+fn runs_as_the_requested_user_and_group() {
+    if !is_root() {
+        eprintln!("skipped: switching users needs root");
+        return;
+    }
+    let c = ctx(&exec_policy(
+        "/usr/bin/id",
+        r#"when { context.user.username == "nobody" && context.user.uid == 65534 }"#,
+    ));
+    let f = open(&c, "/usr/bin/id");
+    let r = f
+        .execute(&c, &ExecuteOptions::new().user("nobody"))
+        .unwrap();
+    let out = r.stdout_text();
+    assert!(out.starts_with("uid=65534(nobody) gid=65534("), "{out}");
+    // supplementary groups were dropped
+    assert!(!out.contains("groups=0"), "{out}");
+    // the policy only allows nobody: the current user is refused
+    let err = f.execute(&c, &ExecuteOptions::new()).unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    let err = f
+        .execute(&c, &ExecuteOptions::new().user("root"))
+        .unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+}
+
+#[test]
+fn group_not_allowed_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("m");
+    let c = ctx(&exec_policy(
+        "/usr/bin/touch",
+        r#"unless { context.group.gid == 0 }"#,
+    ));
+    let f = open(&c, "/usr/bin/touch");
+    let err = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .group("0")
+                .arg(marker.to_str().unwrap()),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    assert!(!marker.exists());
+}
+
+#[test]
+fn unknown_identity_and_unsupported_options_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("m");
+    let c = allow("/usr/bin/touch");
+    let f = open(&c, "/usr/bin/touch");
+    let m = marker.to_str().unwrap();
+    let err = f
+        .execute(&c, &ExecuteOptions::new().user("no-such-user-rex").arg(m))
+        .unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::IdentityResolutionError);
+    let mut caps = ExecuteOptions::new().arg(m);
+    caps.capabilities = vec!["CAP_NET_RAW".into()];
+    let err = f.execute(&c, &caps).unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::UnsupportedOperationError);
+    let mut ns = ExecuteOptions::new().arg(m);
+    ns.namespace_target_pid = Some(1);
+    let err = f.execute(&c, &ns).unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::UnsupportedOperationError);
+    assert!(!marker.exists());
+}
+
+#[test]
+fn invalid_arguments_are_refused() {
+    let c = allow("/usr/bin/echo");
+    let f = open(&c, "/usr/bin/echo");
+    for opts in [
+        ExecuteOptions::new().arg(""),
+        ExecuteOptions::new().arg("a\0b"),
+        ExecuteOptions::new().arg_pair("-k", ""),
+        ExecuteOptions::new().env("", "x"),
+        ExecuteOptions::new().env("A=B", "x"),
+        ExecuteOptions::new().env("A", ""),
+        ExecuteOptions::new().env("A", "x\0y"),
+        ExecuteOptions::new().timeout(Duration::ZERO),
+    ] {
+        let err = f.execute(&c, &opts).unwrap_err();
+        assert_eq!(err.kind(), ExecErrorKind::InvalidArguments, "{opts:?}");
+    }
+}
+
+#[test]
+fn execute_context_reports_the_request() {
+    let opts = ExecuteOptions::new()
+        .arg("-v")
+        .arg_pair("--k", "v")
+        .env("A", "1");
+    let ctx = rust_sdk::exec::execute_context(&opts).unwrap();
+    assert_eq!(ctx.arguments.len(), 2);
+    assert_eq!(ctx.environment.get("A").map(String::as_str), Some("1"));
+    assert_eq!(ctx.identity.uid, nix::unistd::geteuid().as_raw());
+}
