@@ -573,3 +573,27 @@ fn execute_context_reports_the_request() {
     assert_eq!(ctx.environment.get("A").map(String::as_str), Some("1"));
     assert_eq!(ctx.identity.uid, nix::unistd::geteuid().as_raw());
 }
+
+#[test]
+fn sysctl_load_system_is_gated_twice() {
+    use rust_sdk::sysctl;
+    use rust_sdk::system::SysinfoErrorKind;
+    // no sysctl::load: refused before anything is opened
+    let c = ctx(r#"permit(principal, action in file_system::Action::"SafeIO", resource);"#);
+    let err = sysctl::load_system(&c).unwrap_err();
+    assert_eq!(err.kind(), SysinfoErrorKind::PermissionDenied);
+    assert_eq!(
+        err.as_denied().unwrap().action,
+        rex_auth::Action::SysctlLoad
+    );
+    // load and open allowed, execute not: the helper goes through the execute gate
+    let c = ctx(
+        r#"permit(principal, action == sysctl::Action::"load", resource);
+permit(principal, action == file_system::Action::"open", resource);"#,
+    );
+    let err = sysctl::load_system(&c).unwrap_err();
+    assert_eq!(err.kind(), SysinfoErrorKind::PermissionDenied);
+    let denied = err.as_denied().unwrap();
+    assert_eq!(denied.action, rex_auth::Action::FsExecute);
+    assert!(denied.resource.contains("/usr/sbin/sysctl"), "{denied}");
+}

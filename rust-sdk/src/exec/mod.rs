@@ -407,6 +407,43 @@ pub fn execute(
     )
 }
 
+/// Opens the first of `candidates` (absolute paths) that exists, read-only and without
+/// following symlinks, through the gated file-system API (`open` on the directory and on the
+/// file). Used for the helper binaries the SDK runs for itself. A denial or an authorization
+/// failure is returned at once (no fallback to another candidate); other errors (missing file,
+/// a symlinked directory) move on to the next candidate, and the last one is returned.
+pub fn open_helper(ctx: &SdkContext, candidates: &[&str]) -> Result<FileHandle, ExecError> {
+    let mut last = ExecError::InvalidArguments("no helper path given".into());
+    for path in candidates {
+        let (dir, name) = match path.rsplit_once('/') {
+            Some(("", name)) => ("/", name),
+            Some((dir, name)) => (dir, name),
+            None => {
+                return Err(ExecError::InvalidArguments(format!(
+                    "helper path `{path}` is not absolute"
+                )));
+            }
+        };
+        let opened = crate::fs::DirHandle::open(ctx, dir, crate::fs::OpenDirOptions::default())
+            .and_then(|d| d.open_file(ctx, name, crate::fs::OpenFileOptions::read()));
+        match opened {
+            Ok(f) => return Ok(f),
+            Err(e) => {
+                if matches!(
+                    e.kind(),
+                    crate::fs::FsErrorKind::PermissionDenied
+                        | crate::fs::FsErrorKind::AuthorizationError
+                        | crate::fs::FsErrorKind::InvalidPath
+                ) {
+                    return Err(ExecError::Fs(e));
+                }
+                last = ExecError::Fs(e);
+            }
+        }
+    }
+    Err(last)
+}
+
 impl FileHandle {
     /// Executes this file; see [`execute`].
     pub fn execute(

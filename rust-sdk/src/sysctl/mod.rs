@@ -1,4 +1,5 @@
-//! Kernel parameters (`sysctl`): read, write and find by regular expression.
+//! Kernel parameters (`sysctl`): read, write, find by regular expression, and reload the
+//! configuration files ([`load_system`]).
 //!
 //! A key such as `net.ipv4.ip_forward` (characters `[a-z0-9_.-/]`, `.` and `/` both separate
 //! components) maps to `/proc/sys/net/ipv4/ip_forward`, and is gated exactly like a file:
@@ -6,6 +7,12 @@
 //! write it. Unlike REX, nothing is ever retried or run with elevated privileges: the checks
 //! always use the caller's principal, and the kernel's own permission checks apply on top.
 //! Files are opened with `O_NOFOLLOW`.
+//!
+//! [`load_system`] (REX's `sc.load_system()`) checks `sysctl::Action::"load"`, then opens the
+//! `sysctl` binary through the gated file-system API and runs `sysctl --system` through
+//! [`crate::exec::execute`], so `file_system::Action::"execute"` on the binary (with the
+//! argument `--system`, an empty environment and the caller's identity in the context) must be
+//! allowed too. REX ran it as root with extra capabilities and without the `execute` check.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -13,7 +20,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use rex_auth::{Action, AuthError, Denied, Resource, ResourcePath};
 
 use crate::SdkContext;
+use crate::exec::{ExecError, ExecErrorKind, ExecuteOptions, ExecuteResult};
 use crate::system::SysinfoErrorKind;
+
+/// Where the `sysctl` binary is looked for, in order.
+pub const SYSCTL_BINARIES: &[&str] = &["/usr/sbin/sysctl", "/sbin/sysctl"];
 
 /// Root of the sysctl tree.
 pub const SYSCTL_ROOT: &str = "/proc/sys";
@@ -44,6 +55,10 @@ pub enum SysctlError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Opening or running the `sysctl` binary failed (not a denial: denials are
+    /// [`SysctlError::Denied`]).
+    #[error("sysctl --system: {0}")]
+    Exec(ExecError),
 }
 
 impl SysctlError {
@@ -54,6 +69,32 @@ impl SysctlError {
             SysctlError::Auth(_) => SysinfoErrorKind::AuthorizationError,
             SysctlError::InvalidParameter(_) => SysinfoErrorKind::InvalidParameter,
             SysctlError::Io { .. } => SysinfoErrorKind::IoError,
+            SysctlError::Exec(e) => match e.kind() {
+                ExecErrorKind::PermissionDenied => SysinfoErrorKind::PermissionDenied,
+                ExecErrorKind::AuthorizationError => SysinfoErrorKind::AuthorizationError,
+                ExecErrorKind::InvalidArguments => SysinfoErrorKind::InvalidParameter,
+                ExecErrorKind::NotFound | ExecErrorKind::IoError => SysinfoErrorKind::IoError,
+                _ => SysinfoErrorKind::Other,
+            },
+        }
+    }
+
+    /// The typed denial, if Cedar refused.
+    pub fn as_denied(&self) -> Option<&Denied> {
+        match self {
+            SysctlError::Denied(d) => Some(d),
+            SysctlError::Exec(e) => e.as_denied(),
+            _ => None,
+        }
+    }
+}
+
+impl From<ExecError> for SysctlError {
+    fn from(e: ExecError) -> Self {
+        match e {
+            ExecError::PermissionDenied(d) => SysctlError::Denied(d),
+            ExecError::Fs(crate::fs::FsError::PermissionDenied(d)) => SysctlError::Denied(d),
+            other => SysctlError::Exec(other),
         }
     }
 }
@@ -219,6 +260,23 @@ pub fn find(ctx: &SdkContext, pattern: &str) -> Result<SysctlFind, SysctlError> 
     Ok(out)
 }
 
+/// Reloads the kernel parameters from the configuration files: `sysctl --system`.
+///
+/// Checks `sysctl::Action::"load"` on `sysctl::Sysctl`, then `open` on the binary (see
+/// [`SYSCTL_BINARIES`]) and `execute` on it with the argument `--system`, an empty
+/// environment, and the caller's own identity; nothing runs unless all three are allowed.
+/// Returns the child's output and status (a non-zero exit, e.g. for read-only parameters, is
+/// not an error here: look at [`ExecuteResult::exit_code`]).
+pub fn load_system(ctx: &SdkContext) -> Result<ExecuteResult, SysctlError> {
+    load_system_with(ctx, SYSCTL_BINARIES)
+}
+
+fn load_system_with(ctx: &SdkContext, binaries: &[&str]) -> Result<ExecuteResult, SysctlError> {
+    ctx.check(Action::SysctlLoad, &Resource::sysctl())?;
+    let bin = crate::exec::open_helper(ctx, binaries)?;
+    Ok(bin.execute(ctx, &ExecuteOptions::new().arg("--system"))?)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(
@@ -228,6 +286,36 @@ mod tests {
         clippy::indexing_slicing
     )]
     use super::*;
+
+    fn ctx(policy: &str) -> SdkContext {
+        let auth = rex_auth::Authorizer::builder()
+            .principal(rex_auth::Principal::user("tester").unwrap())
+            .policies(rex_auth::Policies::parse("test", policy).unwrap())
+            .build()
+            .unwrap();
+        SdkContext::new(std::sync::Arc::new(auth))
+    }
+
+    /// The whole load path with a harmless stand-in for the binary (running the real
+    /// `sysctl --system` as root in a test would change this machine's kernel parameters).
+    #[test]
+    fn load_runs_the_binary_through_the_execute_gate() {
+        let policy = r#"permit(principal, action == sysctl::Action::"load", resource);
+permit(principal, action == file_system::Action::"open", resource in file_system::Dir::"/usr/bin");
+permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/echo")
+  when { context.arguments.flags == ["--system"] && context.arguments.positional_values.isEmpty()
+         && context.environment.names.isEmpty() };"#;
+        let c = ctx(policy);
+        let r = load_system_with(&c, &["/usr/bin/no-such-sysctl-rex", "/usr/bin/echo"]).unwrap();
+        assert_eq!(r.stdout_text(), "--system\n");
+        assert_eq!(r.exit_code, Some(0));
+
+        // without execute, the open succeeds but nothing runs
+        let no_exec = policy.lines().take(2).collect::<Vec<_>>().join("\n");
+        let err = load_system_with(&ctx(&no_exec), &["/usr/bin/echo"]).unwrap_err();
+        assert_eq!(err.kind(), SysinfoErrorKind::PermissionDenied);
+        assert_eq!(err.as_denied().unwrap().action, rex_auth::Action::FsExecute);
+    }
 
     #[test]
     fn keys_map_to_paths() {
