@@ -15,6 +15,7 @@ pub type SharedModule = std::sync::Arc<Module>;
 use crate::args::ScriptArguments;
 use crate::denial::{DenialToken, TerminationToken};
 use crate::error::{RunError, from_eval_error, from_parse_error};
+use crate::extensions::RunExtensions;
 use crate::limits::{CancelHandle, Limits};
 use crate::outcome::{RunOutcome, RunStatus, Timings};
 use crate::state::{self, CHECK_EVERY, LogLevel, RunGuard, RunState, push_log};
@@ -170,6 +171,9 @@ pub struct RunOptions {
     pub cancel: Option<CancelHandle>,
     /// Overrides [`Limits::timeout`] for this run.
     pub timeout: Option<Duration>,
+    /// Values the embedder's native functions can reach during this run (see
+    /// [`crate::run_extension`]).
+    pub extensions: RunExtensions,
 }
 
 /// A compiled script, reusable for many runs with arguments of the same names.
@@ -308,6 +312,7 @@ impl RexEngine {
             dropped_logs: 0,
             denials: Vec::new(),
             terminated: None,
+            extensions: options.extensions.clone(),
         };
         let evaluate = move || self.evaluate(compiled, args, state);
         let (result, state) = if self.limits.stack_size == 0 {

@@ -15,6 +15,7 @@ mod args;
 mod denial;
 mod engine;
 mod error;
+mod extensions;
 mod limits;
 mod outcome;
 mod state;
@@ -23,10 +24,12 @@ pub use args::{ArgumentsError, ScriptArgumentValue, ScriptArguments, validate_id
 pub use denial::{DENIAL_FIELD, DenialToken, denial_in_payload, error_map, script_error};
 pub use engine::{CompiledScript, RexEngine, RexEngineBuilder, RunOptions, SharedModule};
 pub use error::{ErrorKind, RunError, ScriptPosition};
+pub use extensions::RunExtensions;
 pub use limits::{CancelHandle, LimitKind, Limits};
 pub use outcome::{RunOutcome, RunStatus, Timings};
 pub use state::{
     LogLevel, ScriptLog, current_cancel_flag, current_interruption, push_log, record_denial,
+    run_extension,
 };
 
 pub use rhai;

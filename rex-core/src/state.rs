@@ -9,6 +9,7 @@ use std::time::Instant;
 use rex_auth::Denied;
 use serde::{Deserialize, Serialize};
 
+use crate::extensions::RunExtensions;
 use crate::limits::LimitKind;
 
 /// Severity of a [`ScriptLog`].
@@ -46,6 +47,7 @@ pub(crate) struct RunState {
     pub(crate) dropped_logs: usize,
     pub(crate) denials: Vec<Denied>,
     pub(crate) terminated: Option<LimitKind>,
+    pub(crate) extensions: RunExtensions,
 }
 
 thread_local! {
@@ -80,6 +82,7 @@ impl RunGuard {
                 dropped_logs: std::mem::take(&mut state.dropped_logs),
                 denials: std::mem::take(&mut state.denials),
                 terminated: state.terminated.take(),
+                extensions: std::mem::take(&mut state.extensions),
             })
         })
     }
@@ -168,4 +171,11 @@ pub fn current_interruption() -> Option<LimitKind> {
         }
     })
     .flatten()
+}
+
+/// The extension of type `T` attached to the run in progress on this thread (see
+/// [`RunOptions::extensions`](crate::RunOptions::extensions)). `None` outside a run or when
+/// the embedder attached none.
+pub fn run_extension<T: std::any::Any + Send + Sync>() -> Option<Arc<T>> {
+    with_current(|state| state.extensions.get::<T>()).flatten()
 }

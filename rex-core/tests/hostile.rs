@@ -106,7 +106,7 @@ fn cancellation_from_another_thread() {
     });
     let options = RunOptions {
         cancel: Some(cancel.clone()),
-        timeout: None,
+        ..RunOptions::default()
     };
     let out = engine.run_with("loop {}", &ScriptArguments::new(), &options);
     canceller.join().unwrap();
@@ -129,7 +129,7 @@ fn native_function_sees_the_run_cancel_flag() {
     let cancel = CancelHandle::new();
     let options = RunOptions {
         cancel: Some(cancel.clone()),
-        timeout: None,
+        ..RunOptions::default()
     };
     let out = engine.run_with("flag_is_set()", &ScriptArguments::new(), &options);
     assert_eq!(out.output, "false");
@@ -388,4 +388,41 @@ fn scripts_cannot_construct_a_denial_token() {
         assert_eq!(out.error.unwrap().kind(), ErrorKind::Runtime, "{script}");
         assert!(out.denials.is_empty());
     }
+}
+
+#[test]
+fn run_extensions_reach_native_functions_of_that_run_only() {
+    use rex_core::{RunExtensions, run_extension};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<i64>>);
+
+    let engine = RexEngine::builder()
+        .register(|e| {
+            e.register_fn("note", |x: i64| -> bool {
+                match run_extension::<Seen>() {
+                    Some(seen) => {
+                        seen.0.lock().unwrap().push(x);
+                        true
+                    }
+                    None => false,
+                }
+            });
+        })
+        .build();
+    let mut ext = RunExtensions::new();
+    ext.insert(Seen::default());
+    let seen = ext.get::<Seen>().unwrap();
+    let options = RunOptions {
+        extensions: ext,
+        ..RunOptions::default()
+    };
+    let out = engine.run_with("note(1); note(2)", &ScriptArguments::new(), &options);
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(*seen.0.lock().unwrap(), vec![1, 2]);
+    // A run without the extension sees none.
+    let out = engine.run("note(3)", &ScriptArguments::new());
+    assert_eq!(out.output, "false");
+    assert_eq!(*seen.0.lock().unwrap(), vec![1, 2]);
 }

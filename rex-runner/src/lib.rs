@@ -16,6 +16,7 @@
 //! ```
 
 mod audit;
+mod builtins;
 mod exit;
 mod inputs;
 mod metrics;

@@ -98,6 +98,10 @@ struct RunArgs {
     #[arg(long)]
     exit_zero_on_script_error: bool,
 
+    /// Also write the run's metrics in Prometheus text format to this file.
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
+
     /// Print every function a script can call, with its signature, and exit.
     #[arg(long)]
     print_functions: bool,
@@ -176,6 +180,7 @@ fn limits(args: &RunArgs) -> Limits {
 fn run(args: &RunArgs) -> ExitStatus {
     let mut builder = Runner::builder()
         .limits(limits(args))
+        .log_config(rex_logging::ScriptLogsConfig::from_env())
         .permissive(args.permissive);
     for p in &args.policy_file {
         match read_policy(p, args.allow_writable_policy) {
@@ -256,14 +261,47 @@ fn run(args: &RunArgs) -> ExitStatus {
         Ok(a) => a,
         Err((t, m)) => return early(args, t, &m, ExitStatus::InvalidInput),
     };
+    if let Err(e) = cancel_on_signals(&runner) {
+        return early(
+            args,
+            ErrorType::InternalException,
+            &format!("cannot install the SIGTERM/SIGINT handlers: {e}"),
+            ExitStatus::Internal,
+        );
+    }
     let report = runner.run(&script, &script_args);
     if !emit(&report.document, args.output_format, args.verbose) {
+        return ExitStatus::Internal;
+    }
+    if let Some(path) = &args.metrics_file
+        && let Err(e) = write_operator_file(path, &report.metrics.to_prometheus_text())
+    {
+        eprintln!("error: cannot write metrics file {}: {e}", path.display());
         return ExitStatus::Internal;
     }
     if args.exit_zero_on_script_error && report.exit != ExitStatus::Internal {
         return ExitStatus::Success;
     }
     report.exit
+}
+
+/// SIGTERM or SIGINT cancels the running script at its next check (native calls included);
+/// the run then ends with a `Cancelled` limit error and exit code 4. A second signal of the
+/// same kind while the first is pending terminates the process at once.
+fn cancel_on_signals(runner: &Runner) -> std::io::Result<()> {
+    let flag = runner.cancel_handle().flag();
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone())?;
+        signal_hook::flag::register(signal, flag.clone())?;
+    }
+    Ok(())
+}
+
+/// Writes a file the operator named on the command line (not a script operation, so it does
+/// not go through rust-sdk or Cedar).
+#[allow(clippy::disallowed_methods)]
+fn write_operator_file(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
 }
 
 fn load_args(

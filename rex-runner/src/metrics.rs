@@ -1,70 +1,57 @@
-//! REX's run metrics and alarms in the output document (names, units and dimensions of §3.6).
+//! REX's run metrics and alarms (names, units and dimensions of §3.6) and the script's own,
+//! merged into the output document.
 
 use std::time::Duration;
 
 use rex_core::{ErrorKind, RunOutcome};
-use serde_json::{Value, json};
+use rex_metrics::RunMetrics;
+use rex_metrics::runner::{RunnerAlarm, RunnerCount, RunnerTime};
 
 use crate::output::OutputDocument;
 
-fn metric(name: &str, value: f64, unit: &str, info: &str) -> Value {
-    json!({
-        "metric_name": name,
-        "metric_value": value,
-        "metric_unit": unit,
-        "metric_dimension": { "MetricInfo": info },
-        "metric_timestamp": rex_logging::now_rfc3339(),
-    })
-}
-
-fn alarm(kind: &str, details: &str) -> Value {
-    json!({ "alarm_type": kind, "alarm_details": details })
-}
-
-/// Appends the runner's metrics and alarms for a finished run.
-pub fn add_run_metrics(doc: &mut OutputDocument, outcome: &RunOutcome, total: Duration) {
-    let ns = |d: Duration| d.as_nanos() as f64;
-    doc.metrics.push(metric(
-        "RexRunnerScriptExecutionTime",
-        ns(outcome.timings.run),
-        "TIME",
-        "Duration",
-    ));
-    doc.metrics.push(metric(
-        "RexRunnerTotalExecutionTime",
-        ns(total),
-        "TIME",
-        "Duration",
-    ));
+/// Records the runner's metrics and alarms for a finished run in `run`, then writes the
+/// runner's and the script's metrics and alarms (in that order) into `doc`.
+pub fn add_run_metrics(
+    doc: &mut OutputDocument,
+    run: &RunMetrics,
+    outcome: &RunOutcome,
+    total: Duration,
+) {
+    // Recording can only fail on limits that the runner's fixed names never reach; a
+    // failure leaves the metric out rather than failing the run.
+    let _ = run.record_execution_time(RunnerTime::ScriptExecution, outcome.timings.run);
+    let _ = run.record_execution_time(RunnerTime::TotalExecution, total);
     match &outcome.error {
-        None => doc.metrics.push(metric(
-            "RexRunnerScriptExecutionSuccessCount",
-            1.0,
-            "COUNT",
-            "SuccessCount",
-        )),
+        None => {
+            let _ = run.record_run_count(RunnerCount::Success);
+        }
         Some(err) => {
-            let (count, alarm_type) = match err.kind() {
+            let (count, alarm) = match err.kind() {
                 ErrorKind::AccessDenied => (
-                    "RexRunnerScriptExecutionPrivilegeEscalationCount",
-                    "RexRunnerPrivilegeEscalation",
+                    RunnerCount::PrivilegeEscalation,
+                    RunnerAlarm::PrivilegeEscalation,
                 ),
                 ErrorKind::Compile => (
-                    "RexRunnerScriptExecutionCompilationFailureCount",
-                    "RexRunnerCompilationFailure",
+                    RunnerCount::CompilationFailure,
+                    RunnerAlarm::CompilationFailure,
                 ),
                 ErrorKind::InvalidArguments => (
-                    "RexRunnerScriptArgumentValidationFailureCount",
-                    "RexRunnerScriptArgumentValidationFailure",
+                    RunnerCount::ScriptArgumentValidationFailure,
+                    RunnerAlarm::ScriptArgumentValidationFailure,
                 ),
-                _ => (
-                    "RexRunnerScriptExecutionFailureCount",
-                    "RexRunnerScriptExecutionFailure",
-                ),
+                _ => (RunnerCount::Failure, RunnerAlarm::ScriptExecutionFailure),
             };
-            doc.metrics
-                .push(metric(count, 1.0, "COUNT", "FailureCount"));
-            doc.alarms.push(alarm(alarm_type, &err.to_string()));
+            let _ = run.record_run_count(count);
+            let details = crate::output::truncate_message(&err.to_string());
+            let _ = run.raise_runner_alarm(alarm, Some(&details));
         }
     }
+    let metrics = run.runner_metrics().into_iter().chain(run.script_metrics());
+    doc.metrics = metrics
+        .filter_map(|m| serde_json::to_value(m).ok())
+        .collect();
+    let alarms = run.runner_alarms().into_iter().chain(run.script_alarms());
+    doc.alarms = alarms
+        .filter_map(|a| serde_json::to_value(a).ok())
+        .collect();
 }

@@ -5,9 +5,11 @@ use std::time::Instant;
 
 use rex_auth::{AuditSink, Authorizer, Policies, PolicyError, Principal};
 use rex_core::{
-    CancelHandle, ErrorKind, Limits, RexEngine, RunError, RunOptions, RunOutcome, ScriptArguments,
+    CancelHandle, ErrorKind, Limits, RexEngine, RunError, RunExtensions, RunOptions, RunOutcome,
+    ScriptArguments,
 };
 use rex_logging::{LogEntry, ScriptLogs, ScriptLogsConfig};
+use rex_metrics::{MetricsLimits, RunMetrics};
 use rhai_sdk::RexModules;
 use rust_sdk::{SdkContext, SdkLimits};
 
@@ -42,6 +44,8 @@ pub struct RunnerBuilder {
     permissive: bool,
     rex_modules: Option<RexModules>,
     modules: Vec<ModuleRegistrar>,
+    log_config: ScriptLogsConfig,
+    metrics_limits: MetricsLimits,
 }
 
 impl RunnerBuilder {
@@ -101,6 +105,19 @@ impl RunnerBuilder {
         self
     }
 
+    /// How script logs are kept in the output (level filter, caps). The CLI uses
+    /// [`ScriptLogsConfig::from_env`] (`LOG_LEVEL`); the default keeps INFO and above.
+    pub fn log_config(mut self, config: ScriptLogsConfig) -> Self {
+        self.log_config = config;
+        self
+    }
+
+    /// Caps on the metrics and alarms a script may publish.
+    pub fn metrics_limits(mut self, limits: MetricsLimits) -> Self {
+        self.metrics_limits = limits;
+        self
+    }
+
     /// Parses and validates the policies and builds the engine.
     pub fn build(self) -> Result<Runner, RunnerError> {
         let sources: Vec<(&str, &str)> = self
@@ -144,6 +161,7 @@ impl RunnerBuilder {
         let engine = RexEngine::builder()
             .limits(self.limits)
             .register(move |engine| {
+                crate::builtins::register(engine);
                 rex_modules.register(engine, &sdk_for_modules);
                 for m in &modules {
                     m(engine, &sdk_for_modules);
@@ -156,6 +174,8 @@ impl RunnerBuilder {
             cancel,
             policy_sha256: self.policies.iter().map(|p| p.sha256.clone()).collect(),
             audit_log: self.audit_log,
+            log_config: self.log_config,
+            metrics_limits: self.metrics_limits,
         })
     }
 }
@@ -177,6 +197,8 @@ pub struct Runner {
     cancel: CancelHandle,
     policy_sha256: Vec<String>,
     audit_log: Option<AuditLogSink>,
+    log_config: ScriptLogsConfig,
+    metrics_limits: MetricsLimits,
 }
 
 /// The result of one run: the output document and the exit status the CLI uses.
@@ -188,6 +210,9 @@ pub struct RunReport {
     pub exit: ExitStatus,
     /// The engine's outcome.
     pub outcome: RunOutcome,
+    /// The run's metrics and alarms (the runner's and the script's), e.g. for
+    /// [`RunMetrics::to_prometheus_text`].
+    pub metrics: RunMetrics,
 }
 
 impl Runner {
@@ -222,15 +247,19 @@ impl Runner {
         if let Some(a) = &self.audit_log {
             a.set_script(Some(script.sha256.clone()));
         }
+        let run_metrics = RunMetrics::new(self.metrics_limits);
+        let mut extensions = RunExtensions::new();
+        extensions.insert(run_metrics.clone());
         let outcome = self.engine.run_with(
             &script.text,
             args,
             &RunOptions {
                 cancel: Some(self.cancel.clone()),
                 timeout: None,
+                extensions,
             },
         );
-        let logs = convert_logs(&outcome);
+        let logs = convert_logs(&outcome, self.log_config);
         let mut document = match &outcome.error {
             None => OutputDocument {
                 output: outcome.output.clone(),
@@ -269,7 +298,7 @@ impl Runner {
         };
         document.script_sha256 = Some(script.sha256.clone());
         document.policy_sha256 = self.policy_sha256.clone();
-        crate::metrics::add_run_metrics(&mut document, &outcome, started.elapsed());
+        crate::metrics::add_run_metrics(&mut document, &run_metrics, &outcome, started.elapsed());
         let exit = match &outcome.error {
             None => ExitStatus::Success,
             Some(e) => ExitStatus::for_error(e.kind()),
@@ -278,6 +307,7 @@ impl Runner {
             document,
             exit,
             outcome,
+            metrics: run_metrics,
         }
     }
 }
@@ -294,8 +324,8 @@ fn classify(err: &RunError) -> (ErrorType, String) {
     (t, message)
 }
 
-fn convert_logs(outcome: &RunOutcome) -> Vec<LogEntry> {
-    let logs = ScriptLogs::new(ScriptLogsConfig::default());
+fn convert_logs(outcome: &RunOutcome, config: ScriptLogsConfig) -> Vec<LogEntry> {
+    let logs = ScriptLogs::new(config);
     for l in &outcome.logs {
         let level = match l.level {
             rex_core::LogLevel::Trace => rex_logging::LogLevel::Trace,
