@@ -235,3 +235,59 @@ fn dmesg_denied() {
         SysinfoErrorKind::PermissionDenied
     );
 }
+
+const SLABINFO: &str = r#"permit(principal, action == file_system::Action::"open", resource == file_system::Dir::"/proc");
+    permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource == file_system::File::"/proc/slabinfo");"#;
+
+#[test]
+fn slab_info_allowed_matches_proc() {
+    let c = ctx(SLABINFO);
+    let direct = match std::fs::read_to_string("/proc/slabinfo") {
+        Ok(t) => t,
+        Err(_) => {
+            // not root: the checks pass and the kernel refuses the read
+            assert_eq!(
+                system::slab_info(&c).unwrap_err().kind(),
+                SysinfoErrorKind::IoError
+            );
+            return;
+        }
+    };
+    let s = system::slab_info(&c).unwrap();
+    let names: Vec<&str> = direct
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(!s.slabs.is_empty());
+    // cache names and their order are stable between two reads
+    for (entry, name) in s.slabs.iter().zip(&names).take(10) {
+        assert_eq!(entry.name, *name);
+    }
+    assert!(s.slabs.iter().any(|e| e.name == "dentry"));
+    assert_eq!(s.summary.total_caches, s.slabs.len() as u64);
+    assert!(s.summary.active_objects <= s.summary.total_objects);
+    assert!(s.summary.min_obj_size <= s.summary.max_obj_size);
+    assert!(s.summary.total_size > 0);
+}
+
+#[test]
+fn slab_info_denied_stops_at_the_first_check() {
+    // `open` on Dir /proc allowed, but not the file itself
+    let (c, sink) = ctx_with(
+        r#"permit(principal, action == file_system::Action::"open", resource == file_system::Dir::"/proc");"#,
+    );
+    let e = system::slab_info(&c).unwrap_err();
+    assert_eq!(e.kind(), SysinfoErrorKind::PermissionDenied);
+    assert!(matches!(e, system::SysinfoError::Denied(_)));
+    let records = sink.records();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[1].outcome, Outcome::Deny);
+    // nothing allowed at all
+    let (c, sink) = ctx_with("");
+    assert_eq!(
+        system::slab_info(&c).unwrap_err().kind(),
+        SysinfoErrorKind::PermissionDenied
+    );
+    assert_eq!(sink.records().len(), 1);
+}

@@ -1,5 +1,6 @@
-//! Processes: listing (`ps`), signalling (`kill`), open files (`lsof`) and the processes using
-//! a path (`fuser`).
+//! Processes: listing (`ps`), CPU monitoring in batches, signalling (`kill`), open files
+//! (`lsof`), the processes using a path (`fuser`), System V IPC objects (`ipcs`), namespace
+//! entry for a Rust callback (`nsenter`) and stack traces (`trace`).
 //!
 //! Every process is authorized individually with `process_system::Action::"list"` (listing),
 //! `"kill"`/`"interrupt"` (signals) or `"list_fds"` (open files) on
@@ -19,6 +20,14 @@ use rustix::process::{Pid, PidfdFlags};
 
 use crate::SdkContext;
 
+mod ipcs;
+mod ns;
+mod trace;
+
+pub use ipcs::{IpcsInfo, MessageQueue, SemaphoreSet, SharedMemorySegment};
+pub use ns::{NamespaceOptions, NamespaceTarget};
+pub use trace::{StackFrame, TraceOptions, TracedProcess, TracedThread};
+
 /// The kind of a [`ProcessError`], mirroring REX's `ProcessErrorKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProcessErrorKind {
@@ -36,6 +45,10 @@ pub enum ProcessErrorKind {
     DBusError,
     /// The systemd unit does not exist.
     ServiceNotFound,
+    /// Entering a namespace failed.
+    NamespaceOperationError,
+    /// A callback failed.
+    CallbackExecutionError,
     /// Anything else (an OS error while signalling).
     Other,
 }
@@ -69,6 +82,20 @@ pub enum ProcessError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Entering a namespace failed.
+    #[error("namespace operation {op} failed: {source}")]
+    Namespace {
+        /// What was being done.
+        op: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A callback failed (e.g. panicked).
+    #[error("callback failed: {0}")]
+    Callback(String),
+    /// The operation is not supported (the message says why).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }
 
 impl ProcessError {
@@ -80,7 +107,9 @@ impl ProcessError {
             ProcessError::NotFound { .. } => ProcessErrorKind::ProcessNotFound,
             ProcessError::Validation(_) => ProcessErrorKind::ValidationError,
             ProcessError::Enumeration(_) => ProcessErrorKind::ProcessEnumerationError,
-            ProcessError::Os { .. } => ProcessErrorKind::Other,
+            ProcessError::Os { .. } | ProcessError::Unsupported(_) => ProcessErrorKind::Other,
+            ProcessError::Namespace { .. } => ProcessErrorKind::NamespaceOperationError,
+            ProcessError::Callback(_) => ProcessErrorKind::CallbackExecutionError,
         }
     }
 }
@@ -375,6 +404,73 @@ pub struct FuserInfo {
     pub access: String,
 }
 
+/// Most batches [`ProcessManager::monitor_processes_cpu`] takes.
+pub const MAX_MONITOR_BATCHES: u32 = 10_000;
+
+/// Longest delay between two monitoring batches.
+pub const MAX_MONITOR_DELAY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Options of [`ProcessManager::monitor_processes_cpu`] (REX's `MonitorProcessesCpuOptions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorProcessesCpuOptions {
+    /// The processes to sample (empty: all).
+    pub pids_to_monitor: Vec<u32>,
+    /// How many samples (1 to [`MAX_MONITOR_BATCHES`]).
+    pub batches: u32,
+    /// The pause between two samples (at most [`MAX_MONITOR_DELAY`]).
+    pub delay: std::time::Duration,
+    /// Also report each thread.
+    pub include_threads: bool,
+}
+
+impl Default for MonitorProcessesCpuOptions {
+    fn default() -> Self {
+        MonitorProcessesCpuOptions {
+            pids_to_monitor: Vec::new(),
+            batches: 1,
+            delay: std::time::Duration::from_secs(1),
+            include_threads: false,
+        }
+    }
+}
+
+impl MonitorProcessesCpuOptions {
+    /// Checks the bounds.
+    pub fn validate(&self) -> Result<(), ProcessError> {
+        if self.batches == 0 || self.batches > MAX_MONITOR_BATCHES {
+            return Err(ProcessError::Validation(format!(
+                "batches must be between 1 and {MAX_MONITOR_BATCHES}, got {}",
+                self.batches
+            )));
+        }
+        if self.delay > MAX_MONITOR_DELAY {
+            return Err(ProcessError::Validation(format!(
+                "delay must be at most {} s",
+                MAX_MONITOR_DELAY.as_secs()
+            )));
+        }
+        if self.pids_to_monitor.contains(&0) {
+            return Err(ProcessError::Validation("pid 0 is not a process".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Sleeps `d` in short slices; `false` when cancelled meanwhile.
+fn sleep_unless_cancelled(ctx: &SdkContext, d: std::time::Duration) -> bool {
+    let slice = std::time::Duration::from_millis(50);
+    let mut left = d;
+    while !left.is_zero() {
+        if ctx.is_cancelled() {
+            return false;
+        }
+        let step = left.min(slice);
+        std::thread::sleep(step);
+        left = left.saturating_sub(step);
+    }
+    !ctx.is_cancelled()
+}
+
 /// The process API. Holds the user-name cache and the previous CPU samples (for
 /// `recent_cpu_usage`).
 #[derive(Debug, Default)]
@@ -408,6 +504,18 @@ impl ProcessManager {
     /// Lists processes (`ps`). Each process is checked with `process_system::list`; denied
     /// ones are left out and counted. Processes that exit during the scan are skipped.
     pub fn processes(&mut self, ctx: &SdkContext) -> Result<ProcessList, ProcessError> {
+        self.sample(ctx, None, false)
+    }
+
+    /// Samples the given processes (all when `pids` is `None`), optionally with their threads
+    /// (each thread is an entry whose `pid` is the thread id and `ppid` the process id; it is
+    /// authorized as its process). `recent_cpu_usage` is relative to the previous sample.
+    fn sample(
+        &mut self,
+        ctx: &SdkContext,
+        pids: Option<&[u32]>,
+        include_threads: bool,
+    ) -> Result<ProcessList, ProcessError> {
         let ticks = procfs::ticks_per_second() as f64;
         let page = procfs::page_size();
         let mem_total = procfs::Current::current()
@@ -418,7 +526,11 @@ impl ProcessManager {
             .map_err(enum_err)?;
         let mut out = ProcessList::default();
         let mut seen = HashMap::new();
-        for pid in all_pids()? {
+        let pids = match pids {
+            Some(p) => p.to_vec(),
+            None => all_pids()?,
+        };
+        for pid in pids {
             if ctx.is_cancelled() {
                 break;
             }
@@ -433,51 +545,105 @@ impl ProcessManager {
                 continue;
             }
             let Ok(stat) = p.stat() else { continue };
-            let cpu_ticks = stat.utime.saturating_add(stat.stime);
-            let started = stat.starttime as f64 / ticks;
-            let lifetime = (uptime - started).max(0.0);
-            let historical = if lifetime > 0.0 {
-                (cpu_ticks as f64 / ticks) / lifetime * 100.0
-            } else {
-                0.0
-            };
-            let recent = match self.prev_cpu.get(&pid) {
-                Some(&(st, prev_ticks, prev_uptime))
-                    if st == stat.starttime && uptime > prev_uptime =>
-                {
-                    (cpu_ticks.saturating_sub(prev_ticks) as f64 / ticks) / (uptime - prev_uptime)
-                        * 100.0
+            let mut entries = vec![(pid, stat)];
+            if include_threads && let Ok(tasks) = p.tasks() {
+                for t in tasks.filter_map(|t| t.ok()) {
+                    if let Ok(ts) = t.stat()
+                        && u32::try_from(t.tid).is_ok_and(|tid| tid != pid)
+                    {
+                        entries.push((u32::try_from(t.tid).unwrap_or(0), ts));
+                    }
                 }
-                _ => historical,
-            };
-            seen.insert(pid, (stat.starttime, cpu_ticks, uptime));
-            let rss = stat.rss.saturating_mul(page);
-            let memory_percent = if mem_total > 0 {
-                rss as f64 / mem_total as f64 * 100.0
-            } else {
-                0.0
-            };
-            let state = stat
-                .state()
-                .map(|s| format!("{s:?}"))
-                .unwrap_or_else(|_| stat.state.to_string());
-            out.processes.push(ProcessInfo {
-                pid,
-                ppid: to_u32(stat.ppid),
-                uid: ident.attrs.uid,
-                name: ident.attrs.name,
-                username: ident.attrs.username,
-                command: ident.attrs.command,
-                state,
-                memory_usage: rss,
-                memory_percent,
-                recent_cpu_usage: recent,
-                historical_cpu_usage: historical,
-                pid_namespace: pid_namespace(pid),
-            });
+            }
+            for (id, stat) in entries {
+                if out.processes.len() >= ctx.limits().max_entries {
+                    break;
+                }
+                let is_thread = id != pid;
+                let cpu_ticks = stat.utime.saturating_add(stat.stime);
+                let started = stat.starttime as f64 / ticks;
+                let lifetime = (uptime - started).max(0.0);
+                let historical = if lifetime > 0.0 {
+                    (cpu_ticks as f64 / ticks) / lifetime * 100.0
+                } else {
+                    0.0
+                };
+                let recent = match self.prev_cpu.get(&id) {
+                    Some(&(st, prev_ticks, prev_uptime))
+                        if st == stat.starttime && uptime > prev_uptime =>
+                    {
+                        (cpu_ticks.saturating_sub(prev_ticks) as f64 / ticks)
+                            / (uptime - prev_uptime)
+                            * 100.0
+                    }
+                    _ => historical,
+                };
+                seen.insert(id, (stat.starttime, cpu_ticks, uptime));
+                let rss = stat.rss.saturating_mul(page);
+                let memory_percent = if mem_total > 0 {
+                    rss as f64 / mem_total as f64 * 100.0
+                } else {
+                    0.0
+                };
+                let state = stat
+                    .state()
+                    .map(|s| format!("{s:?}"))
+                    .unwrap_or_else(|_| stat.state.to_string());
+                out.processes.push(ProcessInfo {
+                    pid: id,
+                    ppid: if is_thread { pid } else { to_u32(stat.ppid) },
+                    uid: ident.attrs.uid,
+                    name: if is_thread {
+                        stat.comm.clone()
+                    } else {
+                        ident.attrs.name.clone()
+                    },
+                    username: ident.attrs.username.clone(),
+                    command: ident.attrs.command.clone(),
+                    state,
+                    memory_usage: rss,
+                    memory_percent,
+                    recent_cpu_usage: recent,
+                    historical_cpu_usage: historical,
+                    pid_namespace: pid_namespace(pid),
+                });
+            }
         }
         self.prev_cpu = seen;
         Ok(out)
+    }
+
+    /// CPU usage of processes over time (REX's `monitor_processes_cpu`): `batches` samples,
+    /// `delay` apart; the first batch's `recent_cpu_usage` is relative to the previous sample
+    /// of this manager (or the lifetime average), the others to the batch before. Each
+    /// process is checked with `list` in every batch; denied and exited ones are left out.
+    /// An empty `pids_to_monitor` monitors every process. Cancellation (the context flag)
+    /// ends the monitoring early with the batches taken so far.
+    pub fn monitor_processes_cpu(
+        &mut self,
+        ctx: &SdkContext,
+        opts: &MonitorProcessesCpuOptions,
+    ) -> Result<Vec<Vec<ProcessInfo>>, ProcessError> {
+        opts.validate()?;
+        let pids = (!opts.pids_to_monitor.is_empty()).then_some(opts.pids_to_monitor.as_slice());
+        let mut batches = Vec::new();
+        for i in 0..opts.batches {
+            if i > 0 && !sleep_unless_cancelled(ctx, opts.delay) {
+                break;
+            }
+            if ctx.is_cancelled() {
+                break;
+            }
+            batches.push(self.sample(ctx, pids, opts.include_threads)?.processes);
+        }
+        Ok(batches)
+    }
+
+    /// System V IPC objects (`ipcs`). Checks `open` on Dir `/proc/sysvipc`, then `open` and
+    /// `read` on File `/proc/sysvipc/shm`, `sem` and `msg` (every check before any read).
+    pub fn ipcs_info(&mut self, ctx: &SdkContext) -> Result<IpcsInfo, ProcessError> {
+        let [shm, sem, msg] = ipcs::read_tables(ctx)?;
+        ipcs::parse(&shm, &sem, &msg, &mut self.users)
     }
 
     /// Signals one process by PID. The check is `kill` (or `interrupt` for SIGHUP) on the
