@@ -34,6 +34,7 @@ impl FunctionInfo {
 pub fn function_catalog() -> Vec<FunctionInfo> {
     let mut all: Vec<FunctionInfo> = [
         crate::io::FUNCTIONS,
+        crate::exec::FUNCTIONS,
         crate::process::FUNCTIONS,
         crate::system::FUNCTIONS,
         crate::network::FUNCTIONS,

@@ -44,7 +44,7 @@ impl ScriptFileHandle {
         Self(Arc::new(Mutex::new(Some(f))))
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut FileHandle) -> RResult<R>) -> RResult<R> {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut FileHandle) -> RResult<R>) -> RResult<R> {
         let mut guard = self
             .0
             .lock()

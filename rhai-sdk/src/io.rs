@@ -675,6 +675,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     register_flag_modules(engine);
     register_dir_entry(engine);
     crate::handles::register(engine, sdk);
+    crate::exec::register(engine, sdk);
     let none = Array::new;
 
     macro_rules! reg {

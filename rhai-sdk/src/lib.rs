@@ -33,6 +33,7 @@
 pub mod catalog;
 pub mod disk;
 pub mod error;
+pub mod exec;
 pub mod handles;
 pub mod io;
 pub mod network;

@@ -1,0 +1,243 @@
+//! Command execution for scripts (REX §2.2): the `ExecuteOptions` and `ChildNamespaceOptions`
+//! builders and `FileHandle.execute(ExecuteOptions)`.
+//!
+//! ```text
+//! let dir = DirConfig().path("/usr/bin").build().open(OpenDirOptions().build());
+//! let echo = dir.open_file("echo", OpenFileOptions().read(true).build());
+//! let r = echo.execute(ExecuteOptions().args(["-n", ["--opt", "v"], "x"]).env(#{LANG: "C"}).build());
+//! r.stdout; r.stderr; r.exit_code;
+//! ```
+//!
+//! Builder setters (REX names): `args(Array)` (each element a string, `[key]` or
+//! `[key, value]`), `env(Map)` (string values), `user(String)`, `group(String)`,
+//! `capabilities(Array)`, `namespace(ChildNamespaceOptions)`; Rex extras: `timeout(seconds)`
+//! and `max_output_bytes(n)`. `build()` validates (empty keys or values, NUL bytes, sizes)
+//! and refuses capabilities and PID namespaces as unsupported.
+//!
+//! The result is a map `#{stdout, stderr, exit_code}` (REX's `ExecuteResult`) plus `signal`,
+//! `stdout_truncated`, `stderr_truncated`, `timed_out` and `pid`. Unlike REX, `exit_code` is
+//! `()` when the child was killed by a signal (REX reported a negative number), and `signal`
+//! holds the signal number then. Every check is made by rust-sdk (`execute` with the full
+//! context, before anything is spawned); a denial is the usual `#{kind, message, source}` error
+//! with kind `PermissionDenied`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+use rust_sdk::SdkContext;
+use rust_sdk::exec::{ExecError, ExecuteOptions, ExecuteResult};
+
+use crate::catalog::FunctionInfo;
+use crate::error::{IO_SOURCE, SdkErrorInfo, script_err, to_script_error};
+use crate::handles::ScriptFileHandle;
+
+type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// REX's `ChildNamespaceOptions`: the process whose PID namespace the child should enter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChildNamespaceOptions {
+    target_process: Option<u32>,
+}
+
+impl From<ExecError> for SdkErrorInfo {
+    fn from(e: ExecError) -> Self {
+        if let Some(d) = e.as_denied() {
+            return SdkErrorInfo::denied(IO_SOURCE, d);
+        }
+        SdkErrorInfo::new(IO_SOURCE, &format!("{:?}", e.kind()), e.to_string())
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> Box<EvalAltResult> {
+    script_err(IO_SOURCE, "ValidationError", msg)
+}
+
+fn string_of(v: &Dynamic, what: &str) -> RResult<String> {
+    v.clone()
+        .into_string()
+        .map_err(|t| invalid(format!("{what} must be a string, got {t}")))
+}
+
+/// Parses REX's argument array: `"x"` or `["x"]` is a flag/positional, `["k", "v"]` a pair.
+fn parse_args(args: &Array) -> RResult<Vec<(String, Option<String>)>> {
+    let mut out = Vec::with_capacity(args.len());
+    for a in args {
+        if a.is_string() {
+            out.push((string_of(a, "an argument")?, None));
+            continue;
+        }
+        let Some(parts) = a.read_lock::<Array>() else {
+            return Err(invalid(format!(
+                "an argument must be a string or an array of one or two strings, got {}",
+                a.type_name()
+            )));
+        };
+        match parts.as_slice() {
+            [k] => out.push((string_of(k, "an argument")?, None)),
+            [k, v] => out.push((
+                string_of(k, "an argument key")?,
+                Some(string_of(v, "an argument value")?),
+            )),
+            _ => {
+                return Err(invalid(
+                    "an argument array must hold one or two strings ([key] or [key, value])",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_env(env: &Map) -> RResult<BTreeMap<String, String>> {
+    env.iter()
+        .map(|(k, v)| Ok((k.to_string(), string_of(v, &format!("environment `{k}`"))?)))
+        .collect()
+}
+
+fn build(o: &ExecuteOptions) -> RResult<ExecuteOptions> {
+    o.validate().map_err(to_script_error)?;
+    Ok(o.clone())
+}
+
+fn opt_bool(b: bool) -> Dynamic {
+    b.into()
+}
+
+fn opt_int(v: Option<i32>) -> Dynamic {
+    v.map_or(Dynamic::UNIT, |v| i64::from(v).into())
+}
+
+/// The script view of an [`ExecuteResult`].
+pub fn result_map(r: &ExecuteResult) -> Map {
+    let mut m = Map::new();
+    m.insert("stdout".into(), r.stdout_text().into());
+    m.insert("stderr".into(), r.stderr_text().into());
+    m.insert("exit_code".into(), opt_int(r.exit_code));
+    m.insert("signal".into(), opt_int(r.signal));
+    m.insert("stdout_truncated".into(), opt_bool(r.stdout_truncated));
+    m.insert("stderr_truncated".into(), opt_bool(r.stderr_truncated));
+    m.insert("timed_out".into(), opt_bool(r.timed_out));
+    m.insert("pid".into(), i64::from(r.pid).into());
+    m
+}
+
+fn register_builders(engine: &mut Engine) {
+    engine.register_type_with_name::<ExecuteOptions>("ExecuteOptions");
+    engine.register_fn("ExecuteOptions", ExecuteOptions::default);
+    engine.register_fn("args", |o: &mut ExecuteOptions, args: Array| {
+        Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
+            args: parse_args(&args)?,
+            ..o.clone()
+        })
+    });
+    engine.register_fn("env", |o: &mut ExecuteOptions, env: Map| {
+        Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
+            env: parse_env(&env)?,
+            ..o.clone()
+        })
+    });
+    engine.register_fn("user", |o: &mut ExecuteOptions, u: &str| ExecuteOptions {
+        user: Some(u.to_string()),
+        ..o.clone()
+    });
+    engine.register_fn("group", |o: &mut ExecuteOptions, g: &str| ExecuteOptions {
+        group: Some(g.to_string()),
+        ..o.clone()
+    });
+    engine.register_fn("capabilities", |o: &mut ExecuteOptions, caps: Array| {
+        let caps = caps
+            .iter()
+            .map(|c| string_of(c, "a capability"))
+            .collect::<RResult<Vec<_>>>()?;
+        Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
+            capabilities: caps,
+            ..o.clone()
+        })
+    });
+    engine.register_fn(
+        "namespace",
+        |o: &mut ExecuteOptions, ns: ChildNamespaceOptions| ExecuteOptions {
+            namespace_target_pid: ns.target_process,
+            ..o.clone()
+        },
+    );
+    engine.register_fn("timeout", |o: &mut ExecuteOptions, secs: i64| {
+        let secs = u64::try_from(secs)
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| invalid(format!("timeout must be positive seconds, got {secs}")))?;
+        Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
+            timeout: Duration::from_secs(secs),
+            ..o.clone()
+        })
+    });
+    engine.register_fn("max_output_bytes", |o: &mut ExecuteOptions, n: i64| {
+        let n = u64::try_from(n)
+            .map_err(|_| invalid(format!("max_output_bytes must be >= 0, got {n}")))?;
+        Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
+            max_output_bytes: Some(n),
+            ..o.clone()
+        })
+    });
+    engine.register_fn("build", |o: &mut ExecuteOptions| build(o));
+
+    engine.register_type_with_name::<ChildNamespaceOptions>("ChildNamespaceOptions");
+    engine.register_fn("ChildNamespaceOptions", ChildNamespaceOptions::default);
+    engine.register_fn(
+        "target_process",
+        |_: &mut ChildNamespaceOptions, pid: i64| {
+            let pid = u32::try_from(pid)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| invalid(format!("target_process must be a pid, got {pid}")))?;
+            Ok::<_, Box<EvalAltResult>>(ChildNamespaceOptions {
+                target_process: Some(pid),
+            })
+        },
+    );
+    engine.register_fn("build", |o: &mut ChildNamespaceOptions| {
+        match o.target_process {
+            Some(_) => Ok(*o),
+            None => Err(invalid("ChildNamespaceOptions needs a target_process")),
+        }
+    });
+}
+
+/// Registers the builders and `FileHandle.execute` (called from the io module).
+pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
+    register_builders(engine);
+    let c = sdk.clone();
+    engine.register_fn(
+        "execute",
+        move |f: &mut ScriptFileHandle, opts: ExecuteOptions| {
+            f.with(|h| {
+                h.execute(&c, &opts)
+                    .map(|r| result_map(&r))
+                    .map_err(to_script_error)
+            })
+        },
+    );
+}
+
+/// The functions of this module, for `--print-functions`.
+pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
+    FunctionInfo::new(
+        "execute",
+        "FileHandle.execute(ExecuteOptions) -> #{stdout, stderr, exit_code, signal, stdout_truncated, stderr_truncated, timed_out, pid}",
+        &["file_system::execute"],
+        "io",
+    ),
+    FunctionInfo::new(
+        "ExecuteOptions",
+        "ExecuteOptions() .args(Array) .env(Map) .user(String) .group(String) .capabilities(Array) .namespace(ChildNamespaceOptions) .timeout(secs) .max_output_bytes(n) .build()",
+        &[],
+        "io",
+    ),
+    FunctionInfo::new(
+        "ChildNamespaceOptions",
+        "ChildNamespaceOptions() .target_process(pid) .build()",
+        &[],
+        "io",
+    ),
+];

@@ -1,0 +1,220 @@
+//! `FileHandle.execute(ExecuteOptions)` from scripts: real children, allowed and denied.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::{assert_denied, engine, ok, run};
+
+const OPEN_USR_BIN: &str = r#"permit(principal, action == file_system::Action::"open", resource in file_system::Dir::"/usr/bin");"#;
+
+fn policy(bin: &str, when: &str) -> String {
+    format!(
+        r#"{OPEN_USR_BIN}
+permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/{bin}") {when};"#
+    )
+}
+
+/// A script that opens `/usr/bin/<bin>` read-only and runs it with `opts` (builder text).
+fn exec_script(bin: &str, opts: &str) -> String {
+    format!(
+        r#"let dir = DirConfig().path("/usr/bin").build().open(OpenDirOptions().build());
+let f = dir.open_file("{bin}", OpenFileOptions().read(true).build());
+let r = f.execute({opts});
+"#
+    )
+}
+
+#[test]
+fn echo_runs_and_returns_rex_result_fields() {
+    let e = engine(&policy("echo", ""));
+    let script = exec_script(
+        "echo",
+        r#"ExecuteOptions().args(["hello", ["-k", "v"], ["x"]]).build()"#,
+    ) + r#"`${r.stdout}|${r.stderr}|${r.exit_code}|${r.signal}|${r.stdout_truncated}|${r.timed_out}`"#;
+    assert_eq!(ok(&e, &script), "hello -k v x\n||0||false|false");
+}
+
+#[test]
+fn denied_without_execute_and_nothing_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("marker");
+    let e = engine(OPEN_USR_BIN);
+    let script = exec_script(
+        "touch",
+        &format!(r#"ExecuteOptions().args(["{}"]).build()"#, marker.display()),
+    );
+    let out = run(&e, &script);
+    assert_denied(&out);
+    assert!(!marker.exists());
+
+    // the denial is the standard error map
+    let caught = format!(
+        "let out = \"ran\"; try {{ {script} }} catch (err) {{ out = `${{err.kind}} ${{err.source}}`; }} out"
+    );
+    assert_eq!(ok(&e, &caught), "PermissionDenied IoErrorKind");
+    assert!(!marker.exists());
+
+    let e = engine(&policy("touch", ""));
+    ok(&e, &script);
+    assert!(marker.exists());
+}
+
+#[test]
+fn argument_not_allowed_is_refused_before_fork() {
+    let tmp = tempfile::tempdir().unwrap();
+    let allowed = tmp.path().join("allowed");
+    let other = tmp.path().join("other");
+    let e = engine(&policy(
+        "touch",
+        &format!(
+            r#"when {{ context.arguments.positional_values == ["{}"] }}"#,
+            allowed.display()
+        ),
+    ));
+    let out = run(
+        &e,
+        &exec_script(
+            "touch",
+            &format!(r#"ExecuteOptions().args(["{}"]).build()"#, other.display()),
+        ),
+    );
+    assert_denied(&out);
+    assert!(!other.exists());
+    ok(
+        &e,
+        &exec_script(
+            "touch",
+            &format!(
+                r#"ExecuteOptions().args(["{}"]).build()"#,
+                allowed.display()
+            ),
+        ),
+    );
+    assert!(allowed.exists());
+}
+
+#[test]
+fn environment_is_exactly_the_given_map() {
+    let e = engine(&policy(
+        "env",
+        r#"when { context.environment.names == ["A", "B"] }"#,
+    ));
+    let script = exec_script(
+        "env",
+        r#"ExecuteOptions().env(#{A: "1", B: "x y"}).build()"#,
+    ) + "r.stdout";
+    assert_eq!(ok(&e, &script), "A=1\nB=x y\n");
+    // another variable set: not allowed by the policy
+    let out = run(
+        &e,
+        &exec_script(
+            "env",
+            r#"ExecuteOptions().env(#{A: "1", B: "2", C: "3"}).build()"#,
+        ),
+    );
+    assert_denied(&out);
+}
+
+#[test]
+fn large_output_is_capped() {
+    let e = engine(&policy("head", ""));
+    let script = exec_script(
+        "head",
+        r#"ExecuteOptions().args(["-c", "10485760", "/dev/zero"]).max_output_bytes(1048576).build()"#,
+    ) + r#"`${r.stdout.len()} ${r.stdout_truncated} ${r.exit_code}`"#;
+    assert_eq!(ok(&e, &script), "1048576 true 0");
+}
+
+#[test]
+fn endless_child_is_killed_at_the_timeout() {
+    let e = engine(&policy("sleep", ""));
+    let script = exec_script(
+        "sleep",
+        r#"ExecuteOptions().args(["1000"]).timeout(1).build()"#,
+    ) + r#"`${r.timed_out} ${r.signal} ${r.exit_code == ()}`"#;
+    assert_eq!(ok(&e, &script), "true 9 true");
+}
+
+#[test]
+fn exit_code_and_signal_are_distinct() {
+    let e = engine(&policy("dash", ""));
+    let script = exec_script("dash", r#"ExecuteOptions().args(["-c", "exit 7"]).build()"#)
+        + r#"`${r.exit_code} ${r.signal == ()}`"#;
+    assert_eq!(ok(&e, &script), "7 true");
+    let script = exec_script(
+        "dash",
+        r#"ExecuteOptions().args(["-c", "kill -KILL $$"]).build()"#,
+    ) + r#"`${r.exit_code == ()} ${r.signal}`"#;
+    assert_eq!(ok(&e, &script), "true 9");
+}
+
+#[test]
+fn writable_handle_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy("/usr/bin/echo", tmp.path().join("echo")).unwrap();
+    let e = engine(&common::allow_fs_under(tmp.path().to_str().unwrap()));
+    let script = format!(
+        r#"let dir = DirConfig().path("{}").build().open(OpenDirOptions().build());
+let f = dir.open_file("echo", OpenFileOptions().read(true).write(true).build());
+let out = "ran"; try {{ f.execute(ExecuteOptions().build()); }} catch (err) {{ out = err.kind; }} out"#,
+        tmp.path().display()
+    );
+    assert_eq!(ok(&e, &script), "ValidationError");
+}
+
+#[test]
+fn builder_validation() {
+    let e = engine("");
+    for (opts, kind) in [
+        (r#"ExecuteOptions().args([1])"#, "ValidationError"),
+        (
+            r#"ExecuteOptions().args([["a", "b", "c"]])"#,
+            "ValidationError",
+        ),
+        (r#"ExecuteOptions().env(#{A: 1})"#, "ValidationError"),
+        (r#"ExecuteOptions().args([""]).build()"#, "InvalidArguments"),
+        (
+            r#"ExecuteOptions().args([["-k", ""]]).build()"#,
+            "InvalidArguments",
+        ),
+        (
+            r#"ExecuteOptions().env(#{A: ""}).build()"#,
+            "InvalidArguments",
+        ),
+        (r#"ExecuteOptions().timeout(0)"#, "ValidationError"),
+        (
+            r#"ExecuteOptions().capabilities(["CAP_NET_RAW"]).build()"#,
+            "UnsupportedOperationError",
+        ),
+        (
+            r#"ExecuteOptions().namespace(ChildNamespaceOptions().target_process(1).build()).build()"#,
+            "UnsupportedOperationError",
+        ),
+        (r#"ChildNamespaceOptions().build()"#, "ValidationError"),
+    ] {
+        let script = format!(
+            r#"let out = "built"; try {{ {opts}; }} catch (err) {{ out = err.kind; }} out"#
+        );
+        assert_eq!(ok(&e, &script), kind, "{opts}");
+    }
+    // a valid builder chain
+    ok(
+        &e,
+        r#"ExecuteOptions().args(["-a", ["--b", "c"]]).env(#{X: "y"}).user("root").group("root").timeout(5).max_output_bytes(10).build()"#,
+    );
+}
+
+#[test]
+fn catalog_lists_execute() {
+    let names: Vec<_> = rhai_sdk::function_catalog()
+        .into_iter()
+        .filter(|f| f.actions.contains(&"file_system::execute"))
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, vec!["execute"]);
+}
