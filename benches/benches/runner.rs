@@ -1,0 +1,73 @@
+//! Script throughput and start-up of the whole runner (engine + rhai-sdk + Cedar).
+//!
+//! `cargo bench -p rex-benches --bench runner`
+//!
+//! * `startup/*`: parse + validate the policies, build the engine, register every module.
+//! * `run/trivial`: one run of `40 + 2` (per-run overhead: thread, scope, output document).
+//! * `run/loop_10k`: 10,000 loop iterations of pure Rhai (the interpreter's speed under the
+//!   operation/limit checks).
+//! * `run/cat_allowed` and `run/cat_denied`: one gated file read end to end — Cedar checks,
+//!   openat, read, output — and the same read denied (no syscall reached).
+
+use std::hint::black_box;
+use std::io::Write;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rex_auth::Principal;
+use rex_benches::policy_set;
+use rex_core::ScriptArguments;
+use rex_runner::{Input, Runner};
+
+fn fail<T, E>(_: E) -> T {
+    std::process::exit(1)
+}
+
+fn runner(policy: &str) -> Runner {
+    Runner::builder()
+        .principal(Principal::user("bench").unwrap_or_else(fail))
+        .policy(Input::from_text("bench.cedar", policy))
+        .build()
+        .unwrap_or_else(fail)
+}
+
+fn startup(c: &mut Criterion) {
+    let mut group = c.benchmark_group("startup");
+    for n in [10usize, 1000] {
+        let policy = policy_set(n);
+        group.bench_function(format!("policies_{n}"), |b| {
+            b.iter(|| black_box(runner(black_box(&policy))))
+        });
+    }
+    group.finish();
+}
+
+fn run(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap_or_else(fail);
+    let root = std::fs::canonicalize(dir.path()).unwrap_or_else(fail);
+    let root = root.to_string_lossy();
+    let mut f = std::fs::File::create(dir.path().join("data.txt")).unwrap_or_else(fail);
+    f.write_all(b"line one\nline two\n").unwrap_or_else(fail);
+    let policy = format!(
+        "permit(principal, action == file_system::Action::\"open\", resource == file_system::Dir::\"{root}\");\n\
+         permit(principal, action in [file_system::Action::\"open\", file_system::Action::\"read\"], resource == file_system::File::\"{root}/data.txt\");\n"
+    );
+    let r = runner(&policy);
+    let args = ScriptArguments::new();
+    let script = |text: &str| Input::from_text("bench.rhai", text);
+    let trivial = script("40 + 2");
+    let looped = script("let s = 0; for i in 0..10000 { s += i; } s");
+    let cat = script(&format!("cat(\"{root}/data.txt\")"));
+    let denied = script(&format!("cat(\"{root}/other.txt\")"));
+
+    let mut group = c.benchmark_group("run");
+    group.bench_function("trivial", |b| b.iter(|| black_box(r.run(&trivial, &args))));
+    group.bench_function("loop_10k", |b| b.iter(|| black_box(r.run(&looped, &args))));
+    group.bench_function("cat_allowed", |b| b.iter(|| black_box(r.run(&cat, &args))));
+    group.bench_function("cat_denied", |b| {
+        b.iter(|| black_box(r.run(&denied, &args)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, startup, run);
+criterion_main!(benches);
