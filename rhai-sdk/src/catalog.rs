@@ -41,6 +41,7 @@ pub fn function_catalog() -> Vec<FunctionInfo> {
         crate::disk::FUNCTIONS,
         crate::sysctl::FUNCTIONS,
         crate::utils::FUNCTIONS,
+        crate::systemd::FUNCTIONS,
     ]
     .concat();
     all.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));

@@ -40,6 +40,7 @@ pub mod network;
 pub mod process;
 pub mod sysctl;
 pub mod system;
+pub mod systemd;
 pub mod utils;
 pub mod vendor;
 
@@ -52,12 +53,14 @@ use rust_sdk::SdkContext;
 
 /// The names accepted by [`RexModules::from_names`], in registration order.
 pub const MODULE_NAMES: &[&str] = &[
-    "io", "process", "system", "network", "disk", "sysctl", "utils",
+    "io", "process", "system", "network", "disk", "sysctl", "utils", "systemd",
 ];
 
 /// A module name that [`RexModules::from_names`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown rhai-sdk module `{0}` (known: io, process, system, network, disk, sysctl, utils)")]
+#[error(
+    "unknown rhai-sdk module `{0}` (known: io, process, system, network, disk, sysctl, utils, systemd)"
+)]
 pub struct UnknownModule(pub String);
 
 /// Which rhai-sdk modules to register. The kind modules (`IoErrorKind`, ...) are always
@@ -71,6 +74,7 @@ pub struct RexModules {
     disk: bool,
     sysctl: bool,
     utils: bool,
+    systemd: bool,
 }
 
 impl RexModules {
@@ -84,6 +88,7 @@ impl RexModules {
             disk: true,
             sysctl: true,
             utils: true,
+            systemd: true,
         }
     }
 
@@ -113,6 +118,7 @@ impl RexModules {
             "disk" => self.disk = true,
             "sysctl" => self.sysctl = true,
             "utils" => self.utils = true,
+            "systemd" => self.systemd = true,
             other => return Err(UnknownModule(other.to_string())),
         }
         Ok(self)
@@ -167,6 +173,13 @@ impl RexModules {
         self
     }
 
+    /// Adds the systemd module (`SystemctlManager`, on the system bus).
+    #[must_use]
+    pub fn systemd(mut self) -> Self {
+        self.systemd = true;
+        self
+    }
+
     /// The names of the selected modules.
     pub fn names(&self) -> Vec<&'static str> {
         let flags = [
@@ -177,6 +190,7 @@ impl RexModules {
             self.disk,
             self.sysctl,
             self.utils,
+            self.systemd,
         ];
         MODULE_NAMES
             .iter()
@@ -214,6 +228,9 @@ impl RexModules {
         }
         if self.utils {
             utils::register(engine);
+        }
+        if self.systemd {
+            systemd::register(engine, sdk);
         }
     }
 
