@@ -1,8 +1,10 @@
 //! The `disk` module (REX's `rhai-safe-disk-info`): `df()`, `iostat()`, `lsblk()` and the
 //! `Filesystems(targets, local)` handle with `.filesystems()` / `.iostat()`. Errors are
-//! error maps with source `DiskinfoErrorKind` (REX's wrappers raised plain strings).
+//! error maps with source `DiskinfoErrorKind` (REX's wrappers raised plain strings), and
+//! `unmount(UnmountOptions().path(p).build())`, which checks `file_system::unmount` on Dir
+//! `<path>` and unmounts without following a symlink at the last component.
 //!
-//! Not bound: `unmount` and `format_bytes`.
+//! Not bound: `format_bytes`.
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use rust_sdk::SdkContext;
@@ -63,8 +65,38 @@ fn lsblk(ctx: &SdkContext) -> RResult<Map> {
         .collect())
 }
 
+/// REX's `UnmountOptions` (built with `UnmountOptions().path(p).build()`).
+#[derive(Debug, Clone, Default)]
+pub struct UnmountOptions {
+    path: Option<String>,
+}
+
+fn invalid_path(message: impl Into<String>) -> Box<EvalAltResult> {
+    script_err(DISKINFO_SOURCE, "InvalidPath", message)
+}
+
 /// Registers the disk module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
+    engine.register_type_with_name::<UnmountOptions>("UnmountOptions");
+    engine.register_fn("UnmountOptions", UnmountOptions::default);
+    engine.register_fn("path", |_: &mut UnmountOptions, p: &str| UnmountOptions {
+        path: Some(p.to_string()),
+    });
+    engine.register_fn("build", |o: &mut UnmountOptions| match &o.path {
+        Some(p) if p.starts_with('/') => Ok(o.clone()),
+        Some(p) => Err(invalid_path(format!(
+            "unmount path must be absolute: {p:?}"
+        ))),
+        None => Err(invalid_path("UnmountOptions needs a path")),
+    });
+    let c = sdk.clone();
+    engine.register_fn("unmount", move |o: UnmountOptions| {
+        let path = o
+            .path
+            .ok_or_else(|| invalid_path("UnmountOptions needs a path"))?;
+        disk::unmount(&c, &path).map_err(to_script_error)
+    });
+
     let c = sdk.clone();
     engine.register_fn("df", move || filesystems(&c, &FilesystemOptions::default()));
     let c = sdk.clone();
@@ -130,6 +162,18 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
             "file_system::read",
             "file_system::stat",
         ],
+        "disk",
+    ),
+    FunctionInfo::new(
+        "unmount",
+        "unmount(UnmountOptions().path(p).build())",
+        &["file_system::unmount"],
+        "disk",
+    ),
+    FunctionInfo::new(
+        "UnmountOptions",
+        "UnmountOptions() .path(p) .build()",
+        &[],
         "disk",
     ),
 ];

@@ -1,6 +1,7 @@
 //! The `system` module (REX's `rhai-safe-system-info`): `SystemInfo()` with its methods, the
 //! command wrappers `hostname()`, `uname()`, `nproc()`, `free()`, `dmesg()`, `resolve(host)`,
-//! `ip_addr()`, and the `TransportProtocol` constants. Errors are error maps with source
+//! `ip_addr()`, and the `TransportProtocol` constants. `kernel_stats()` and `slab_info()`
+//! return maps with REX's field names. Errors are error maps with source
 //! `SysteminfoErrorKind` (REX raised plain strings from the wrappers).
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module};
@@ -39,6 +40,14 @@ fn hostname(ctx: &SdkContext) -> RResult<String> {
 
 fn uname(ctx: &SdkContext) -> RResult<Dynamic> {
     to_dyn(&sys::uname_info(ctx).map_err(to_script_error)?)
+}
+
+fn kernel_stats(ctx: &SdkContext) -> RResult<Dynamic> {
+    to_dyn(&sys::kernel_stats(ctx).map_err(to_script_error)?)
+}
+
+fn slab_info(ctx: &SdkContext) -> RResult<Dynamic> {
+    to_dyn(&sys::slab_info(ctx).map_err(to_script_error)?)
 }
 
 fn dmesg(ctx: &SdkContext, human: bool) -> RResult<Dynamic> {
@@ -95,6 +104,8 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     method!("cpu_count", cpu_count);
     method!("hostname", hostname);
     method!("uname_info", uname);
+    method!("kernel_stats", kernel_stats);
+    method!("slab_info", slab_info);
     let c = sdk.clone();
     engine.register_fn("dmesg_info", move |_: &mut SystemInfo| dmesg(&c, false));
     let c = sdk.clone();
@@ -142,7 +153,8 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
     FunctionInfo::new(
         "SystemInfo",
         "SystemInfo() -> SystemInfo; .memory_info() .swap_info() .cpu_count() .hostname() \
-         .uname_info() .dmesg_info() .ip_addresses() .resolve_hostname(host, protocol)",
+         .uname_info() .kernel_stats() .slab_info() .dmesg_info() .ip_addresses() \
+         .resolve_hostname(host, protocol)",
         &[
             "sysinfo::list",
             "sysinfo::resolve_hostname",
