@@ -455,8 +455,20 @@ impl DirHandle {
             flags |= OFlags::CREATE;
         }
         let mode = Mode::from_raw_mode(opts.permissions.unwrap_or(0o644) & 0o7777);
-        let fd = rustix::fs::openat(&*self.fd, name, flags, mode)
-            .map_err(|e| FsError::os("open", p.as_str(), e))?;
+        let fd = if opts.create && opts.follow_symlinks {
+            // Creation never follows symlinks: O_CREAT through a dangling link would create
+            // its target (anywhere) before the resolved path could be authorized. Open an
+            // existing target following links; create only the name itself, no-follow.
+            match rustix::fs::openat(&*self.fd, name, flags - OFlags::CREATE, mode) {
+                Err(Errno::NOENT) => {
+                    rustix::fs::openat(&*self.fd, name, flags | OFlags::NOFOLLOW, mode)
+                }
+                other => other,
+            }
+        } else {
+            rustix::fs::openat(&*self.fd, name, flags, mode)
+        }
+        .map_err(|e| FsError::os("open", p.as_str(), e))?;
         // In follow mode the handle names what the fd really is, so later checks (`read`,
         // `write`, ...) apply to the target, not to the link.
         let p = if opts.follow_symlinks {

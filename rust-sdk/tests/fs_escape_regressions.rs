@@ -1,0 +1,84 @@
+//! Regressions found by the runner's escape suite (rex-runner/tests/escape_*.rs), fixed here
+//! in the crate that owns them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::sync::Arc;
+
+use rex_auth::{Authorizer, Policies, Principal};
+use rust_sdk::SdkContext;
+use rust_sdk::fs::{DirHandle, FsErrorKind, OpenDirOptions, OpenFileOptions};
+
+fn ctx_under(dir: &Path) -> SdkContext {
+    let policy = format!(
+        "permit(principal, action, resource in file_system::Dir::\"{}\");",
+        dir.display()
+    );
+    let auth = Authorizer::builder()
+        .principal(Principal::user("tester").unwrap())
+        .policies(Policies::parse("test", &policy).unwrap())
+        .build()
+        .unwrap();
+    SdkContext::new(Arc::new(auth))
+}
+
+fn follow_create() -> OpenFileOptions {
+    OpenFileOptions {
+        write: true,
+        create: true,
+        follow_symlinks: true,
+        ..Default::default()
+    }
+}
+
+/// `open_file(create + follow_symlinks)` on a dangling symlink used to pass O_CREAT through
+/// the link, creating its target outside the permitted tree before the resolved path was
+/// authorized (the run was then denied, but the empty file stayed behind).
+#[test]
+fn follow_mode_create_never_creates_a_dangling_links_target() {
+    let root = tempfile::tempdir().unwrap();
+    let inside = root.path().join("inside");
+    let outside = root.path().join("outside");
+    fs::create_dir(&inside).unwrap();
+    fs::create_dir(&outside).unwrap();
+    let target = outside.join("created");
+    symlink(&target, inside.join("dangling")).unwrap();
+    let c = ctx_under(&inside);
+    let d = DirHandle::open(&c, inside.to_str().unwrap(), OpenDirOptions::default()).unwrap();
+    let err = d
+        .open_file(&c, "dangling", follow_create())
+        .expect_err("creating through a dangling link must fail");
+    assert_ne!(err.kind(), FsErrorKind::NotFound, "{err:?}");
+    assert!(fs::symlink_metadata(&target).is_err(), "target was created");
+    assert!(
+        fs::symlink_metadata(inside.join("dangling"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn follow_mode_create_still_creates_a_new_name_and_follows_existing_links() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    fs::write(dir.join("real"), "old").unwrap();
+    symlink(dir.join("real"), dir.join("link")).unwrap();
+    let c = ctx_under(dir);
+    let d = DirHandle::open(&c, dir.to_str().unwrap(), OpenDirOptions::default()).unwrap();
+    // a missing name is created (as a regular file, in this directory)
+    let f = d.open_file(&c, "new", follow_create()).unwrap();
+    assert_eq!(f.path().as_str(), dir.join("new").to_str().unwrap());
+    assert!(fs::symlink_metadata(dir.join("new")).unwrap().is_file());
+    // an existing link to a permitted file is followed, and the handle names the target
+    let f = d.open_file(&c, "link", follow_create()).unwrap();
+    assert_eq!(f.path().as_str(), dir.join("real").to_str().unwrap());
+}
