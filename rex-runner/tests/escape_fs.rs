@@ -1,0 +1,502 @@
+//! File-system escapes through the real runner: a policy permits one temp subtree
+//! (`inside`), and hostile scripts try to read, write, delete or move what lies beside it
+//! (`outside`). Every attack must fail with a typed error, leave `outside` byte-for-byte
+//! unchanged and never put the secret into the output document.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+// The tests build hostile fixtures (symlinks, FIFOs, hard links) and observe the host directly.
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
+
+mod escape_common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use escape_common::{
+    Fixture, SECRET, assert_denied, assert_no_leak, assert_refused, kind, run, run_args,
+};
+use rex_core::ErrorKind;
+
+/// The typed refusals a path attack may legitimately get besides a Cedar denial.
+const PATH_REFUSALS: &[&str] = &[
+    "InvalidPath",
+    "NotFound",
+    "IoError",
+    "EntryTypeMismatchError",
+    "FileError",
+];
+
+/// Every command that takes a path, with `p` as the hostile path.
+const PATH_SCRIPTS: &[&str] = &[
+    "cat(p)",
+    "ls(p)",
+    "grep(\"S\", p)",
+    "tail(p)",
+    "wc(p)",
+    "awk_filter(\"S\", p)",
+    "write(p, \"pwned\")",
+    "write([write::replace], p, \"pwned\")",
+    "touch(p)",
+    "rm(p)",
+    "rm([rm::recursive, rm::force], p)",
+    "mkdir([mkdir::parents], p + \"/sub\")",
+    "cp(p, inside + \"/copy.txt\")",
+    "cp([cp::force], inside + \"/ok.txt\", p)",
+    "mv(p, inside + \"/moved.txt\")",
+    "mv(inside + \"/ok.txt\", p)",
+    "sed([sed::in_place], \"S\", \"X\", p)",
+    "du(p)",
+    "find_files(\"*\", p)",
+    "DirConfig().path(p).build().open(OpenDirOptions().follow_symlinks(true).build()).list_entries()",
+];
+
+fn assert_outside_intact(fx: &Fixture, before: &escape_common::Snapshot) {
+    assert_eq!(&fx.outside_snapshot(), before, "the outside tree changed");
+    assert_eq!(fs::read_to_string(&fx.secret).unwrap(), SECRET);
+}
+
+/// Runs every path command with `path` and checks refusal, no leak and an intact host.
+fn attack_all_commands(fx: &Fixture, path: &str) {
+    attack(fx, path, PATH_SCRIPTS);
+}
+
+/// Runs `scripts` (each using `p` and `inside`) and checks refusal, no leak, intact host.
+fn attack(fx: &Fixture, path: &str, scripts: &[&str]) {
+    let runner = fx.runner();
+    let before = fx.outside_snapshot();
+    for script in scripts {
+        let report = run_args(
+            &runner,
+            script,
+            &[("p", path), ("inside", fx.inside.to_str().unwrap())],
+        );
+        assert!(
+            report.outcome.error.is_some(),
+            "{script} with {path:?} succeeded: {}",
+            report.outcome.output
+        );
+        assert_refused(&report, PATH_REFUSALS);
+        assert_no_leak(&report, SECRET);
+        assert_outside_intact(fx, &before);
+    }
+    // nothing was copied or moved in from outside
+    assert!(!fx.inside.join("copy.txt").exists());
+    assert!(!fx.inside.join("moved.txt").exists());
+}
+
+#[test]
+fn traversal_spellings_are_refused_before_any_syscall() {
+    let fx = Fixture::new();
+    let i = fx.inside.to_str().unwrap();
+    let o = fx.outside.to_str().unwrap();
+    let spellings = [
+        format!("{i}/../outside/secret.txt"),
+        format!("{i}/./../outside/secret.txt"),
+        format!("{i}//..//outside//secret.txt"),
+        format!("{i}/../outside/secret.txt/"),
+        format!("{i}/../outside/secret.txt/."),
+        format!("{i}/sub/../../outside/secret.txt"),
+        format!("{i}/.."),
+        format!("{i}/ok.txt\0/../../outside/secret.txt"),
+        format!("{o}/secret.txt\0"),
+        format!("{i}/ok.txt\n{o}/secret.txt"),
+        "../outside/secret.txt".to_string(),
+        "outside/secret.txt".to_string(),
+        String::new(),
+    ];
+    for p in &spellings {
+        attack_all_commands(&fx, p);
+    }
+}
+
+#[test]
+fn direct_and_normalised_outside_paths_are_denied() {
+    let fx = Fixture::new();
+    let o = fx.outside.to_str().unwrap();
+    for p in [
+        format!("{o}/secret.txt"),
+        format!("{o}//secret.txt"),
+        format!("{o}/./secret.txt"),
+        format!("{o}/secret.txt/"),
+        format!("{o}/victim_dir"),
+        format!("{o}/victim_dir/"),
+        format!("/proc/self/root{o}/secret.txt"),
+    ] {
+        attack_all_commands(&fx, &p);
+    }
+    // a plain read of the secret is a Cedar denial, not an OS error
+    let report = run_args(&fx.runner(), "cat(p)", &[("p", &format!("{o}/secret.txt"))]);
+    assert_denied(&report);
+}
+
+#[test]
+fn encoded_and_lookalike_dots_are_literal_names() {
+    let fx = Fixture::new();
+    let i = fx.inside.to_str().unwrap();
+    for dots in [
+        "%2e%2e",
+        "%2E%2E",
+        "..%2f",
+        "%252e%252e",
+        "\u{FF0E}\u{FF0E}", // fullwidth full stops
+        "\u{2024}\u{2024}", // one-dot leaders
+        "\u{2025}",         // two-dot leader
+        "..\u{200B}",       // dots + zero-width space
+        "\u{FE52}\u{FE52}", // small full stops
+        ".\u{0338}.",       // combining overlay
+        "\u{202E}..",       // right-to-left override
+    ] {
+        // (`mkdir -p` would legitimately create the look-alike tree inside: not an attack)
+        let scripts: Vec<&str> = PATH_SCRIPTS
+            .iter()
+            .copied()
+            .filter(|s| !s.starts_with("mkdir"))
+            .collect();
+        attack(&fx, &format!("{i}/{dots}/outside/secret.txt"), &scripts);
+    }
+    // The look-alike names are ordinary names inside the permitted tree: creating one works
+    // and stays inside.
+    let runner = fx.runner();
+    let report = run_args(
+        &runner,
+        "mkdir(p); write(p + \"/f\", \"x\"); ls(p).len()",
+        &[("p", &format!("{i}/\u{FF0E}\u{FF0E}"))],
+    );
+    assert!(report.outcome.error.is_none(), "{:?}", report.outcome.error);
+    assert_eq!(
+        fs::read_to_string(fx.inside.join("\u{FF0E}\u{FF0E}").join("f")).unwrap(),
+        "x"
+    );
+}
+
+#[test]
+fn symlinks_out_of_the_subtree_are_not_followed() {
+    let fx = Fixture::new();
+    let i = fx.inside.to_str().unwrap();
+    symlink(&fx.secret, fx.inside.join("abs_link")).unwrap();
+    symlink("../outside/secret.txt", fx.inside.join("rel_link")).unwrap();
+    symlink(&fx.outside, fx.inside.join("dir_link")).unwrap();
+    symlink("../outside", fx.inside.join("rel_dir_link")).unwrap();
+    symlink("/proc/self/root", fx.inside.join("proc_root")).unwrap();
+    let o_rel = fx.outside.strip_prefix("/").unwrap().to_str().unwrap();
+    for p in [
+        format!("{i}/dir_link/secret.txt"),
+        format!("{i}/rel_dir_link/secret.txt"),
+        format!("{i}/dir_link/victim_dir"),
+        format!("{i}/dir_link/victim_dir/keep.txt"),
+        format!("{i}/proc_root/{o_rel}/secret.txt"),
+    ] {
+        attack_all_commands(&fx, &p);
+    }
+    // Reading through a link to a file: refused (O_NOFOLLOW) or denied (resolved path).
+    let runner = fx.runner();
+    let before = fx.outside_snapshot();
+    for link in ["abs_link", "rel_link"] {
+        let p = format!("{i}/{link}");
+        for script in [
+            "cat(p)",
+            "grep(\"S\", p)",
+            "tail(p)",
+            "write(p, \"pwned\")",
+            "write([write::replace], p, \"pwned\")",
+            "sed([sed::in_place], \"S\", \"X\", p)",
+            "cp(p, inside + \"/copy.txt\")",
+            "cp([cp::force], inside + \"/ok.txt\", p)",
+            "touch(p)",
+            "mv(p, inside + \"/moved.txt\")",
+        ] {
+            let r = run_args(&runner, script, &[("p", &p), ("inside", i)]);
+            assert!(r.outcome.error.is_some(), "{script} on {link} succeeded");
+            assert_refused(&r, PATH_REFUSALS);
+            assert_no_leak(&r, SECRET);
+        }
+        // The handle API in follow mode resolves the link and authorizes the target: denied.
+        let script = format!(
+            r#"let d = DirConfig().path("{i}").build().open(OpenDirOptions().build());
+               let f = d.open_file("{link}", OpenFileOptions().read(true).follow_symlinks(true).build());
+               f.read()"#
+        );
+        let r = run(&runner, &script);
+        assert_denied(&r);
+        assert_no_leak(&r, SECRET);
+    }
+    // Following a link to a directory is denied too.
+    let r = run(
+        &runner,
+        &format!(
+            r#"DirConfig().path("{i}/dir_link").build().open(OpenDirOptions().follow_symlinks(true).build()).list_entries()"#
+        ),
+    );
+    assert_denied(&r);
+    assert_outside_intact(&fx, &before);
+    // rm of a link removes the link (inside), never the target.
+    let r = run(
+        &runner,
+        &format!(r#"rm("{i}/abs_link"); rm([rm::recursive], "{i}/dir_link")"#),
+    );
+    assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
+    assert!(fs::symlink_metadata(fx.inside.join("abs_link")).is_err());
+    assert!(fs::symlink_metadata(fx.inside.join("dir_link")).is_err());
+    assert_outside_intact(&fx, &before);
+}
+
+#[test]
+fn recursive_delete_does_not_descend_through_symlinks() {
+    let fx = Fixture::new();
+    let tree = fx.inside.join("tree");
+    fs::create_dir_all(tree.join("a/b")).unwrap();
+    fs::write(tree.join("a/b/f.txt"), "x").unwrap();
+    symlink(&fx.outside, tree.join("a/to_outside")).unwrap();
+    symlink(&fx.secret, tree.join("a/b/to_secret")).unwrap();
+    let before = fx.outside_snapshot();
+    let runner = fx.runner();
+    let r = run(&runner, &fx.script(r#"rm([rm::recursive], "$IN/tree")"#));
+    assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
+    assert!(!tree.exists());
+    assert_outside_intact(&fx, &before);
+    // The same through the handle API.
+    fs::create_dir_all(tree.join("a")).unwrap();
+    symlink(&fx.outside, tree.join("a/to_outside")).unwrap();
+    let r = run(
+        &runner,
+        &fx.script(
+            r#"DirConfig().path("$IN/tree").build().open(OpenDirOptions().build())
+                 .delete(DeleteDirOptions().recursive(true).build())"#,
+        ),
+    );
+    assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
+    assert!(!tree.exists());
+    assert_outside_intact(&fx, &before);
+}
+
+#[test]
+fn creating_through_a_dangling_symlink_never_creates_the_target() {
+    let fx = Fixture::new();
+    let target = fx.outside.join("created.txt");
+    symlink(&target, fx.inside.join("dangling")).unwrap();
+    let before = fx.outside_snapshot();
+    let runner = fx.runner();
+    for script in [
+        r#"write("$IN/dangling", "pwned")"#,
+        r#"write([write::replace], "$IN/dangling", "pwned")"#,
+        r#"touch("$IN/dangling")"#,
+        r#"cp("$IN/ok.txt", "$IN/dangling")"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           d.open_file("dangling", OpenFileOptions().write(true).create(true).build())"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           d.open_file("dangling", OpenFileOptions().write(true).create(true).follow_symlinks(true).build())"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           d.open_file("dangling", OpenFileOptions().read(true).create(true).follow_symlinks(true).build())"#,
+    ] {
+        let r = run(&runner, &fx.script(script));
+        assert!(r.outcome.error.is_some(), "{script} succeeded");
+        assert_refused(&r, PATH_REFUSALS);
+        assert!(
+            fs::symlink_metadata(&target).is_err(),
+            "{script} created the symlink's target outside the permitted tree"
+        );
+        assert_outside_intact(&fx, &before);
+    }
+}
+
+#[test]
+fn hard_links_placed_by_the_host_are_not_an_escape_for_writes() {
+    // A hard link inside the permitted tree names the same inode as the outside file; the
+    // policy grants the *name*, so reading it is allowed (documented in THREAT_MODEL.md).
+    // Scripts cannot create hard links, and a replacing write swaps the name atomically, so
+    // the outside file's content never changes through it.
+    let fx = Fixture::new();
+    fs::hard_link(&fx.secret, fx.inside.join("hl")).unwrap();
+    let runner = fx.runner();
+    let r = run(
+        &runner,
+        &fx.script(r#"write([write::replace], "$IN/hl", "replaced")"#),
+    );
+    assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
+    assert_eq!(
+        fs::read_to_string(fx.inside.join("hl")).unwrap(),
+        "replaced"
+    );
+    assert_eq!(fs::read_to_string(&fx.secret).unwrap(), SECRET);
+    // removing the inside name leaves the outside name intact
+    fs::remove_file(fx.inside.join("hl")).unwrap();
+    fs::hard_link(&fx.secret, fx.inside.join("hl")).unwrap();
+    let r = run(&runner, &fx.script(r#"rm("$IN/hl")"#));
+    assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
+    assert_eq!(fs::read_to_string(&fx.secret).unwrap(), SECRET);
+    // no script function creates links
+    let names: Vec<&str> = rhai_sdk::function_catalog()
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    for forbidden in ["link", "hard_link", "ln", "symlink", "create_symlink"] {
+        assert!(!names.contains(&forbidden), "{forbidden} is scriptable");
+    }
+}
+
+#[test]
+fn fifos_and_devices_fail_fast_and_are_never_read() {
+    let fx = Fixture::new();
+    let i = fx.inside.to_str().unwrap();
+    let fifo = fx.inside.join("fifo");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // an outside FIFO reached through a symlink
+    let out_fifo = fx.outside.join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&out_fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    symlink(&out_fifo, fx.inside.join("fifo_link")).unwrap();
+    symlink("/dev/zero", fx.inside.join("zero_link")).unwrap();
+    symlink("/dev/urandom", fx.inside.join("urandom_link")).unwrap();
+    // a device node inside the permitted tree (needs CAP_MKNOD; skipped without it)
+    let have_dev = std::process::Command::new("mknod")
+        .arg(fx.inside.join("zero_dev"))
+        .args(["c", "1", "5"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let runner = fx.runner();
+    let mut names = vec!["fifo", "fifo_link", "zero_link", "urandom_link"];
+    if have_dev {
+        names.push("zero_dev");
+    }
+    for name in names {
+        let p = format!("{i}/{name}");
+        for script in [
+            "cat(p)",
+            "tail(p)",
+            "wc(p)",
+            "grep(\"x\", p)",
+            "write(p, \"x\")",
+            "write([write::replace], p, \"x\")",
+            "cp(p, inside + \"/copy\")",
+            r#"let d = DirConfig().path(inside).build().open(OpenDirOptions().build());
+               d.open_file(name, OpenFileOptions().read(true).build()).read()"#,
+            r#"let d = DirConfig().path(inside).build().open(OpenDirOptions().build());
+               d.open_file(name, OpenFileOptions().read(true).follow_symlinks(true).build()).read()"#,
+        ] {
+            let r = run_args(&runner, script, &[("p", &p), ("inside", i), ("name", name)]);
+            assert!(r.outcome.error.is_some(), "{script} on {name} succeeded");
+            assert_refused(&r, PATH_REFUSALS);
+        }
+    }
+    // the FIFOs are still FIFOs (nothing replaced them) and the device is untouched
+    use std::os::unix::fs::FileTypeExt;
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(
+        fs::symlink_metadata(&out_fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert!(!fx.inside.join("copy").exists());
+}
+
+#[test]
+fn proc_magic_links_do_not_bypass_policy() {
+    let fx = Fixture::new();
+    let i = fx.inside.to_str().unwrap();
+    symlink("/proc/self/fd", fx.inside.join("fds")).unwrap();
+    symlink("/proc/self/cwd", fx.inside.join("cwd")).unwrap();
+    let runner = fx.runner();
+    // The script holds an open handle on the secret's directory? No: it cannot open it.
+    // It holds one on a permitted file, then tries to reach other fds by number.
+    for n in 0..16 {
+        for p in [
+            format!("/proc/self/fd/{n}"),
+            format!("/proc/thread-self/fd/{n}"),
+            format!("/dev/fd/{n}"),
+            format!("{i}/fds/{n}"),
+        ] {
+            let r = run_args(
+                &runner,
+                r#"let d = DirConfig().path(inside).build().open(OpenDirOptions().build());
+                   let keep = d.open_file("ok.txt", OpenFileOptions().read(true).build());
+                   cat(p)"#,
+                &[("p", &p), ("inside", i)],
+            );
+            assert!(r.outcome.error.is_some(), "reading {p} succeeded");
+            assert_refused(&r, PATH_REFUSALS);
+            assert_no_leak(&r, SECRET);
+        }
+    }
+    for p in [
+        format!("{i}/fds"),
+        format!("{i}/cwd"),
+        "/proc/self/root".to_string(),
+        "/proc/self/environ".to_string(),
+        "/proc/self/mem".to_string(),
+    ] {
+        let r = run_args(&runner, "cat(p)", &[("p", &p)]);
+        assert!(r.outcome.error.is_some(), "reading {p} succeeded");
+        assert_refused(&r, PATH_REFUSALS);
+    }
+    // ls through the fd-directory link is denied after resolution
+    let r = run_args(
+        &runner,
+        "DirConfig().path(p).build().open(OpenDirOptions().follow_symlinks(true).build()).list_entries()",
+        &[("p", &format!("{i}/fds"))],
+    );
+    assert_denied(&r);
+}
+
+#[test]
+fn moving_or_copying_across_the_boundary_is_denied() {
+    let fx = Fixture::new();
+    let before = fx.outside_snapshot();
+    let runner = fx.runner();
+    for script in [
+        r#"mv("$IN/ok.txt", "$OUT/ok.txt")"#,
+        r#"mv("$OUT/secret.txt", "$IN/stolen.txt")"#,
+        r#"mv("$OUT/victim_dir", "$IN/stolen_dir")"#,
+        r#"cp("$OUT/secret.txt", "$IN/stolen.txt")"#,
+        r#"cp("$IN/ok.txt", "$OUT/planted.txt")"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let o = DirConfig().path("$OUT").build().open(OpenDirOptions().build());"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let f = d.open_file("ok.txt", OpenFileOptions().read(true).build());
+           f.move(DirConfig().path("$OUT").build().open(OpenDirOptions().build()), "ok.txt")"#,
+    ] {
+        let r = run(&runner, &fx.script(script));
+        assert_eq!(
+            kind(&r),
+            Some(ErrorKind::AccessDenied),
+            "{script}: {:?}",
+            r.outcome.error
+        );
+        assert_no_leak(&r, SECRET);
+        assert_outside_intact(&fx, &before);
+    }
+    assert!(fx.inside.join("ok.txt").exists());
+    assert!(!fx.inside.join("stolen.txt").exists());
+    assert!(!fx.inside.join("stolen_dir").exists());
+}
+
+#[test]
+fn a_subtree_grant_is_not_a_sibling_prefix_grant() {
+    // `/x/inside` must not grant `/x/inside-evil` or `/x/insidefoo` (string-prefix confusion).
+    let fx = Fixture::new();
+    let sibling = fx.inside.with_file_name("inside-evil");
+    fs::create_dir(&sibling).unwrap();
+    fs::write(sibling.join("s.txt"), SECRET).unwrap();
+    let runner = fx.runner();
+    let p = sibling.join("s.txt");
+    let r = run_args(&runner, "cat(p)", &[("p", p.to_str().unwrap())]);
+    assert_denied(&r);
+    assert_no_leak(&r, SECRET);
+    let r = run_args(&runner, "rm(p)", &[("p", p.to_str().unwrap())]);
+    assert_denied(&r);
+    assert!(Path::new(&p).exists());
+}
