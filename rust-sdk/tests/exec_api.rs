@@ -597,3 +597,165 @@ permit(principal, action == file_system::Action::"open", resource);"#,
     assert_eq!(denied.action, rex_auth::Action::FsExecute);
     assert!(denied.resource.contains("/usr/sbin/sysctl"), "{denied}");
 }
+
+/// Builds a tiny C program that aborts three calls deep and a core of it (made by gdb's
+/// `generate-core-file`, independent of the host's core_pattern). `None` when gcc, gdb or
+/// ptrace is unavailable.
+fn make_core(dir: &Path) -> Option<(String, String)> {
+    let src = dir.join("t.c");
+    std::fs::write(
+        &src,
+        "#include <stdlib.h>\nint counter = 41;\n\
+static void crash(int depth) { int local_value = depth * 2 + 1; if (depth == 0) abort(); crash(depth - 1); (void)local_value; }\n\
+int main(void) { counter++; crash(2); return 0; }\n",
+    )
+    .unwrap();
+    let exe = dir.join("t");
+    let core = dir.join("core");
+    let cc = std::process::Command::new("gcc")
+        .args(["-g", "-O0", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .ok()?;
+    if !cc.success() {
+        return None;
+    }
+    let gen_core = format!("generate-core-file {}", core.display());
+    std::process::Command::new("/usr/bin/gdb")
+        .args(["-nx", "-batch", "-ex", "run", "-ex", &gen_core])
+        .arg(&exe)
+        .output()
+        .ok()?;
+    core.exists().then(|| {
+        (
+            exe.to_str().unwrap().to_string(),
+            core.to_str().unwrap().to_string(),
+        )
+    })
+}
+
+fn core_policy(dir: &Path, gdb_execute: bool) -> String {
+    let mut p = format!(
+        r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource in file_system::Dir::"{}");
+permit(principal, action == file_system::Action::"open", resource in file_system::Dir::"/usr/bin");"#,
+        dir.display()
+    );
+    if gdb_execute {
+        p.push_str(
+            r#"
+permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/gdb")
+  when { context.arguments.flags.contains("-batch") && context.arguments.flags.contains("-nx") };"#,
+        );
+    }
+    p
+}
+
+#[test]
+fn core_dump_backtrace_and_variables() {
+    use rust_sdk::exec::CoreDump;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((exe, core)) = make_core(tmp.path()) else {
+        eprintln!("skipped: cannot build a core file here");
+        return;
+    };
+    let c = ctx(&core_policy(tmp.path(), true));
+    let dump = CoreDump::open(&c, &exe, &core).unwrap();
+    let bt = dump.backtrace(&c).unwrap();
+    assert!(bt.pid > 0);
+    let t = &bt.threads[0];
+    let names: Vec<&str> = t.frames.iter().map(|f| f.function_name.as_str()).collect();
+    let crash = names.iter().position(|n| *n == "crash").unwrap();
+    assert_eq!(&names[crash..], ["crash", "crash", "crash", "main"]);
+    let innermost = &t.frames[crash];
+    assert!(innermost.source.as_deref().unwrap().ends_with("t.c"));
+    assert_eq!(innermost.line_number, Some(3));
+
+    let vars = dump
+        .get_variables(
+            &c,
+            Some(t.id),
+            innermost.frame_number,
+            &["local_value".into(), "counter".into(), "no_such_var".into()],
+        )
+        .unwrap();
+    assert_eq!(vars["local_value"].as_deref(), Some("1"));
+    assert_eq!(vars["counter"].as_deref(), Some("42"));
+    assert_eq!(vars["no_such_var"], None);
+    // the next frame out has depth 1
+    let vars = dump
+        .get_variables(
+            &c,
+            None,
+            innermost.frame_number + 1,
+            &["local_value".into()],
+        )
+        .unwrap();
+    assert_eq!(vars["local_value"].as_deref(), Some("3"));
+
+    // a frame that does not exist is an error, not frame 0's values
+    let err = dump
+        .get_variables(&c, None, 99, &["local_value".into()])
+        .unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::Other);
+
+    // only C identifiers reach gdb
+    let marker = tmp.path().join("shell-ran");
+    for bad in [
+        format!("$_shell(\"touch {}\")", marker.display()),
+        "counter = 0".to_string(),
+        "a.b".to_string(),
+    ] {
+        let err = dump.get_variables(&c, None, 0, &[bad]).unwrap_err();
+        assert_eq!(err.kind(), ExecErrorKind::InvalidArguments);
+    }
+    assert!(!marker.exists());
+}
+
+#[test]
+fn core_dump_is_gated() {
+    use rust_sdk::exec::CoreDump;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((exe, core)) = make_core(tmp.path()) else {
+        eprintln!("skipped: cannot build a core file here");
+        return;
+    };
+    // gdb is not allowed to run: the helper goes through the execute gate
+    let c = ctx(&core_policy(tmp.path(), false));
+    let dump = CoreDump::open(&c, &exe, &core).unwrap();
+    let err = dump.backtrace(&c).unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    assert_eq!(err.as_denied().unwrap().action, rex_auth::Action::FsExecute);
+    // no read on the core
+    let c = ctx(&format!(
+        r#"permit(principal, action == file_system::Action::"open", resource);
+permit(principal, action == file_system::Action::"read", resource == file_system::File::"{exe}");"#
+    ));
+    let err = CoreDump::open(&c, &exe, &core).unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    let d = err.as_denied().unwrap();
+    assert_eq!(d.action, rex_auth::Action::FsRead);
+    assert!(d.resource.contains("core"));
+}
+
+#[test]
+fn gdb_version_runs_through_the_gate() {
+    let c = ctx(
+        r#"permit(principal, action == file_system::Action::"open", resource in file_system::Dir::"/usr/bin");
+permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/gdb")
+  when { context.arguments.flags == ["--version"] };"#,
+    );
+    let gdb = rust_sdk::exec::open_helper(&c, rust_sdk::exec::GDB_BINARIES).unwrap();
+    let r = gdb
+        .execute(&c, &ExecuteOptions::new().arg("--version"))
+        .unwrap();
+    assert!(
+        r.stdout_text().starts_with("GNU gdb"),
+        "{}",
+        r.stdout_text()
+    );
+    let err = gdb
+        .execute(&c, &ExecuteOptions::new().arg("--help"))
+        .unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+}

@@ -32,6 +32,7 @@
 //! through the file-system API and run through [`execute`], so the same `execute` policy
 //! applies to it.
 
+mod coredump;
 mod error;
 mod run;
 
@@ -44,6 +45,9 @@ use rustix::fs::OFlags;
 use crate::SdkContext;
 use crate::fs::{EntryType, FileHandle};
 
+pub use coredump::{
+    CoreDump, Frame, GDB_BINARIES, TracedProcess, TracedThread, is_c_identifier, parse_backtrace,
+};
 pub use error::{ExecError, ExecErrorKind};
 
 /// Timeout used by [`ExecuteOptions::default`].
