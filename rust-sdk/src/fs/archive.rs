@@ -29,6 +29,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Write};
+use std::ops::Bound;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
 
@@ -178,10 +179,7 @@ fn archive_reader<'a>(
 }
 
 fn stream_error(path: &str, e: std::io::Error) -> FsError {
-    if let Some(t) = e
-        .get_ref()
-        .and_then(|i| i.downcast_ref::<StreamTooLarge>())
-    {
+    if let Some(t) = e.get_ref().and_then(|i| i.downcast_ref::<StreamTooLarge>()) {
         return FsError::LimitExceeded {
             path: path.to_string(),
             reason: t.to_string(),
@@ -314,11 +312,13 @@ fn plan(
         });
     }
     // A directory implied by a file path may not be a file entry itself.
+    // Paths below `comps` sort right after it, so its successor is enough to look at.
     for (comps, k) in &kinds {
         if *k == Kind::File
-            && kinds
-                .keys()
-                .any(|o| o.len() > comps.len() && o.starts_with(comps))
+            && let Some((next, _)) = kinds
+                .range::<Vec<String>, _>((Bound::Excluded(comps), Bound::Unbounded))
+                .next()
+            && next.starts_with(comps)
         {
             return Err(conflict(ap, comps));
         }
@@ -545,25 +545,25 @@ fn stage(
             Mode::from_raw_mode(0o600),
         )
         .map_err(|e| FsError::os("create", p.as_str(), e))?;
-        staged.files.push((
-            parent.to_vec(),
-            tmp,
-            name.clone(),
-            p.as_str().to_string(),
-        ));
+        staged
+            .files
+            .push((parent.to_vec(), tmp, name.clone(), p.as_str().to_string()));
         let mut out = File::from(fd);
-        let copied = std::io::copy(&mut (&mut entry).take(planned.size), &mut out)
-            .map_err(|e| match stream_error(ap, e) {
-                FsError::InvalidContent { path, reason } => FsError::InvalidContent {
-                    path,
-                    reason: format!("extracting `{}`: {reason}", comps.join("/")),
-                },
-                other => other,
+        let copied =
+            std::io::copy(&mut (&mut entry).take(planned.size), &mut out).map_err(|e| {
+                match stream_error(ap, e) {
+                    FsError::InvalidContent { path, reason } => FsError::InvalidContent {
+                        path,
+                        reason: format!("extracting `{}`: {reason}", comps.join("/")),
+                    },
+                    other => other,
+                }
             })?;
         if copied != planned.size {
             return Err(changed());
         }
-        out.flush().map_err(|e| FsError::io("write", p.as_str(), e))?;
+        out.flush()
+            .map_err(|e| FsError::io("write", p.as_str(), e))?;
         let mode = if opts.preserve_permissions {
             planned.mode
         } else {
@@ -578,7 +578,6 @@ fn stage(
         if opts.preserve_timestamps {
             set_times(&out, planned.mtime, p.as_str())?;
         }
-        rustix::fs::fsync(&out).map_err(|e| FsError::os("fsync", p.as_str(), e))?;
     }
     Ok(())
 }
