@@ -116,7 +116,11 @@ fn word(bytes: &[u8], ctx: Ctx, at: usize) -> Option<u64> {
 }
 
 /// A NUL-terminated string at virtual address `addr` of a core dump's memory.
-fn string_at(f: &FileHandle, phdrs: &[ProgramHeader], addr: u64) -> Result<Option<String>, FsError> {
+fn string_at(
+    f: &FileHandle,
+    phdrs: &[ProgramHeader],
+    addr: u64,
+) -> Result<Option<String>, FsError> {
     for ph in phdrs.iter().filter(|p| p.p_type == PT_LOAD) {
         let end = ph.p_vaddr.saturating_add(ph.p_filesz);
         if addr >= ph.p_vaddr && addr < end {
@@ -132,7 +136,11 @@ fn string_at(f: &FileHandle, phdrs: &[ProgramHeader], addr: u64) -> Result<Optio
 type CoreNotes = (Vec<(u64, u64)>, Vec<(u64, String)>);
 
 fn core_notes(f: &FileHandle, phdrs: &[ProgramHeader], ctx: Ctx) -> Result<CoreNotes, FsError> {
-    let wsz = if ctx.container == Container::Big { 8 } else { 4 };
+    let wsz = if ctx.container == Container::Big {
+        8
+    } else {
+        4
+    };
     let mut auxv = Vec::new();
     let mut files = Vec::new();
     let mut budget = MAX_NOTES;
