@@ -82,8 +82,80 @@ fn protocol_of(name: &str) -> RResult<TransportProtocol> {
     }
 }
 
+fn invalid(message: impl Into<String>) -> Box<EvalAltResult> {
+    script_err(SYSTEMINFO_SOURCE, "InvalidParameter", message)
+}
+
+/// Longest resolution timeout a script may ask for.
+const MAX_RESOLVE_TIMEOUT_SECS: i64 = 300;
+
+fn register_builders(engine: &mut Engine, sdk: &SdkContext) {
+    engine.register_type_with_name::<DmesgOptions>("DmesgOptions");
+    engine.register_fn("DmesgOptions", DmesgOptions::default);
+    engine.register_fn("human_readable_time", |_: &mut DmesgOptions, v: bool| {
+        DmesgOptions {
+            human_readable_time: v,
+        }
+    });
+    engine.register_fn("build", |o: &mut DmesgOptions| *o);
+    let c = sdk.clone();
+    engine.register_fn("dmesg_info", move |_: &mut SystemInfo, o: DmesgOptions| {
+        dmesg(&c, o.human_readable_time)
+    });
+
+    engine.register_type_with_name::<ResolveOptions>("ResolveOptions");
+    engine.register_fn("ResolveOptions", || ResolveOptions::new(""));
+    engine.register_fn("hostname", |o: &mut ResolveOptions, h: &str| {
+        ResolveOptions {
+            hostname: h.to_string(),
+            ..o.clone()
+        }
+    });
+    engine.register_fn("protocol", |o: &mut ResolveOptions, p: &str| {
+        Ok::<_, Box<EvalAltResult>>(ResolveOptions {
+            protocol: protocol_of(p)?,
+            ..o.clone()
+        })
+    });
+    engine.register_fn("resolver", |o: &mut ResolveOptions, ip: &str| {
+        let ip: std::net::IpAddr = ip
+            .parse()
+            .map_err(|_| invalid(format!("resolver must be an IP address, got {ip:?}")))?;
+        Ok::<_, Box<EvalAltResult>>(ResolveOptions {
+            resolver: Some(ip),
+            ..o.clone()
+        })
+    });
+    engine.register_fn("timeout", |o: &mut ResolveOptions, secs: i64| {
+        if !(1..=MAX_RESOLVE_TIMEOUT_SECS).contains(&secs) {
+            return Err(invalid(format!(
+                "timeout must be 1 to {MAX_RESOLVE_TIMEOUT_SECS} seconds, got {secs}"
+            )));
+        }
+        Ok(ResolveOptions {
+            timeout: std::time::Duration::from_secs(secs.unsigned_abs()),
+            ..o.clone()
+        })
+    });
+    engine.register_fn("build", |o: &mut ResolveOptions| {
+        if o.hostname.is_empty() {
+            return Err(invalid("ResolveOptions needs a hostname"));
+        }
+        Ok(o.clone())
+    });
+    let c = sdk.clone();
+    engine.register_fn(
+        "resolve_hostname",
+        move |_: &mut SystemInfo, o: ResolveOptions| {
+            let ips = sys::resolve_hostname(&c, &o).map_err(to_script_error)?;
+            Ok::<Array, Box<EvalAltResult>>(ips.into_iter().map(Dynamic::from).collect())
+        },
+    );
+}
+
 /// Registers the system module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
+    register_builders(engine, sdk);
     let mut protocols = Module::new();
     for p in ["TCP", "UDP", "AUTO"] {
         protocols.set_var(p, p.to_string());
@@ -153,8 +225,8 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
     FunctionInfo::new(
         "SystemInfo",
         "SystemInfo() -> SystemInfo; .memory_info() .swap_info() .cpu_count() .hostname() \
-         .uname_info() .kernel_stats() .slab_info() .dmesg_info() .ip_addresses() \
-         .resolve_hostname(host, protocol)",
+         .uname_info() .kernel_stats() .slab_info() .dmesg_info([DmesgOptions]) .ip_addresses() \
+         .resolve_hostname(host, protocol) .resolve_hostname(ResolveOptions)",
         &[
             "sysinfo::list",
             "sysinfo::resolve_hostname",
@@ -175,4 +247,17 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
         "system",
     ),
     FunctionInfo::new("ip_addr", "ip_addr() -> Array", LIST, "system"),
+    FunctionInfo::new(
+        "DmesgOptions",
+        "DmesgOptions() .human_readable_time(bool) .build()",
+        &[],
+        "system",
+    ),
+    FunctionInfo::new(
+        "ResolveOptions",
+        "ResolveOptions() .hostname(s) .protocol(TransportProtocol) .resolver(ip) .timeout(secs) \
+         .build()",
+        &[],
+        "system",
+    ),
 ];

@@ -421,3 +421,75 @@ fn kernel_stats_and_slab_info_denied() {
         "SysteminfoErrorKind/PermissionDenied"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// system: ResolveOptions and DmesgOptions builders
+
+#[test]
+fn resolve_hostname_with_options_allowed() {
+    let e = engine(
+        r#"permit(principal, action == sysinfo::Action::"resolve_hostname", resource == sysinfo::Hostname::"localhost");"#,
+    );
+    let out = ok(
+        &e,
+        r#"let o = ResolveOptions().hostname("localhost").protocol(TransportProtocol::TCP).timeout(5).build();
+           let ips = SystemInfo().resolve_hostname(o);
+           ips.contains("127.0.0.1") || ips.contains("::1")"#,
+    );
+    assert_eq!(out, "true");
+    assert_eq!(
+        ok(&e, &caught("ResolveOptions().build()")),
+        "SysteminfoErrorKind/InvalidParameter"
+    );
+    assert_eq!(
+        ok(&e, &caught(r#"ResolveOptions().resolver("not-an-ip")"#)),
+        "SysteminfoErrorKind/InvalidParameter"
+    );
+    assert_eq!(
+        ok(&e, &caught("ResolveOptions().timeout(0)")),
+        "SysteminfoErrorKind/InvalidParameter"
+    );
+}
+
+#[test]
+fn resolve_hostname_with_unlisted_resolver_sends_nothing() {
+    // a would-be DNS server: it must receive no query
+    let Ok(server) = std::net::UdpSocket::bind("127.77.0.1:53") else {
+        eprintln!("cannot bind port 53: skipped");
+        return;
+    };
+    server.set_nonblocking(true).unwrap();
+    let e = engine(
+        r#"permit(principal, action == sysinfo::Action::"resolve_hostname", resource == sysinfo::Hostname::"localhost")
+           unless { context has resolver };"#,
+    );
+    assert_denied(&run(
+        &e,
+        r#"SystemInfo().resolve_hostname(ResolveOptions().hostname("localhost").resolver("127.77.0.1").timeout(1).build())"#,
+    ));
+    let mut buf = [0u8; 512];
+    assert_eq!(
+        server.recv_from(&mut buf).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+}
+
+#[test]
+fn dmesg_info_with_options() {
+    let e = engine(
+        r#"permit(principal, action == file_system::Action::"read", resource == file_system::File::"/dev/kmsg");"#,
+    );
+    if is_root() {
+        let out = ok(
+            &e,
+            r#"let d = SystemInfo().dmesg_info(DmesgOptions().human_readable_time(true).build());
+               d.len() > 0 && d.all(|x| x.timestamp_from_system_start.starts_with("["))"#,
+        );
+        assert_eq!(out, "true");
+    }
+    let e = engine("");
+    assert_denied(&run(
+        &e,
+        "SystemInfo().dmesg_info(DmesgOptions().human_readable_time(false).build())",
+    ));
+}
