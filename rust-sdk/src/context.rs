@@ -49,6 +49,7 @@ pub struct SdkContext {
     authorizer: Arc<Authorizer>,
     limits: SdkLimits,
     cancelled: Arc<AtomicBool>,
+    redaction_config: Option<Arc<str>>,
 }
 
 impl SdkContext {
@@ -58,7 +59,22 @@ impl SdkContext {
             authorizer,
             limits: SdkLimits::default(),
             cancelled: Arc::new(AtomicBool::new(false)),
+            redaction_config: None,
         }
+    }
+
+    /// Uses another redaction dictionary than
+    /// [`DEFAULT_REDACTION_CONFIG`](crate::fs::DEFAULT_REDACTION_CONFIG) for redacted reads.
+    pub fn with_redaction_config(mut self, path: &str) -> Self {
+        self.redaction_config = Some(Arc::from(path));
+        self
+    }
+
+    /// The redaction dictionary path used by redacted reads.
+    pub fn redaction_config(&self) -> &str {
+        self.redaction_config
+            .as_deref()
+            .unwrap_or(crate::fs::DEFAULT_REDACTION_CONFIG)
     }
 
     /// Replaces the limits.

@@ -1056,7 +1056,8 @@ impl FileHandle {
         &self.dir
     }
 
-    /// Uses another redaction dictionary than [`super::DEFAULT_REDACTION_CONFIG`].
+    /// Uses another redaction dictionary than the context's
+    /// ([`SdkContext::redaction_config`]) for this handle.
     pub fn with_redaction_config(mut self, path: &str) -> Self {
         self.redaction_config = Some(path.to_string());
         self
@@ -1123,7 +1124,7 @@ impl FileHandle {
                 let cfg = self
                     .redaction_config
                     .as_deref()
-                    .unwrap_or(redact::DEFAULT_REDACTION_CONFIG);
+                    .unwrap_or(ctx.redaction_config());
                 if rpath(cfg).ok().as_ref() == Some(&self.path) {
                     return Err(FsError::PermissionDenied(d));
                 }
