@@ -31,3 +31,8 @@ pub use output::{
     Rendered, Status, render, truncate_message,
 };
 pub use runner::{ModuleRegistrar, RunReport, Runner, RunnerBuilder, RunnerError};
+
+/// The embedding guide (`docs/EMBEDDING.md`), included here so that its examples are
+/// compiled and run as doctests.
+#[doc = include_str!("../../docs/EMBEDDING.md")]
+pub mod embedding_guide {}
