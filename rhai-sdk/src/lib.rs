@@ -243,3 +243,8 @@ impl RexModules {
             .collect()
     }
 }
+
+/// The module-writing guide (`docs/MODULES.md`), included here so that its example is
+/// compiled and run as a doctest.
+#[doc = include_str!("../../docs/MODULES.md")]
+pub mod module_guide {}
