@@ -14,6 +14,10 @@
 //! and `max_output_bytes(n)`. `build()` validates (empty keys or values, NUL bytes, sizes)
 //! and refuses capabilities and PID namespaces as unsupported.
 //!
+//! `CoreDump(exe_path, core_path)` opens both files (`open` + `read`); `.backtrace()` and
+//! `.get_variables([thread,] frame, [names])` run gdb through the same gated execute
+//! (`execute` on `/usr/bin/gdb`), with C identifiers only as variable names.
+//!
 //! The result is a map `#{stdout, stderr, exit_code}` (REX's `ExecuteResult`) plus `signal`,
 //! `stdout_truncated`, `stderr_truncated`, `timed_out` and `pid`. Unlike REX, `exit_code` is
 //! `()` when the child was killed by a signal (REX reported a negative number), and `signal`
@@ -22,17 +26,22 @@
 //! with kind `PermissionDenied`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use rust_sdk::SdkContext;
-use rust_sdk::exec::{ExecError, ExecuteOptions, ExecuteResult};
+use rust_sdk::exec::{CoreDump, ExecError, ExecuteOptions, ExecuteResult, TracedProcess};
 
 use crate::catalog::FunctionInfo;
 use crate::error::{IO_SOURCE, SdkErrorInfo, script_err, to_script_error};
 use crate::handles::ScriptFileHandle;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// A script-side `CoreDump` (REX: `CoreDump(exe_path, core_path)`).
+#[derive(Debug, Clone)]
+pub struct ScriptCoreDump(Arc<CoreDump>);
 
 /// REX's `ChildNamespaceOptions`: the process whose PID namespace the child should enter.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -122,6 +131,103 @@ pub fn result_map(r: &ExecuteResult) -> Map {
     m
 }
 
+fn opt_str(v: Option<&str>) -> Dynamic {
+    v.map_or(Dynamic::UNIT, |v| v.to_string().into())
+}
+
+/// The script view of a backtrace: `#{pid, threads: [#{id, tid, frames: [#{frame_number,
+/// function_name, instruction_ptr, source, line_number}]}]}` (absent values are `()`).
+pub fn traced_map(p: &TracedProcess) -> Map {
+    let threads: Array = p
+        .threads
+        .iter()
+        .map(|t| {
+            let frames: Array = t
+                .frames
+                .iter()
+                .map(|f| {
+                    let mut m = Map::new();
+                    m.insert("frame_number".into(), i64::from(f.frame_number).into());
+                    m.insert("function_name".into(), f.function_name.clone().into());
+                    m.insert(
+                        "instruction_ptr".into(),
+                        opt_str(f.instruction_ptr.as_deref()),
+                    );
+                    m.insert("source".into(), opt_str(f.source.as_deref()));
+                    m.insert(
+                        "line_number".into(),
+                        f.line_number.map_or(Dynamic::UNIT, |l| i64::from(l).into()),
+                    );
+                    Dynamic::from_map(m)
+                })
+                .collect();
+            let mut m = Map::new();
+            m.insert("id".into(), i64::from(t.id).into());
+            m.insert("tid".into(), i64::from(t.tid).into());
+            m.insert("frames".into(), frames.into());
+            Dynamic::from_map(m)
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("pid".into(), i64::from(p.pid).into());
+    m.insert("threads".into(), threads.into());
+    m
+}
+
+fn get_variables(
+    ctx: &SdkContext,
+    d: &ScriptCoreDump,
+    thread: Option<i64>,
+    frame: i64,
+    names: &Array,
+) -> RResult<Map> {
+    let thread = thread
+        .map(|t| u32::try_from(t).map_err(|_| invalid(format!("invalid thread {t}"))))
+        .transpose()?;
+    let frame = u32::try_from(frame).map_err(|_| invalid(format!("invalid frame {frame}")))?;
+    let names = names
+        .iter()
+        .map(|n| string_of(n, "a variable name"))
+        .collect::<RResult<Vec<_>>>()?;
+    let vars =
+        d.0.get_variables(ctx, thread, frame, &names)
+            .map_err(to_script_error)?;
+    Ok(vars
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.map_or(Dynamic::UNIT, Dynamic::from)))
+        .collect())
+}
+
+fn register_core_dump(engine: &mut Engine, sdk: &SdkContext) {
+    engine.register_type_with_name::<ScriptCoreDump>("CoreDump");
+    let c = sdk.clone();
+    engine.register_fn("CoreDump", move |exe: &str, core: &str| {
+        CoreDump::open(&c, exe, core)
+            .map(|d| ScriptCoreDump(Arc::new(d)))
+            .map_err(to_script_error)
+    });
+    let c = sdk.clone();
+    engine.register_fn("backtrace", move |d: &mut ScriptCoreDump| {
+        d.0.backtrace(&c)
+            .map(|p| traced_map(&p))
+            .map_err(to_script_error)
+    });
+    let c = sdk.clone();
+    engine.register_fn(
+        "get_variables",
+        move |d: &mut ScriptCoreDump, frame: i64, names: Array| {
+            get_variables(&c, d, None, frame, &names)
+        },
+    );
+    let c = sdk.clone();
+    engine.register_fn(
+        "get_variables",
+        move |d: &mut ScriptCoreDump, thread: i64, frame: i64, names: Array| {
+            get_variables(&c, d, Some(thread), frame, &names)
+        },
+    );
+}
+
 fn register_builders(engine: &mut Engine) {
     engine.register_type_with_name::<ExecuteOptions>("ExecuteOptions");
     engine.register_fn("ExecuteOptions", ExecuteOptions::default);
@@ -207,6 +313,7 @@ fn register_builders(engine: &mut Engine) {
 /// Registers the builders and `FileHandle.execute` (called from the io module).
 pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
     register_builders(engine);
+    register_core_dump(engine, sdk);
     let c = sdk.clone();
     engine.register_fn(
         "execute",
@@ -232,6 +339,16 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
         "ExecuteOptions",
         "ExecuteOptions() .args(Array) .env(Map) .user(String) .group(String) .capabilities(Array) .namespace(ChildNamespaceOptions) .timeout(secs) .max_output_bytes(n) .build()",
         &[],
+        "io",
+    ),
+    FunctionInfo::new(
+        "CoreDump",
+        "CoreDump(exe_path: String, core_path: String) -> CoreDump; .backtrace() -> #{pid, threads}; .get_variables([thread,] frame, [names]) -> Map",
+        &[
+            "file_system::open",
+            "file_system::read",
+            "file_system::execute",
+        ],
         "io",
     ),
     FunctionInfo::new(

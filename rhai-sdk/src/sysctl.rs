@@ -2,7 +2,9 @@
 //! and `SysctlManager()` with `.read`, `.write` and `.find`.
 //!
 //! Unlike REX, nothing is retried or run as root: every check is made for the run's own
-//! principal (`open`/`read`/`write` on `/proc/sys/<key>`). `load_system` is not bound.
+//! principal (`open`/`read`/`write` on `/proc/sys/<key>`). `.load_system()` runs
+//! `sysctl --system` through the gated execute (`sysctl::load`, then `open` and `execute` on the
+//! binary) as the run's own user, and returns the execution result map.
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use rust_sdk::SdkContext;
@@ -58,6 +60,12 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     });
     let c = sdk.clone();
     engine.register_fn("find", move |_: &mut SysctlManager, p: &str| find(&c, p));
+    let c = sdk.clone();
+    engine.register_fn("load_system", move |_: &mut SysctlManager| {
+        sysctl::load_system(&c)
+            .map(|r| crate::exec::result_map(&r))
+            .map_err(to_script_error)
+    });
 }
 
 /// The functions of this module, for `--print-functions`.
@@ -82,11 +90,13 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
     ),
     FunctionInfo::new(
         "SysctlManager",
-        "SysctlManager() -> SysctlManager; .read(key) .write(key, value) .find(regex)",
+        "SysctlManager() -> SysctlManager; .read(key) .write(key, value) .find(regex) .load_system()",
         &[
             "file_system::open",
             "file_system::read",
             "file_system::write",
+            "file_system::execute",
+            "sysctl::load",
         ],
         "sysctl",
     ),

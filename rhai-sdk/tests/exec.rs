@@ -1,4 +1,6 @@
 //! `FileHandle.execute(ExecuteOptions)` from scripts: real children, allowed and denied.
+// Tests set up fixtures and observe effects on the host directly, outside the SDK.
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -216,5 +218,106 @@ fn catalog_lists_execute() {
         .filter(|f| f.actions.contains(&"file_system::execute"))
         .map(|f| f.name)
         .collect();
-    assert_eq!(names, vec!["execute"]);
+    for n in ["execute", "CoreDump", "SysctlManager"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+}
+
+#[test]
+fn sysctl_load_system_goes_through_the_execute_gate() {
+    // no sysctl::load
+    let e = engine(&format!(
+        "{OPEN_USR_BIN}\npermit(principal, action == file_system::Action::\"open\", resource in file_system::Dir::\"/usr/sbin\");"
+    ));
+    let script = r#"let out = "ran"; try { SysctlManager().load_system(); } catch (err) { out = `${err.kind} ${err.source}`; } out"#;
+    assert_eq!(ok(&e, script), "PermissionDenied SysteminfoErrorKind");
+    // load and open allowed, execute not
+    let e = engine(
+        r#"permit(principal, action == sysctl::Action::"load", resource);
+permit(principal, action == file_system::Action::"open", resource);"#,
+    );
+    let out = run(&e, "SysctlManager().load_system()");
+    assert_denied(&out);
+    assert!(
+        out.denials
+            .iter()
+            .any(|d| d.action == rex_auth::Action::FsExecute),
+        "{:?}",
+        out.denials
+    );
+}
+
+/// A C program that aborts three calls deep, and a core of it made by gdb. `None` when gcc,
+/// gdb or ptrace is unavailable.
+fn make_core(dir: &std::path::Path) -> Option<(String, String)> {
+    let src = dir.join("t.c");
+    std::fs::write(
+        &src,
+        "#include <stdlib.h>\nint counter = 41;\n\
+static void crash(int depth) { int local_value = depth * 2 + 1; if (depth == 0) abort(); crash(depth - 1); (void)local_value; }\n\
+int main(void) { counter++; crash(2); return 0; }\n",
+    )
+    .unwrap();
+    let exe = dir.join("t");
+    let core = dir.join("core");
+    let cc = std::process::Command::new("gcc")
+        .args(["-g", "-O0", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .ok()?;
+    if !cc.success() {
+        return None;
+    }
+    let gen_core = format!("generate-core-file {}", core.display());
+    std::process::Command::new("/usr/bin/gdb")
+        .args(["-nx", "-batch", "-ex", "run", "-ex", &gen_core])
+        .arg(&exe)
+        .output()
+        .ok()?;
+    core.exists().then(|| {
+        (
+            exe.to_str().unwrap().to_string(),
+            core.to_str().unwrap().to_string(),
+        )
+    })
+}
+
+#[test]
+fn core_dump_from_a_script() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((exe, core)) = make_core(tmp.path()) else {
+        eprintln!("skipped: cannot build a core file here");
+        return;
+    };
+    let read_tmp = format!(
+        r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource in file_system::Dir::"{}");"#,
+        tmp.path().display()
+    );
+    let e = engine(&format!("{read_tmp}\n{}", policy("gdb", "")));
+    let script = format!(
+        r#"let d = CoreDump("{exe}", "{core}");
+let bt = d.backtrace();
+let t = bt.threads[0];
+let names = t.frames.map(|f| f.function_name);
+let i = names.index_of("crash");
+let f = t.frames[i];
+let v = d.get_variables(t.id, f.frame_number, ["local_value", "counter", "missing"]);
+let outer = d.get_variables(f.frame_number + 1, ["local_value"]);
+`${{names.extract(i)}} ${{f.line_number}} ${{v.local_value}} ${{v.counter}} ${{v.missing == ()}} ${{outer.local_value}} ${{bt.pid > 0}}`"#
+    );
+    assert_eq!(
+        ok(&e, &script),
+        r#"["crash", "crash", "crash", "main"] 3 1 42 true 3 true"#
+    );
+    // gdb expressions are refused
+    let bad = format!(
+        r#"let d = CoreDump("{exe}", "{core}"); let out = "ran"; try {{ d.get_variables(0, ["$_shell(\"id\")"]); }} catch (err) {{ out = err.kind; }} out"#
+    );
+    assert_eq!(ok(&e, &bad), "InvalidArguments");
+
+    // without execute on gdb: denied
+    let e = engine(&format!("{read_tmp}\n{OPEN_USR_BIN}"));
+    let out = run(&e, &format!(r#"CoreDump("{exe}", "{core}").backtrace()"#));
+    assert_denied(&out);
 }
