@@ -516,3 +516,25 @@ fn trace_denied_runs_no_debugger() {
     let e = ProcessManager::new().trace(&c, pid, &opts).unwrap_err();
     assert!(matches!(e, ProcessError::Unsupported(_)), "{e:?}");
 }
+
+#[test]
+fn monitor_entry_limit_spans_all_batches() {
+    let c = ctx(r#"permit(principal, action == process_system::Action::"list", resource);"#)
+        .with_limits(rust_sdk::SdkLimits {
+            max_entries: 3,
+            ..Default::default()
+        });
+    let me = std::process::id();
+    let opts = MonitorProcessesCpuOptions {
+        pids_to_monitor: vec![me, me],
+        batches: 10,
+        delay: Duration::ZERO,
+        include_threads: false,
+    };
+    let batches = ProcessManager::new()
+        .monitor_processes_cpu(&c, &opts)
+        .unwrap();
+    // 2 entries per batch: the second batch reaches the limit, no third one is taken
+    assert_eq!(batches.len(), 2);
+    assert!(batches.iter().all(|b| b.len() == 2));
+}

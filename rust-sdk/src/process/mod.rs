@@ -618,7 +618,8 @@ impl ProcessManager {
     /// of this manager (or the lifetime average), the others to the batch before. Each
     /// process is checked with `list` in every batch; denied and exited ones are left out.
     /// An empty `pids_to_monitor` monitors every process. Cancellation (the context flag)
-    /// ends the monitoring early with the batches taken so far.
+    /// ends the monitoring early with the batches taken so far, and no further batch is taken
+    /// once the batches hold `max_entries` entries together.
     pub fn monitor_processes_cpu(
         &mut self,
         ctx: &SdkContext,
@@ -627,14 +628,18 @@ impl ProcessManager {
         opts.validate()?;
         let pids = (!opts.pids_to_monitor.is_empty()).then_some(opts.pids_to_monitor.as_slice());
         let mut batches = Vec::new();
+        let mut total: usize = 0;
         for i in 0..opts.batches {
             if i > 0 && !sleep_unless_cancelled(ctx, opts.delay) {
                 break;
             }
-            if ctx.is_cancelled() {
+            // the entry limit applies to all batches together
+            if ctx.is_cancelled() || total >= ctx.limits().max_entries {
                 break;
             }
-            batches.push(self.sample(ctx, pids, opts.include_threads)?.processes);
+            let batch = self.sample(ctx, pids, opts.include_threads)?.processes;
+            total = total.saturating_add(batch.len());
+            batches.push(batch);
         }
         Ok(batches)
     }

@@ -7,7 +7,8 @@
 //! thread first unshares its filesystem attributes (`unshare(CLONE_FS)`), which the kernel
 //! requires of a thread in a multi-threaded process. By PID the namespaces are joined through
 //! a pidfd that was verified to belong to the authorized process (same start time before and
-//! after it was opened), so a recycled PID cannot redirect the call.
+//! after it was opened), so a recycled PID cannot redirect the call. (`setns` on a pidfd needs
+//! Linux 5.8 or later; older kernels report a `NamespaceOperationError`.)
 //!
 //! Caution (REX §6.14): SDK calls made by the callback are still authorized with host-looking
 //! paths, but inside a foreign mount namespace those paths name other files. Policies that
