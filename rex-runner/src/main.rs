@@ -181,6 +181,7 @@ fn run(args: &RunArgs) -> ExitStatus {
     let mut builder = Runner::builder()
         .limits(limits(args))
         .log_config(rex_logging::ScriptLogsConfig::from_env())
+        .process_monitoring(!monitoring_disabled_by_env())
         .permissive(args.permissive);
     for p in &args.policy_file {
         match read_policy(p, args.allow_writable_policy) {
@@ -283,6 +284,12 @@ fn run(args: &RunArgs) -> ExitStatus {
         return ExitStatus::Success;
     }
     report.exit
+}
+
+/// REX's `REX_RUNNER_DISABLE_MONITORING` (`true` or `1`) turns the process metrics off.
+fn monitoring_disabled_by_env() -> bool {
+    std::env::var("REX_RUNNER_DISABLE_MONITORING")
+        .is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
 /// SIGTERM or SIGINT cancels the running script at its next check (native calls included);

@@ -11,12 +11,16 @@ use rex_core::{
 use rex_logging::{LogEntry, ScriptLogs, ScriptLogsConfig};
 use rex_metrics::{MetricsLimits, RunMetrics};
 use rhai_sdk::RexModules;
+use rust_sdk::monitor::ProcessMonitor;
 use rust_sdk::{SdkContext, SdkLimits};
 
 use crate::audit::AuditLogSink;
 use crate::exit::ExitStatus;
 use crate::inputs::Input;
 use crate::output::{DenialInfo, ErrorInfo, ErrorType, OutputDocument, Status, truncate_message};
+
+/// How often the process monitor samples memory during a run (REX: once per second).
+const MONITOR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Registers script modules on the engine, given the SDK context to capture.
 pub type ModuleRegistrar = Arc<dyn Fn(&mut rhai::Engine, &SdkContext) + Send + Sync>;
@@ -46,6 +50,7 @@ pub struct RunnerBuilder {
     modules: Vec<ModuleRegistrar>,
     log_config: ScriptLogsConfig,
     metrics_limits: MetricsLimits,
+    disable_monitoring: bool,
 }
 
 impl RunnerBuilder {
@@ -118,6 +123,16 @@ impl RunnerBuilder {
         self
     }
 
+    /// Whether to sample the process's CPU and memory during each run and report REX's
+    /// `RexRunnerProcessCpuUsage`, `RexRunnerRssMemoryUsageAverage` and
+    /// `RexRunnerVirtualMemoryUsageAverage` (default: on; the CLI turns it off when
+    /// `REX_RUNNER_DISABLE_MONITORING` is `true` or `1`). The figures are per process: with
+    /// concurrent runs they cover all of them.
+    pub fn process_monitoring(mut self, enabled: bool) -> Self {
+        self.disable_monitoring = !enabled;
+        self
+    }
+
     /// Parses and validates the policies and builds the engine.
     pub fn build(self) -> Result<Runner, RunnerError> {
         let sources: Vec<(&str, &str)> = self
@@ -176,6 +191,7 @@ impl RunnerBuilder {
             audit_log: self.audit_log,
             log_config: self.log_config,
             metrics_limits: self.metrics_limits,
+            monitoring: !self.disable_monitoring,
         })
     }
 }
@@ -199,6 +215,7 @@ pub struct Runner {
     audit_log: Option<AuditLogSink>,
     log_config: ScriptLogsConfig,
     metrics_limits: MetricsLimits,
+    monitoring: bool,
 }
 
 /// The result of one run: the output document and the exit status the CLI uses.
@@ -247,6 +264,11 @@ impl Runner {
         if let Some(a) = &self.audit_log {
             a.set_script(Some(script.sha256.clone()));
         }
+        let monitor = if self.monitoring {
+            ProcessMonitor::start(MONITOR_INTERVAL)
+        } else {
+            None
+        };
         let run_metrics = RunMetrics::new(self.metrics_limits);
         let mut extensions = RunExtensions::new();
         extensions.insert(run_metrics.clone());
@@ -259,6 +281,15 @@ impl Runner {
                 extensions,
             },
         );
+        if let Some(m) = monitor {
+            let usage = m.stop();
+            // Only limits on names and counts can fail here, which fixed names never reach.
+            let _ = run_metrics.record_process_usage(rex_metrics::runner::ProcessUsage {
+                cpu_percent: usage.cpu_percent,
+                rss_megabytes_average: usage.rss_megabytes_average,
+                virtual_megabytes_average: usage.virtual_megabytes_average,
+            });
+        }
         let logs = convert_logs(&outcome, self.log_config);
         let mut document = match &outcome.error {
             None => OutputDocument {

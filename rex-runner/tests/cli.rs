@@ -122,6 +122,34 @@ fn readme_example_runs_and_prints_the_document() {
         .collect();
     assert!(names.contains(&"RexRunnerScriptExecutionTime"), "{names:?}");
     assert!(names.contains(&"RexRunnerScriptExecutionSuccessCount"));
+    for process_metric in [
+        "RexRunnerProcessCpuUsage",
+        "RexRunnerRssMemoryUsageAverage",
+        "RexRunnerVirtualMemoryUsageAverage",
+    ] {
+        assert!(names.contains(&process_metric), "{names:?}");
+    }
+    let rss = doc["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric_name"] == "RexRunnerRssMemoryUsageAverage")
+        .unwrap();
+    assert_eq!(rss["metric_unit"], "MEGABYTES");
+    assert_eq!(rss["metric_dimension"]["MetricInfo"], "ProcessMonitoring");
+    assert!(rss["metric_value"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn process_monitoring_can_be_disabled_like_rex() {
+    let fx = Fixture::new();
+    let script = fx.write("s.rhai", "1");
+    let r = run(rex()
+        .arg("-s")
+        .arg(&script)
+        .env("REX_RUNNER_DISABLE_MONITORING", "true"));
+    assert_eq!(r.code, 0);
+    assert!(!r.stdout.contains("RexRunnerProcessCpuUsage"), "{}", r.stdout);
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub mod disk;
 pub mod exec;
 pub mod fs;
 pub mod identity;
+pub mod monitor;
 pub mod network;
 pub mod process;
 pub mod sysctl;
