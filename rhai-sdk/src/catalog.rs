@@ -35,6 +35,7 @@ pub fn function_catalog() -> Vec<FunctionInfo> {
     let mut all: Vec<FunctionInfo> = [
         crate::io::FUNCTIONS,
         crate::exec::FUNCTIONS,
+        crate::archive::FUNCTIONS,
         crate::process::FUNCTIONS,
         crate::system::FUNCTIONS,
         crate::network::FUNCTIONS,

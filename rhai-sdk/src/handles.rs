@@ -44,6 +44,18 @@ impl ScriptFileHandle {
         Self(Arc::new(Mutex::new(Some(f))))
     }
 
+    /// Whether both are the same script handle.
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Locks the handle (the slot is `None` once deleted or moved).
+    pub(crate) fn lock(&self) -> RResult<std::sync::MutexGuard<'_, Option<FileHandle>>> {
+        self.0
+            .lock()
+            .map_err(|_| script_err(IO_SOURCE, "Other", "file handle lock poisoned"))
+    }
+
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut FileHandle) -> RResult<R>) -> RResult<R> {
         let mut guard = self
             .0
@@ -64,7 +76,7 @@ impl ScriptFileHandle {
     }
 }
 
-fn closed() -> Box<EvalAltResult> {
+pub(crate) fn closed() -> Box<EvalAltResult> {
     script_err(
         IO_SOURCE,
         "FileError",
@@ -367,4 +379,5 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
         .take()?
         .delete(&c)
         .map_err(to_script_error));
+    crate::archive::register(engine, sdk);
 }

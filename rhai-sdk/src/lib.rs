@@ -30,6 +30,7 @@
 //! replace it. Errors become `#{kind, message, source}` maps ([`error`]); Cedar denials carry
 //! a typed token so the run is classified as access denied.
 
+pub mod archive;
 pub mod catalog;
 pub mod disk;
 pub mod error;
