@@ -3,7 +3,8 @@
 //! * [`http_get`] checks `network::Action::"GET"` on `network::url::"<normalized url>"`. The
 //!   URL is normalised first: scheme and host lower-cased, the scheme's default port removed
 //!   (`https://example.com:443/x` → `https://example.com/x`), the fragment dropped, and
-//!   userinfo (`user:pw@host`) refused. An already canonical URL such as
+//!   userinfo (`user:pw@host`) and ambiguous paths (`.`/`..` segments, also percent-encoded,
+//!   backslashes, `%2F`/`%5C`) refused. An already canonical URL such as
 //!   `https://example.com/api` is authorized exactly as written, so REX policies keep working.
 //!   Redirects are never followed automatically: each hop (at most [`MAX_REDIRECTS`]) is
 //!   normalised and authorized again before it is requested.
@@ -193,6 +194,11 @@ pub fn normalize_url(raw: &str) -> Result<NormalizedUrl, NetworkError> {
         return Err(bad("port 0"));
     }
     let path = tail.split_once('?').map_or(tail, |(p, _)| p).to_string();
+    if has_ambiguous_segment(&path) {
+        return Err(bad(
+            "dot segments, backslashes or encoded separators in the path",
+        ));
+    }
     let url = if port == default_port {
         format!("{scheme}://{host}{tail}")
     } else {
@@ -204,6 +210,21 @@ pub fn normalize_url(raw: &str) -> Result<NormalizedUrl, NetworkError> {
         host,
         port,
         path,
+    })
+}
+
+/// Whether a URL path could name something other than what it spells for a policy: a `.`
+/// or `..` segment (also percent-encoded, or with a `;` parameter, as some servers accept),
+/// a backslash, or an encoded separator (`%2F`, `%5C`). Servers and proxies resolve these, so a grant
+/// such as `resource.path like "/public/*"` would otherwise match `/public/../secret`.
+fn has_ambiguous_segment(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains('\\') || lower.contains("%2f") || lower.contains("%5c") {
+        return true;
+    }
+    lower.split('/').any(|seg| {
+        let seg = seg.split(';').next().unwrap_or("").replace("%2e", ".");
+        seg == "." || seg == ".."
     })
 }
 
