@@ -759,3 +759,27 @@ permit(principal, action == file_system::Action::"execute", resource == file_sys
         .unwrap_err();
     assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
 }
+
+#[test]
+fn a_child_that_leaves_its_group_is_still_killed_at_the_timeout() {
+    if !Path::new("/usr/bin/perl").exists() {
+        eprintln!("skipped: needs perl to call setpgid");
+        return;
+    }
+    let c = allow("/usr/bin/perl");
+    let f = open(&c, "/usr/bin/perl");
+    // move into the test runner's own process group, then wait forever
+    let runner_pgid = nix::unistd::getpgrp().as_raw().to_string();
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .arg("-e")
+                .arg("setpgrp(0, $ARGV[0]) or exit 9; sleep 1000")
+                .arg(runner_pgid.as_str())
+                .timeout(Duration::from_millis(300)),
+        )
+        .unwrap();
+    assert!(r.timed_out);
+    assert_eq!(r.signal, Some(9));
+}

@@ -131,9 +131,12 @@ fn exited(pid: Pid) -> Result<bool, ExecError> {
     }
 }
 
+/// Kills the child's process group, and the child itself in case it moved to another group.
+/// The child is not reaped yet, so neither id can have been reused.
 fn kill_group(pid: Pid) {
-    // ESRCH: the group is already empty. Nothing else can fail for our own child's group.
+    // ESRCH: already gone. Nothing else can fail for our own child and its group.
     let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+    let _ = rustix::process::kill_process(pid, Signal::KILL);
 }
 
 pub(super) fn run(
