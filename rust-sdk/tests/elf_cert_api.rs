@@ -122,7 +122,7 @@ fn synthetic_core() -> Vec<u8> {
         out.extend(ty.to_le_bytes());
         out.extend(b"CORE\0\0\0\0");
         out.extend(desc);
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
     }
