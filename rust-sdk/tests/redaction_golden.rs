@@ -131,7 +131,10 @@ fn redacted_fallback_through_read_search_cat_and_grep() {
     let hits = f.search(&c, "secret|hunter2").unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].line_number, 7);
-    assert_eq!(commands::cat(&c, log.to_str().unwrap(), false).unwrap(), GOLDEN);
+    assert_eq!(
+        commands::cat(&c, log.to_str().unwrap(), false).unwrap(),
+        GOLDEN
+    );
     let g = commands::grep(
         &c,
         "hunter2|REDACTED",
