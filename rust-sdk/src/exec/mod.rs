@@ -458,3 +458,63 @@ impl FileHandle {
         execute(ctx, self, opts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    proptest::proptest! {
+        /// argv is the arguments flattened in order, pairs as two entries.
+        #[test]
+        fn argv_flattens_in_order(args in proptest::collection::vec(
+            ("\\PC{0,8}", proptest::option::of("\\PC{0,8}")), 0..12)) {
+            let opts = ExecuteOptions { args: args.clone(), ..ExecuteOptions::default() };
+            let expected: Vec<&str> = args
+                .iter()
+                .flat_map(|(k, v)| std::iter::once(k.as_str()).chain(v.as_deref()))
+                .collect();
+            proptest::prop_assert_eq!(opts.argv(), expected);
+        }
+
+        /// Validation accepts exactly the options without empty or NUL-containing parts.
+        #[test]
+        fn validation_matches_the_rules(
+            args in proptest::collection::vec(("[a\\-\\x00]{0,3}", proptest::option::of("[b\\x00]{0,2}")), 0..5),
+            env in proptest::collection::btree_map("[A=\\x00]{0,3}", "[c\\x00]{0,2}", 0..4),
+        ) {
+            let opts = ExecuteOptions { args: args.clone(), env: env.clone(), ..ExecuteOptions::default() };
+            let arg_ok = args.iter().all(|(k, v)| {
+                !k.is_empty() && !k.contains('\0')
+                    && v.as_ref().is_none_or(|v| !v.is_empty() && !v.contains('\0'))
+            });
+            let env_ok = env.iter().all(|(k, v)| {
+                !k.is_empty() && !k.contains(['=', '\0']) && !v.is_empty() && !v.contains('\0')
+            });
+            proptest::prop_assert_eq!(opts.validate().is_ok(), arg_ok && env_ok);
+        }
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let many = ExecuteOptions {
+            args: vec![("a".into(), None); MAX_ARGS + 1],
+            ..ExecuteOptions::default()
+        };
+        assert!(matches!(
+            many.validate(),
+            Err(ExecError::InvalidArguments(_))
+        ));
+        let big = ExecuteOptions::new().arg("x".repeat(MAX_ARG_BYTES));
+        assert!(matches!(
+            big.validate(),
+            Err(ExecError::InvalidArguments(_))
+        ));
+        assert!(
+            ExecuteOptions::new()
+                .arg("x".repeat(1000))
+                .validate()
+                .is_ok()
+        );
+    }
+}
