@@ -636,8 +636,17 @@ fn commit(
     Ok(())
 }
 
-/// Extracts the tar (or gzip'd tar) `archive` into `dest`. See the [module docs](self) for
-/// the checks and guarantees. `read` File is checked on the archive first.
+/// Extracts the tar (or gzip'd tar) `archive` into `dest`.
+///
+/// Checks `read` File on the archive, then plans the whole archive: every path is confined
+/// below `dest` (absolute paths, `..`, NUL and non-UTF-8 names are refused), the entry count
+/// and the total size are capped by `opts`, and Cedar is asked for every entry (`create` +
+/// `write` File, `create` Dir on each new directory, `open` Dir on each existing one, plus
+/// `chmod`/`chown` when preserving) **before anything is written**. Contents are then staged
+/// in temporary files created through directory fds (never following a symlink) and renamed
+/// into place; any failure removes what was staged and created, so the destination is left
+/// unchanged. Symlinks, hard links, devices and FIFOs are not created: they are listed in
+/// [`ExtractReport::skipped`].
 pub fn extract_archive(
     ctx: &SdkContext,
     archive: &FileHandle,
