@@ -149,7 +149,11 @@ fn process_monitoring_can_be_disabled_like_rex() {
         .arg(&script)
         .env("REX_RUNNER_DISABLE_MONITORING", "true"));
     assert_eq!(r.code, 0);
-    assert!(!r.stdout.contains("RexRunnerProcessCpuUsage"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("RexRunnerProcessCpuUsage"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
