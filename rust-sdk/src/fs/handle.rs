@@ -95,6 +95,9 @@ pub struct Metadata {
     pub inode: u64,
     /// Device number.
     pub dev: u64,
+    /// The link target, for metadata taken from a [`super::SymlinkHandle`] when `read` on the
+    /// link is allowed; `None` otherwise.
+    pub symlink_target: Option<String>,
 }
 
 impl Metadata {
@@ -111,7 +114,14 @@ impl Metadata {
             gid: st.st_gid,
             inode: st.st_ino,
             dev: st.st_dev,
+            symlink_target: None,
         }
+    }
+
+    /// Owner and group names (numeric when the name cannot be resolved). No Cedar check: the
+    /// ids were obtained by an authorized `stat`; this only looks the names up.
+    pub fn owner(&self) -> Ownership {
+        ownership_names(self.uid, self.gid)
     }
 
     /// Bytes allocated on disk (`blocks * 512`).

@@ -20,6 +20,7 @@ mod elf;
 mod error;
 mod glob;
 mod handle;
+mod linux;
 mod redact;
 mod text;
 mod walk;
@@ -36,9 +37,15 @@ pub use handle::{
     ChangeReport, CopyFileOptions, DeleteDirOptions, DeleteReport, DirEntry, DirHandle, EntryType,
     FileHandle, Metadata, OpenDirOptions, OpenFileOptions, Ownership, WriteOptions,
 };
+pub use linux::{
+    SELINUX_XATTR, SetXAttrOptions, SymlinkHandle, merge_selinux_context,
+    validate_selinux_component,
+};
 pub use redact::{DEFAULT_REDACTION_CONFIG, Redactor};
 pub use text::{Counts, Match, ReplacementOptions, extract_strings, replace_text, select_lines};
-pub use walk::{DiskUsageEntry, DiskUsageOptions, DiskUsageResult, FindOptions, FoundEntry};
+pub use walk::{
+    DiskUsageEntry, DiskUsageOptions, DiskUsageResult, FindCallback, FindOptions, FoundEntry,
+};
 
 use rex_auth::{Action, Resource, ResourcePath};
 

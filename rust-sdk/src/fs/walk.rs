@@ -9,7 +9,7 @@ use rustix::fs::{AtFlags, Mode};
 
 use super::error::FsError;
 use super::glob::glob_match;
-use super::handle::{DirHandle, EntryType, OpenDirOptions, dir_flags};
+use super::handle::{DirEntry, DirHandle, EntryType, OpenDirOptions, dir_flags};
 use super::{check_dir, check_file};
 use crate::SdkContext;
 
@@ -36,7 +36,32 @@ pub struct FindOptions {
     pub entry_type: Option<EntryType>,
     /// Descend into symlinked directories (both paths must pass `open`; inodes de-duplicated).
     pub follow_symlinks: bool,
+    /// Oldest modification time, nanoseconds since the epoch (sets a `stat` check per entry).
+    pub min_mtime_nanos: Option<i128>,
+    /// Newest modification time, nanoseconds since the epoch.
+    pub max_mtime_nanos: Option<i128>,
+    /// Oldest creation (birth) time, nanoseconds since the epoch. An entry whose file system
+    /// does not record a birth time never matches a creation-time filter.
+    pub min_btime_nanos: Option<i128>,
+    /// Newest creation (birth) time, nanoseconds since the epoch.
+    pub max_btime_nanos: Option<i128>,
 }
+
+impl FindOptions {
+    /// Whether a filter needs the entry's `stat` (and so a `stat` check).
+    fn needs_stat(&self) -> bool {
+        self.min_size.is_some()
+            || self.max_size.is_some()
+            || self.min_mtime_nanos.is_some()
+            || self.max_mtime_nanos.is_some()
+            || self.min_btime_nanos.is_some()
+            || self.max_btime_nanos.is_some()
+    }
+}
+
+/// The callback of [`DirHandle::find_each`]: the matching entry (operations on it go through
+/// its parent's fd) and where it was found.
+pub type FindCallback<'a, E> = dyn FnMut(DirEntry, &FoundEntry) -> Result<(), E> + 'a;
 
 /// A `find` result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,49 +115,66 @@ pub struct DiskUsageResult {
     pub total_inode_count: u64,
     /// Paths skipped because Cedar denied them or they vanished.
     pub skipped: Vec<String>,
+    /// The largest direct subdirectory of the start directory (REX's
+    /// `track_largest_subdir`), whether or not it is among the reported entries.
+    pub largest_subdir: Option<DiskUsageEntry>,
 }
 
 impl DirHandle {
     /// Walks the tree (`read` Dir at each level, `open` Dir before descending, `stat` on
-    /// entries when a size filter is set) and returns matching entries.
+    /// entries when a size or time filter is set) and returns matching entries.
     pub fn find(&self, ctx: &SdkContext, opts: &FindOptions) -> Result<Vec<FoundEntry>, FsError> {
+        let mut out = Vec::new();
+        self.find_each::<FsError>(ctx, opts, &mut |_, found| {
+            out.push(found.clone());
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Like [`DirHandle::find`], calling `f` with each match as it is found (pre-order), as a
+    /// [`DirEntry`] bound to its parent's fd. An error from `f` ends the walk and is returned.
+    pub fn find_each<E: From<FsError>>(
+        &self,
+        ctx: &SdkContext,
+        opts: &FindOptions,
+        f: &mut FindCallback<'_, E>,
+    ) -> Result<(), E> {
         let re = match &opts.regex {
             Some(r) => {
                 Some(regex::Regex::new(r).map_err(|e| FsError::InvalidArguments(e.to_string()))?)
             }
             None => None,
         };
-        let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut visited = 0usize;
         if let Ok(st) = rustix::fs::fstat(&*self.fd) {
             seen.insert((st.st_dev, st.st_ino));
         }
-        self.find_rec(ctx, opts, re.as_ref(), 1, &mut out, &mut seen, &mut visited)?;
-        Ok(out)
+        self.find_rec(ctx, opts, re.as_ref(), 1, f, &mut seen, &mut visited)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn find_rec(
+    fn find_rec<E: From<FsError>>(
         &self,
         ctx: &SdkContext,
         opts: &FindOptions,
         re: Option<&regex::Regex>,
         depth: usize,
-        out: &mut Vec<FoundEntry>,
+        f: &mut FindCallback<'_, E>,
         seen: &mut HashSet<(u64, u64)>,
         visited: &mut usize,
-    ) -> Result<(), FsError> {
+    ) -> Result<(), E> {
         if opts.max_depth.is_some_and(|m| depth > m) {
             return Ok(());
         }
         check_dir(ctx, Action::FsRead, &self.path)?;
-        for (raw, mut t, _) in self.raw_entries(ctx)? {
+        for (raw, mut t, ino) in self.raw_entries(ctx)? {
             *visited += 1;
             if *visited > ctx.limits().max_entries {
-                return Err(FsError::TooManyEntries(ctx.limits().max_entries));
+                return Err(FsError::TooManyEntries(ctx.limits().max_entries).into());
             }
-            let Ok(name) = String::from_utf8(raw) else {
+            let Ok(name) = String::from_utf8(raw.clone()) else {
                 continue;
             };
             let Ok(p) = self.path.join(&name) else {
@@ -165,15 +207,23 @@ impl DirHandle {
                 }
             }
             if self.find_matches(ctx, opts, re, &name, &p, t, depth)? {
-                out.push(FoundEntry {
+                let found = FoundEntry {
                     path: p.as_str().to_string(),
                     name: name.clone(),
                     entry_type: t,
                     depth,
-                });
+                };
+                let entry = DirEntry {
+                    name: name.clone(),
+                    raw_name: raw,
+                    entry_type: t,
+                    inode: ino,
+                    parent: self.clone(),
+                };
+                f(entry, &found)?;
             }
             if let Some(sub) = sub {
-                sub.find_rec(ctx, opts, re, depth + 1, out, seen, visited)?;
+                sub.find_rec(ctx, opts, re, depth + 1, f, seen, visited)?;
             }
         }
         Ok(())
@@ -203,7 +253,7 @@ impl DirHandle {
         if has_name_test && name_ok == opts.negate_name {
             return Ok(false);
         }
-        if opts.min_size.is_some() || opts.max_size.is_some() {
+        if opts.needs_stat() {
             if t == EntryType::Dir {
                 check_dir(ctx, Action::FsStat, p)?;
             } else {
@@ -214,6 +264,22 @@ impl DirHandle {
             let size = u64::try_from(st.st_size).unwrap_or(0);
             if opts.min_size.is_some_and(|m| size < m) || opts.max_size.is_some_and(|m| size > m) {
                 return Ok(false);
+            }
+            let mtime = i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec);
+            if opts.min_mtime_nanos.is_some_and(|m| mtime < m)
+                || opts.max_mtime_nanos.is_some_and(|m| mtime > m)
+            {
+                return Ok(false);
+            }
+            if opts.min_btime_nanos.is_some() || opts.max_btime_nanos.is_some() {
+                let Some(btime) = birth_time_nanos(&self.fd, name) else {
+                    return Ok(false);
+                };
+                if opts.min_btime_nanos.is_some_and(|m| btime < m)
+                    || opts.max_btime_nanos.is_some_and(|m| btime > m)
+                {
+                    return Ok(false);
+                }
             }
         }
         Ok(true)
@@ -327,6 +393,18 @@ impl DirHandle {
                     path: p.clone(),
                 };
                 let (s, i) = sub.du_rec(ctx, opts, dev, depth + 1, res, seen, visited)?;
+                if depth == 0
+                    && res
+                        .largest_subdir
+                        .as_ref()
+                        .is_none_or(|l| s + own > l.size_bytes)
+                {
+                    res.largest_subdir = Some(DiskUsageEntry {
+                        path: p.as_str().to_string(),
+                        size_bytes: s + own,
+                        inode_count: i + 1,
+                    });
+                }
                 if report(depth + 1) {
                     res.entries.push(DiskUsageEntry {
                         path: p.as_str().to_string(),
@@ -350,6 +428,21 @@ impl DirHandle {
         }
         Ok((total, inodes))
     }
+}
+
+/// The birth time of `name` in `dir` (no-follow), when the file system records one.
+fn birth_time_nanos(dir: &std::os::fd::OwnedFd, name: &str) -> Option<i128> {
+    let sx = rustix::fs::statx(
+        dir,
+        name,
+        AtFlags::SYMLINK_NOFOLLOW,
+        rustix::fs::StatxFlags::BTIME,
+    )
+    .ok()?;
+    if sx.stx_mask & rustix::fs::StatxFlags::BTIME.bits() == 0 {
+        return None;
+    }
+    Some(i128::from(sx.stx_btime.tv_sec) * 1_000_000_000 + i128::from(sx.stx_btime.tv_nsec))
 }
 
 fn size_of(st: &rustix::fs::Stat, apparent: bool) -> u64 {
