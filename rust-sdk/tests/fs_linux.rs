@@ -282,9 +282,9 @@ proptest! {
         let out = merge_selinux_context(cur.as_deref(), &o).unwrap();
         let parts: Vec<&str> = out.splitn(4, ':').collect();
         prop_assert_eq!(parts.len(), 4);
-        for i in 0..3 {
+        for (i, part) in parts.iter().take(3).enumerate() {
             if let Some(v) = pick(i) {
-                prop_assert_eq!(parts[i], v.as_str());
+                prop_assert_eq!(*part, v.as_str());
             }
         }
     }
