@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use rex_auth::{Authorizer, Policies};
 use rust_sdk::SdkContext;
-use rust_sdk::process::{KillOptions, LsofOptions, ProcessErrorKind, ProcessManager, Signal};
+use rust_sdk::process::{
+    KillOptions, LsofOptions, ProcessErrorKind, ProcessManager, ProcessOptions, Signal,
+};
 
 fn ctx(policy: &str) -> SdkContext {
     let auth = Authorizer::builder()
@@ -62,11 +64,55 @@ fn list_allowed_sees_own_child() {
     assert_eq!(me.name, "sleep");
     assert_eq!(me.command, "sleep 30");
     assert_eq!(me.ppid, std::process::id());
-    assert!(me.pid_namespace.is_some());
+    // namespace information only with ProcessOptions::load_namespace_info
+    assert_eq!(me.pid_namespace, None);
     assert!(me.memory_usage > 0);
     // a second call computes recent CPU from the previous sample
     let again = pm.processes(&c).unwrap();
     assert!(again.processes.iter().any(|p| p.pid == child.id()));
+    cleanup(child);
+}
+
+#[test]
+fn namespace_info_allowed_and_denied() {
+    let child = spawn_sleep("32");
+    let expected: u64 = std::fs::read_link(format!("/proc/{}/ns/pid", child.id()))
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_start_matches("pid:[")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap();
+    let opts = ProcessOptions {
+        load_namespace_info: true,
+    };
+    let find = |c: &SdkContext| {
+        ProcessManager::new()
+            .processes_with(c, &opts)
+            .unwrap()
+            .processes
+            .into_iter()
+            .find(|p| p.pid == child.id())
+            .expect("child listed")
+    };
+    let allowed = ctx(&format!(
+        r#"{ALLOW_LIST_ALL}
+        permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource in file_system::Dir::"/proc");"#
+    ));
+    assert_eq!(find(&allowed).pid_namespace, Some(expected));
+    // `status` not readable: the process is still listed, without its namespace
+    let denied = ctx(&format!(
+        r#"{ALLOW_LIST_ALL}
+        permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource in file_system::Dir::"/proc")
+        unless {{ resource == file_system::File::"/proc/{}/status" }};"#,
+        child.id()
+    ));
+    assert_eq!(find(&denied).pid_namespace, None);
+    let default = ProcessManager::new()
+        .processes_with(&allowed, &ProcessOptions::default())
+        .unwrap();
+    assert!(default.processes.iter().all(|p| p.pid_namespace.is_none()));
     cleanup(child);
 }
 

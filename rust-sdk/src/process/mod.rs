@@ -153,7 +153,8 @@ pub struct ProcessInfo {
     pub recent_cpu_usage: f64,
     /// CPU usage in percent averaged over the process lifetime.
     pub historical_cpu_usage: f64,
-    /// Inode of the process's PID namespace, when readable.
+    /// Inode of the process's PID namespace, when asked for with
+    /// [`ProcessOptions::load_namespace_info`] and allowed.
     pub pid_namespace: Option<u64>,
 }
 
@@ -296,6 +297,15 @@ impl Signal {
             Signal::Kill => rustix::process::Signal::KILL,
         }
     }
+}
+
+/// Options of [`ProcessManager::processes_with`] (REX's `ProcessOptions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProcessOptions {
+    /// Fill `pid_namespace`. For each listed process this checks `open` and `read` on Dir
+    /// `/proc/<pid>` and `/proc/<pid>/ns` and on File `/proc/<pid>/status` (REX's checks);
+    /// when one is denied the process stays listed with no namespace.
+    pub load_namespace_info: bool,
 }
 
 /// Which processes to signal. Either `pid`, or any combination of `name`, `username` and
@@ -486,6 +496,25 @@ fn check_list_dir_proc(ctx: &SdkContext) -> Result<(), ProcessError> {
     Ok(())
 }
 
+/// Whether the checks REX makes before loading a process's namespace information pass.
+fn namespace_readable(ctx: &SdkContext, pid: u32) -> Result<bool, ProcessError> {
+    let resources = [
+        Resource::dir(&format!("/proc/{pid}"))?,
+        Resource::dir(&format!("/proc/{pid}/ns"))?,
+        Resource::file(&format!("/proc/{pid}/status"))?,
+    ];
+    for r in &resources {
+        for action in [Action::FsOpen, Action::FsRead] {
+            match ctx.check(action, r) {
+                Ok(()) => {}
+                Err(AuthError::Denied(_)) => return Ok(false),
+                Err(e) => return Err(ProcessError::Auth(e)),
+            }
+        }
+    }
+    Ok(true)
+}
+
 /// Runs an authorization for one process: `Ok(true)` allowed, `Ok(false)` denied, `Err` other.
 fn allowed(ctx: &SdkContext, action: Action, attrs: &ProcessAttrs) -> Result<bool, ProcessError> {
     match ctx.check(action, &Resource::process(attrs.clone())) {
@@ -505,6 +534,25 @@ impl ProcessManager {
     /// ones are left out and counted. Processes that exit during the scan are skipped.
     pub fn processes(&mut self, ctx: &SdkContext) -> Result<ProcessList, ProcessError> {
         self.sample(ctx, None, false)
+    }
+
+    /// Lists processes as [`ProcessManager::processes`] does, with options. Without
+    /// `load_namespace_info`, `pid_namespace` is `None`; with it, it is read for each process
+    /// whose namespace checks (see [`ProcessOptions`]) are allowed.
+    pub fn processes_with(
+        &mut self,
+        ctx: &SdkContext,
+        opts: &ProcessOptions,
+    ) -> Result<ProcessList, ProcessError> {
+        let mut list = self.sample(ctx, None, false)?;
+        if opts.load_namespace_info {
+            for p in &mut list.processes {
+                if namespace_readable(ctx, p.pid)? {
+                    p.pid_namespace = pid_namespace(p.pid);
+                }
+            }
+        }
+        Ok(list)
     }
 
     /// Samples the given processes (all when `pids` is `None`), optionally with their threads
@@ -605,7 +653,7 @@ impl ProcessManager {
                     memory_percent,
                     recent_cpu_usage: recent,
                     historical_cpu_usage: historical,
-                    pid_namespace: pid_namespace(pid),
+                    pid_namespace: None,
                 });
             }
         }
