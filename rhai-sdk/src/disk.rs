@@ -4,9 +4,11 @@
 //! `unmount(UnmountOptions().path(p).build())`, which checks `file_system::unmount` on Dir
 //! `<path>` and unmounts without following a symlink at the last component.
 //!
-//! Not bound: `format_bytes`.
+//! `Filesystems` also takes REX's `FilesystemOptions().targets([..]).local(bool).build()`.
+//! `format_bytes(size, Unit::MEGABYTES)` converts a byte count (binary units) and, unlike
+//! REX's (registered with a `u64` parameter that Rhai integers never match), is callable.
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module};
 use rust_sdk::SdkContext;
 use rust_sdk::disk::{self, BlockDevice, FilesystemOptions};
 
@@ -75,8 +77,74 @@ fn invalid_path(message: impl Into<String>) -> Box<EvalAltResult> {
     script_err(DISKINFO_SOURCE, "InvalidPath", message)
 }
 
+/// REX's `Unit` constants for [`format_bytes`].
+pub const UNITS: &[(&str, i64)] = &[
+    ("BYTES", 1),
+    ("KILOBYTES", 1024),
+    ("MEGABYTES", 1024 * 1024),
+];
+
+/// `format_bytes(size, unit)`: `size` bytes in `unit` (a `Unit::` constant), rounded down.
+pub fn format_bytes(size: i64, unit: &str) -> Result<i64, String> {
+    if size < 0 {
+        return Err(format!(
+            "format_bytes: size must not be negative, got {size}"
+        ));
+    }
+    let divisor = UNITS
+        .iter()
+        .find(|(name, _)| *name == unit)
+        .map(|(_, d)| *d)
+        .ok_or_else(|| {
+            format!("format_bytes: unknown Unit {unit:?} (BYTES, KILOBYTES, MEGABYTES)")
+        })?;
+    Ok(size / divisor)
+}
+
+fn strings(what: &str, items: Array) -> RResult<Vec<String>> {
+    items
+        .into_iter()
+        .map(|t| {
+            t.into_string().map_err(|ty| {
+                script_err(
+                    DISKINFO_SOURCE,
+                    "Other",
+                    format!("{what} must be strings, got {ty}"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn register_options(engine: &mut Engine) {
+    let mut units = Module::new();
+    for (name, _) in UNITS {
+        units.set_var(*name, (*name).to_string());
+    }
+    engine.register_static_module("Unit", units.into());
+    engine.register_fn("format_bytes", |size: i64, unit: &str| {
+        format_bytes(size, unit).map_err(|e| script_err(DISKINFO_SOURCE, "Other", e))
+    });
+
+    engine.register_type_with_name::<FilesystemOptions>("FilesystemOptions");
+    engine.register_fn("FilesystemOptions", FilesystemOptions::default);
+    engine.register_fn("targets", |o: &mut FilesystemOptions, t: Array| {
+        Ok::<_, Box<EvalAltResult>>(FilesystemOptions {
+            targets: strings("targets", t)?,
+            ..o.clone()
+        })
+    });
+    engine.register_fn("local", |o: &mut FilesystemOptions, local: bool| {
+        FilesystemOptions { local, ..o.clone() }
+    });
+    engine.register_fn("build", |o: &mut FilesystemOptions| o.clone());
+    engine.register_fn("Filesystems", |o: FilesystemOptions| Filesystems(o));
+}
+
 /// Registers the disk module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
+    register_options(engine);
+    crate::utils::register_value_maps(engine);
     engine.register_type_with_name::<UnmountOptions>("UnmountOptions");
     engine.register_fn("UnmountOptions", UnmountOptions::default);
     engine.register_fn("path", |_: &mut UnmountOptions, p: &str| UnmountOptions {
@@ -106,18 +174,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
 
     engine.register_type_with_name::<Filesystems>("Filesystems");
     engine.register_fn("Filesystems", |targets: Array, local: bool| {
-        let targets = targets
-            .into_iter()
-            .map(|t| {
-                t.into_string().map_err(|ty| {
-                    script_err(
-                        DISKINFO_SOURCE,
-                        "Other",
-                        format!("targets must be strings, got {ty}"),
-                    )
-                })
-            })
-            .collect::<RResult<Vec<String>>>()?;
+        let targets = strings("targets", targets)?;
         Ok::<_, Box<EvalAltResult>>(Filesystems(FilesystemOptions { targets, local }))
     });
     let c = sdk.clone();
@@ -156,12 +213,25 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
     ),
     FunctionInfo::new(
         "Filesystems",
-        "Filesystems(targets: Array, local: bool) -> Filesystems; .filesystems() .iostat()",
+        "Filesystems(FilesystemOptions | targets: Array, local: bool) -> Filesystems; \
+         .filesystems() .iostat()",
         &[
             "file_system::open",
             "file_system::read",
             "file_system::stat",
         ],
+        "disk",
+    ),
+    FunctionInfo::new(
+        "FilesystemOptions",
+        "FilesystemOptions() .targets(Array) .local(bool) .build()",
+        &[],
+        "disk",
+    ),
+    FunctionInfo::new(
+        "format_bytes",
+        "format_bytes(size: int, unit: Unit) -> int",
+        &[],
         "disk",
     ),
     FunctionInfo::new(

@@ -1,11 +1,12 @@
 //! The `network` module (REX's `rhai-safe-network`): `Client()` → `.max_text_bytes(n)` →
 //! `.get(url)` → `.send()`, `curl(url)`, `connect(host, port, TransportProtocol)` and
-//! `network_stats()` / `netstat()`.
+//! `network_stats()` / `netstat()`, `ip_addresses()`, and the constant modules
+//! `NetworkProtocol`, `TcpState`, `UnixProtocol` and `UnixSocketState`.
 //!
 //! Unlike REX, redirects are followed only after each target URL passes Cedar (rust-sdk), the
 //! port is part of the `connect` check, and response bodies are capped.
 
-use rhai::{Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Module};
 use rust_sdk::SdkContext;
 use rust_sdk::network::{self as net, HttpOptions, HttpResponse, Transport};
 
@@ -102,8 +103,59 @@ fn netstat(ctx: &SdkContext) -> RResult<Map> {
     Ok(out)
 }
 
+/// REX's constant modules of the socket tables; each constant equals the text of the
+/// corresponding field (`c.state == TcpState::LISTEN`, `c.protocol == NetworkProtocol::TCP`).
+const CONSTANT_MODULES: &[(&str, &[&str])] = &[
+    ("NetworkProtocol", &["TCP", "UDP"]),
+    (
+        "TcpState",
+        &[
+            "ESTABLISHED",
+            "SYN_SENT",
+            "SYN_RECV",
+            "FIN_WAIT1",
+            "FIN_WAIT2",
+            "TIME_WAIT",
+            "CLOSE",
+            "CLOSE_WAIT",
+            "LAST_ACK",
+            "LISTEN",
+            "CLOSING",
+            "NEW_SYN_RECV",
+            "NONE",
+        ],
+    ),
+    ("UnixProtocol", &["STREAM", "DGRAM", "SEQPACKET"]),
+    (
+        "UnixSocketState",
+        &["UNCONNECTED", "CONNECTING", "CONNECTED", "DISCONNECTING"],
+    ),
+];
+
+/// `network_stats()`: REX's `NetworkStats`, whose `InternetConnection.protocol` is a
+/// `NetworkProtocol` (`TCP` or `UDP`; the address family shows in the addresses).
+fn network_stats(ctx: &SdkContext) -> RResult<Dynamic> {
+    let mut stats = net::network_stats(ctx).map_err(to_script_error)?;
+    for c in &mut stats.internet_connections {
+        c.protocol = if c.protocol.starts_with("udp") {
+            "UDP".into()
+        } else {
+            "TCP".into()
+        };
+    }
+    rhai::serde::to_dynamic(&stats).map_err(|e| script_err(NETWORK_SOURCE, "Other", e.to_string()))
+}
+
 /// Registers the network module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
+    for (name, values) in CONSTANT_MODULES {
+        let mut module = Module::new();
+        for v in *values {
+            module.set_var(*v, (*v).to_string());
+        }
+        engine.register_static_module(*name, module.into());
+    }
+    crate::utils::register_value_maps(engine);
     engine.register_type_with_name::<Client>("Client");
     engine.register_type_with_name::<Request>("Request");
     engine.register_type_with_name::<Connection>("Connection");
@@ -140,9 +192,11 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     let c = sdk.clone();
     engine.register_fn("netstat", move || netstat(&c));
     let c = sdk.clone();
-    engine.register_fn("network_stats", move || {
-        let stats = net::network_stats(&c).map_err(to_script_error)?;
-        rhai::serde::to_dynamic(&stats)
+    engine.register_fn("network_stats", move || network_stats(&c));
+    let c = sdk.clone();
+    engine.register_fn("ip_addresses", move || {
+        let ifs = rust_sdk::system::ip_addresses(&c).map_err(to_script_error)?;
+        rhai::serde::to_dynamic(&ifs)
             .map_err(|e| script_err(NETWORK_SOURCE, "Other", e.to_string()))
     });
 }
@@ -165,6 +219,12 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
         "connect",
         "connect(host: String, port: int, protocol: TransportProtocol) -> Connection",
         &["network::connect"],
+        "network",
+    ),
+    FunctionInfo::new(
+        "ip_addresses",
+        "ip_addresses() -> Array<#{interface_name, addresses}>",
+        &["sysinfo::list"],
         "network",
     ),
     FunctionInfo::new(

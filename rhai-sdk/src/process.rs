@@ -1,6 +1,7 @@
 //! The `process` module (REX's `rhai-safe-process-mgmt`): `ps()`, `kill(pid)`,
 //! `kill([kill::signal(n)], pid)` (the flag module REX forgot to register), the `Signal`
-//! constants and `ProcessManager()` with `processes()`, `kill(pid[, signal])`,
+//! constants and `ProcessManager()` with `processes([ProcessOptions])`,
+//! `kill(KillOptions)` (and `kill(pid[, signal])`),
 //! `processes_using_inode(path)`, `list_open_files(LsofOptions)`, `ipcs_info()`,
 //! `monitor_processes_cpu(MonitorProcessesCpuOptions)`, `trace(pid[, TraceOptions])` and
 //! `nsenter(NamespaceOptions, callback)`.
@@ -24,8 +25,8 @@ use std::time::Duration;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, Module};
 use rust_sdk::SdkContext;
 use rust_sdk::process::{
-    IpcsInfo, Killed, LsofOptions, MonitorProcessesCpuOptions, NamespaceOptions, NamespaceTarget,
-    ProcessInfo, ProcessManager, Signal, TraceOptions,
+    IpcsInfo, KillOptions, Killed, LsofOptions, MonitorProcessesCpuOptions, NamespaceOptions,
+    NamespaceTarget, ProcessInfo, ProcessManager, ProcessOptions, Signal, TraceOptions,
 };
 
 use crate::catalog::FunctionInfo;
@@ -118,7 +119,77 @@ impl ScriptNamespaceOptions {
     }
 }
 
+/// REX's `KillOptions` builder: `pid`, or any of `process_name`, `username`, `command`
+/// (with `exact_match`), and `signal` (a `Signal::` constant; SIGTERM by default).
+#[derive(Debug, Clone, Default)]
+pub struct ScriptKillOptions(KillOptions);
+
+impl ScriptKillOptions {
+    fn build(&self) -> RResult<KillOptions> {
+        let o = &self.0;
+        let filters = o.process_name.is_some() || o.username.is_some() || o.command.is_some();
+        match (o.pid.is_some(), filters) {
+            (true, true) => Err(validation(
+                "KillOptions takes either a pid or process_name/username/command, not both",
+            )),
+            (false, false) => Err(validation(
+                "KillOptions needs a pid, process_name, username or command",
+            )),
+            _ => Ok(o.clone()),
+        }
+    }
+}
+
+fn register_kill_and_list_options(engine: &mut Engine) {
+    engine.register_type_with_name::<ProcessOptions>("ProcessOptions");
+    engine.register_fn("ProcessOptions", ProcessOptions::default);
+    engine.register_fn("load_namespace_info", |_: &mut ProcessOptions, v: bool| {
+        ProcessOptions {
+            load_namespace_info: v,
+        }
+    });
+    engine.register_fn("build", |o: &mut ProcessOptions| *o);
+
+    engine.register_type_with_name::<ScriptKillOptions>("KillOptions");
+    engine.register_fn("KillOptions", ScriptKillOptions::default);
+    engine.register_fn("pid", |o: &mut ScriptKillOptions, pid: i64| {
+        let mut k = o.0.clone();
+        k.pid = Some(pid_of(pid)?);
+        Ok::<_, Box<EvalAltResult>>(ScriptKillOptions(k))
+    });
+    engine.register_fn("process_name", |o: &mut ScriptKillOptions, v: &str| {
+        let mut k = o.0.clone();
+        k.process_name = Some(v.to_string());
+        ScriptKillOptions(k)
+    });
+    engine.register_fn("username", |o: &mut ScriptKillOptions, v: &str| {
+        let mut k = o.0.clone();
+        k.username = Some(v.to_string());
+        ScriptKillOptions(k)
+    });
+    engine.register_fn("command", |o: &mut ScriptKillOptions, v: &str| {
+        let mut k = o.0.clone();
+        k.command = Some(v.to_string());
+        ScriptKillOptions(k)
+    });
+    engine.register_fn("exact_match", |o: &mut ScriptKillOptions, v: bool| {
+        let mut k = o.0.clone();
+        k.exact_match = v;
+        ScriptKillOptions(k)
+    });
+    engine.register_fn("signal", |o: &mut ScriptKillOptions, n: i64| {
+        let mut k = o.0.clone();
+        k.signal = signal_of(n)?;
+        Ok::<_, Box<EvalAltResult>>(ScriptKillOptions(k))
+    });
+    engine.register_fn("build", |o: &mut ScriptKillOptions| {
+        o.build()?;
+        Ok::<_, Box<EvalAltResult>>(o.clone())
+    });
+}
+
 fn register_builders(engine: &mut Engine) {
+    register_kill_and_list_options(engine);
     engine.register_type_with_name::<LsofOptions>("LsofOptions");
     engine.register_fn("LsofOptions", LsofOptions::default);
     engine.register_fn("path", |o: &mut LsofOptions, p: &str| LsofOptions {
@@ -317,6 +388,7 @@ fn with_pm<R>(pm: &ScriptProcessManager, f: impl FnOnce(&mut ProcessManager) -> 
 
 /// Registers the process module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
+    crate::utils::register_value_maps(engine);
     let mut signals = Module::new();
     for (name, n) in [
         ("SIGHUP", 1_i64),
@@ -357,6 +429,27 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     engine.register_fn("processes", move |pm: &mut ScriptProcessManager| {
         with_pm(pm, |m| list(&c, m))?
     });
+    let c = sdk.clone();
+    engine.register_fn(
+        "processes",
+        move |pm: &mut ScriptProcessManager, opts: ProcessOptions| {
+            with_pm(pm, |m| {
+                let list = m.processes_with(&c, &opts).map_err(to_script_error)?;
+                Ok::<Array, Box<EvalAltResult>>(list.processes.iter().map(process_map).collect())
+            })?
+        },
+    );
+    let c = sdk.clone();
+    engine.register_fn(
+        "kill",
+        move |pm: &mut ScriptProcessManager, opts: ScriptKillOptions| {
+            let opts = opts.build()?;
+            with_pm(pm, |m| {
+                let report = m.kill(&c, &opts).map_err(to_script_error)?;
+                Ok::<Array, Box<EvalAltResult>>(report.killed.iter().map(killed_map).collect())
+            })?
+        },
+    );
     let c = sdk.clone();
     engine.register_fn(
         "processes_using_inode",
@@ -405,7 +498,8 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
     ),
     FunctionInfo::new(
         "ProcessManager",
-        "ProcessManager() -> ProcessManager; .processes(); .kill(pid[, signal]); \
+        "ProcessManager() -> ProcessManager; .processes([ProcessOptions]); \
+         .kill(KillOptions | pid[, signal]); \
          .processes_using_inode(path); .list_open_files(LsofOptions); .ipcs_info() -> IpcsInfo; \
          .monitor_processes_cpu(MonitorProcessesCpuOptions) -> Array<Array>; \
          .trace(pid[, TraceOptions]); .nsenter(NamespaceOptions, callback) (checks, then refused)",
@@ -422,6 +516,19 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
             "process_system::mount_namespace",
             "process_system::network_namespace",
         ],
+        "process",
+    ),
+    FunctionInfo::new(
+        "ProcessOptions",
+        "ProcessOptions() .load_namespace_info(bool) .build()",
+        &[],
+        "process",
+    ),
+    FunctionInfo::new(
+        "KillOptions",
+        "KillOptions() .pid(n) .process_name(s) .username(s) .command(s) .exact_match(bool) \
+         .signal(Signal) .build()",
+        &[],
         "process",
     ),
     FunctionInfo::new(

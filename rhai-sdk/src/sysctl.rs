@@ -43,6 +43,7 @@ fn find(ctx: &SdkContext, pattern: &str) -> RResult<Array> {
 
 /// Registers the sysctl module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
+    crate::utils::register_value_maps(engine);
     let c = sdk.clone();
     engine.register_fn("sysctl_read", move |k: &str| read(&c, k));
     let c = sdk.clone();

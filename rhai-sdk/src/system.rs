@@ -155,6 +155,7 @@ fn register_builders(engine: &mut Engine, sdk: &SdkContext) {
 
 /// Registers the system module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
+    crate::utils::register_value_maps(engine);
     register_builders(engine, sdk);
     let mut protocols = Module::new();
     for p in ["TCP", "UDP", "AUTO"] {

@@ -6,7 +6,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rhai::{Dynamic, Engine, EvalAltResult, Module};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
 
 use crate::catalog::FunctionInfo;
 use crate::error::{COMMON_SOURCE, script_err};
@@ -302,7 +302,8 @@ fn common_err(kind: &str, message: impl Into<String>) -> Box<EvalAltResult> {
     script_err(COMMON_SOURCE, kind, message)
 }
 
-/// `len` random ASCII letters and digits, from the OS random source.
+/// `len` random ASCII letters and digits, from the OS random source. A negative `len` or more
+/// than [`MAX_RANDOM_LEN`] is refused (REX fell back to 16 for a negative length).
 pub fn random_alphanumeric(len: i64) -> Result<String, String> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     if !(0..=MAX_RANDOM_LEN).contains(&len) {
@@ -328,9 +329,65 @@ pub fn random_alphanumeric(len: i64) -> Result<String, String> {
     Ok(out)
 }
 
+/// The deepest nesting `to_json` renders (deeper values are refused, never overflow the stack).
+const MAX_JSON_DEPTH: usize = 64;
+
+/// A script value as JSON. Custom types (`DateTime`, `ServiceInfo`, ...) are rendered through
+/// their registered `to_string` (REX's override), or their type name when they have none.
+fn json_value(
+    ctx: &NativeCallContext,
+    value: &Dynamic,
+    depth: usize,
+) -> RResult<serde_json::Value> {
+    use serde_json::Value;
+    if depth > MAX_JSON_DEPTH {
+        return Err(common_err(
+            "FormatError",
+            format!("to_json: value nested deeper than {MAX_JSON_DEPTH} levels"),
+        ));
+    }
+    if value.is_map() {
+        let map = value
+            .read_lock::<Map>()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        let mut out = serde_json::Map::new();
+        for (k, v) in &map {
+            out.insert(k.to_string(), json_value(ctx, v, depth + 1)?);
+        }
+        return Ok(Value::Object(out));
+    }
+    if value.is_array() {
+        let arr = value
+            .read_lock::<Array>()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        return arr
+            .iter()
+            .map(|v| json_value(ctx, v, depth + 1))
+            .collect::<RResult<Vec<Value>>>()
+            .map(Value::Array);
+    }
+    if value.is_variant() {
+        let text = ctx
+            .call_native_fn::<String>("to_string", (value.clone(),))
+            .unwrap_or_else(|_| ctx.engine().map_type_name(value.type_name()).to_string());
+        return Ok(Value::String(text));
+    }
+    serde_json::to_value(value).map_err(|e| common_err("FormatError", e.to_string()))
+}
+
 /// Serialises a value to JSON; custom types are rendered through their string form.
-fn to_json(value: &Dynamic) -> RResult<String> {
-    serde_json::to_string(value).map_err(|e| common_err("FormatError", e.to_string()))
+fn to_json(ctx: &NativeCallContext, value: &Dynamic) -> RResult<String> {
+    let v = json_value(ctx, value, 0)?;
+    serde_json::to_string(&v).map_err(|e| common_err("FormatError", e.to_string()))
+}
+
+/// Registers `to_map()` on plain maps (returning the map itself). Rex hands REX's value
+/// objects (`ProcessInfo`, `Meminfo`, `Filesystem`, `InternetConnection`, ...) to scripts as
+/// maps with REX's property names, so `x.name` and `x.to_map()` both work as in REX.
+pub(crate) fn register_value_maps(engine: &mut Engine) {
+    engine.register_fn("to_map", |m: &mut Map| m.clone());
 }
 
 /// Registers the utils module.
@@ -408,7 +465,17 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("random_alphanumeric", |len: i64| {
         random_alphanumeric(len).map_err(|e| common_err("InvalidArguments", e))
     });
-    engine.register_fn("to_json", |value: Dynamic| to_json(&value));
+    engine.register_fn("to_json", |ctx: NativeCallContext, value: Dynamic| {
+        to_json(&ctx, &value)
+    });
+    // exact-type overloads, so Rhai's own `Map.to_json()` is not picked first
+    engine.register_fn("to_json", |ctx: NativeCallContext, value: Map| {
+        to_json(&ctx, &Dynamic::from_map(value))
+    });
+    engine.register_fn("to_json", |ctx: NativeCallContext, value: Array| {
+        to_json(&ctx, &Dynamic::from_array(value))
+    });
+    register_value_maps(engine);
 }
 
 /// The functions of this module, for `--print-functions`.
@@ -498,5 +565,6 @@ mod tests {
         );
         assert!(random_alphanumeric(MAX_RANDOM_LEN + 1).is_err());
         assert!(random_alphanumeric(-1).is_err());
+        assert_eq!(random_alphanumeric(0).unwrap(), "");
     }
 }
