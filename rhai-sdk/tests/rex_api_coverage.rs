@@ -403,6 +403,16 @@ fn process_manager_listings() {
         &[],
     );
     assert!(is_int(&with_ns["pid_namespace"]));
+    // namespace checks denied: listed, without the namespace
+    let list_only =
+        engine(r#"permit(principal, action == process_system::Action::"list", resource);"#);
+    let without = props(
+        &list_only,
+        &find("ProcessManager().processes(ProcessOptions().load_namespace_info(true).build())"),
+        PROCESS_INFO,
+        &["pid_namespace"],
+    );
+    assert!(without["pid_namespace"].is_null());
     props(&e, &find("ps()"), PROCESS_INFO, &["pid_namespace"]);
 
     let batches = value(
@@ -510,7 +520,7 @@ fn kill_options_denied_leaves_the_process_alive() {
     assert_eq!(
         value(
             &e,
-            r#"ProcessManager().kill(KillOptions().process_name("sleep").username("root").signal(Signal::SIGTERM).build()).len()"#
+            r#"ProcessManager().kill(KillOptions().process_name("sleep").command("sleep 74").exact_match(true).signal(Signal::SIGTERM).build()).len()"#
         ),
         0
     );
