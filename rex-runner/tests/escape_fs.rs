@@ -329,14 +329,58 @@ fn hard_links_placed_by_the_host_are_not_an_escape_for_writes() {
     let r = run(&runner, &fx.script(r#"rm("$IN/hl")"#));
     assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
     assert_eq!(fs::read_to_string(&fx.secret).unwrap(), SECRET);
-    // no script function creates links
+    // no script function creates hard links
     let names: Vec<&str> = rhai_sdk::function_catalog()
         .iter()
         .map(|f| f.name)
         .collect();
-    for forbidden in ["link", "hard_link", "ln", "symlink", "create_symlink"] {
+    for forbidden in ["link", "hard_link", "ln", "linkat"] {
         assert!(!names.contains(&forbidden), "{forbidden} is scriptable");
     }
+}
+
+#[test]
+fn scripts_cannot_plant_symlinks_that_point_outside() {
+    // `create_symlink` authorizes `open` on the (lexically resolved) target, so a link out of
+    // the granted tree is refused before it exists; a link planted anyway (by the host) is
+    // never followed without authorizing the resolved path (tests above).
+    let fx = Fixture::new();
+    let runner = fx.runner();
+    let before = fx.outside_snapshot();
+    for target in [
+        "$OUT/secret.txt",
+        "$OUT",
+        "../outside/secret.txt",
+        "$IN/../outside/secret.txt",
+        "/proc/self/root$OUT/secret.txt",
+        "/etc/passwd",
+    ] {
+        let script = fx.script(&format!(
+            r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+               d.create_symlink("{target}", "planted", CreateSymlinkOptions().build());"#
+        ));
+        let r = run(&runner, &script);
+        assert!(r.outcome.error.is_some(), "a link to {target} was created");
+        assert_refused(&r, PATH_REFUSALS);
+        assert!(fs::symlink_metadata(fx.inside.join("planted")).is_err());
+    }
+    // A target that is inside lexically but outside physically (through a host-placed
+    // directory link) may be created, but following it authorizes the real path: denied.
+    symlink(fx.outside.join("victim_dir"), fx.inside.join("dl")).unwrap();
+    let script = fx.script(
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           d.create_symlink("dl/../secret.txt", "planted", CreateSymlinkOptions().build());
+           let f = d.open_file("planted", OpenFileOptions().read(true).follow_symlinks(true).build());
+           f.read()"#,
+    );
+    let r = run(&runner, &script);
+    assert_denied(&r);
+    assert_no_leak(&r, SECRET);
+    assert!(fs::symlink_metadata(fx.inside.join("planted")).is_ok());
+    let r = run(&runner, &fx.script(r#"cat("$IN/planted")"#));
+    assert_refused(&r, PATH_REFUSALS);
+    assert_no_leak(&r, SECRET);
+    assert_outside_intact(&fx, &before);
 }
 
 #[test]
@@ -499,4 +543,189 @@ fn a_subtree_grant_is_not_a_sibling_prefix_grant() {
     let r = run_args(&runner, "rm(p)", &[("p", p.to_str().unwrap())]);
     assert_denied(&r);
     assert!(Path::new(&p).exists());
+}
+
+/// A thread that keeps swapping `path` between the real entry (kept at `stash`) and a
+/// symlink to `target`, until dropped. Every step ignores errors (the script under test
+/// races it and may remove things); `restore` recreates the stash when it went missing.
+struct Swapper {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cycles: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Swapper {
+    fn start(
+        path: std::path::PathBuf,
+        stash: std::path::PathBuf,
+        target: std::path::PathBuf,
+        restore: fn(&Path),
+    ) -> Swapper {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let cycles = std::sync::Arc::new(AtomicUsize::new(0));
+        let (s2, c2) = (stop.clone(), cycles.clone());
+        let thread = std::thread::spawn(move || {
+            while !s2.load(Ordering::SeqCst) {
+                let _ = fs::rename(&path, &stash);
+                if fs::symlink_metadata(&stash).is_err() {
+                    restore(&stash);
+                }
+                let _ = symlink(&target, &path);
+                std::thread::yield_now();
+                if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                    let _ = fs::remove_file(&path);
+                }
+                let _ = fs::rename(&stash, &path);
+                std::thread::yield_now();
+                c2.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Swapper {
+            stop,
+            cycles,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the thread and returns how many swap cycles it completed.
+    fn finish(mut self) -> usize {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.cycles.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Swapper {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Iterations of each race script (each iteration makes several racing calls).
+const RACE_ITERATIONS: usize = 2000;
+
+/// A runner for the race scripts: the timeout is only a safety stop (a loaded CI machine
+/// may take a while), never an assertion.
+fn race_runner(fx: &Fixture) -> rex_runner::Runner {
+    escape_common::runner_with(
+        &fx.policy(),
+        rex_core::Limits {
+            max_operations: 20_000_000,
+            timeout: Some(std::time::Duration::from_secs(300)),
+            ..escape_common::tight_limits()
+        },
+        None,
+    )
+}
+
+#[test]
+fn directory_swapped_for_a_symlink_mid_operation_never_redirects_outside() {
+    let fx = Fixture::new();
+    let sub = fx.inside.join("sub");
+    fs::create_dir(&sub).unwrap();
+    for (name, content) in [("secret.txt", "decoy"), ("victim.txt", "v"), ("a.txt", "a")] {
+        fs::write(sub.join(name), content).unwrap();
+        // same names outside, so a redirected call would hit them
+        if name != "secret.txt" {
+            fs::write(fx.outside.join(name), "outside original").unwrap();
+        }
+    }
+    let before = fx.outside_snapshot();
+    let swapper = Swapper::start(
+        sub.clone(),
+        fx.inside.join(".stash"),
+        fx.outside.clone(),
+        |p| fs::create_dir_all(p).unwrap(),
+    );
+    let script = fx.script(&format!(
+        r#"
+        let leaks = 0;
+        for i in 0..{RACE_ITERATIONS} {{
+            try {{ if cat("$IN/sub/secret.txt").contains("TOP-SECRET") {{ leaks += 1; }} }} catch (e) {{}}
+            try {{ for l in grep("SECRET", "$IN/sub/secret.txt") {{ leaks += 1; }} }} catch (e) {{}}
+            try {{ write([write::replace], "$IN/sub/w.txt", "pwned"); }} catch (e) {{}}
+            try {{ write("$IN/sub/victim.txt", "pwned"); }} catch (e) {{}}
+            try {{ mv("$IN/sub/a.txt", "$IN/sub/b.txt"); mv("$IN/sub/b.txt", "$IN/sub/a.txt"); }} catch (e) {{}}
+            try {{ mkdir([mkdir::parents], "$IN/sub/d/e"); }} catch (e) {{}}
+            try {{ rm([rm::recursive, rm::force], "$IN/sub/d"); }} catch (e) {{}}
+            try {{ touch("$IN/sub/t.txt"); }} catch (e) {{}}
+            try {{ cp([cp::force], "$IN/sub/secret.txt", "$IN/copy.txt"); if cat("$IN/copy.txt").contains("TOP-SECRET") {{ leaks += 1; }} }} catch (e) {{}}
+            if i % 50 == 0 {{ try {{ rm("$IN/sub/victim.txt"); }} catch (e) {{}} }}
+        }}
+        leaks
+        "#
+    ));
+    let report = run(&race_runner(&fx), &script);
+    let cycles = swapper.finish();
+    assert!(report.outcome.error.is_none(), "{:?}", report.outcome.error);
+    assert_eq!(
+        report.outcome.output, "0",
+        "the secret was read through the swap"
+    );
+    assert_no_leak(&report, SECRET);
+    assert!(cycles > 0, "the swapper never ran");
+    assert_outside_intact(&fx, &before);
+    for name in ["w.txt", "b.txt", "d", "t.txt"] {
+        assert!(
+            !fx.outside.join(name).exists(),
+            "{name} was created outside"
+        );
+    }
+}
+
+#[test]
+fn file_swapped_for_a_symlink_mid_operation_never_touches_the_target() {
+    let fx = Fixture::new();
+    let f = fx.inside.join("f.txt");
+    fs::write(&f, "inside content").unwrap();
+    let before = fx.outside_snapshot();
+    let swapper = Swapper::start(
+        f.clone(),
+        fx.inside.join(".fstash"),
+        fx.secret.clone(),
+        |p| fs::write(p, "inside content").unwrap(),
+    );
+    let script = fx.script(&format!(
+        r#"
+        let leaks = 0;
+        let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+        for i in 0..{RACE_ITERATIONS} {{
+            try {{ if cat("$IN/f.txt").contains("TOP-SECRET") {{ leaks += 1; }} }} catch (e) {{}}
+            try {{ if tail("$IN/f.txt").len() > 0 && tail("$IN/f.txt")[0].contains("TOP-SECRET") {{ leaks += 1; }} }} catch (e) {{}}
+            try {{ let h = d.open_file("f.txt", OpenFileOptions().read(true).build()); if h.read().contains("TOP-SECRET") {{ leaks += 1; }} }} catch (e) {{}}
+            try {{ let h = d.open_file("f.txt", OpenFileOptions().read(true).write(true).build()); h.write_in_place("pwned"); }} catch (e) {{}}
+            try {{ let h = d.open_file("f.txt", OpenFileOptions().read(true).write(true).build()); h.write("pwned"); }} catch (e) {{}}
+            try {{ write("$IN/f.txt", "+append"); }} catch (e) {{}}
+            try {{ write([write::replace], "$IN/f.txt", "replaced"); }} catch (e) {{}}
+            try {{ sed([sed::in_place], "e", "E", "$IN/f.txt"); }} catch (e) {{}}
+            try {{ touch("$IN/f.txt"); }} catch (e) {{}}
+            try {{ cp([cp::force], "$IN/f.txt", "$IN/copy.txt"); if cat("$IN/copy.txt").contains("TOP-SECRET") {{ leaks += 1; }} }} catch (e) {{}}
+            try {{ mv("$IN/f.txt", "$IN/g.txt"); mv("$IN/g.txt", "$IN/f.txt"); }} catch (e) {{}}
+            try {{ let h = d.open_file("f.txt", OpenFileOptions().read(true).build()); h.delete(); }} catch (e) {{}}
+            if i % 10 == 0 {{ try {{ rm("$IN/f.txt"); }} catch (e) {{}} }}
+        }}
+        leaks
+        "#
+    ));
+    let report = run(&race_runner(&fx), &script);
+    let cycles = swapper.finish();
+    assert!(report.outcome.error.is_none(), "{:?}", report.outcome.error);
+    assert_eq!(
+        report.outcome.output, "0",
+        "the secret was read through the swap"
+    );
+    assert_no_leak(&report, SECRET);
+    assert!(cycles > 0, "the swapper never ran");
+    assert_outside_intact(&fx, &before);
+    // whatever copy.txt holds now came from the inside file
+    if let Ok(c) = fs::read_to_string(fx.inside.join("copy.txt")) {
+        assert!(!c.contains(SECRET));
+    }
 }
