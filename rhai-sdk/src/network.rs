@@ -6,12 +6,12 @@
 //! Unlike REX, redirects are followed only after each target URL passes Cedar (rust-sdk), the
 //! port is part of the `connect` check, and response bodies are capped.
 
-use rhai::{Dynamic, Engine, EvalAltResult, Map, Module};
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, Position};
 use rust_sdk::SdkContext;
 use rust_sdk::network::{self as net, HttpOptions, HttpResponse, Transport};
 
 use crate::catalog::FunctionInfo;
-use crate::error::{NETWORK_SOURCE, script_err, to_script_error};
+use crate::error::{NETWORK_SOURCE, SdkErrorInfo, script_err, to_script_error};
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -146,6 +146,19 @@ fn network_stats(ctx: &SdkContext) -> RResult<Dynamic> {
     rhai::serde::to_dynamic(&stats).map_err(|e| script_err(NETWORK_SOURCE, "Other", e.to_string()))
 }
 
+/// `ip_addresses()`: the interfaces (`sysinfo::list`), failing with network error maps as in
+/// REX's network crate.
+fn ip_addresses(ctx: &SdkContext) -> RResult<Dynamic> {
+    use rust_sdk::system::SysinfoError;
+    let ifs = rust_sdk::system::ip_addresses(ctx).map_err(|e| match &e {
+        SysinfoError::Denied(d) => {
+            SdkErrorInfo::denied(NETWORK_SOURCE, d).into_script_error(Position::NONE)
+        }
+        _ => script_err(NETWORK_SOURCE, "Other", e.to_string()),
+    })?;
+    rhai::serde::to_dynamic(&ifs).map_err(|e| script_err(NETWORK_SOURCE, "Other", e.to_string()))
+}
+
 /// Registers the network module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     for (name, values) in CONSTANT_MODULES {
@@ -194,11 +207,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     let c = sdk.clone();
     engine.register_fn("network_stats", move || network_stats(&c));
     let c = sdk.clone();
-    engine.register_fn("ip_addresses", move || {
-        let ifs = rust_sdk::system::ip_addresses(&c).map_err(to_script_error)?;
-        rhai::serde::to_dynamic(&ifs)
-            .map_err(|e| script_err(NETWORK_SOURCE, "Other", e.to_string()))
-    });
+    engine.register_fn("ip_addresses", move || ip_addresses(&c));
 }
 
 /// The functions of this module, for `--print-functions`.
