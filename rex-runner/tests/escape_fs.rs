@@ -729,3 +729,32 @@ fn file_swapped_for_a_symlink_mid_operation_never_touches_the_target() {
         assert!(!c.contains(SECRET));
     }
 }
+
+#[test]
+fn recursive_listings_do_not_descend_through_symlinks() {
+    let fx = Fixture::new();
+    fs::create_dir(fx.inside.join("tree")).unwrap();
+    symlink(&fx.outside, fx.inside.join("tree").join("out")).unwrap();
+    symlink("../../outside", fx.inside.join("tree").join("rel_out")).unwrap();
+    let runner = fx.runner();
+    for script in [
+        r#"find_files([glob::recursive], "*", "$IN")"#,
+        r#"find_files([glob::recursive], "*.txt", "$IN/tree")"#,
+        r#"ls([ls::recursive, ls::all, ls::long], "$IN")"#,
+        r#"du([du::all_files], "$IN")"#,
+    ] {
+        let r = run(&runner, &fx.script(script));
+        // either a typed refusal, or a listing that never names what lies outside
+        if r.outcome.error.is_some() {
+            assert_refused(&r, PATH_REFUSALS);
+        }
+        let doc = escape_common::document_text(&r);
+        for outside_name in ["keep.txt", "victim_dir", "secret.txt"] {
+            assert!(
+                !doc.contains(outside_name),
+                "{script} listed {outside_name}: {doc}"
+            );
+        }
+        assert_no_leak(&r, SECRET);
+    }
+}
