@@ -36,6 +36,7 @@ pub fn function_catalog() -> Vec<FunctionInfo> {
         crate::io::FUNCTIONS,
         crate::exec::FUNCTIONS,
         crate::archive::FUNCTIONS,
+        crate::io_ext::FUNCTIONS,
         crate::process::FUNCTIONS,
         crate::system::FUNCTIONS,
         crate::network::FUNCTIONS,

@@ -30,8 +30,8 @@ pub struct DirConfig {
 /// A line selection for `read_lines` (REX's `ReadLinesOptions`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReadLinesOptions {
-    count: Option<i64>,
-    start: Option<i64>,
+    pub(crate) count: Option<i64>,
+    pub(crate) start: Option<i64>,
 }
 
 /// A script-side file handle. `delete` and `move` consume the handle; using it afterwards is
@@ -40,7 +40,7 @@ pub struct ReadLinesOptions {
 pub struct ScriptFileHandle(Arc<Mutex<Option<FileHandle>>>);
 
 impl ScriptFileHandle {
-    fn new(f: FileHandle) -> Self {
+    pub(crate) fn new(f: FileHandle) -> Self {
         Self(Arc::new(Mutex::new(Some(f))))
     }
 
@@ -67,7 +67,7 @@ impl ScriptFileHandle {
         }
     }
 
-    fn take(&self) -> RResult<FileHandle> {
+    pub(crate) fn take(&self) -> RResult<FileHandle> {
         let mut guard = self
             .0
             .lock()
@@ -104,6 +104,17 @@ pub(crate) fn metadata_map(m: &Metadata) -> Map {
     out.insert("uid".into(), i64::from(m.uid).into());
     out.insert("gid".into(), i64::from(m.gid).into());
     out.insert("inode".into(), int(m.inode).into());
+    out.insert(
+        "symlink_target".into(),
+        m.symlink_target
+            .clone()
+            .map_or(Dynamic::UNIT, Dynamic::from),
+    );
+    let owner = m.owner();
+    let mut o = Map::new();
+    o.insert("user".into(), owner.user.into());
+    o.insert("group".into(), owner.group.into());
+    out.insert("owner".into(), o.into());
     out
 }
 
@@ -380,4 +391,5 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
         .delete(&c)
         .map_err(to_script_error));
     crate::archive::register(engine, sdk);
+    crate::io_ext::register(engine, sdk);
 }

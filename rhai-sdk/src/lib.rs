@@ -37,6 +37,7 @@ pub mod error;
 pub mod exec;
 pub mod handles;
 pub mod io;
+pub mod io_ext;
 pub mod network;
 pub mod process;
 pub mod sysctl;

@@ -1,0 +1,1187 @@
+//! The rest of REX's handle API (compat notes §2.2.2), on top of [`crate::handles`]:
+//!
+//! * `DirHandle`: `find(FindOptions, |entry| ...)`, `read_link_target(name)`,
+//!   `get_ownership()`, `chmod(ChmodDirOptions)`, `create_symlink(target, name,
+//!   CreateSymlinkOptions)`, `disk_usage(DiskUsageOptions)`, `set_ownership(SetOwnershipOptions)`,
+//!   `src.move(dest_parent, name, MoveOptions)`, `open_symlink(name)`.
+//! * `FileHandle`: `read_page(ReadPageOptions)`, `write(text, WriteOptions)`,
+//!   `move(dir, name, MoveOptions)`, `delete(DeleteFileOptions)`, `extract_strings()`,
+//!   `compress_gzip(dest, CompressGzipOptions)`, `read_gzip_lines(ReadLinesOptions)`,
+//!   `gzip_info()`, `search_gzip(re, SearchGzipOptions)`, `search_gzip_exists(re, ...)`,
+//!   `get_ownership()`, `get_last_modified_time()`, `disk_usage(DiskUsageOptions)`,
+//!   `set_ownership(SetOwnershipOptions)`, `truncate(TruncateOptions)`,
+//!   `fallocate(FallocateOptions)`, `set_extended_attr(SetXAttrOptions)`.
+//! * `SymlinkHandle`: `metadata()`, `set_ownership(SetOwnershipOptions)`.
+//! * `DirEntry`: `open_as_file(OpenFileOptions)`, `open_as_dir(OpenDirOptions)`, `metadata()`.
+//! * `Metadata`: `symlink_target()`, the `owner` property.
+//! * `replace_text(text, old, new, ReplacementOptions)`; the constants `SizeUnit::*` and the
+//!   `SizeRange::{min_only, max_only, between}` constructors.
+//!
+//! Every option builder follows REX's pattern: `XOptions()`, setters returning a copy,
+//! `.build()` validating (`ValidationError`). Differences from REX (its §6 flaws):
+//! recursive `chmod` / `set_ownership` authorize **every** entry before changing anything and
+//! fail when an entry could not be changed (REX only warned); `create_symlink` also authorizes
+//! the target; `FindOptions.iname` is really case-insensitive.
+
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, Module, NativeCallContext};
+use rust_sdk::SdkContext;
+use rust_sdk::fs::gzip::{self, GzipInfo};
+use rust_sdk::fs::{
+    ChangeReport, DirEntry, DirHandle, DiskUsageEntry, DiskUsageOptions, FindOptions, FsError,
+    FsErrorKind, Metadata, OpenDirOptions, OpenFileOptions, Ownership, ReplacementOptions,
+    SetXAttrOptions, SymlinkHandle, WriteOptions, replace_text,
+};
+
+use crate::catalog::FunctionInfo;
+use crate::error::{IO_SOURCE, script_err, to_script_error};
+use crate::handles::{ReadLinesOptions, ScriptFileHandle};
+use crate::utils::DateTime;
+
+type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+fn invalid(message: impl Into<String>) -> Box<EvalAltResult> {
+    script_err(IO_SOURCE, "ValidationError", message)
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+// ---------------------------------------------------------------------------------------------
+// SizeUnit, SizeRange
+
+/// A size unit (`SizeUnit::KILOBYTES`, ...): a name and a factor in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeUnit {
+    name: &'static str,
+    factor: u64,
+}
+
+/// REX's size units.
+pub const SIZE_UNITS: &[(&str, u64)] = &[
+    ("BYTES", 1),
+    ("KILOBYTES", 1_000),
+    ("KIBIBYTES", 1 << 10),
+    ("MEGABYTES", 1_000_000),
+    ("MEBIBYTES", 1 << 20),
+    ("GIGABYTES", 1_000_000_000),
+    ("GIBIBYTES", 1 << 30),
+];
+
+const BYTES: SizeUnit = SizeUnit {
+    name: "BYTES",
+    factor: 1,
+};
+
+impl SizeUnit {
+    /// `n` of this unit in bytes; negative or overflowing values are refused.
+    pub fn bytes(self, what: &str, n: i64) -> Result<u64, String> {
+        let n = u64::try_from(n).map_err(|_| format!("{what} must be >= 0, got {n}"))?;
+        n.checked_mul(self.factor)
+            .ok_or_else(|| format!("{what} of {n} {} overflows", self.name))
+    }
+}
+
+/// A size filter of `FindOptions` (bytes, inclusive bounds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SizeRange {
+    min: Option<u64>,
+    max: Option<u64>,
+}
+
+fn register_sizes(engine: &mut Engine) {
+    engine.register_type_with_name::<SizeUnit>("SizeUnit");
+    engine.register_fn("==", |a: SizeUnit, b: SizeUnit| a == b);
+    engine.register_fn("!=", |a: SizeUnit, b: SizeUnit| a != b);
+    engine.register_fn("to_string", |u: &mut SizeUnit| u.name.to_string());
+    engine.register_fn("to_debug", |u: &mut SizeUnit| {
+        format!("SizeUnit::{}", u.name)
+    });
+    let mut units = Module::new();
+    for (name, factor) in SIZE_UNITS {
+        units.set_var(
+            *name,
+            SizeUnit {
+                name,
+                factor: *factor,
+            },
+        );
+    }
+    engine.register_static_module("SizeUnit", units.into());
+
+    engine.register_type_with_name::<SizeRange>("SizeRange");
+    engine.register_get("min", |r: &mut SizeRange| {
+        r.min.map_or(Dynamic::UNIT, |v| Dynamic::from(int(v)))
+    });
+    engine.register_get("max", |r: &mut SizeRange| {
+        r.max.map_or(Dynamic::UNIT, |v| Dynamic::from(int(v)))
+    });
+    let mut ranges = Module::new();
+    ranges.set_native_fn("min_only", |n: i64, u: SizeUnit| {
+        Ok(SizeRange {
+            min: Some(u.bytes("size", n).map_err(invalid)?),
+            max: None,
+        })
+    });
+    ranges.set_native_fn("max_only", |n: i64, u: SizeUnit| {
+        Ok(SizeRange {
+            min: None,
+            max: Some(u.bytes("size", n).map_err(invalid)?),
+        })
+    });
+    ranges.set_native_fn("between", |a: i64, b: i64, u: SizeUnit| {
+        let (a, b) = (
+            u.bytes("size", a).map_err(invalid)?,
+            u.bytes("size", b).map_err(invalid)?,
+        );
+        if a > b {
+            return Err(invalid(format!(
+                "SizeRange::between needs min <= max ({a} > {b})"
+            )));
+        }
+        Ok(SizeRange {
+            min: Some(a),
+            max: Some(b),
+        })
+    });
+    engine.register_static_module("SizeRange", ranges.into());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Option builders
+
+/// `DeleteFileOptions`: `force` (a file that is already gone is not an error).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeleteFileOptions {
+    force: bool,
+}
+
+/// `ReadPageOptions`: `num_lines(n > 0)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadPageOptions {
+    num_lines: Option<i64>,
+}
+
+/// `MoveOptions`: `backup`, `verbose` (accepted for compatibility; a move is always one
+/// `renameat`, or copy + fsync + unlink across file systems, keeping the mode).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MoveOptions {
+    backup: bool,
+    verbose: bool,
+}
+
+/// `SearchGzipOptions`.
+#[derive(Debug, Clone, Default)]
+pub struct SearchGzipOptions {
+    exclude_pattern: Option<String>,
+    case_insensitive: bool,
+    max_results: i64,
+}
+
+/// `CompressGzipOptions`: `level(1..=9)`, default 6.
+#[derive(Debug, Clone, Copy)]
+pub struct CompressGzipOptions {
+    level: i64,
+}
+
+impl Default for CompressGzipOptions {
+    fn default() -> Self {
+        Self { level: 6 }
+    }
+}
+
+/// `ChmodDirOptions`: `permissions(mode)`, `recursive`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChmodDirOptions {
+    permissions: Option<i64>,
+    recursive: bool,
+}
+
+/// `SetOwnershipOptions`: `user`, `group`, `recursive`.
+#[derive(Debug, Clone, Default)]
+pub struct SetOwnershipOptions {
+    user: Option<String>,
+    group: Option<String>,
+    recursive: bool,
+}
+
+/// `DiskUsageOptions` (REX's setters, including `track_largest_subdir`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScriptDiskUsageOptions {
+    inner: DiskUsageOptions,
+    max_depth: Option<i64>,
+    track_largest_subdir: bool,
+}
+
+/// `CreateSymlinkOptions`: `force` (atomically replace an existing link).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CreateSymlinkOptions {
+    force: bool,
+}
+
+/// `TruncateOptions`: `size(n >= 0)`, `format(SizeUnit)`.
+#[derive(Debug, Clone, Copy)]
+pub struct TruncateOptions {
+    size: Option<i64>,
+    unit: SizeUnit,
+}
+
+/// `FallocateOptions`: `length(n > 0)`, `format(SizeUnit)`.
+#[derive(Debug, Clone, Copy)]
+pub struct FallocateOptions {
+    length: Option<i64>,
+    unit: SizeUnit,
+}
+
+/// The options built by `FindOptions()`; `build()` checks that at most one of `name`,
+/// `iname` and `regex` is set and that the depths are ordered.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptFindOptions {
+    inner: FindOptions,
+}
+
+fn nanos_of(d: &DateTime) -> i128 {
+    i128::from(d.epoch_seconds()) * 1_000_000_000 + i128::from(d.nanos())
+}
+
+fn depth(what: &str, n: i64) -> RResult<usize> {
+    usize::try_from(n).map_err(|_| invalid(format!("{what} must be >= 0, got {n}")))
+}
+
+/// Registers `T()` and `T.build()` (a validated copy).
+fn builder<T: Clone + Default + Send + Sync + 'static>(
+    engine: &mut Engine,
+    name: &'static str,
+    build: fn(&T) -> RResult<T>,
+) {
+    engine.register_type_with_name::<T>(name);
+    engine.register_fn(name, T::default);
+    engine.register_fn("build", move |o: &mut T| build(o));
+}
+
+fn ok_copy<T: Clone>(o: &T) -> RResult<T> {
+    Ok(o.clone())
+}
+
+macro_rules! set {
+    ($engine:ident, $T:ty, $name:literal, |$o:ident, $v:ident : $V:ty| $body:expr) => {
+        $engine.register_fn($name, |$o: &mut $T, $v: $V| -> $T {
+            let mut $o = $o.clone();
+            $body;
+            $o
+        });
+    };
+}
+
+fn register_builders(engine: &mut Engine) {
+    builder::<DeleteFileOptions>(engine, "DeleteFileOptions", ok_copy);
+    set!(engine, DeleteFileOptions, "force", |o, v: bool| o.force = v);
+
+    builder::<ReadPageOptions>(engine, "ReadPageOptions", |o| match o.num_lines {
+        Some(n) if n > 0 => Ok(*o),
+        Some(n) => Err(invalid(format!("num_lines must be > 0, got {n}"))),
+        None => Err(invalid("ReadPageOptions needs num_lines")),
+    });
+    set!(engine, ReadPageOptions, "num_lines", |o, n: i64| o
+        .num_lines =
+        Some(n));
+
+    // REX: the builder's default keeps the owner; `write(text)` without options does not.
+    engine.register_type_with_name::<WriteOptions>("WriteOptions");
+    engine.register_fn("WriteOptions", || WriteOptions {
+        preserve_ownership: true,
+    });
+    set!(engine, WriteOptions, "preserve_ownership", |o, v: bool| o
+        .preserve_ownership =
+        v);
+    engine.register_fn("build", |o: &mut WriteOptions| *o);
+
+    builder::<ReplacementOptions>(engine, "ReplacementOptions", ok_copy);
+    set!(engine, ReplacementOptions, "is_regex", |o, v: bool| o
+        .is_regex =
+        v);
+    set!(engine, ReplacementOptions, "replace_all", |o, v: bool| o
+        .replace_all =
+        v);
+
+    builder::<MoveOptions>(engine, "MoveOptions", ok_copy);
+    set!(engine, MoveOptions, "backup", |o, v: bool| o.backup = v);
+    set!(engine, MoveOptions, "verbose", |o, v: bool| o.verbose = v);
+
+    builder::<SearchGzipOptions>(engine, "SearchGzipOptions", |o| {
+        if let Some(p) = &o.exclude_pattern {
+            regex::Regex::new(p).map_err(|e| invalid(format!("exclude_pattern: {e}")))?;
+        }
+        Ok(o.clone())
+    });
+    set!(
+        engine,
+        SearchGzipOptions,
+        "exclude_pattern",
+        |o, p: &str| o.exclude_pattern = Some(p.to_string())
+    );
+    set!(
+        engine,
+        SearchGzipOptions,
+        "case_insensitive",
+        |o, v: bool| o.case_insensitive = v
+    );
+    set!(engine, SearchGzipOptions, "max_results", |o, n: i64| o
+        .max_results =
+        n);
+
+    builder::<CompressGzipOptions>(engine, "CompressGzipOptions", |o| {
+        if (1..=9).contains(&o.level) {
+            Ok(*o)
+        } else {
+            Err(invalid(format!("level must be 1..=9, got {}", o.level)))
+        }
+    });
+    set!(engine, CompressGzipOptions, "level", |o, n: i64| o.level =
+        n);
+
+    builder::<ChmodDirOptions>(engine, "ChmodDirOptions", |o| match o.permissions {
+        Some(m) if (0..=0o777).contains(&m) => Ok(*o),
+        Some(m) => Err(script_err(
+            IO_SOURCE,
+            "InvalidFileMode",
+            format!("mode {m:#o} is outside 0..=0o777"),
+        )),
+        None => Err(invalid("ChmodDirOptions needs permissions")),
+    });
+    set!(engine, ChmodDirOptions, "permissions", |o, m: i64| o
+        .permissions =
+        Some(m));
+    set!(engine, ChmodDirOptions, "recursive", |o, v: bool| o
+        .recursive =
+        v);
+
+    builder::<SetOwnershipOptions>(engine, "SetOwnershipOptions", |o| {
+        for v in [&o.user, &o.group].into_iter().flatten() {
+            if v.is_empty() || v.chars().any(|c| c.is_control() || c == ':') {
+                return Err(invalid(format!(
+                    "invalid user or group name `{}`",
+                    v.escape_debug()
+                )));
+            }
+        }
+        if o.user.is_none() && o.group.is_none() {
+            return Err(invalid("SetOwnershipOptions needs a user or a group"));
+        }
+        Ok(o.clone())
+    });
+    set!(engine, SetOwnershipOptions, "user", |o, u: &str| o.user =
+        Some(u.to_string()));
+    set!(engine, SetOwnershipOptions, "group", |o, g: &str| o.group =
+        Some(g.to_string()));
+    set!(engine, SetOwnershipOptions, "recursive", |o, v: bool| o
+        .recursive =
+        v);
+
+    builder::<ScriptDiskUsageOptions>(engine, "DiskUsageOptions", |o| {
+        if o.inner.summarize && o.inner.all_files {
+            return Err(invalid("all_files conflicts with summarize"));
+        }
+        let mut out = *o;
+        out.inner.max_depth = o.max_depth.map(|d| depth("max_depth", d)).transpose()?;
+        Ok(out)
+    });
+    set!(engine, ScriptDiskUsageOptions, "summarize", |o, v: bool| {
+        o.inner.summarize = v
+    });
+    set!(engine, ScriptDiskUsageOptions, "all_files", |o, v: bool| {
+        o.inner.all_files = v
+    });
+    set!(
+        engine,
+        ScriptDiskUsageOptions,
+        "one_file_system",
+        |o, v: bool| o.inner.one_file_system = v
+    );
+    set!(
+        engine,
+        ScriptDiskUsageOptions,
+        "count_hard_links",
+        |o, v: bool| o.inner.count_hard_links = v
+    );
+    set!(
+        engine,
+        ScriptDiskUsageOptions,
+        "apparent_size",
+        |o, v: bool| o.inner.apparent_size = v
+    );
+    set!(engine, ScriptDiskUsageOptions, "max_depth", |o, n: i64| o
+        .max_depth =
+        Some(n));
+    set!(
+        engine,
+        ScriptDiskUsageOptions,
+        "track_largest_subdir",
+        |o, v: bool| o.track_largest_subdir = v
+    );
+
+    builder::<CreateSymlinkOptions>(engine, "CreateSymlinkOptions", ok_copy);
+    set!(engine, CreateSymlinkOptions, "force", |o, v: bool| o
+        .force =
+        v);
+
+    engine.register_type_with_name::<TruncateOptions>("TruncateOptions");
+    engine.register_fn("TruncateOptions", || TruncateOptions {
+        size: None,
+        unit: BYTES,
+    });
+    set!(engine, TruncateOptions, "size", |o, n: i64| o.size =
+        Some(n));
+    set!(engine, TruncateOptions, "format", |o, u: SizeUnit| o.unit =
+        u);
+    engine.register_fn("build", |o: &mut TruncateOptions| match o.size {
+        Some(n) => o.unit.bytes("size", n).map(|_| *o).map_err(invalid),
+        None => Err(invalid("TruncateOptions needs size")),
+    });
+
+    engine.register_type_with_name::<FallocateOptions>("FallocateOptions");
+    engine.register_fn("FallocateOptions", || FallocateOptions {
+        length: None,
+        unit: BYTES,
+    });
+    set!(engine, FallocateOptions, "length", |o, n: i64| o.length =
+        Some(n));
+    set!(engine, FallocateOptions, "format", |o, u: SizeUnit| o
+        .unit =
+        u);
+    engine.register_fn("build", |o: &mut FallocateOptions| match o.length {
+        Some(n) if n > 0 => o.unit.bytes("length", n).map(|_| *o).map_err(invalid),
+        Some(n) => Err(invalid(format!("length must be > 0, got {n}"))),
+        None => Err(invalid("FallocateOptions needs length")),
+    });
+
+    builder::<SetXAttrOptions>(engine, "SetXAttrOptions", |o| {
+        o.validate().map_err(|e| invalid(e.to_string()))?;
+        Ok(o.clone())
+    });
+    set!(engine, SetXAttrOptions, "name", |o, v: &str| o.name =
+        v.to_string());
+    set!(engine, SetXAttrOptions, "selinux_user", |o, v: &str| o
+        .selinux_user =
+        Some(v.to_string()));
+    set!(engine, SetXAttrOptions, "selinux_role", |o, v: &str| o
+        .selinux_role =
+        Some(v.to_string()));
+    set!(engine, SetXAttrOptions, "selinux_type", |o, v: &str| o
+        .selinux_type =
+        Some(v.to_string()));
+    set!(engine, SetXAttrOptions, "selinux_level", |o, v: &str| o
+        .selinux_level =
+        Some(v.to_string()));
+
+    builder::<ScriptFindOptions>(engine, "FindOptions", |o| {
+        let f = &o.inner;
+        let tests = [f.name.is_some(), f.iname.is_some(), f.regex.is_some()];
+        if tests.iter().filter(|t| **t).count() > 1 {
+            return Err(invalid("name, iname and regex are mutually exclusive"));
+        }
+        if let Some(r) = &f.regex {
+            regex::Regex::new(r).map_err(|e| invalid(format!("regex: {e}")))?;
+        }
+        if f.max_depth.is_some_and(|m| m < f.min_depth) {
+            return Err(invalid("min_depth must be <= max_depth"));
+        }
+        if let (Some(a), Some(b)) = (f.min_size, f.max_size)
+            && a > b
+        {
+            return Err(invalid("size_range: min > max"));
+        }
+        Ok(o.clone())
+    });
+    set!(engine, ScriptFindOptions, "name", |o, v: &str| o
+        .inner
+        .name =
+        Some(v.to_string()));
+    set!(engine, ScriptFindOptions, "iname", |o, v: &str| o
+        .inner
+        .iname =
+        Some(v.to_string()));
+    set!(engine, ScriptFindOptions, "regex", |o, v: &str| o
+        .inner
+        .regex =
+        Some(v.to_string()));
+    set!(engine, ScriptFindOptions, "negate_name", |o, v: bool| o
+        .inner
+        .negate_name =
+        v);
+    set!(
+        engine,
+        ScriptFindOptions,
+        "size_range",
+        |o, r: SizeRange| {
+            o.inner.min_size = r.min;
+            o.inner.max_size = r.max;
+        }
+    );
+    set!(
+        engine,
+        ScriptFindOptions,
+        "follow_symlinks",
+        |o, v: bool| o.inner.follow_symlinks = v
+    );
+    set!(
+        engine,
+        ScriptFindOptions,
+        "min_modification_time",
+        |o, d: DateTime| o.inner.min_mtime_nanos = Some(nanos_of(&d))
+    );
+    set!(
+        engine,
+        ScriptFindOptions,
+        "max_modification_time",
+        |o, d: DateTime| o.inner.max_mtime_nanos = Some(nanos_of(&d))
+    );
+    set!(
+        engine,
+        ScriptFindOptions,
+        "min_creation_time",
+        |o, d: DateTime| o.inner.min_btime_nanos = Some(nanos_of(&d))
+    );
+    set!(
+        engine,
+        ScriptFindOptions,
+        "max_creation_time",
+        |o, d: DateTime| o.inner.max_btime_nanos = Some(nanos_of(&d))
+    );
+    engine.register_fn("min_depth", |o: &mut ScriptFindOptions, n: i64| {
+        let mut o = o.clone();
+        o.inner.min_depth = depth("min_depth", n)?;
+        Ok::<_, Box<EvalAltResult>>(o)
+    });
+    engine.register_fn("max_depth", |o: &mut ScriptFindOptions, n: i64| {
+        let mut o = o.clone();
+        o.inner.max_depth = Some(depth("max_depth", n)?);
+        Ok::<_, Box<EvalAltResult>>(o)
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value types
+
+fn ownership_map(o: &Ownership) -> Map {
+    let mut m = Map::new();
+    m.insert("user".into(), o.user.clone().into());
+    m.insert("group".into(), o.group.clone().into());
+    m
+}
+
+fn du_entry_map(e: &DiskUsageEntry) -> Map {
+    let mut m = Map::new();
+    m.insert("path".into(), e.path.clone().into());
+    m.insert("size_bytes".into(), int(e.size_bytes).into());
+    m.insert("inode_count".into(), int(e.inode_count).into());
+    m
+}
+
+fn gzip_info_map(g: &GzipInfo) -> Map {
+    let mut m = Map::new();
+    m.insert(
+        "compressed_size_bytes".into(),
+        int(g.compressed_size_bytes).into(),
+    );
+    m.insert(
+        "uncompressed_size_bytes".into(),
+        int(g.uncompressed_size_bytes).into(),
+    );
+    m.insert("compression_ratio".into(), g.compression_ratio.into());
+    m
+}
+
+/// The result of `DirHandle.disk_usage`: `entries` (Array of `DiskUsageEntry`) and
+/// `largest_subdir_handle` (a `DirHandle`, or `()` unless `track_largest_subdir` found one).
+#[derive(Debug, Clone)]
+pub struct ScriptDiskUsageResult {
+    entries: Vec<DiskUsageEntry>,
+    largest_subdir_handle: Option<DirHandle>,
+    total_size_bytes: u64,
+    total_inode_count: u64,
+}
+
+/// A symlink opened itself (`DirHandle.open_symlink`).
+#[derive(Debug, Clone)]
+pub struct ScriptSymlinkHandle(Arc<SymlinkHandle>);
+
+fn register_values(engine: &mut Engine) {
+    engine.register_type_with_name::<Ownership>("Ownership");
+    engine.register_get("user", |o: &mut Ownership| o.user.clone());
+    engine.register_get("group", |o: &mut Ownership| o.group.clone());
+    engine.register_fn("to_map", |o: &mut Ownership| ownership_map(o));
+    engine.register_fn("to_string", |o: &mut Ownership| {
+        format!("{}:{}", o.user, o.group)
+    });
+
+    engine.register_type_with_name::<DiskUsageEntry>("DiskUsageEntry");
+    engine.register_get("path", |e: &mut DiskUsageEntry| e.path.clone());
+    engine.register_get("size_bytes", |e: &mut DiskUsageEntry| int(e.size_bytes));
+    engine.register_get("inode_count", |e: &mut DiskUsageEntry| int(e.inode_count));
+    engine.register_fn("to_map", |e: &mut DiskUsageEntry| du_entry_map(e));
+
+    engine.register_type_with_name::<ScriptDiskUsageResult>("DiskUsageResult");
+    engine.register_get("entries", |r: &mut ScriptDiskUsageResult| {
+        r.entries
+            .iter()
+            .cloned()
+            .map(Dynamic::from)
+            .collect::<Array>()
+    });
+    engine.register_get("largest_subdir_handle", |r: &mut ScriptDiskUsageResult| {
+        r.largest_subdir_handle
+            .clone()
+            .map_or(Dynamic::UNIT, Dynamic::from)
+    });
+    engine.register_get("total_size_bytes", |r: &mut ScriptDiskUsageResult| {
+        int(r.total_size_bytes)
+    });
+    engine.register_get("total_inode_count", |r: &mut ScriptDiskUsageResult| {
+        int(r.total_inode_count)
+    });
+    engine.register_fn("to_map", |r: &mut ScriptDiskUsageResult| {
+        let mut m = Map::new();
+        m.insert(
+            "entries".into(),
+            r.entries
+                .iter()
+                .map(|e| Dynamic::from_map(du_entry_map(e)))
+                .collect::<Array>()
+                .into(),
+        );
+        m.insert(
+            "largest_subdir".into(),
+            r.largest_subdir_handle
+                .as_ref()
+                .map_or(Dynamic::UNIT, |d| d.path().as_str().to_string().into()),
+        );
+        m.insert("total_size_bytes".into(), int(r.total_size_bytes).into());
+        m.insert("total_inode_count".into(), int(r.total_inode_count).into());
+        m
+    });
+
+    engine.register_type_with_name::<GzipInfo>("GzipInfo");
+    engine.register_get("compressed_size_bytes", |g: &mut GzipInfo| {
+        int(g.compressed_size_bytes)
+    });
+    engine.register_get("uncompressed_size_bytes", |g: &mut GzipInfo| {
+        int(g.uncompressed_size_bytes)
+    });
+    engine.register_get("compression_ratio", |g: &mut GzipInfo| g.compression_ratio);
+    engine.register_fn("to_map", |g: &mut GzipInfo| gzip_info_map(g));
+
+    engine.register_type_with_name::<ScriptSymlinkHandle>("SymlinkHandle");
+    engine.register_fn("to_string", |h: &mut ScriptSymlinkHandle| {
+        h.0.path().as_str().to_string()
+    });
+
+    // Metadata additions.
+    engine.register_fn("symlink_target", |m: &mut Metadata| {
+        m.symlink_target
+            .clone()
+            .map_or(Dynamic::UNIT, Dynamic::from)
+    });
+    engine.register_get("owner", |m: &mut Metadata| m.owner());
+
+    // Maps returned where REX returns a serialisable value (`counts()`, `search()` matches)
+    // answer `to_map()` too.
+    engine.register_fn("to_map", |m: &mut Map| m.clone());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Methods
+
+/// The error of a `find` walk: the SDK's, or the script callback's (returned unchanged, so a
+/// denial inside the callback stays a denial and a limit stays a limit).
+enum FindError {
+    Fs(FsError),
+    Script(Box<EvalAltResult>),
+}
+
+impl From<FsError> for FindError {
+    fn from(e: FsError) -> Self {
+        FindError::Fs(e)
+    }
+}
+
+fn report_result(report: ChangeReport) -> RResult<()> {
+    let failed: Vec<String> = report
+        .not_changed
+        .iter()
+        .filter(|(_, why)| !why.ends_with("skipped"))
+        .map(|(p, why)| format!("{p}: {why}"))
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(script_err(
+            IO_SOURCE,
+            "DirectoryError",
+            format!(
+                "{} entries changed, {} not: {}",
+                report.changed.len(),
+                failed.len(),
+                failed.join("; ")
+            ),
+        ))
+    }
+}
+
+fn match_map(m: rust_sdk::fs::Match) -> Dynamic {
+    let mut map = Map::new();
+    map.insert(
+        "line_number".into(),
+        i64::try_from(m.line_number).unwrap_or(i64::MAX).into(),
+    );
+    map.insert("line_content".into(), m.line_content.into());
+    Dynamic::from_map(map)
+}
+
+fn lines(v: Vec<String>) -> Array {
+    v.into_iter().map(Dynamic::from).collect()
+}
+
+fn two_handles<R>(
+    a: &ScriptFileHandle,
+    b: &ScriptFileHandle,
+    f: impl FnOnce(&mut rust_sdk::fs::FileHandle, &mut rust_sdk::fs::FileHandle) -> RResult<R>,
+) -> RResult<R> {
+    if a.same_as(b) {
+        return Err(script_err(
+            IO_SOURCE,
+            "InvalidArguments",
+            "source and destination are the same handle",
+        ));
+    }
+    a.with(|x| b.with(|y| f(x, y)))
+}
+
+#[allow(clippy::too_many_lines)]
+fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
+    macro_rules! reg {
+        ($name:literal, |$c:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {{
+            let $c = sdk.clone();
+            engine.register_fn($name, move |$($arg: $ty),*| $body);
+        }};
+    }
+
+    // ---- DirHandle
+    {
+        let c = sdk.clone();
+        engine.register_fn(
+            "find",
+            move |nc: NativeCallContext,
+                  d: &mut DirHandle,
+                  opts: ScriptFindOptions,
+                  callback: FnPtr|
+                  -> RResult<()> {
+                let r = d.find_each::<FindError>(&c, &opts.inner, &mut |entry, _| {
+                    callback
+                        .call_within_context::<Dynamic>(&nc, (Dynamic::from(entry),))
+                        .map(|_| ())
+                        .map_err(FindError::Script)
+                });
+                match r {
+                    Ok(()) => Ok(()),
+                    Err(FindError::Fs(e)) => Err(to_script_error(e)),
+                    Err(FindError::Script(e)) => Err(e),
+                }
+            },
+        );
+    }
+    reg!("read_link_target", |c, d: &mut DirHandle, name: &str| d
+        .read_link_target(&c, name)
+        .map_err(to_script_error));
+    reg!("get_ownership", |c, d: &mut DirHandle| d
+        .get_ownership(&c)
+        .map_err(to_script_error));
+    reg!("chmod", |c, d: &mut DirHandle, o: ChmodDirOptions| {
+        let mode = o.permissions.ok_or_else(|| invalid("no permissions"))?;
+        if o.recursive {
+            report_result(d.chmod_recursive(&c, mode).map_err(to_script_error)?)
+        } else {
+            d.chmod(&c, mode).map_err(to_script_error)
+        }
+    });
+    reg!(
+        "create_symlink",
+        |c, d: &mut DirHandle, target: &str, link: &str, o: CreateSymlinkOptions| d
+            .create_symlink(&c, target, link, o.force)
+            .map_err(to_script_error)
+    );
+    reg!(
+        "disk_usage",
+        |c, d: &mut DirHandle, o: ScriptDiskUsageOptions| {
+            let r = d.disk_usage(&c, o.inner).map_err(to_script_error)?;
+            let largest = match (&r.largest_subdir, o.track_largest_subdir) {
+                (Some(l), true) => {
+                    let name = l.path.rsplit('/').next().unwrap_or_default();
+                    Some(d.open_subdir(&c, name).map_err(to_script_error)?)
+                }
+                _ => None,
+            };
+            Ok::<_, Box<EvalAltResult>>(ScriptDiskUsageResult {
+                entries: r.entries,
+                largest_subdir_handle: largest,
+                total_size_bytes: r.total_size_bytes,
+                total_inode_count: r.total_inode_count,
+            })
+        }
+    );
+    reg!(
+        "set_ownership",
+        |c, d: &mut DirHandle, o: SetOwnershipOptions| {
+            if o.recursive {
+                report_result(
+                    d.set_ownership_recursive(&c, o.user.as_deref(), o.group.as_deref())
+                        .map_err(to_script_error)?,
+                )
+            } else {
+                d.set_ownership(&c, o.user.as_deref(), o.group.as_deref())
+                    .map_err(to_script_error)
+            }
+        }
+    );
+    reg!("move", |c,
+                  src: &mut DirHandle,
+                  dest_parent: DirHandle,
+                  name: &str,
+                  _o: MoveOptions| src
+        .clone()
+        .move_to(&c, &dest_parent, name)
+        .map_err(to_script_error));
+    reg!("open_symlink", |c, d: &mut DirHandle, name: &str| d
+        .open_symlink(&c, name)
+        .map(|h| ScriptSymlinkHandle(Arc::new(h)))
+        .map_err(to_script_error));
+
+    // ---- FileHandle
+    reg!("read_page", |c,
+                       f: &mut ScriptFileHandle,
+                       o: ReadPageOptions| {
+        let n = o.num_lines.ok_or_else(|| invalid("no num_lines"))?;
+        f.with(|h| h.read_page(&c, n).map(lines).map_err(to_script_error))
+    });
+    reg!("write", |c,
+                   f: &mut ScriptFileHandle,
+                   text: &str,
+                   o: WriteOptions| {
+        f.with(|h| {
+            h.write(&c, text, o)
+                .map(ScriptFileHandle::new)
+                .map_err(to_script_error)
+        })
+    });
+    reg!("move", |c,
+                  f: &mut ScriptFileHandle,
+                  dir: DirHandle,
+                  name: &str,
+                  _o: MoveOptions| {
+        f.take()?
+            .move_to(&c, &dir, name)
+            .map(ScriptFileHandle::new)
+            .map_err(to_script_error)
+    });
+    reg!("delete", |c,
+                    f: &mut ScriptFileHandle,
+                    o: DeleteFileOptions| {
+        match f.take()?.delete(&c) {
+            Err(e) if o.force && e.kind() == FsErrorKind::NotFound => Ok(()),
+            r => r.map_err(to_script_error),
+        }
+    });
+    reg!("extract_strings", |c, f: &mut ScriptFileHandle| f.with(
+        |h| h.extract_strings(&c).map(lines).map_err(to_script_error)
+    ));
+    reg!(
+        "compress_gzip",
+        |c, f: &mut ScriptFileHandle, dest: ScriptFileHandle, o: CompressGzipOptions| {
+            let level = u32::try_from(o.level).map_err(|_| invalid("level must be 1..=9"))?;
+            two_handles(f, &dest, |src, d| {
+                gzip::compress(&c, src, d, level).map_err(to_script_error)
+            })
+        }
+    );
+    reg!(
+        "read_gzip_lines",
+        |c, f: &mut ScriptFileHandle, o: ReadLinesOptions| f.with(|h| gzip::read_gzip_lines(
+            &c, h, o.start, o.count
+        )
+        .map(lines)
+        .map_err(to_script_error))
+    );
+    reg!("gzip_info", |c, f: &mut ScriptFileHandle| f
+        .with(|h| gzip::gzip_info(&c, h).map_err(to_script_error)));
+    reg!(
+        "search_gzip",
+        |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
+            gzip::search_gzip(
+                &c,
+                h,
+                pattern,
+                o.case_insensitive,
+                o.exclude_pattern.as_deref(),
+                o.max_results,
+            )
+            .map(|v| v.into_iter().map(match_map).collect::<Array>())
+            .map_err(to_script_error)
+        })
+    );
+    reg!(
+        "search_gzip_exists",
+        |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
+            gzip::search_gzip(
+                &c,
+                h,
+                pattern,
+                o.case_insensitive,
+                o.exclude_pattern.as_deref(),
+                1,
+            )
+            .map(|v| !v.is_empty())
+            .map_err(to_script_error)
+        })
+    );
+    reg!("get_ownership", |c, f: &mut ScriptFileHandle| f
+        .with(|h| h.get_ownership(&c).map_err(to_script_error)));
+    reg!("get_last_modified_time", |c, f: &mut ScriptFileHandle| f
+        .with(|h| {
+            let m = h.metadata(&c).map_err(to_script_error)?;
+            Ok(i64::try_from(m.last_modified_nanos()).unwrap_or(i64::MAX))
+        }));
+    reg!(
+        "disk_usage",
+        |c, f: &mut ScriptFileHandle, o: ScriptDiskUsageOptions| f.with(|h| {
+            let m = h.metadata(&c).map_err(to_script_error)?;
+            Ok(DiskUsageEntry {
+                path: h.path().as_str().to_string(),
+                size_bytes: if o.inner.apparent_size {
+                    m.size
+                } else {
+                    m.allocated_size()
+                },
+                inode_count: 1,
+            })
+        })
+    );
+    reg!(
+        "set_ownership",
+        |c, f: &mut ScriptFileHandle, o: SetOwnershipOptions| f.with(|h| h
+            .set_ownership(&c, o.user.as_deref(), o.group.as_deref())
+            .map_err(to_script_error))
+    );
+    reg!("truncate", |c,
+                      f: &mut ScriptFileHandle,
+                      o: TruncateOptions| {
+        let n = o.size.ok_or_else(|| invalid("no size"))?;
+        let bytes = o.unit.bytes("size", n).map_err(invalid)?;
+        f.with(|h| h.truncate(&c, bytes).map_err(to_script_error))
+    });
+    reg!("fallocate", |c,
+                       f: &mut ScriptFileHandle,
+                       o: FallocateOptions| {
+        let n = o.length.ok_or_else(|| invalid("no length"))?;
+        let bytes = o.unit.bytes("length", n).map_err(invalid)?;
+        f.with(|h| h.fallocate(&c, bytes).map_err(to_script_error))
+    });
+    reg!(
+        "set_extended_attr",
+        |c, f: &mut ScriptFileHandle, o: SetXAttrOptions| f
+            .with(|h| h.set_extended_attr(&c, &o).map_err(to_script_error))
+    );
+
+    // ---- SymlinkHandle
+    reg!("metadata", |c, h: &mut ScriptSymlinkHandle| h
+        .0
+        .metadata(&c)
+        .map_err(to_script_error));
+    reg!(
+        "set_ownership",
+        |c, h: &mut ScriptSymlinkHandle, o: SetOwnershipOptions| h
+            .0
+            .set_ownership(&c, o.user.as_deref(), o.group.as_deref())
+            .map_err(to_script_error)
+    );
+
+    // ---- DirEntry
+    reg!("open_as_file", |c, e: &mut DirEntry, o: OpenFileOptions| e
+        .open_as_file(&c, o)
+        .map(ScriptFileHandle::new)
+        .map_err(to_script_error));
+    reg!("open_as_dir", |c, e: &mut DirEntry, o: OpenDirOptions| {
+        if o.follow_symlinks || o.create {
+            let p = e.path().map_err(to_script_error)?;
+            DirHandle::open(&c, p.as_str(), o).map_err(to_script_error)
+        } else {
+            e.open_as_dir(&c).map_err(to_script_error)
+        }
+    });
+    reg!("metadata", |c, e: &mut DirEntry| e
+        .metadata(&c)
+        .map_err(to_script_error));
+
+    // ---- free functions
+    engine.register_fn(
+        "replace_text",
+        |text: &str, old: &str, new: &str, o: ReplacementOptions| {
+            replace_text(text, old, new, o).map_err(to_script_error)
+        },
+    );
+}
+
+/// Registers the builders, value types and methods of this module.
+pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
+    register_sizes(engine);
+    register_builders(engine);
+    register_values(engine);
+    register_methods(engine, sdk);
+}
+
+const READ: &[&str] = &["file_system::read"];
+const STAT: &[&str] = &["file_system::stat"];
+const CHOWN: &[&str] = &["file_system::chown", "file_system::open"];
+
+/// Catalog entries of this module.
+pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
+    FunctionInfo::new(
+        "find",
+        "DirHandle.find(FindOptions, callback: |DirEntry|)",
+        &[
+            "file_system::read",
+            "file_system::open",
+            "file_system::stat",
+        ],
+        "io",
+    ),
+    FunctionInfo::new(
+        "read_link_target",
+        "DirHandle.read_link_target(name: String) -> String",
+        READ,
+        "io",
+    ),
+    FunctionInfo::new(
+        "get_ownership",
+        "DirHandle|FileHandle.get_ownership() -> Ownership{user, group}",
+        STAT,
+        "io",
+    ),
+    FunctionInfo::new(
+        "create_symlink",
+        "DirHandle.create_symlink(target: String, link_name: String, CreateSymlinkOptions)",
+        &[
+            "file_system::create",
+            "file_system::open",
+            "file_system::delete",
+        ],
+        "io",
+    ),
+    FunctionInfo::new(
+        "disk_usage",
+        "DirHandle.disk_usage(DiskUsageOptions) -> DiskUsageResult | FileHandle.disk_usage(DiskUsageOptions) -> DiskUsageEntry",
+        &[
+            "file_system::stat",
+            "file_system::read",
+            "file_system::open",
+        ],
+        "io",
+    ),
+    FunctionInfo::new(
+        "set_ownership",
+        "DirHandle|FileHandle|SymlinkHandle.set_ownership(SetOwnershipOptions)",
+        CHOWN,
+        "io",
+    ),
+    FunctionInfo::new(
+        "open_symlink",
+        "DirHandle.open_symlink(name: String) -> SymlinkHandle",
+        &["file_system::open"],
+        "io",
+    ),
+    FunctionInfo::new(
+        "read_page",
+        "FileHandle.read_page(ReadPageOptions) -> Array",
+        READ,
+        "io",
+    ),
+    FunctionInfo::new(
+        "extract_strings",
+        "FileHandle.extract_strings() -> Array",
+        READ,
+        "io",
+    ),
+    FunctionInfo::new(
+        "compress_gzip",
+        "FileHandle.compress_gzip(dest: FileHandle, CompressGzipOptions)",
+        &["file_system::read", "file_system::write"],
+        "io",
+    ),
+    FunctionInfo::new(
+        "read_gzip_lines",
+        "FileHandle.read_gzip_lines(ReadLinesOptions) -> Array",
+        READ,
+        "io",
+    ),
+    FunctionInfo::new(
+        "gzip_info",
+        "FileHandle.gzip_info() -> GzipInfo{compressed_size_bytes, uncompressed_size_bytes, compression_ratio}",
+        READ,
+        "io",
+    ),
+    FunctionInfo::new(
+        "search_gzip",
+        "FileHandle.search_gzip(regex: String, SearchGzipOptions) -> Array of #{line_number, line_content}",
+        READ,
+        "io",
+    ),
+    FunctionInfo::new(
+        "search_gzip_exists",
+        "FileHandle.search_gzip_exists(regex: String, SearchGzipOptions) -> bool",
+        READ,
+        "io",
+    ),
+    FunctionInfo::new(
+        "get_last_modified_time",
+        "FileHandle.get_last_modified_time() -> int (ns since the epoch)",
+        STAT,
+        "io",
+    ),
+    FunctionInfo::new(
+        "truncate",
+        "FileHandle.truncate(TruncateOptions)",
+        &["file_system::write"],
+        "io",
+    ),
+    FunctionInfo::new(
+        "fallocate",
+        "FileHandle.fallocate(FallocateOptions)",
+        &["file_system::write"],
+        "io",
+    ),
+    FunctionInfo::new(
+        "set_extended_attr",
+        "FileHandle.set_extended_attr(SetXAttrOptions)",
+        &["file_system::set_x_attr"],
+        "io",
+    ),
+    FunctionInfo::new(
+        "open_as_file",
+        "DirEntry.open_as_file(OpenFileOptions) -> FileHandle",
+        &["file_system::open", "file_system::create"],
+        "io",
+    ),
+    FunctionInfo::new(
+        "open_as_dir",
+        "DirEntry.open_as_dir(OpenDirOptions) -> DirHandle",
+        &["file_system::open"],
+        "io",
+    ),
+    FunctionInfo::new(
+        "replace_text",
+        "replace_text(text: String, old: String, new: String, ReplacementOptions) -> String",
+        &[],
+        "io",
+    ),
+];
