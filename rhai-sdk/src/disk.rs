@@ -247,3 +247,33 @@ pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
         "disk",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn format_bytes_rounds_down_in_binary_units() {
+        for (size, unit, want) in [
+            (0, "BYTES", 0),
+            (1023, "KILOBYTES", 0),
+            (1024, "KILOBYTES", 1),
+            (5 * 1024 * 1024 - 1, "MEGABYTES", 4),
+            (i64::MAX, "BYTES", i64::MAX),
+            (i64::MAX, "MEGABYTES", i64::MAX / (1024 * 1024)),
+        ] {
+            assert_eq!(format_bytes(size, unit).unwrap(), want, "{size} {unit}");
+        }
+        // the result times the unit never exceeds the size, and the remainder is < one unit
+        for size in [1_i64, 999, 4096, 123_456_789, i64::MAX - 1] {
+            for (unit, div) in UNITS {
+                let n = format_bytes(size, unit).unwrap();
+                assert!(n * div <= size && size - n * div < *div);
+            }
+        }
+        assert!(format_bytes(-1, "BYTES").is_err());
+        assert!(format_bytes(1, "GIGABYTES").is_err());
+        assert!(format_bytes(1, "bytes").is_err());
+    }
+}
