@@ -200,3 +200,68 @@ permit(principal, action == file_system::Action::"execute", resource == file_sys
         assert!(!pwned.exists());
     }
 }
+
+/// Real pid reuse: the permitted process dies and the kernel hands its pid to a process the
+/// policy does not grant (forced through `ns_last_pid`; skipped where that is not writable
+/// or another process takes the pid first). The stale pid must not be killable.
+#[test]
+fn a_reused_pid_cannot_be_killed() {
+    let fx = Fixture::new();
+    let bin = fx.inside.join("permitted");
+    fs::copy("/bin/sleep", &bin).unwrap();
+    let mut first = Reap(Command::new(&bin).arg("60").spawn().unwrap());
+    let pid = first.0.id();
+    let policy = format!(
+        r#"{}
+permit(principal, action in [process_system::Action::"list", process_system::Action::"kill"], resource)
+    when {{ resource.name == "permitted" }};"#,
+        allow_fs_under(&fx.inside)
+    );
+    let r = runner(&policy);
+    let script = r#"
+        let pid = ();
+        for p in ps() { if p.name == "permitted" { pid = p.pid; } }
+        if pid == () { throw "not listed"; }
+        write(inside + "/listed", `${pid}`);
+        let n = 0;
+        while !ls(inside).contains("gate") { n += 1; if n > 200000 { throw "no gate"; } }
+        kill([kill::signal(9)], pid)
+    "#;
+    let inside = fx.inside.to_str().unwrap().to_string();
+    let handle = std::thread::spawn(move || run_args(&r, script, &[("inside", &inside)]));
+    let listed = fx.inside.join("listed");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !listed.exists() && Instant::now() < deadline && !handle.is_finished() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(fs::read_to_string(&listed).unwrap(), pid.to_string());
+    // the permitted process dies and is reaped; its pid is free
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let mut reused = None;
+    for _ in 0..50 {
+        if fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).is_err() {
+            break;
+        }
+        let c = Reap(Command::new("sleep").arg("60").spawn().unwrap());
+        if c.0.id() == pid {
+            reused = Some(c);
+            break;
+        }
+    }
+    fs::write(fx.inside.join("gate"), "").unwrap();
+    let report = handle.join().unwrap();
+    let Some(mut second) = reused else {
+        eprintln!("skipped: could not force pid reuse here");
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while comm(pid) != "sleep" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_denied(&report);
+    assert!(
+        alive(&mut second),
+        "the process that reused the pid was killed"
+    );
+}
