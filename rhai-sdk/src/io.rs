@@ -263,9 +263,37 @@ fn cat(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<String> {
     commands::cat(ctx, path, flags.has("number")).map_err(to_script_error)
 }
 
+/// REX's `ls` on a symlink path: a one-entry map with the link itself (`open` File on it).
+fn ls_link(ctx: &SdkContext, path: &str) -> Option<Map> {
+    let (parent, name) = split_path(path).ok()?;
+    let dir = DirHandle::open(
+        ctx,
+        &parent,
+        OpenDirOptions {
+            follow_symlinks: true,
+            ..Default::default()
+        },
+    )
+    .ok()?;
+    let entry = dir.symlink_entry(ctx, &name).ok()??;
+    let mut out = Map::new();
+    out.insert(name.into(), Dynamic::from(entry));
+    Some(out)
+}
+
 fn ls(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
     let flags = Flags::parse("ls", flags)?;
-    let dir = open_dir(ctx, path, true)?;
+    // Only a path whose resolution involved a symlink (or failed) is probed as a link, so a
+    // plain directory costs no extra check.
+    let dir = match open_dir(ctx, path, true) {
+        Ok(d) => d,
+        Err(e) => return ls_link(ctx, path).ok_or(e),
+    };
+    if rex_auth::ResourcePath::new(path).ok().as_ref() != Some(dir.path())
+        && let Some(m) = ls_link(ctx, path)
+    {
+        return Ok(m);
+    }
     let all = flags.has("all");
     let mut out = Map::new();
     if flags.has("long") {

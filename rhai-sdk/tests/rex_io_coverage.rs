@@ -1443,3 +1443,30 @@ fn dir_entry_opens_and_metadata_are_gated() {
     let e = engine(&only(d, &["read"]));
     denied_run(&e, d, r#"dir.list_entries()["f.txt"].open_as_file(ro)"#);
 }
+
+#[test]
+fn ls_on_a_symlink_returns_the_link_itself() {
+    let fx = fixture();
+    let d = &fx.d;
+    std::os::unix::fs::symlink(fx.p("sub"), fx.p("dirlink")).unwrap();
+    let e = engine(&full_policy(d));
+    for link in ["ln", "dirlink"] {
+        let v = value(
+            &e,
+            d,
+            &format!(r#"let m = ls("$D/{link}"); [m.keys(), m["{link}"].type()]"#),
+        );
+        assert_eq!(v, serde_json::json!([[link], "SYMLINK"]));
+    }
+    // A plain directory is listed as before.
+    let v = value(&e, d, r#"ls("$D/sub").keys()"#);
+    assert_eq!(v, serde_json::json!(["inner.txt"]));
+    // `open` on the link denied: no entry, the original error stands.
+    let policy = format!(
+        r#"{}
+forbid(principal, action == file_system::Action::"open", resource == file_system::File::"{d}/ln");"#,
+        full_policy(d)
+    );
+    let out = run(&engine(&policy), &script(d, r#"ls("$D/ln")"#));
+    assert!(out.error.is_some());
+}

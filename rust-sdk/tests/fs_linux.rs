@@ -423,3 +423,16 @@ fn metadata_owner_names_the_ids() {
         assert!(!o.user.is_empty());
     }
 }
+
+#[test]
+fn symlink_entry_checks_open_on_the_link() {
+    let t = link_fixture();
+    let c = ctx(&all(t.path()));
+    let d = open_dir(&c, t.path());
+    let e = d.symlink_entry(&c, "ln").unwrap().unwrap();
+    assert_eq!((e.name.as_str(), e.entry_type), ("ln", EntryType::Symlink));
+    assert!(d.symlink_entry(&c, "target.txt").unwrap().is_none());
+    assert!(d.symlink_entry(&c, "missing").unwrap().is_none());
+    let c2 = ctx(&only(t.path(), &["read"]));
+    denied(d.symlink_entry(&c2, "ln"));
+}

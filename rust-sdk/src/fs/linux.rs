@@ -9,7 +9,7 @@ use rustix::io::Errno;
 
 use super::check_file;
 use super::error::FsError;
-use super::handle::{DirHandle, EntryType, FileHandle, IdCache, Metadata};
+use super::handle::{DirEntry, DirHandle, EntryType, FileHandle, IdCache, Metadata};
 use crate::SdkContext;
 
 /// The only extended attribute [`FileHandle::set_extended_attr`] supports (as in REX).
@@ -45,6 +45,31 @@ impl DirHandle {
             });
         }
         Ok(SymlinkHandle { fd, path: p })
+    }
+}
+
+impl DirHandle {
+    /// The entry `name` when it is a symbolic link (`open` File on the link, after an
+    /// `lstat` through this directory's fd); `None` when it is anything else or missing. Used
+    /// by `ls` on a link path, which REX answers with the link itself.
+    pub fn symlink_entry(&self, ctx: &SdkContext, name: &str) -> Result<Option<DirEntry>, FsError> {
+        let p = self.path.join(name)?;
+        let st = match rustix::fs::statat(&*self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(FsError::os("stat", p.as_str(), e)),
+        };
+        if EntryType::from_stat(&st) != EntryType::Symlink {
+            return Ok(None);
+        }
+        check_file(ctx, Action::FsOpen, &p)?;
+        Ok(Some(DirEntry {
+            name: name.to_string(),
+            raw_name: name.as_bytes().to_vec(),
+            entry_type: EntryType::Symlink,
+            inode: st.st_ino,
+            parent: self.clone(),
+        }))
     }
 }
 
