@@ -1470,3 +1470,29 @@ forbid(principal, action == file_system::Action::"open", resource == file_system
     let out = run(&engine(&policy), &script(d, r#"ls("$D/ln")"#));
     assert!(out.error.is_some());
 }
+
+#[test]
+fn recursive_delete_authorizes_every_entry() {
+    let fx = fixture();
+    let d = &fx.d;
+    let policy = format!(
+        r#"{}
+forbid(principal, action == file_system::Action::"delete", resource == file_system::File::"{d}/sub/inner.txt");"#,
+        full_policy(d)
+    );
+    let e = engine(&policy);
+    denied_run(
+        &e,
+        d,
+        r#"let s = DirConfig().path("$D/sub").build().open(OpenDirOptions().build()); s.delete(DeleteDirOptions().recursive(true).build())"#,
+    );
+    denied_run(&e, d, r#"rm([rm::recursive, rm::force], "$D/sub")"#);
+    assert!(fx.p("sub/inner.txt").exists(), "nothing was removed");
+    let e = engine(&full_policy(d));
+    value(
+        &e,
+        d,
+        r#"let s = DirConfig().path("$D/sub").build().open(OpenDirOptions().build()); s.delete(DeleteDirOptions().recursive(true).build())"#,
+    );
+    assert!(!fx.p("sub").exists());
+}
