@@ -11,7 +11,7 @@
 //!   `get_ownership()`, `get_last_modified_time()`, `disk_usage(DiskUsageOptions)`,
 //!   `set_ownership(SetOwnershipOptions)`, `truncate(TruncateOptions)`,
 //!   `fallocate(FallocateOptions)`, `set_extended_attr(SetXAttrOptions)`.
-//! * `SymlinkHandle`: `metadata()`, `set_ownership(SetOwnershipOptions)`.
+//! * `SymlinkHandle`: `metadata()`, `set_ownership(SetOwnershipOptions)`, `symlink_target()`.
 //! * `DirEntry`: `open_as_file(OpenFileOptions)`, `open_as_dir(OpenDirOptions)`, `metadata()`.
 //! * `Metadata`: `symlink_target()`, the `owner` property.
 //! * `replace_text(text, old, new, ReplacementOptions)`; the constants `SizeUnit::*` and the
@@ -994,6 +994,10 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
     );
 
     // ---- SymlinkHandle
+    reg!("symlink_target", |c, h: &mut ScriptSymlinkHandle| h
+        .0
+        .symlink_target(&c)
+        .map_err(to_script_error));
     reg!("metadata", |c, h: &mut ScriptSymlinkHandle| h
         .0
         .metadata(&c)
