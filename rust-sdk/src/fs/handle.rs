@@ -1249,7 +1249,8 @@ impl FileHandle {
     }
 
     /// Atomically replaces the content (`write` File): a temp file in the same directory fd,
-    /// fsync, `renameat` over the name. Keeps the mode (and owner with `preserve_ownership`).
+    /// fsync, `renameat` over the name. Keeps the permission bits but never the set-id bits
+    /// (and the owner with `preserve_ownership`).
     /// Returns the handle of the new file.
     pub fn write(
         &self,
@@ -1273,7 +1274,9 @@ impl FileHandle {
         let result = (|| {
             file.write_all(content.as_bytes())
                 .map_err(|e| FsError::io("write", p, e))?;
-            rustix::fs::fchmod(&file, Mode::from_raw_mode(st.st_mode & 0o7777))
+            // Never the set-id/sticky bits: a runner as root would otherwise leave a
+            // set-id-root file with content the script chose (scripts can only chmod 0..=0o777).
+            rustix::fs::fchmod(&file, Mode::from_raw_mode(st.st_mode & 0o777))
                 .map_err(|e| FsError::os("chmod", p, e))?;
             if opts.preserve_ownership {
                 rustix::fs::fchown(
@@ -1335,7 +1338,8 @@ impl FileHandle {
     }
 
     /// Copies the content into `dest` (`read` on this file, `write` on dest). Fails with
-    /// `DestinationFileNotEmpty` unless `force`; `preserve` copies mode and timestamps.
+    /// `DestinationFileNotEmpty` unless `force`; `preserve` copies the permission bits (never
+    /// the set-id bits) and timestamps.
     pub fn copy_to(
         &self,
         ctx: &SdkContext,
@@ -1354,7 +1358,8 @@ impl FileHandle {
         copy_fd(&self.file, &dest.file, dest.path.as_str())?;
         if opts.preserve {
             let dp = dest.path.as_str();
-            rustix::fs::fchmod(&dest.file, Mode::from_raw_mode(src.st_mode & 0o7777))
+            // Permission bits only: set-id bits are never copied (see `write`).
+            rustix::fs::fchmod(&dest.file, Mode::from_raw_mode(src.st_mode & 0o777))
                 .map_err(|e| FsError::os("chmod", dp, e))?;
             let times = rustix::fs::Timestamps {
                 last_access: rustix::fs::Timespec {
@@ -1409,7 +1414,8 @@ impl FileHandle {
                         | OFlags::TRUNC
                         | OFlags::NOFOLLOW
                         | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(st.st_mode & 0o7777),
+                    // permission bits only: set-id bits are never copied (see `write`)
+                    Mode::from_raw_mode(st.st_mode & 0o777),
                 )
                 .map_err(|e| FsError::os("open", dest.as_str(), e))?;
                 let out = File::from(fd);
