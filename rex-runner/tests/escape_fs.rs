@@ -758,3 +758,47 @@ fn recursive_listings_do_not_descend_through_symlinks() {
         assert_no_leak(&r, SECRET);
     }
 }
+
+#[test]
+fn copies_and_rewrites_never_carry_setuid_or_setgid_bits() {
+    // With a root runner, a set-id bit kept on a file whose content the script chose (a
+    // replacing write, a preserving copy) would be a set-id-root program of its making.
+    // Scripts cannot set these bits with chmod (0..=0o777); no other path may keep them.
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new();
+    let suid = fx.inside.join("suid");
+    fs::write(&suid, "orig").unwrap();
+    fs::set_permissions(&suid, fs::Permissions::from_mode(0o6755)).unwrap();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    if mode(&suid) & 0o6000 != 0o6000 {
+        return; // the file system refused set-id bits (nosuid mounts keep them, so unlikely)
+    }
+    let runner = fx.runner();
+    let r = run(
+        &runner,
+        &fx.script(r#"cp([cp::preserve], "$IN/suid", "$IN/copy")"#),
+    );
+    assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
+    assert_eq!(
+        mode(&fx.inside.join("copy")),
+        0o755,
+        "cp -p kept set-id bits"
+    );
+    let r = run(
+        &runner,
+        &fx.script(r#"write([write::replace], "$IN/suid", "payload")"#),
+    );
+    assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
+    assert_eq!(fs::read_to_string(&suid).unwrap(), "payload");
+    assert_eq!(mode(&suid), 0o755, "a replacing write kept set-id bits");
+    fs::set_permissions(&suid, fs::Permissions::from_mode(0o6755)).unwrap();
+    let r = run(
+        &runner,
+        &fx.script(
+            r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+               d.open_file("suid", OpenFileOptions().read(true).write(true).build()).write("payload2")"#,
+        ),
+    );
+    assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
+    assert_eq!(mode(&suid), 0o755, "a handle write kept set-id bits");
+}
