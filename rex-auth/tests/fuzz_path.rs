@@ -111,8 +111,16 @@ fn check_path(s: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Cases per property: the given default, or `REX_FUZZ_CASES` for a longer campaign.
+fn cases(default: u32) -> u32 {
+    std::env::var("REX_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(1024), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_paths_normalise_safely(s in pathish()) {

@@ -110,8 +110,16 @@ fn check_accepted(args: &ScriptArguments, l: &Limits) -> Result<(), TestCaseErro
     Ok(())
 }
 
+/// Cases per property: the given default, or `REX_FUZZ_CASES` for a longer campaign.
+fn cases(default: u32) -> u32 {
+    std::env::var("REX_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
 
     #[test]
     fn well_shaped_documents_are_accepted_exactly_within_limits(
@@ -162,7 +170,11 @@ proptest! {
 
     #[test]
     fn accepted_arguments_run_as_variables(
-        doc in proptest::collection::btree_map("[a-z][a-z0-9_]{0,6}", arg_value(), 1..4),
+        doc in proptest::collection::btree_map(
+            "[a-z][a-z0-9_]{0,6}".prop_filter("a valid name", |k| validate_identifier(k).is_ok()),
+            arg_value(),
+            1..4,
+        ),
     ) {
         let l = limits(16);
         let args = ScriptArguments::from_json_str(&serde_json::to_string(&doc).unwrap(), &l).unwrap();

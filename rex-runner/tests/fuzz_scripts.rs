@@ -201,8 +201,16 @@ fn harness() -> Harness {
     }
 }
 
+/// Cases per property: the given default, or `REX_FUZZ_CASES` for a longer campaign.
+fn cases(default: u32) -> u32 {
+    std::env::var("REX_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(128), ..ProptestConfig::default() })]
 
     #[test]
     fn deny_all_scripts_have_no_host_effect(
