@@ -8,7 +8,9 @@
 //! * [`ScriptLogLayer`]: a `tracing` layer copying events with target [`SCRIPT_LOG_TARGET`]
 //!   into a [`ScriptLogs`];
 //! * [`init_tracing`]: idempotent `tracing-subscriber` setup (level filter, JSON-lines file,
-//!   stderr);
+//!   stderr, syslog);
+//! * [`SyslogLayer`]: a `tracing` layer sending events to the local syslog socket
+//!   (`/dev/log`, facility daemon, identity `rex_runner`), dropping them when it is absent;
 //! * [`AuditLog`]: an append-only JSON-lines writer of authorization decisions
 //!   ([`AuditEvent`]) that never fails or panics the operation it records.
 //!
@@ -29,6 +31,7 @@ mod error;
 mod layer;
 mod level;
 mod script_logs;
+mod syslog;
 mod time;
 mod tracing_init;
 mod truncate;
@@ -38,6 +41,12 @@ pub use error::LogError;
 pub use layer::{SCRIPT_LOG_TARGET, ScriptLogLayer};
 pub use level::{LOG_LEVEL_ENV, LogLevel};
 pub use script_logs::{LogEntry, ScriptLogs, ScriptLogsConfig};
+pub use syslog::{
+    DEFAULT_SYSLOG_SOCKET, SYSLOG_FACILITY_DAEMON, SYSLOG_IDENTITY, SYSLOG_MAX_DATAGRAM_BYTES,
+    SyslogConfig, SyslogLayer, syslog_severity,
+};
 pub use time::{format_rfc3339, now_rfc3339};
-pub use tracing_init::{InitStatus, SYSLOG_ENABLE_ENV, TracingConfig, init_tracing};
+pub use tracing_init::{
+    InitStatus, SYSLOG_ENABLE_ENV, TracingConfig, init_tracing, installed_syslog,
+};
 pub use truncate::{TRUNCATION_MARKER, truncate_utf8};

@@ -22,6 +22,24 @@ pub fn now_rfc3339() -> String {
     format_rfc3339(SystemTime::now())
 }
 
+/// Formats `t` as an RFC 3164 (BSD syslog) timestamp in UTC, e.g. `Nov  3 04:05:06`
+/// (month abbreviation, space-padded day, no year). Times before the epoch are clamped.
+pub(crate) fn format_bsd_syslog(t: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    let (_, mo, da) = civil_from_days(secs / 86_400);
+    let month = usize::try_from(mo.saturating_sub(1))
+        .ok()
+        .and_then(|i| MONTHS.get(i))
+        .copied()
+        .unwrap_or("Jan");
+    format!("{month} {da:>2} {h:02}:{m:02}:{s:02}")
+}
+
 /// Converts days since 1970-01-01 into a proleptic Gregorian (year, month, day).
 /// Howard Hinnant's `civil_from_days`, restricted to non-negative day counts.
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
@@ -60,6 +78,18 @@ mod tests {
         // 2100-03-01 (2100 is not a leap year)
         let t = UNIX_EPOCH + Duration::from_secs(4_107_542_400);
         assert_eq!(format_rfc3339(t), "2100-03-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn bsd_syslog_timestamps() {
+        assert_eq!(format_bsd_syslog(UNIX_EPOCH), "Jan  1 00:00:00");
+        let t = UNIX_EPOCH + Duration::from_millis(951_827_696_789);
+        assert_eq!(format_bsd_syslog(t), "Feb 29 12:34:56");
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_395_000);
+        assert_eq!(format_bsd_syslog(t), "Nov 23 00:50:00");
+        // 2026-12-31T23:59:59Z
+        let t = UNIX_EPOCH + Duration::from_secs(1_798_761_599);
+        assert_eq!(format_bsd_syslog(t), "Dec 31 23:59:59");
     }
 
     #[test]

@@ -11,11 +11,16 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::error::LogError;
 use crate::level::LogLevel;
+use crate::syslog::{SyslogConfig, SyslogLayer};
 
-/// Name of the environment variable that asks for syslog output (REX compatibility).
+/// Name of the environment variable that turns syslog output off (REX compatibility):
+/// syslog is on unless it is `0`, `false`, `no` or `off`.
 pub const SYSLOG_ENABLE_ENV: &str = "SYSLOG_ENABLE";
 
 /// What [`init_tracing`] should install.
+///
+/// The derived `Default` installs nothing but the level filter (no file, no stderr, no
+/// syslog); the CLI starts from [`TracingConfig::from_env`], which turns syslog on as REX does.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TracingConfig {
     /// Minimum level of events that are emitted.
@@ -24,33 +29,34 @@ pub struct TracingConfig {
     pub json_file: Option<PathBuf>,
     /// Whether events are also written (human-readable) to stderr.
     pub stderr: bool,
-    /// Whether syslog output was requested. **Not implemented**: accepted for compatibility
-    /// with REX's `SYSLOG_ENABLE`, and reported through [`InitStatus::Installed`]'s
-    /// `syslog_ignored` flag.
+    /// Whether events are sent to syslog (facility daemon, identity `rex_runner`, with the
+    /// pid; see [`SyslogLayer`]). Script logs never go there.
     pub syslog: bool,
+    /// The syslog socket; `None` means [`crate::DEFAULT_SYSLOG_SOCKET`] (`/dev/log`).
+    pub syslog_socket: Option<PathBuf>,
 }
 
 impl TracingConfig {
-    /// Level from `LOG_LEVEL` (default `INFO`), syslog from `SYSLOG_ENABLE` (`1`/`true`/`yes`),
-    /// no file, no stderr.
+    /// Level from `LOG_LEVEL` (default `INFO`); syslog on unless `SYSLOG_ENABLE` is `0`,
+    /// `false`, `no` or `off` (REX's default); no file, no stderr.
     #[must_use]
     pub fn from_env() -> Self {
-        let syslog = std::env::var(SYSLOG_ENABLE_ENV)
-            .map(|v| parse_bool(&v))
-            .unwrap_or(false);
+        let syslog = !std::env::var(SYSLOG_ENABLE_ENV).is_ok_and(|v| parse_disabled(&v));
         TracingConfig {
             level: LogLevel::from_env(),
             json_file: None,
             stderr: false,
             syslog,
+            syslog_socket: None,
         }
     }
 }
 
-fn parse_bool(v: &str) -> bool {
+/// Whether a `SYSLOG_ENABLE` value turns syslog off.
+fn parse_disabled(v: &str) -> bool {
     matches!(
         v.trim().to_ascii_lowercase().as_str(),
-        "1" | "true" | "yes" | "on"
+        "0" | "false" | "no" | "off"
     )
 }
 
@@ -59,8 +65,8 @@ fn parse_bool(v: &str) -> bool {
 pub enum InitStatus {
     /// This call installed the global subscriber.
     Installed {
-        /// Syslog was requested but is not implemented, so it was ignored.
-        syslog_ignored: bool,
+        /// Whether a syslog layer was installed (see [`installed_syslog`] for its counters).
+        syslog: bool,
     },
     /// A global subscriber was already installed (by an earlier call or by someone else);
     /// nothing was changed.
@@ -69,6 +75,14 @@ pub enum InitStatus {
 
 static INSTALLED: OnceLock<()> = OnceLock::new();
 static INIT_LOCK: Mutex<()> = Mutex::new(());
+static SYSLOG: OnceLock<SyslogLayer> = OnceLock::new();
+
+/// The syslog layer [`init_tracing`] installed, if any (clones share its counters, e.g.
+/// [`SyslogLayer::dropped_count`]).
+#[must_use]
+pub fn installed_syslog() -> Option<SyslogLayer> {
+    SYSLOG.get().cloned()
+}
 
 fn open_json_file(path: &Path) -> Result<File, LogError> {
     if let Ok(meta) = std::fs::symlink_metadata(path)
@@ -118,22 +132,30 @@ pub fn init_tracing(config: &TracingConfig) -> Result<InitStatus, LogError> {
             .with_ansi(false)
             .with_writer(std::io::stderr)
     });
+    let syslog_layer = config.syslog.then(|| {
+        let mut syslog = SyslogConfig {
+            level: config.level,
+            ..SyslogConfig::default()
+        };
+        if let Some(path) = &config.syslog_socket {
+            syslog.socket.clone_from(path);
+        }
+        SyslogLayer::new(syslog)
+    });
     let result = tracing_subscriber::registry()
         .with(LevelFilter::from_level(config.level.to_tracing()))
         .with(json_layer)
         .with(stderr_layer)
+        .with(syslog_layer.clone())
         .try_init();
     match result {
         Ok(()) => {
             let _ = INSTALLED.set(());
-            if config.syslog {
-                tracing::warn!(
-                    "SYSLOG_ENABLE is set but syslog output is not implemented; ignored"
-                );
+            let syslog = syslog_layer.is_some();
+            if let Some(layer) = syslog_layer {
+                let _ = SYSLOG.set(layer);
             }
-            Ok(InitStatus::Installed {
-                syslog_ignored: config.syslog,
-            })
+            Ok(InitStatus::Installed { syslog })
         }
         Err(e) => {
             // `try_init` fails when a global default dispatcher already exists.
@@ -158,13 +180,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bool_knob() {
-        assert!(parse_bool("1"));
-        assert!(parse_bool(" TRUE "));
-        assert!(parse_bool("yes"));
-        assert!(!parse_bool("0"));
-        assert!(!parse_bool(""));
-        assert!(!parse_bool("false"));
+    fn syslog_enable_knob() {
+        for off in ["0", " FALSE ", "no", "Off"] {
+            assert!(parse_disabled(off), "{off:?}");
+        }
+        for on in ["1", "true", "yes", "on", "", "2"] {
+            assert!(!parse_disabled(on), "{on:?}");
+        }
     }
 
     #[test]

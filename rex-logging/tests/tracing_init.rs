@@ -10,28 +10,33 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use rex_logging::{InitStatus, LogLevel, TracingConfig, init_tracing};
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+use rex_logging::{InitStatus, LogLevel, TracingConfig, init_tracing, installed_syslog};
 
 #[test]
-fn init_writes_json_lines_filters_and_is_idempotent() {
+fn init_writes_json_lines_and_syslog_filters_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("trace.jsonl");
+    let socket = dir.path().join("log");
+    let daemon = UnixDatagram::bind(&socket).unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let config = TracingConfig {
         level: LogLevel::Info,
         json_file: Some(path.clone()),
         stderr: true,
         syslog: true,
+        syslog_socket: Some(socket),
     };
     let status = init_tracing(&config).unwrap();
-    assert_eq!(
-        status,
-        InitStatus::Installed {
-            syslog_ignored: true
-        }
-    );
+    assert_eq!(status, InitStatus::Installed { syslog: true });
     tracing::info!(answer = 42, "hello from the test");
     tracing::debug!("filtered out at INFO");
     tracing::error!("an error");
+    tracing::info!(target: "rex_script", "a script log: never sent to syslog");
 
     // Second call: Ok, nothing changed.
     let again = init_tracing(&TracingConfig::default()).unwrap();
@@ -49,7 +54,6 @@ fn init_writes_json_lines_filters_and_is_idempotent() {
         .iter()
         .map(|l| l["fields"]["message"].as_str().unwrap())
         .collect();
-    assert!(messages.iter().any(|m| m.contains("SYSLOG_ENABLE")));
     assert!(messages.contains(&"hello from the test"));
     assert!(messages.contains(&"an error"));
     assert!(messages.contains(&"after second init"));
@@ -60,4 +64,30 @@ fn init_writes_json_lines_filters_and_is_idempotent() {
         .unwrap();
     assert_eq!(hello["fields"]["answer"], 42);
     assert_eq!(hello["level"], "INFO");
+
+    // The same events reached the syslog socket: INFO and above, no script log, with the
+    // datagram received after the second init too (the first layer stays installed).
+    let layer = installed_syslog().unwrap();
+    let mut buf = [0u8; 8192];
+    let mut datagrams = Vec::new();
+    for _ in 0..3 {
+        let n = daemon.recv(&mut buf).unwrap();
+        datagrams.push(String::from_utf8(buf[..n].to_vec()).unwrap());
+    }
+    let pid = std::process::id();
+    assert!(datagrams[0].starts_with("<30>"), "{datagrams:?}"); // daemon.info
+    assert!(
+        datagrams[0].ends_with(&format!(
+            " rex_runner[{pid}]: hello from the test answer=42"
+        )),
+        "{datagrams:?}"
+    );
+    assert!(datagrams[1].starts_with("<27>")); // daemon.err
+    assert!(datagrams[1].ends_with(": an error"));
+    assert!(datagrams[2].starts_with("<28>")); // daemon.warning
+    assert!(datagrams[2].ends_with(": after second init"));
+    daemon.set_nonblocking(true).unwrap();
+    assert!(daemon.recv(&mut buf).is_err(), "nothing else was sent");
+    assert_eq!(layer.sent_count(), 3);
+    assert_eq!(layer.dropped_count(), 0);
 }
