@@ -802,3 +802,67 @@ fn copies_and_rewrites_never_carry_setuid_or_setgid_bits() {
     assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
     assert_eq!(mode(&suid), 0o755, "a handle write kept set-id bits");
 }
+
+#[test]
+fn redacted_read_never_unlocks_full_content_through_another_api() {
+    // Only `redacted_read` (plus what copying needs) is granted. With no redaction dictionary
+    // the redacted fallback fails closed, so every API that yields content must refuse: none
+    // may read with a check weaker than `read`.
+    let fx = Fixture::new();
+    fs::write(fx.inside.join("data.txt"), format!("line one\n{SECRET}\n")).unwrap();
+    let policy = escape_common::allow_actions_under(
+        &fx.inside,
+        &["open", "redacted_read", "stat", "create", "write"],
+    );
+    let runner = escape_common::runner(&policy);
+    let before = fx.outside_snapshot();
+    for script in [
+        r#"cat("$IN/data.txt")"#,
+        r#"grep("SECRET", "$IN/data.txt")"#,
+        r#"grep([grep::invert], "zzz", "$IN/data.txt")"#,
+        r#"tail("$IN/data.txt")"#,
+        r#"awk_filter("SECRET", "$IN/data.txt")"#,
+        r#"awk_field(1, " ", "$IN/data.txt")"#,
+        r#"awk_filter_range(1, 2, "$IN/data.txt")"#,
+        r#"awk_count_unique(1, " ", "$IN/data.txt")"#,
+        r#"sed("x", "y", "$IN/data.txt")"#,
+        r#"wc("$IN/data.txt")"#,
+        r#"cp("$IN/data.txt", "$IN/copy.txt"); cat("$IN/copy.txt")"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let f = d.open_file("data.txt", OpenFileOptions().read(true).build()); f.read()"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let f = d.open_file("data.txt", OpenFileOptions().read(true).build()); f.read_lines(ReadLinesOptions().build())"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let f = d.open_file("data.txt", OpenFileOptions().read(true).build()); f.search("SECRET")"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let f = d.open_file("data.txt", OpenFileOptions().read(true).build()); f.extract_strings()"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let f = d.open_file("data.txt", OpenFileOptions().read(true).build());
+           let c = d.open_file("copy2.txt", OpenFileOptions().write(true).create(true).build());
+           f.copy(c, CopyFileOptions().build()); cat("$IN/copy2.txt")"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let f = d.open_file("data.txt", OpenFileOptions().read(true).build());
+           f.read_page(ReadPageOptions().num_lines(10).build())"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let f = d.open_file("data.txt", OpenFileOptions().read(true).build());
+           let z = d.open_file("data.gz", OpenFileOptions().write(true).create(true).build());
+           f.compress_gzip(z, CompressGzipOptions().build());
+           z.read_gzip_lines(ReadLinesOptions().build())"#,
+    ] {
+        let r = run(&runner, &fx.script(script));
+        assert!(r.outcome.error.is_some(), "{script} returned content");
+        assert_refused(&r, PATH_REFUSALS);
+        assert_no_leak(&r, SECRET);
+    }
+    for copy in ["copy.txt", "copy2.txt"] {
+        if let Ok(c) = fs::read_to_string(fx.inside.join(copy)) {
+            assert!(!c.contains(SECRET), "{copy} received the content");
+        }
+    }
+    // the gzip target was created (open + create are granted) but received nothing
+    assert_eq!(
+        fs::metadata(fx.inside.join("data.gz")).map_or(0, |m| m.len()),
+        0
+    );
+    assert_outside_intact(&fx, &before);
+}
