@@ -866,3 +866,100 @@ fn redacted_read_never_unlocks_full_content_through_another_api() {
     );
     assert_outside_intact(&fx, &before);
 }
+
+/// Builds a gzip'd tar with hostile entries using Python's tarfile (skipped without python3).
+fn hostile_archive(path: &Path, outside: &Path) -> bool {
+    let py = r##"
+import io, sys, tarfile
+out, outside = sys.argv[1], sys.argv[2]
+def add(t, name, data=b"pwned", **kw):
+    i = tarfile.TarInfo(name)
+    for k, v in kw.items(): setattr(i, k, v)
+    if i.type in (tarfile.REGTYPE, tarfile.AREGTYPE):
+        i.size = len(data); t.addfile(i, io.BytesIO(data))
+    else:
+        t.addfile(i)
+with tarfile.open(out, "w:gz", format=tarfile.GNU_FORMAT) as t:
+    add(t, "ok.txt", b"fine")
+    add(t, "../outside/evil1.txt")
+    add(t, outside + "/evil2.txt")
+    add(t, "a/../../outside/evil3.txt")
+    add(t, "./../outside/evil4.txt")
+    add(t, "link", type=tarfile.SYMTYPE, linkname=outside)
+    add(t, "link/evil5.txt")
+    add(t, "hl", type=tarfile.LNKTYPE, linkname="../outside/secret.txt")
+    add(t, "suid", b"#!/bin/sh\n", mode=0o6755)
+    add(t, "dev", type=tarfile.CHRTYPE, devmajor=1, devminor=3)
+    add(t, "fifo", type=tarfile.FIFOTYPE)
+"##;
+    std::process::Command::new("python3")
+        .args(["-c", py])
+        .arg(path)
+        .arg(outside)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn hostile_archives_extract_nothing_outside() {
+    let fx = Fixture::new();
+    let staging = fx.tmp.path().join("staging");
+    fs::create_dir(&staging).unwrap();
+    let archive = fx.inside.join("evil.tar.gz");
+    if !hostile_archive(&archive, &fx.outside) {
+        eprintln!("skipped: python3 is not available to build the archive");
+        return;
+    }
+    fs::create_dir(fx.inside.join("dest")).unwrap();
+    let before = fx.outside_snapshot();
+    let runner = fx.runner();
+    for opts in [
+        "ExtractArchiveOptions().build()",
+        "ExtractArchiveOptions().preserve_permissions(true).preserve_ownership(true).build()",
+    ] {
+        let script = fx.script(&format!(
+            r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+               let dest = DirConfig().path("$IN/dest").build().open(OpenDirOptions().build());
+               let a = d.open_file("evil.tar.gz", OpenFileOptions().read(true).build());
+               a.extract_archive(dest, {opts})"#
+        ));
+        let r = run(&runner, &script);
+        if r.outcome.error.is_some() {
+            assert_refused(
+                &r,
+                &["InvalidPath", "ValidationError", "FileError", "IoError"],
+            );
+        }
+        assert_outside_intact(&fx, &before);
+        // nothing that could lead out was created, and no set-id bit survived
+        for e in walk(&fx.inside.join("dest")) {
+            let md = fs::symlink_metadata(&e).unwrap();
+            let ft = md.file_type();
+            assert!(
+                ft.is_file() || ft.is_dir(),
+                "{} is neither a file nor a directory",
+                e.display()
+            );
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(md.permissions().mode() & 0o6000, 0, "{}", e.display());
+            if ft.is_file() {
+                use std::os::unix::fs::MetadataExt;
+                assert_eq!(md.nlink(), 1, "{} is a hard link", e.display());
+            }
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            out.push(p.clone());
+            if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+                out.extend(walk(&p));
+            }
+        }
+    }
+    out
+}
