@@ -95,8 +95,8 @@ fn killing_a_process_the_policy_does_not_grant_is_denied_and_it_survives() {
 #[test]
 fn a_pid_that_changed_identity_after_lookup_cannot_be_killed() {
     let fx = Fixture::new();
-    // a copy of sh named `permitted` (its comm), which execs `sleep` on request
-    let sh = fx.inside.join("permitted");
+    // a copy of sh named `rex_ident` (its comm), which execs `sleep` on request
+    let sh = fx.inside.join("rex_ident");
     fs::copy("/bin/sh", &sh).unwrap();
     let mut child = Reap(
         Command::new(&sh)
@@ -107,21 +107,21 @@ fn a_pid_that_changed_identity_after_lookup_cannot_be_killed() {
     );
     let pid = child.0.id();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while comm(pid) != "permitted" && Instant::now() < deadline {
+    while comm(pid) != "rex_ident" && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert_eq!(comm(pid), "permitted");
+    assert_eq!(comm(pid), "rex_ident");
     let gate = fx.inside.join("gate");
     let policy = format!(
         r#"{}
 permit(principal, action in [process_system::Action::"list", process_system::Action::"kill"], resource)
-    when {{ resource.name == "permitted" }};"#,
+    when {{ resource.name == "rex_ident" }};"#,
         allow_fs_under(&fx.inside)
     );
     let r = runner(&policy);
     let script = r#"
         let pid = ();
-        for p in ps() { if p.name == "permitted" { pid = p.pid; } }
+        for p in ps() { if p.name == "rex_ident" { pid = p.pid; } }
         if pid == () { throw "not listed"; }
         write(inside + "/listed", `${pid}`);
         // wait (bounded by the operation budget) until the test swaps the identity
@@ -134,7 +134,11 @@ permit(principal, action in [process_system::Action::"list", process_system::Act
     // wait until the script has listed the pid, then exec into `sleep`
     let listed = fx.inside.join("listed");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !listed.exists() && Instant::now() < deadline && !handle.is_finished() {
+    // (`write` creates the file before it appends: wait for the content, not the name)
+    while fs::read_to_string(&listed).unwrap_or_default().is_empty()
+        && Instant::now() < deadline
+        && !handle.is_finished()
+    {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(fs::read_to_string(&listed).unwrap(), pid.to_string());
@@ -207,20 +211,20 @@ permit(principal, action == file_system::Action::"execute", resource == file_sys
 #[test]
 fn a_reused_pid_cannot_be_killed() {
     let fx = Fixture::new();
-    let bin = fx.inside.join("permitted");
+    let bin = fx.inside.join("rex_reuse");
     fs::copy("/bin/sleep", &bin).unwrap();
     let mut first = Reap(Command::new(&bin).arg("60").spawn().unwrap());
     let pid = first.0.id();
     let policy = format!(
         r#"{}
 permit(principal, action in [process_system::Action::"list", process_system::Action::"kill"], resource)
-    when {{ resource.name == "permitted" }};"#,
+    when {{ resource.name == "rex_reuse" }};"#,
         allow_fs_under(&fx.inside)
     );
     let r = runner(&policy);
     let script = r#"
         let pid = ();
-        for p in ps() { if p.name == "permitted" { pid = p.pid; } }
+        for p in ps() { if p.name == "rex_reuse" { pid = p.pid; } }
         if pid == () { throw "not listed"; }
         write(inside + "/listed", `${pid}`);
         let n = 0;
@@ -231,7 +235,11 @@ permit(principal, action in [process_system::Action::"list", process_system::Act
     let handle = std::thread::spawn(move || run_args(&r, script, &[("inside", &inside)]));
     let listed = fx.inside.join("listed");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !listed.exists() && Instant::now() < deadline && !handle.is_finished() {
+    // (`write` creates the file before it appends: wait for the content, not the name)
+    while fs::read_to_string(&listed).unwrap_or_default().is_empty()
+        && Instant::now() < deadline
+        && !handle.is_finished()
+    {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(fs::read_to_string(&listed).unwrap(), pid.to_string());
