@@ -1,4 +1,5 @@
-//! Bridges rex-auth's decision records to the JSON-lines audit log of rex-logging.
+//! Bridges rex-auth's decision records to the JSON-lines audit log of rex-logging and to the
+//! runner's operational `tracing` events.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -61,5 +62,94 @@ impl AuditSink for AuditLogSink {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         self.log.write(&event);
+    }
+}
+
+/// Target of the runner's operational `tracing` events (run started and finished,
+/// authorization decisions).
+pub const RUNNER_LOG_TARGET: &str = "rex_runner";
+
+/// Emits every decision as a `tracing` event with target [`RUNNER_LOG_TARGET`]: denials and
+/// evaluation errors at WARN (so every denial reaches the operator's log, including ones the
+/// script catches), allowed decisions at DEBUG.
+///
+/// Fields: `principal`, `action`, `resource`, `policies` (the determining policies),
+/// `context` (rex-auth's secret-free summary), `enforced` (false in permissive mode),
+/// `cached` and `script_sha256`. No file contents or script output are ever logged.
+#[derive(Debug, Clone, Default)]
+pub struct TracingAuditSink {
+    script_sha256: Arc<Mutex<Option<String>>>,
+}
+
+impl TracingAuditSink {
+    /// A sink with no script hash yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the script hash stamped on the following events.
+    pub fn set_script(&self, sha256: Option<String>) {
+        *self
+            .script_sha256
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = sha256;
+    }
+}
+
+impl AuditSink for TracingAuditSink {
+    fn record(&self, r: &DecisionRecord<'_>) {
+        let level_enabled = match r.outcome {
+            Outcome::Allow => tracing::enabled!(target: RUNNER_LOG_TARGET, tracing::Level::DEBUG),
+            Outcome::Deny | Outcome::Error => {
+                tracing::enabled!(target: RUNNER_LOG_TARGET, tracing::Level::WARN)
+            }
+        };
+        if !level_enabled {
+            return;
+        }
+        let script_sha256 = self
+            .script_sha256
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_default();
+        let policies = r.policies.join(",");
+        let context = r.context.summary();
+        match r.outcome {
+            Outcome::Allow => tracing::debug!(
+                target: RUNNER_LOG_TARGET,
+                principal = r.principal,
+                action = %r.action,
+                resource = %r.resource,
+                policies,
+                context,
+                cached = r.cached,
+                script_sha256,
+                "authorization allowed"
+            ),
+            Outcome::Deny => tracing::warn!(
+                target: RUNNER_LOG_TARGET,
+                principal = r.principal,
+                action = %r.action,
+                resource = %r.resource,
+                policies,
+                context,
+                enforced = r.enforced,
+                cached = r.cached,
+                script_sha256,
+                "authorization denied"
+            ),
+            Outcome::Error => tracing::warn!(
+                target: RUNNER_LOG_TARGET,
+                principal = r.principal,
+                action = %r.action,
+                resource = %r.resource,
+                policies,
+                context,
+                cached = r.cached,
+                script_sha256,
+                "authorization could not be evaluated; denied"
+            ),
+        }
     }
 }

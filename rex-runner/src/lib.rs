@@ -23,7 +23,7 @@ mod metrics;
 mod output;
 mod runner;
 
-pub use audit::AuditLogSink;
+pub use audit::{AuditLogSink, RUNNER_LOG_TARGET, TracingAuditSink};
 pub use exit::ExitStatus;
 pub use inputs::{Input, InputError, MAX_INPUT_BYTES, read_input, read_policy, sha256_hex};
 pub use output::{

@@ -105,6 +105,11 @@ struct RunArgs {
     /// Print every function a script can call, with its signature, and exit.
     #[arg(long)]
     print_functions: bool,
+
+    /// Append the runner's operational log (runs, denials; level from LOG_LEVEL) to this file
+    /// as JSON lines. Syslog output is on unless SYSLOG_ENABLE=0.
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,15 +132,37 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let logging = init_logging(cli.run.log_file.clone());
     let status = match cli.command {
         Some(Command::Validate { policies }) => validate(&policies),
         Some(Command::Check {
             script,
             script_arguments_file,
         }) => check(&script, script_arguments_file.as_deref()),
-        None => run(&cli.run),
+        None => match logging {
+            Ok(()) => run(&cli.run),
+            Err(message) => early(
+                &cli.run,
+                ErrorType::CommunicationException,
+                &message,
+                ExitStatus::InvalidInput,
+            ),
+        },
     };
     ExitCode::from(u8::try_from(status.code()).unwrap_or(6))
+}
+
+/// Installs the operational log once: level from `LOG_LEVEL`, syslog unless `SYSLOG_ENABLE`
+/// is `0`/`false`/`no`/`off` (as REX), JSON lines to `--log-file`. Never stderr: stdout and
+/// stderr carry the document.
+fn init_logging(log_file: Option<PathBuf>) -> Result<(), String> {
+    let mut config = rex_logging::TracingConfig::from_env();
+    config.stderr = false;
+    config.json_file = log_file;
+    match rex_logging::init_tracing(&config) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn emit(doc: &OutputDocument, format: OutputFormat, verbose: bool) -> bool {
@@ -145,7 +172,15 @@ fn emit(doc: &OutputDocument, format: OutputFormat, verbose: bool) -> bool {
     out_ok && err_ok
 }
 
+/// Prints the document of a run that could not start. The log gets the error type and exit
+/// code only: the message can quote input files (e.g. a policy's source in a diagnostic).
 fn early(args: &RunArgs, error_type: ErrorType, message: &str, status: ExitStatus) -> ExitStatus {
+    tracing::warn!(
+        target: rex_runner::RUNNER_LOG_TARGET,
+        error_type = error_type.as_str(),
+        exit = status.code(),
+        "run not started"
+    );
     emit(
         &OutputDocument::early_error(error_type, message),
         args.output_format,

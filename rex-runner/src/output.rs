@@ -30,6 +30,19 @@ pub enum ErrorType {
     CommunicationException,
 }
 
+impl ErrorType {
+    /// REX's spelling, as serialized (`"ACCESS_DENIED_EXCEPTION"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::ValidationException => "VALIDATION_EXCEPTION",
+            ErrorType::AccessDeniedException => "ACCESS_DENIED_EXCEPTION",
+            ErrorType::InternalException => "INTERNAL_EXCEPTION",
+            ErrorType::ScriptException => "SCRIPT_EXCEPTION",
+            ErrorType::CommunicationException => "COMMUNICATION_EXCEPTION",
+        }
+    }
+}
+
 /// The `error` member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorInfo {

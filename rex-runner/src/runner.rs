@@ -14,7 +14,7 @@ use rhai_sdk::RexModules;
 use rust_sdk::monitor::ProcessMonitor;
 use rust_sdk::{SdkContext, SdkLimits};
 
-use crate::audit::AuditLogSink;
+use crate::audit::{AuditLogSink, RUNNER_LOG_TARGET, TracingAuditSink};
 use crate::exit::ExitStatus;
 use crate::inputs::Input;
 use crate::output::{DenialInfo, ErrorInfo, ErrorType, OutputDocument, Status, truncate_message};
@@ -149,6 +149,9 @@ impl RunnerBuilder {
             Some(p) => p,
             None => rust_sdk::identity::effective_user_principal()?,
         };
+        // Every decision also becomes a `tracing` event (denials at WARN, allows at DEBUG),
+        // which costs nothing when no subscriber wants it.
+        let tracing_sink = TracingAuditSink::new();
         let sinks: Vec<Arc<dyn AuditSink>> = self
             .audit
             .into_iter()
@@ -157,14 +160,15 @@ impl RunnerBuilder {
                     .clone()
                     .map(|s| Arc::new(s) as Arc<dyn AuditSink>),
             )
+            .chain(std::iter::once(
+                Arc::new(tracing_sink.clone()) as Arc<dyn AuditSink>
+            ))
             .collect();
-        let mut builder = Authorizer::builder()
+        let builder = Authorizer::builder()
             .principal(principal)
             .policies(policies)
-            .permissive(self.permissive);
-        if !sinks.is_empty() {
-            builder = builder.audit_sink(Arc::new(FanOut(sinks)));
-        }
+            .permissive(self.permissive)
+            .audit_sink(Arc::new(FanOut(sinks)));
         let authorizer = Arc::new(builder.build()?);
         let cancel = CancelHandle::new();
         let sdk = SdkContext::new(authorizer.clone())
@@ -189,6 +193,7 @@ impl RunnerBuilder {
             cancel,
             policy_sha256: self.policies.iter().map(|p| p.sha256.clone()).collect(),
             audit_log: self.audit_log,
+            tracing_sink,
             log_config: self.log_config,
             metrics_limits: self.metrics_limits,
             monitoring: !self.disable_monitoring,
@@ -213,6 +218,7 @@ pub struct Runner {
     cancel: CancelHandle,
     policy_sha256: Vec<String>,
     audit_log: Option<AuditLogSink>,
+    tracing_sink: TracingAuditSink,
     log_config: ScriptLogsConfig,
     metrics_limits: MetricsLimits,
     monitoring: bool,
@@ -259,11 +265,25 @@ impl Runner {
     }
 
     /// Runs a script with arguments and builds the output document.
+    ///
+    /// Emits `tracing` events with target [`RUNNER_LOG_TARGET`]: `run started` (script hash,
+    /// principal, policy hashes) and `run finished` (status, exit code, error type, duration,
+    /// number of denials) at INFO, plus one event per authorization decision (see
+    /// [`TracingAuditSink`]). Script text, script output and file contents are never logged.
     pub fn run(&self, script: &Input, args: &ScriptArguments) -> RunReport {
         let started = Instant::now();
         if let Some(a) = &self.audit_log {
             a.set_script(Some(script.sha256.clone()));
         }
+        self.tracing_sink.set_script(Some(script.sha256.clone()));
+        tracing::info!(
+            target: RUNNER_LOG_TARGET,
+            script_sha256 = %script.sha256,
+            principal = %self.authorizer.principal(),
+            policy_sha256 = %self.policy_sha256.join(","),
+            permissive = self.authorizer.is_permissive(),
+            "run started"
+        );
         let monitor = if self.monitoring {
             ProcessMonitor::start(MONITOR_INTERVAL)
         } else {
@@ -334,6 +354,7 @@ impl Runner {
             None => ExitStatus::Success,
             Some(e) => ExitStatus::for_error(e.kind()),
         };
+        log_run_finished(script, &document, &outcome, exit, started.elapsed());
         RunReport {
             document,
             exit,
@@ -341,6 +362,36 @@ impl Runner {
             metrics: run_metrics,
         }
     }
+}
+
+/// The `run finished` event. The error message is left out: scripts choose its text.
+fn log_run_finished(
+    script: &Input,
+    document: &OutputDocument,
+    outcome: &RunOutcome,
+    exit: ExitStatus,
+    elapsed: std::time::Duration,
+) {
+    let (status, error_type) = match &document.error {
+        None => ("SUCCESS", ""),
+        Some(e) => ("ERROR", e.error_type.as_str()),
+    };
+    let error_kind = outcome
+        .error
+        .as_ref()
+        .map(|e| format!("{:?}", e.kind()))
+        .unwrap_or_default();
+    tracing::info!(
+        target: RUNNER_LOG_TARGET,
+        script_sha256 = %script.sha256,
+        status,
+        exit = exit.code(),
+        error_type,
+        error_kind,
+        duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        denials = outcome.denials.len(),
+        "run finished"
+    );
 }
 
 /// REX's error type and message for a run error.
