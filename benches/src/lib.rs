@@ -29,7 +29,7 @@ pub fn policy_set(n: usize) -> String {
                 a.uid_text()
             ),
             _ => format!(
-                "forbid(principal, action == {}, resource) when {{ context == {{}} && {i} < 0 }};",
+                "forbid(principal, action == {}, resource) when {{ {i} < 0 }};",
                 a.uid_text()
             ),
         };
