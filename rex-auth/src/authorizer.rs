@@ -5,6 +5,12 @@
 //! * policies are parsed and strictly validated once, at load;
 //! * each action is evaluated only against the policies whose action scope can match it (and
 //!   whose `principal ==` scope names this principal); group membership comes from the schema;
+//! * within an action's slice, policies whose resource scope names an entity (`resource ==
+//!   E`, `resource in E`) are indexed by that entity, and a request evaluates only the
+//!   unindexed policies plus those indexed under its resource or one of the resource's
+//!   ancestors — the only ones whose scope can match. The partial decisions are combined
+//!   exactly as Cedar combines policies (any satisfied `forbid` denies; else any satisfied
+//!   `permit` allows);
 //! * requests without context attributes are cached per action, keyed on the whole resource
 //!   (type, id and attributes); replacing the policies drops the cache.
 
@@ -13,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use cedar_policy::{
     ActionConstraint, Decision, Entities, Entity, EntityUid, PolicySet, PrincipalConstraint,
-    Request,
+    Request, ResourceConstraint,
 };
 
 use crate::action::Action;
@@ -35,10 +41,30 @@ struct CachedDecision {
     policies: Arc<[String]>,
 }
 
+/// The policies that can apply to one action, split by resource scope.
+struct Slice {
+    /// Every policy of the slice.
+    len: usize,
+    /// Policies whose resource scope names no single entity (`resource`, `is T`,
+    /// `is T in E`): always evaluated.
+    unindexed: PolicySet,
+    /// Policies with `resource == E` or `resource in E`, by [`scope_key`] of `E`.
+    by_entity: HashMap<String, PolicySet>,
+}
+
+/// The index key of an entity: its type and its (unescaped) id.
+fn scope_key(type_name: &str, id: &str) -> String {
+    let mut k = String::with_capacity(type_name.len() + id.len() + 1);
+    k.push_str(type_name);
+    k.push('\u{0}');
+    k.push_str(id);
+    k
+}
+
 /// Everything that changes when the policies change.
 struct State {
     policies: Policies,
-    slices: Vec<PolicySet>,
+    slices: Vec<Slice>,
     caches: Vec<Mutex<HashMap<Resource, CachedDecision>>>,
 }
 
@@ -211,10 +237,7 @@ impl Authorizer {
 
     /// The number of policies evaluated for `action` (the size of its slice).
     pub fn slice_len(&self, action: Action) -> usize {
-        self.state()
-            .slices
-            .get(action.index())
-            .map_or(0, |s| s.policies().count())
+        self.state().slices.get(action.index()).map_or(0, |s| s.len)
     }
 
     /// Decides whether the principal may perform `action` on `resource`. `Ok(())` means
@@ -290,13 +313,29 @@ impl Authorizer {
 
     fn make_state(&self, policies: Policies) -> Result<State, AuthError> {
         let mut slices = Vec::with_capacity(Action::ALL.len());
+        let add = |set: &mut PolicySet, p: &cedar_policy::Policy| {
+            set.add(p.clone())
+                .map_err(|e| AuthError::Config(e.to_string()))
+        };
         for a in Action::ALL {
-            let mut slice = PolicySet::new();
+            let mut slice = Slice {
+                len: 0,
+                unindexed: PolicySet::new(),
+                by_entity: HashMap::new(),
+            };
             for p in policies.policies() {
-                if self.may_apply(*a, p) {
-                    slice
-                        .add(p.clone())
-                        .map_err(|e| AuthError::Config(e.to_string()))?;
+                if !self.may_apply(*a, p) {
+                    continue;
+                }
+                slice.len += 1;
+                match p.resource_constraint() {
+                    ResourceConstraint::Eq(e) | ResourceConstraint::In(e) => {
+                        let key = scope_key(&e.type_name().to_string(), e.id().unescaped());
+                        add(slice.by_entity.entry(key).or_default(), p)?;
+                    }
+                    ResourceConstraint::Any
+                    | ResourceConstraint::Is(_)
+                    | ResourceConstraint::IsIn(_, _) => add(&mut slice.unindexed, p)?,
                 }
             }
             slices.push(slice);
@@ -423,29 +462,41 @@ impl Authorizer {
             None,
         )
         .map_err(|e| eval_err(format!("request: {e}")))?;
-        let response = self.cedar.is_authorized(&request, slice, &entities);
-        let errors: Vec<String> = response
-            .diagnostics()
-            .errors()
-            .map(|e| match e {
+        // The unindexed policies, then those indexed under the resource or an ancestor.
+        let indexed = resource
+            .scope_chain()
+            .filter_map(|(t, id)| slice.by_entity.get(&scope_key(t, id)));
+        let mut errors: Vec<String> = Vec::new();
+        let mut permits: Vec<String> = Vec::new();
+        let mut forbids: Vec<String> = Vec::new();
+        for set in std::iter::once(&slice.unindexed).chain(indexed) {
+            if set.is_empty() {
+                continue;
+            }
+            let response = self.cedar.is_authorized(&request, set, &entities);
+            errors.extend(response.diagnostics().errors().map(|e| match e {
                 cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
                     e.policy_id().to_string()
                 }
-            })
-            .collect();
+            }));
+            // Cedar's reasons are the satisfied permits when it allows, and the satisfied
+            // forbids when it denies (none when nothing matched).
+            let reasons = response.diagnostics().reason().map(ToString::to_string);
+            match response.decision() {
+                Decision::Allow => permits.extend(reasons),
+                Decision::Deny => forbids.extend(reasons),
+            }
+        }
         if !errors.is_empty() {
             return Ok((Outcome::Error, errors.into()));
         }
-        let reasons: Arc<[String]> = response
-            .diagnostics()
-            .reason()
-            .map(ToString::to_string)
-            .collect();
-        let outcome = match response.decision() {
-            Decision::Allow => Outcome::Allow,
-            Decision::Deny => Outcome::Deny,
-        };
-        Ok((outcome, reasons))
+        Ok(if !forbids.is_empty() {
+            (Outcome::Deny, forbids.into())
+        } else if !permits.is_empty() {
+            (Outcome::Allow, permits.into())
+        } else {
+            (Outcome::Deny, Arc::from(Vec::new()))
+        })
     }
 }
 

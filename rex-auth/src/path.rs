@@ -103,19 +103,7 @@ impl ResourcePath {
 
     /// The lexical ancestors, nearest first: `/a/b/c` → `/a/b`, `/a`, `/`.
     pub fn ancestors(&self) -> impl Iterator<Item = &str> {
-        let s = self.0.as_str();
-        let mut end = if s == "/" { None } else { Some(s.len()) };
-        std::iter::from_fn(move || {
-            let e = end?;
-            let cut = s.get(..e)?.rfind('/')?;
-            if cut == 0 {
-                end = None;
-                Some("/")
-            } else {
-                end = Some(cut);
-                s.get(..cut)
-            }
-        })
+        lexical_ancestors(self.0.as_str())
     }
 
     /// Appends one component. The name must be a single component: no `/`, not `.` or `..`,
@@ -162,6 +150,22 @@ impl AsRef<str> for ResourcePath {
     fn as_ref(&self) -> &str {
         &self.0
     }
+}
+
+/// The lexical ancestors of a normalised absolute path, nearest first.
+pub(crate) fn lexical_ancestors(s: &str) -> impl Iterator<Item = &str> {
+    let mut end = if s == "/" { None } else { Some(s.len()) };
+    std::iter::from_fn(move || {
+        let e = end?;
+        let cut = s.get(..e)?.rfind('/')?;
+        if cut == 0 {
+            end = None;
+            Some("/")
+        } else {
+            end = Some(cut);
+            s.get(..cut)
+        }
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! already cached (see [`crate::Authorizer`]).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 
@@ -36,6 +37,20 @@ pub enum ResourceKind {
 }
 
 impl ResourceKind {
+    /// Every kind.
+    pub const ALL: [ResourceKind; 10] = [
+        ResourceKind::File,
+        ResourceKind::Dir,
+        ResourceKind::Process,
+        ResourceKind::Service,
+        ResourceKind::Systemd,
+        ResourceKind::Sysinfo,
+        ResourceKind::Uname,
+        ResourceKind::Hostname,
+        ResourceKind::Url,
+        ResourceKind::Sysctl,
+    ];
+
     /// The fully qualified Cedar type name.
     pub const fn type_name(self) -> &'static str {
         match self {
@@ -220,9 +235,24 @@ impl Resource {
         &self.id
     }
 
+    /// The entities whose `resource == E` / `resource in E` scope can match this resource:
+    /// itself and, for files and directories, every lexical ancestor `Dir` (as type name
+    /// and id). Used to index policies by resource scope.
+    pub(crate) fn scope_chain(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let ancestors = match self.attrs {
+            Attrs::Path => Some(
+                crate::path::lexical_ancestors(&self.id)
+                    .map(|a| (ResourceKind::Dir.type_name(), a)),
+            ),
+            _ => None,
+        };
+        std::iter::once((self.kind.type_name(), self.id.as_str()))
+            .chain(ancestors.into_iter().flatten())
+    }
+
     /// The Cedar UID of this resource.
     pub fn uid(&self) -> Result<EntityUid, AuthError> {
-        uid(self.kind.type_name(), &self.id)
+        uid_of(self.kind, &self.id)
     }
 
     /// Builds the Cedar entities of this resource: the resource itself and, for files and
@@ -332,8 +362,33 @@ pub(crate) fn entity(
     })
 }
 
+/// The parsed Cedar type name of each kind, parsed once (parsing runs Cedar's parser).
+fn type_name_of(kind: ResourceKind) -> Result<EntityTypeName, AuthError> {
+    static NAMES: OnceLock<Vec<Result<EntityTypeName, String>>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        ResourceKind::ALL
+            .iter()
+            .map(|k| k.type_name().parse().map_err(|e| format!("{e}")))
+            .collect()
+    });
+    let index = ResourceKind::ALL.iter().position(|k| *k == kind);
+    match index.and_then(|i| names.get(i)) {
+        Some(Ok(t)) => Ok(t.clone()),
+        Some(Err(e)) => Err(AuthError::InvalidValue {
+            what: "entity type",
+            message: format!("{}: {e}", kind.type_name()),
+        }),
+        None => Err(internal("entity type")),
+    }
+}
+
 fn uid_of(kind: ResourceKind, id: &str) -> Result<EntityUid, AuthError> {
-    uid(kind.type_name(), id)
+    let t = type_name_of(kind)?;
+    let id: EntityId = id.parse().map_err(|e| AuthError::InvalidValue {
+        what: "entity id",
+        message: format!("{e}"),
+    })?;
+    Ok(EntityUid::from_type_name_and_id(t, id))
 }
 
 /// Builds a Cedar UID from a type name and an id.

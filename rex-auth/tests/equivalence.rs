@@ -48,11 +48,13 @@ fn principal_scope(i: usize) -> &'static str {
 
 fn resource_scope(i: usize, p: usize) -> String {
     let path = PATHS[p % PATHS.len()];
-    match i % 6 {
+    match i % 8 {
         0 | 1 => "resource".into(),
         2 => format!("resource in file_system::Dir::\"{path}\""),
         3 => format!("resource == file_system::File::\"{path}\""),
         4 => "resource is process_system::Process".into(),
+        5 => format!("resource == file_system::Dir::\"{path}\""),
+        6 => format!("resource is file_system::File in file_system::Dir::\"{path}\""),
         _ => "resource is file_system::Dir".into(),
     }
 }
