@@ -98,6 +98,10 @@ struct RunArgs {
     #[arg(long)]
     exit_zero_on_script_error: bool,
 
+    /// The redaction dictionary for redacted reads (default: /etc/opt/rex/rex_redaction.config).
+    #[arg(long, value_name = "PATH")]
+    redaction_config: Option<PathBuf>,
+
     /// Also write the run's metrics in Prometheus text format to this file.
     #[arg(long, value_name = "PATH")]
     metrics_file: Option<PathBuf>,
@@ -218,6 +222,9 @@ fn run(args: &RunArgs) -> ExitStatus {
         .log_config(rex_logging::ScriptLogsConfig::from_env())
         .process_monitoring(!monitoring_disabled_by_env())
         .permissive(args.permissive);
+    if let Some(path) = &args.redaction_config {
+        builder = builder.redaction_config(path.to_string_lossy());
+    }
     for p in &args.policy_file {
         match read_policy(p, args.allow_writable_policy) {
             Ok(input) => builder = builder.policy(input),

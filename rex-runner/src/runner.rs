@@ -51,6 +51,7 @@ pub struct RunnerBuilder {
     log_config: ScriptLogsConfig,
     metrics_limits: MetricsLimits,
     disable_monitoring: bool,
+    redaction_config: Option<String>,
 }
 
 impl RunnerBuilder {
@@ -133,6 +134,14 @@ impl RunnerBuilder {
         self
     }
 
+    /// The redaction dictionary used when `read` is denied but `redacted_read` is allowed
+    /// (default: REX's `/etc/opt/rex/rex_redaction.config`). The dictionary itself is read
+    /// through the gated SDK, so the policy must allow reading it.
+    pub fn redaction_config(mut self, path: impl Into<String>) -> Self {
+        self.redaction_config = Some(path.into());
+        self
+    }
+
     /// Parses and validates the policies and builds the engine.
     pub fn build(self) -> Result<Runner, RunnerError> {
         let sources: Vec<(&str, &str)> = self
@@ -171,9 +180,12 @@ impl RunnerBuilder {
             .audit_sink(Arc::new(FanOut(sinks)));
         let authorizer = Arc::new(builder.build()?);
         let cancel = CancelHandle::new();
-        let sdk = SdkContext::new(authorizer.clone())
+        let mut sdk = SdkContext::new(authorizer.clone())
             .with_limits(self.sdk_limits)
             .with_cancel_flag(cancel.flag());
+        if let Some(path) = &self.redaction_config {
+            sdk = sdk.with_redaction_config(path);
+        }
         let rex_modules = self.rex_modules.unwrap_or_else(RexModules::all);
         let modules = self.modules.clone();
         let sdk_for_modules = sdk.clone();

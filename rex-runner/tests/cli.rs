@@ -587,3 +587,45 @@ fn log_level_env_filters_script_logs() {
     let logs = r.json()["logs"].to_string();
     assert!(logs.contains("inf") && logs.contains("dbg"), "{logs}");
 }
+
+#[test]
+fn redacted_read_uses_the_configured_dictionary() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    fx.write(
+        "app.log",
+        "user alice logged in from 10.0.0.1\npassword=hunter2\n",
+    );
+    let dict = fx.write(
+        "redaction.config",
+        "# templates\nuser %s logged in from %s\n",
+    );
+    let policy = fx.write(
+        "p.cedar",
+        &format!(
+            r#"permit(principal, action == file_system::Action::"open", resource == file_system::Dir::"{root}");
+permit(principal, action in [file_system::Action::"open", file_system::Action::"redacted_read"],
+       resource == file_system::File::"{root}/app.log");
+permit(principal, action in [file_system::Action::"open", file_system::Action::"read"],
+       resource == file_system::File::"{root}/redaction.config");"#
+        ),
+    );
+    let script = fx.write("s.rhai", &format!("cat(\"{root}/app.log\")"));
+    let r = run(rex()
+        .arg("-s")
+        .arg(&script)
+        .arg("-p")
+        .arg(&policy)
+        .arg("--redaction-config")
+        .arg(&dict));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let out = r.json()["output"].as_str().unwrap().to_string();
+    assert!(out.contains("user alice logged in from 10.0.0.1"), "{out}");
+    assert!(out.contains("[REDACTED]"), "{out}");
+    assert!(!out.contains("hunter2"), "{out}");
+
+    // Without a readable dictionary the read stays denied (fail closed).
+    let r = run(rex().arg("-s").arg(&script).arg("-p").arg(&policy));
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("hunter2"));
+}
