@@ -8,35 +8,16 @@
     missing_docs
 )]
 
+mod common;
+
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::Arc;
 
-use rex_auth::{Authorizer, Policies, Principal};
+use common::*;
 use rust_sdk::SdkContext;
 use rust_sdk::fs::*;
-
-fn ctx(policy: &str) -> SdkContext {
-    let auth = Authorizer::builder()
-        .principal(Principal::user("tester").unwrap())
-        .policies(Policies::parse("test", policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth))
-}
-
-fn all(dir: &Path) -> String {
-    format!(
-        "permit(principal, action, resource in file_system::Dir::\"{}\");",
-        dir.display()
-    )
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
 
 /// A sorted listing of everything below `dir` (relative paths, `/` suffix for directories).
 fn tree(dir: &Path) -> Vec<String> {

@@ -6,20 +6,10 @@
     clippy::indexing_slicing
 )]
 
-use std::sync::Arc;
+mod common;
 
-use rex_auth::{Authorizer, Policies};
-use rust_sdk::SdkContext;
+use common::user_ctx as ctx;
 use rust_sdk::disk::{self, DiskErrorKind, FilesystemOptions};
-
-fn ctx(policy: &str) -> SdkContext {
-    let auth = Authorizer::builder()
-        .principal(rust_sdk::identity::effective_user_principal().unwrap())
-        .policies(Policies::parse("test", policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth))
-}
 
 const PROC_READS: &str = r#"permit(principal, action == file_system::Action::"read", resource)
     when { resource == file_system::File::"/proc/mounts" || resource == file_system::File::"/proc/diskstats"

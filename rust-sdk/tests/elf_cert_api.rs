@@ -8,39 +8,20 @@
     missing_docs
 )]
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use rex_auth::{Authorizer, Policies, Principal};
+use common::*;
 use rust_sdk::SdkContext;
 use rust_sdk::fs::*;
-
-fn ctx(policy: &str) -> SdkContext {
-    let auth = Authorizer::builder()
-        .principal(Principal::user("tester").unwrap())
-        .policies(Policies::parse("test", policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth))
-}
-
-fn all(dir: &Path) -> String {
-    format!(
-        "permit(principal, action, resource in file_system::Dir::\"{}\");",
-        dir.display()
-    )
-}
 
 fn open_only(dir: &Path) -> String {
     format!(
         "permit(principal, action == file_system::Action::\"open\", resource in file_system::Dir::\"{}\");",
         dir.display()
     )
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
 }
 
 fn open(c: &SdkContext, dir: &Path, name: &str) -> FileHandle {

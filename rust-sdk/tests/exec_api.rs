@@ -7,24 +7,16 @@
     missing_docs
 )]
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rex_auth::{Authorizer, Policies, Principal};
+use common::*;
 use rust_sdk::exec::{ExecErrorKind, ExecuteOptions};
 use rust_sdk::fs::{DirHandle, FileHandle, OpenDirOptions, OpenFileOptions};
 use rust_sdk::{SdkContext, SdkLimits};
-
-fn ctx(policy: &str) -> SdkContext {
-    let auth = Authorizer::builder()
-        .principal(Principal::user("tester").unwrap())
-        .policies(Policies::parse("test", policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth))
-}
 
 /// `open` on everything, `execute` on `bin` with an extra condition.
 fn exec_policy(bin: &str, when: &str) -> String {
@@ -651,15 +643,24 @@ permit(principal, action == file_system::Action::"execute", resource == file_sys
     p
 }
 
-#[test]
-fn core_dump_backtrace_and_variables() {
-    use rust_sdk::exec::CoreDump;
+/// A temp dir with a crashed program and its core (see `make_core`), and a context under
+/// `core_policy(dir, gdb_execute)`. `None` (test skipped) when no core can be made here.
+fn core_fixture(gdb_execute: bool) -> Option<(tempfile::TempDir, String, String, SdkContext)> {
     let tmp = tempfile::tempdir().unwrap();
     let Some((exe, core)) = make_core(tmp.path()) else {
         eprintln!("skipped: cannot build a core file here");
+        return None;
+    };
+    let c = ctx(&core_policy(tmp.path(), gdb_execute));
+    Some((tmp, exe, core, c))
+}
+
+#[test]
+fn core_dump_backtrace_and_variables() {
+    use rust_sdk::exec::CoreDump;
+    let Some((tmp, exe, core, c)) = core_fixture(true) else {
         return;
     };
-    let c = ctx(&core_policy(tmp.path(), true));
     let dump = CoreDump::open(&c, &exe, &core).unwrap();
     let bt = dump.backtrace(&c).unwrap();
     assert!(bt.pid > 0);
@@ -715,13 +716,10 @@ fn core_dump_backtrace_and_variables() {
 #[test]
 fn core_dump_is_gated() {
     use rust_sdk::exec::CoreDump;
-    let tmp = tempfile::tempdir().unwrap();
-    let Some((exe, core)) = make_core(tmp.path()) else {
-        eprintln!("skipped: cannot build a core file here");
+    // gdb is not allowed to run: the helper goes through the execute gate
+    let Some((_tmp, exe, core, c)) = core_fixture(false) else {
         return;
     };
-    // gdb is not allowed to run: the helper goes through the execute gate
-    let c = ctx(&core_policy(tmp.path(), false));
     let dump = CoreDump::open(&c, &exe, &core).unwrap();
     let err = dump.backtrace(&c).unwrap_err();
     assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);

@@ -7,52 +7,14 @@
     missing_docs
 )]
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
-use std::sync::Arc;
 
-use rex_auth::{Authorizer, Policies, Principal};
-use rust_sdk::SdkContext;
+use common::*;
 use rust_sdk::fs::commands::*;
-use rust_sdk::fs::{CopyFileOptions, DiskUsageOptions, EntryType, FsError, FsErrorKind};
-
-fn ctx(policy: &str) -> SdkContext {
-    let auth = Authorizer::builder()
-        .principal(Principal::user("tester").unwrap())
-        .policies(Policies::parse("test", policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth))
-}
-
-fn all(dir: &Path) -> String {
-    format!(
-        "permit(principal, action, resource in file_system::Dir::\"{}\");",
-        dir.display()
-    )
-}
-
-fn only(dir: &Path, actions: &[&str]) -> String {
-    let a: Vec<String> = actions
-        .iter()
-        .map(|a| format!("file_system::Action::\"{a}\""))
-        .collect();
-    format!(
-        "permit(principal, action in [{}], resource in file_system::Dir::\"{}\");",
-        a.join(", "),
-        dir.display()
-    )
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
-
-fn denied<T: std::fmt::Debug>(r: Result<T, FsError>) {
-    let e = r.unwrap_err();
-    assert_eq!(e.kind(), FsErrorKind::PermissionDenied, "{e:?}");
-}
+use rust_sdk::fs::{CopyFileOptions, DiskUsageOptions, EntryType, FsErrorKind};
 
 fn fixture() -> (tempfile::TempDir, String) {
     let t = tempfile::tempdir().unwrap();

@@ -8,26 +8,20 @@
     missing_docs
 )]
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::sync::Arc;
 
+use common::{all, ctx};
 use rex_auth::{Authorizer, Policies, Principal};
 use rust_sdk::SdkContext;
 use rust_sdk::fs::{DirHandle, FsErrorKind, OpenDirOptions, OpenFileOptions};
 
 fn ctx_under(dir: &Path) -> SdkContext {
-    let policy = format!(
-        "permit(principal, action, resource in file_system::Dir::\"{}\");",
-        dir.display()
-    );
-    let auth = Authorizer::builder()
-        .principal(Principal::user("tester").unwrap())
-        .policies(Policies::parse("test", &policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth))
+    ctx(&all(dir))
 }
 
 fn follow_create() -> OpenFileOptions {

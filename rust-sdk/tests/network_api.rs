@@ -6,6 +6,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::sync::Arc;
@@ -13,18 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rex_auth::{Authorizer, Policies};
+use common::user_ctx as ctx;
+use rust_sdk::SdkLimits;
 use rust_sdk::network::{self, HttpOptions, NetworkErrorKind, Transport};
-use rust_sdk::{SdkContext, SdkLimits};
-
-fn ctx(policy: &str) -> SdkContext {
-    let auth = Authorizer::builder()
-        .principal(rust_sdk::identity::effective_user_principal().unwrap())
-        .policies(Policies::parse("test", policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth))
-}
 
 /// A tiny HTTP server: `/redirect` answers 302 to `redirect_to`, `/big` a large body,
 /// everything else `hello <path>`. Counts accepted connections.

@@ -8,20 +8,10 @@
     missing_docs
 )]
 
-use std::sync::Arc;
+mod common;
 
-use rex_auth::{Authorizer, Policies, Principal};
-use rust_sdk::SdkContext;
+use common::*;
 use rust_sdk::network::{self, HttpOptions, NetworkError, normalize_url};
-
-fn ctx(policy: &str) -> SdkContext {
-    let auth = Authorizer::builder()
-        .principal(Principal::user("tester").unwrap())
-        .policies(Policies::parse("test", policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth))
-}
 
 /// A path-prefix grant (`like "/public/*"`) used to match `/public/../secret`, which the
 /// server then resolved to `/secret`.

@@ -6,24 +6,16 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::process::{Child, Command};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rex_auth::{Authorizer, Policies};
+use common::user_ctx as ctx;
 use rust_sdk::SdkContext;
 use rust_sdk::process::{
     KillOptions, LsofOptions, ProcessErrorKind, ProcessManager, ProcessOptions, Signal,
 };
-
-fn ctx(policy: &str) -> SdkContext {
-    let auth = Authorizer::builder()
-        .principal(rust_sdk::identity::effective_user_principal().unwrap())
-        .policies(Policies::parse("test", policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth))
-}
 
 fn spawn_sleep(arg: &str) -> Child {
     Command::new("sleep").arg(arg).spawn().unwrap()

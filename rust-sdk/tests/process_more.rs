@@ -6,26 +6,17 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rex_auth::{Authorizer, Policies};
-use rust_sdk::SdkContext;
+use common::user_ctx as ctx;
 use rust_sdk::process::{
     MonitorProcessesCpuOptions, NamespaceOptions, NamespaceTarget, ProcessError, ProcessErrorKind,
     ProcessManager, TraceOptions,
 };
-
-fn ctx(policy: &str) -> SdkContext {
-    let auth = Authorizer::builder()
-        .principal(rust_sdk::identity::effective_user_principal().unwrap())
-        .policies(Policies::parse("test", policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth))
-}
 
 struct Kid(Child);
 

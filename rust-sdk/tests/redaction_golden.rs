@@ -8,12 +8,12 @@
     missing_docs
 )]
 
+mod common;
+
 use std::fs;
 use std::path::Path;
-use std::sync::Arc;
 
 use proptest::prelude::*;
-use rex_auth::{Authorizer, Policies, Principal};
 use rust_sdk::SdkContext;
 use rust_sdk::fs::commands::{self, GrepOptions};
 use rust_sdk::fs::*;
@@ -82,12 +82,7 @@ fn empty_dictionary_redacts_every_non_empty_line() {
 }
 
 fn ctx(policy: &str, conf: &Path) -> SdkContext {
-    let auth = Authorizer::builder()
-        .principal(Principal::user("tester").unwrap())
-        .policies(Policies::parse("test", policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth)).with_redaction_config(conf.to_str().unwrap())
+    common::ctx(policy).with_redaction_config(conf.to_str().unwrap())
 }
 
 struct Setup {

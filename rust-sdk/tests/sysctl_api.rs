@@ -6,21 +6,11 @@
     clippy::indexing_slicing
 )]
 
-use std::sync::Arc;
+mod common;
 
-use rex_auth::{Authorizer, Policies};
-use rust_sdk::SdkContext;
+use common::user_ctx as ctx;
 use rust_sdk::sysctl;
 use rust_sdk::system::SysinfoErrorKind;
-
-fn ctx(policy: &str) -> SdkContext {
-    let auth = Authorizer::builder()
-        .principal(rust_sdk::identity::effective_user_principal().unwrap())
-        .policies(Policies::parse("test", policy).unwrap())
-        .build()
-        .unwrap();
-    SdkContext::new(Arc::new(auth))
-}
 
 const READ_KERNEL: &str = r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource in file_system::Dir::"/proc/sys/kernel");
 permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource == file_system::Dir::"/proc/sys");"#;
