@@ -10,17 +10,11 @@
 
 mod common;
 
-use common::{assert_denied, engine, ok, run};
+use common::{assert_denied, caught, engine, ok, run};
 
 const ALLOW_ALL_FS: &str =
     r#"permit(principal, action in file_system::Action::"SafeIO", resource);"#;
 const ALLOW_PROC_SYS_READ: &str = r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource in file_system::Dir::"/proc/sys");"#;
-
-fn caught(call: &str) -> String {
-    format!(
-        r#"let r = "no error"; try {{ {call}; }} catch (e) {{ r = e.source + "/" + e.kind; }} r"#
-    )
-}
 
 #[test]
 fn df_iostat_lsblk_allowed() {

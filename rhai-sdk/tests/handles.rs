@@ -13,7 +13,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{allow_actions_under, allow_fs_under, assert_denied, engine, ok, run};
+use common::{allow_actions_under, allow_fs_under, assert_denied, caught, engine, ok, run};
 
 fn setup() -> (tempfile::TempDir, String) {
     let tmp = tempfile::tempdir().unwrap();
@@ -31,12 +31,6 @@ let rw = OpenFileOptions().read(true).write(true).build();
 
 fn s(body: &str, dir: &str) -> String {
     format!("{PRELUDE}{body}").replace("$D", dir)
-}
-
-fn caught(call: &str) -> String {
-    format!(
-        r#"let r = "no error"; try {{ {call}; }} catch (e) {{ r = e.source + "/" + e.kind; }} r"#
-    )
 }
 
 #[test]

@@ -13,7 +13,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{allow_actions_under, allow_fs_under, assert_denied, engine, ok, run};
+use common::{allow_actions_under, allow_fs_under, assert_denied, caught, engine, ok, run};
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -43,12 +43,6 @@ fn lines(n: usize) -> String {
 }
 
 /// A script that catches the error and returns `source/kind`.
-fn caught(call: &str) -> String {
-    format!(
-        r#"let r = "no error"; try {{ {call}; }} catch (e) {{ r = e.source + "/" + e.kind; }} r"#
-    )
-}
-
 #[test]
 fn cat_allowed_and_numbered() {
     let f = fixture();

@@ -11,21 +11,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{allow_fs_under, assert_denied, engine, ok, run, sdk};
+use common::{allow_fs_under, assert_denied, caught, engine, ok, run, sdk, serve_once};
 use rex_auth::{Action, AuthError, Denied, Resource};
 use rex_core::{ErrorKind, RexEngine, ScriptArguments};
 use rhai_sdk::{RexModules, SdkErrorInfo, VendorModule, function_catalog};
-
-fn caught(call: &str) -> String {
-    format!(
-        r#"let r = "no error"; try {{ {call}; }} catch (e) {{ r = e.source + "/" + e.kind; }} r"#
-    )
-}
 
 // ---------------------------------------------------------------------------------------------
 // Composition and catalog
@@ -364,18 +357,6 @@ fn connect_allowed_and_denied() {
     );
     listener.set_nonblocking(false).unwrap();
     assert!(listener.accept().is_ok());
-}
-
-fn serve_once(listener: TcpListener) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        if let Ok((mut s, _)) = listener.accept() {
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
-            );
-        }
-    })
 }
 
 #[test]

@@ -17,31 +17,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 
-use common::{assert_denied, engine, run};
+use common::{Kid, assert_denied, engine, missing_api, run, serve_once};
 use rex_core::RexEngine;
 use serde_json::Value;
 
 /// Every action on every resource: the coverage tests only read.
 const ALLOW_ALL: &str = r#"permit(principal, action, resource);"#;
-
-/// Error texts Rhai produces when a name or property does not exist.
-const MISSING: &[&str] = &[
-    "Function not found",
-    "Variable not found",
-    "Module not found",
-    "Undefined module",
-    "Unknown property",
-    "Property not found",
-    "get$",
-];
-
-fn missing_api(message: &str) -> Option<&'static str> {
-    MISSING.iter().copied().find(|m| message.contains(m))
-}
 
 /// Runs `script`; it may fail (denied, unsupported here), but never for a missing name.
 fn exists(e: &RexEngine, script: &str) {
@@ -106,55 +89,8 @@ fn is_int(v: &Value) -> bool {
     v.is_i64() || v.is_u64()
 }
 
-struct Kid(Child);
-
-impl Drop for Kid {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Kid {
-    fn sleep(arg: &str) -> Kid {
-        Kid(Command::new("sleep")
-            .arg(arg)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap())
-    }
-    fn alive(&mut self) -> bool {
-        self.0.try_wait().unwrap().is_none()
-    }
-    fn id(&self) -> u32 {
-        self.0.id()
-    }
-    /// Waits (bounded by attempts, not time) for the child to be reaped.
-    fn exited(&mut self) -> bool {
-        for _ in 0..500 {
-            if !self.alive() {
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        false
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // §2.3 network
-
-fn serve_once(listener: TcpListener) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        if let Ok((mut s, _)) = listener.accept() {
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
-            );
-        }
-    })
-}
 
 #[test]
 fn client_request_and_response() {

@@ -22,24 +22,9 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use common::{assert_denied, engine, run};
+use common::{assert_denied, engine, missing_api, run};
 use rex_core::RexEngine;
 use serde_json::Value;
-
-/// Error texts Rhai produces when a name or property does not exist.
-const MISSING: &[&str] = &[
-    "Function not found",
-    "Variable not found",
-    "Module not found",
-    "Undefined module",
-    "Unknown property",
-    "Property not found",
-    "get$",
-];
-
-fn missing_api(message: &str) -> Option<&'static str> {
-    MISSING.iter().copied().find(|m| message.contains(m))
-}
 
 struct Fx {
     _t: tempfile::TempDir,

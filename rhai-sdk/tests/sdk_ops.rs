@@ -11,44 +11,16 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{assert_denied, engine, ok, run};
-
-struct Kid(Child);
-
-impl Drop for Kid {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Kid {
-    fn sleep(arg: &str) -> Kid {
-        Kid(Command::new("sleep")
-            .arg(arg)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap())
-    }
-    fn alive(&mut self) -> bool {
-        self.0.try_wait().unwrap().is_none()
-    }
-}
+use common::{Kid, assert_denied, caught, engine, ok, run};
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-}
-
-fn caught(call: &str) -> String {
-    format!(
-        r#"let r = "no error"; try {{ {call}; }} catch (e) {{ r = e.source + "/" + e.kind; }} r"#
-    )
 }
 
 // ---------------------------------------------------------------------------------------------

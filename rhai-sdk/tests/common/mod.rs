@@ -6,7 +6,12 @@
     clippy::indexing_slicing
 )]
 #![allow(dead_code)]
+// Helpers start child processes and serve sockets to observe effects on the host.
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use rex_auth::{Authorizer, Policies, Principal};
@@ -69,4 +74,80 @@ pub fn allow_actions_under(dir: &str, actions: &[&str]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A script that evaluates `call` and gives `"<source>/<kind>"` of the error it raises, or
+/// "no error".
+pub fn caught(call: &str) -> String {
+    format!(
+        r#"let r = "no error"; try {{ {call}; }} catch (e) {{ r = e.source + "/" + e.kind; }} r"#
+    )
+}
+
+/// Error texts Rhai produces when a name or property does not exist.
+pub const MISSING: &[&str] = &[
+    "Function not found",
+    "Variable not found",
+    "Module not found",
+    "Undefined module",
+    "Unknown property",
+    "Property not found",
+    "get$",
+];
+
+/// The entry of [`MISSING`] that `message` contains, if any.
+pub fn missing_api(message: &str) -> Option<&'static str> {
+    MISSING.iter().copied().find(|m| message.contains(m))
+}
+
+/// A child process of the test, killed and reaped on drop.
+pub struct Kid(pub Child);
+
+impl Drop for Kid {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Kid {
+    /// `sleep <arg>`.
+    pub fn sleep(arg: &str) -> Kid {
+        Kid(Command::new("sleep")
+            .arg(arg)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap())
+    }
+    /// Whether the child has not exited yet.
+    pub fn alive(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+    /// The child's pid.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+    /// Waits (bounded by attempts, not time) for the child to be reaped.
+    pub fn exited(&mut self) -> bool {
+        for _ in 0..500 {
+            if !self.alive() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    }
+}
+
+/// Answers one HTTP request on `listener` with `200 hello`.
+pub fn serve_once(listener: TcpListener) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            );
+        }
+    })
 }
