@@ -9,91 +9,16 @@
     clippy::disallowed_types
 )]
 
+mod common_cli;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
+use common_cli::{Fixture, read_policy, rex, run, sha256};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-
-struct Fixture {
-    dir: tempfile::TempDir,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// The temp dir's path as Cedar sees it (no symlinks on the way).
-    fn root(&self) -> String {
-        fs::canonicalize(self.dir.path())
-            .unwrap()
-            .to_string_lossy()
-            .into_owned()
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.path(name);
-        fs::write(&p, text).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
-        p
-    }
-}
-
-fn rex() -> Command {
-    let mut c = Command::cargo_bin("rex-runner").unwrap();
-    c.env_remove("LOG_LEVEL");
-    c
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
-    }
-}
-
-fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// A policy that lets scripts open the temp dir and open + read the named file in it.
-fn read_policy(fx: &Fixture, file: &str) -> String {
-    let root = fx.root();
-    format!(
-        r#"@id("open-dir")
-permit(principal, action == file_system::Action::"open", resource == file_system::Dir::"{root}");
-@id("read-file")
-permit(principal, action in [file_system::Action::"open", file_system::Action::"read"],
-       resource == file_system::File::"{root}/{file}");
-"#
-    )
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 fn workspace_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)

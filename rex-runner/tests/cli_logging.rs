@@ -10,61 +10,26 @@
     clippy::disallowed_types
 )]
 
+mod common_cli;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use assert_cmd::cargo::CommandCargoExt;
+use common_cli::{Fixture, read_policy, run, sha256};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 const FILE_CONTENT: &str = "TOP-SECRET-FILE-CONTENT";
 
-struct Fixture {
-    dir: tempfile::TempDir,
-}
-
 impl Fixture {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// The temp dir's path as Cedar sees it (no symlinks on the way).
-    fn root(&self) -> String {
-        fs::canonicalize(self.dir.path())
-            .unwrap()
-            .to_string_lossy()
-            .into_owned()
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.path(name);
-        fs::write(&p, text).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
-        p
-    }
-
     /// data.txt, a policy allowing to open the dir and open + read data.txt (and, with
     /// `forbid_delete`, an explicit forbid on deleting it), and the script.
     fn setup(&self, script: &str, forbid_delete: bool) -> (PathBuf, PathBuf) {
         self.write("data.txt", FILE_CONTENT);
-        let root = self.root();
-        let mut policy = format!(
-            r#"@id("open-dir")
-permit(principal, action == file_system::Action::"open", resource == file_system::Dir::"{root}");
-@id("read-file")
-permit(principal, action in [file_system::Action::"open", file_system::Action::"read"],
-       resource == file_system::File::"{root}/data.txt");
-"#
-        );
+        let mut policy = read_policy(self, "data.txt");
         if forbid_delete {
+            let root = self.root();
             policy.push_str(&format!(
                 r#"@id("no-delete")
 forbid(principal, action == file_system::Action::"delete", resource == file_system::File::"{root}/data.txt");
@@ -77,32 +42,23 @@ forbid(principal, action == file_system::Action::"delete", resource == file_syst
     }
 }
 
+/// `rex-runner` without inherited `LOG_LEVEL` and `SYSLOG_ENABLE`.
 fn rex() -> Command {
-    let mut c = Command::cargo_bin("rex-runner").unwrap();
-    c.env_remove("LOG_LEVEL").env_remove("SYSLOG_ENABLE");
+    let mut c = common_cli::rex();
+    c.env_remove("SYSLOG_ENABLE");
     c
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
-    }
-}
-
-fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// `rex-runner -s script -p policy --log-file log`.
+fn rex_logged(script: &Path, policy: &Path, log: &Path) -> Command {
+    let mut c = rex();
+    c.arg("-s")
+        .arg(script)
+        .arg("-p")
+        .arg(policy)
+        .arg("--log-file")
+        .arg(log);
+    c
 }
 
 /// The log file's raw text and its JSON lines.
@@ -123,10 +79,6 @@ fn events<'a>(lines: &'a [Value], message: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 #[test]
 fn log_file_has_run_started_finished_and_the_denial_the_script_caught() {
     let fx = Fixture::new();
@@ -138,13 +90,7 @@ fn log_file_has_run_started_finished_and_the_denial_the_script_caught() {
     );
     let (script, policy) = fx.setup(&script_text, false);
     let log = fx.path("rex.jsonl");
-    let r = run(rex()
-        .arg("-s")
-        .arg(&script)
-        .arg("-p")
-        .arg(&policy)
-        .args(["--principal", "agent-7", "--log-file"])
-        .arg(&log));
+    let r = run(rex_logged(&script, &policy, &log).args(["--principal", "agent-7"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(
         r.json()["output"],
@@ -216,14 +162,7 @@ fn debug_level_adds_allowed_decisions_and_names_the_forbid_policy() {
     let script_text = format!("let c = cat(\"{root}/data.txt\"); rm(\"{root}/data.txt\"); c");
     let (script, policy) = fx.setup(&script_text, true);
     let log = fx.path("rex.jsonl");
-    let r = run(rex()
-        .env("LOG_LEVEL", "debug")
-        .arg("-s")
-        .arg(&script)
-        .arg("-p")
-        .arg(&policy)
-        .arg("--log-file")
-        .arg(&log));
+    let r = run(rex_logged(&script, &policy, &log).env("LOG_LEVEL", "debug"));
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
     assert_eq!(r.json()["error"]["error_type"], "ACCESS_DENIED_EXCEPTION");
     assert_eq!(
@@ -265,14 +204,7 @@ fn warn_level_keeps_denials_and_drops_run_events() {
     let script_text = format!("try {{ rm(\"{root}/data.txt\") }} catch {{ }} 1");
     let (script, policy) = fx.setup(&script_text, false);
     let log = fx.path("rex.jsonl");
-    let r = run(rex()
-        .env("LOG_LEVEL", "WARN")
-        .arg("-s")
-        .arg(&script)
-        .arg("-p")
-        .arg(&policy)
-        .arg("--log-file")
-        .arg(&log));
+    let r = run(rex_logged(&script, &policy, &log).env("LOG_LEVEL", "WARN"));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let (text, lines) = read_log(&log);
     assert_eq!(events(&lines, "authorization denied").len(), 1, "{text}");
@@ -285,13 +217,7 @@ fn script_error_messages_stay_out_of_the_log() {
     let fx = Fixture::new();
     let (script, policy) = fx.setup("throw \"THROWN-BY-THE-SCRIPT\"", false);
     let log = fx.path("rex.jsonl");
-    let r = run(rex()
-        .arg("-s")
-        .arg(&script)
-        .arg("-p")
-        .arg(&policy)
-        .arg("--log-file")
-        .arg(&log));
+    let r = run(&mut rex_logged(&script, &policy, &log));
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("THROWN-BY-THE-SCRIPT"));
     let (text, lines) = read_log(&log);
@@ -312,13 +238,7 @@ fn an_invalid_policy_logs_run_not_started_without_quoting_the_policy() {
     );
     let script = fx.write("s.rhai", "1");
     let log = fx.path("rex.jsonl");
-    let r = run(rex()
-        .arg("-s")
-        .arg(&script)
-        .arg("-p")
-        .arg(&policy)
-        .arg("--log-file")
-        .arg(&log));
+    let r = run(&mut rex_logged(&script, &policy, &log));
     assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
     let (text, lines) = read_log(&log);
     let refused = events(&lines, "run not started");
@@ -344,13 +264,7 @@ fn an_unusable_log_file_is_invalid_input_and_the_script_does_not_run() {
         ),
     );
     // A directory is not a log file.
-    let r = run(rex()
-        .arg("-s")
-        .arg(&script)
-        .arg("-p")
-        .arg(&allow_delete)
-        .arg("--log-file")
-        .arg(fx.dir.path()));
+    let r = run(&mut rex_logged(&script, &allow_delete, fx.dir.path()));
     assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
     let doc = r.json();
     assert_eq!(doc["error"]["error_type"], "COMMUNICATION_EXCEPTION");
@@ -364,13 +278,11 @@ fn an_unusable_log_file_is_invalid_input_and_the_script_does_not_run() {
     assert!(fx.path("data.txt").exists(), "the script did not run");
 
     // Same policy and script with a usable log: the delete happens (the policy allows it).
-    let r = run(rex()
-        .arg("-s")
-        .arg(&script)
-        .arg("-p")
-        .arg(&allow_delete)
-        .arg("--log-file")
-        .arg(fx.path("ok.jsonl")));
+    let r = run(&mut rex_logged(
+        &script,
+        &allow_delete,
+        &fx.path("ok.jsonl"),
+    ));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(!fx.path("data.txt").exists());
 }
@@ -384,17 +296,11 @@ fn syslog_disabled_or_unavailable_changes_nothing_else() {
             format!("try {{ rm(\"{root}/data.txt\") }} catch {{ }} cat(\"{root}/data.txt\").len()");
         let (script, policy) = fx.setup(&script_text, false);
         let log = fx.path("rex.jsonl");
-        let mut cmd = rex();
+        let mut cmd = rex_logged(&script, &policy, &log);
         if let Some(v) = syslog_enable {
             cmd.env("SYSLOG_ENABLE", v);
         }
-        let r = run(cmd
-            .arg("-s")
-            .arg(&script)
-            .arg("-p")
-            .arg(&policy)
-            .arg("--log-file")
-            .arg(&log));
+        let r = run(&mut cmd);
         assert_eq!(r.code, 0, "{syslog_enable:?}: {}{}", r.stdout, r.stderr);
         assert!(r.stderr.is_empty(), "{syslog_enable:?}: {}", r.stderr);
         let doc = r.json();
