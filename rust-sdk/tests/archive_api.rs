@@ -176,15 +176,19 @@ fn extract_denied_leaves_destination_unchanged() {
     let f = fixture(&gz(&good_tar()));
     fs::write(f.dest.join("existing"), "x").unwrap();
     let before = tree(&f.dest);
+    // a denied extraction fails and leaves the destination as it was
+    let refused = |c: &SdkContext| {
+        let e = extract(c, &f, ExtractArchiveOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), FsErrorKind::PermissionDenied, "{e:?}");
+        assert_eq!(tree(&f.dest), before);
+    };
     let pol = format!(
         "{}\npermit(principal, action == file_system::Action::\"open\", resource in file_system::Dir::\"{}\");",
         all(&f.src),
         s(&f.dest)
     );
     let c = ctx(&pol);
-    let e = extract(&c, &f, ExtractArchiveOptions::default()).unwrap_err();
-    assert_eq!(e.kind(), FsErrorKind::PermissionDenied, "{e:?}");
-    assert_eq!(tree(&f.dest), before);
+    refused(&c);
 
     // Everything allowed except one file deep in the archive: still nothing is written.
     let pol = format!(
@@ -193,9 +197,7 @@ fn extract_denied_leaves_destination_unchanged() {
         s(&f.dest)
     );
     let c = ctx(&pol);
-    let e = extract(&c, &f, ExtractArchiveOptions::default()).unwrap_err();
-    assert_eq!(e.kind(), FsErrorKind::PermissionDenied, "{e:?}");
-    assert_eq!(tree(&f.dest), before);
+    refused(&c);
 
     // chmod is needed when preserving permissions (REX's default), not otherwise.
     let pol = format!(
@@ -203,9 +205,7 @@ fn extract_denied_leaves_destination_unchanged() {
         both(&f)
     );
     let c = ctx(&pol);
-    let e = extract(&c, &f, ExtractArchiveOptions::default()).unwrap_err();
-    assert_eq!(e.kind(), FsErrorKind::PermissionDenied, "{e:?}");
-    assert_eq!(tree(&f.dest), before);
+    refused(&c);
     let opts = ExtractArchiveOptions {
         preserve_permissions: false,
         ..Default::default()

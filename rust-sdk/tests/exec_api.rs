@@ -8,13 +8,15 @@
 )]
 
 mod common;
+#[path = "common/crash_core.rs"]
+mod crash_core;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
-use rust_sdk::exec::{ExecErrorKind, ExecuteOptions};
+use rust_sdk::exec::{ExecError, ExecErrorKind, ExecuteOptions};
 use rust_sdk::fs::{DirHandle, FileHandle, OpenDirOptions, OpenFileOptions};
 use rust_sdk::{SdkContext, SdkLimits};
 
@@ -45,6 +47,14 @@ fn open(c: &SdkContext, path: &str) -> FileHandle {
         OpenFileOptions::read(),
     )
     .unwrap()
+}
+
+/// Executes `f` with `opts`, which must be refused as a denial; the error is returned for
+/// further checks.
+fn refused(c: &SdkContext, f: &FileHandle, opts: &ExecuteOptions) -> ExecError {
+    let err = f.execute(c, opts).unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    err
 }
 
 fn is_root() -> bool {
@@ -124,10 +134,7 @@ fn denied_without_execute_nothing_runs() {
     let marker = tmp.path().join("marker");
     let c = ctx(r#"permit(principal, action == file_system::Action::"open", resource);"#);
     let f = open(&c, "/usr/bin/touch");
-    let err = f
-        .execute(&c, &ExecuteOptions::new().arg(marker.to_str().unwrap()))
-        .unwrap_err();
-    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    let err = refused(&c, &f, &ExecuteOptions::new().arg(marker.to_str().unwrap()));
     assert!(err.as_denied().is_some());
     assert!(!marker.exists());
 
@@ -154,21 +161,16 @@ fn argument_not_allowed_is_refused_before_fork() {
         ),
     ));
     let f = open(&c, "/usr/bin/touch");
-    let err = f
-        .execute(&c, &ExecuteOptions::new().arg(other.to_str().unwrap()))
-        .unwrap_err();
-    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    refused(&c, &f, &ExecuteOptions::new().arg(other.to_str().unwrap()));
     assert!(!other.exists());
     // an extra flag is not allowed either
-    let err = f
-        .execute(
-            &c,
-            &ExecuteOptions::new()
-                .arg("-c")
-                .arg(allowed.to_str().unwrap()),
-        )
-        .unwrap_err();
-    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    refused(
+        &c,
+        &f,
+        &ExecuteOptions::new()
+            .arg("-c")
+            .arg(allowed.to_str().unwrap()),
+    );
     assert!(!allowed.exists());
     f.execute(&c, &ExecuteOptions::new().arg(allowed.to_str().unwrap()))
         .unwrap();
@@ -185,13 +187,11 @@ fn key_value_arguments_are_tags() {
     ));
     let f = open(&c, "/usr/bin/touch");
     let m = marker.to_str().unwrap();
-    let err = f
-        .execute(
-            &c,
-            &ExecuteOptions::new().arg_pair("-d", "2002-01-01").arg(m),
-        )
-        .unwrap_err();
-    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    refused(
+        &c,
+        &f,
+        &ExecuteOptions::new().arg_pair("-d", "2002-01-01").arg(m),
+    );
     assert!(!marker.exists());
     f.execute(
         &c,
@@ -229,10 +229,11 @@ fn environment_variable_not_allowed_is_refused() {
     let c = ctx(&policy);
     let f = open(&c, "/usr/bin/touch");
     let m = marker.to_str().unwrap();
-    let err = f
-        .execute(&c, &ExecuteOptions::new().env("LD_PRELOAD", "/x.so").arg(m))
-        .unwrap_err();
-    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    let err = refused(
+        &c,
+        &f,
+        &ExecuteOptions::new().env("LD_PRELOAD", "/x.so").arg(m),
+    );
     assert!(!err.as_denied().unwrap().reasons.is_empty());
     assert!(!marker.exists());
     f.execute(&c, &ExecuteOptions::new().env("LANG", "C").arg(m))
@@ -484,12 +485,8 @@ fn runs_as_the_requested_user_and_group() {
     // supplementary groups were dropped
     assert!(!out.contains("groups=0"), "{out}");
     // the policy only allows nobody: the current user is refused
-    let err = f.execute(&c, &ExecuteOptions::new()).unwrap_err();
-    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
-    let err = f
-        .execute(&c, &ExecuteOptions::new().user("root"))
-        .unwrap_err();
-    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    refused(&c, &f, &ExecuteOptions::new());
+    refused(&c, &f, &ExecuteOptions::new().user("root"));
 }
 
 #[test]
@@ -501,15 +498,13 @@ fn group_not_allowed_is_refused() {
         r#"unless { context.group.gid == 0 }"#,
     ));
     let f = open(&c, "/usr/bin/touch");
-    let err = f
-        .execute(
-            &c,
-            &ExecuteOptions::new()
-                .group("0")
-                .arg(marker.to_str().unwrap()),
-        )
-        .unwrap_err();
-    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    refused(
+        &c,
+        &f,
+        &ExecuteOptions::new()
+            .group("0")
+            .arg(marker.to_str().unwrap()),
+    );
     assert!(!marker.exists());
 }
 
@@ -590,43 +585,6 @@ permit(principal, action == file_system::Action::"open", resource);"#,
     assert!(denied.resource.contains("/usr/sbin/sysctl"), "{denied}");
 }
 
-/// Builds a tiny C program that aborts three calls deep and a core of it (made by gdb's
-/// `generate-core-file`, independent of the host's core_pattern). `None` when gcc, gdb or
-/// ptrace is unavailable.
-fn make_core(dir: &Path) -> Option<(String, String)> {
-    let src = dir.join("t.c");
-    std::fs::write(
-        &src,
-        "#include <stdlib.h>\nint counter = 41;\n\
-static void crash(int depth) { int local_value = depth * 2 + 1; if (depth == 0) abort(); crash(depth - 1); (void)local_value; }\n\
-int main(void) { counter++; crash(2); return 0; }\n",
-    )
-    .unwrap();
-    let exe = dir.join("t");
-    let core = dir.join("core");
-    let cc = std::process::Command::new("gcc")
-        .args(["-g", "-O0", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status()
-        .ok()?;
-    if !cc.success() {
-        return None;
-    }
-    let gen_core = format!("generate-core-file {}", core.display());
-    std::process::Command::new("/usr/bin/gdb")
-        .args(["-nx", "-batch", "-ex", "run", "-ex", &gen_core])
-        .arg(&exe)
-        .output()
-        .ok()?;
-    core.exists().then(|| {
-        (
-            exe.to_str().unwrap().to_string(),
-            core.to_str().unwrap().to_string(),
-        )
-    })
-}
-
 fn core_policy(dir: &Path, gdb_execute: bool) -> String {
     let mut p = format!(
         r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource in file_system::Dir::"{}");
@@ -643,11 +601,11 @@ permit(principal, action == file_system::Action::"execute", resource == file_sys
     p
 }
 
-/// A temp dir with a crashed program and its core (see `make_core`), and a context under
+/// A temp dir with a crashed program and its core (see `crash_core::make_core`), and a context under
 /// `core_policy(dir, gdb_execute)`. `None` (test skipped) when no core can be made here.
 fn core_fixture(gdb_execute: bool) -> Option<(tempfile::TempDir, String, String, SdkContext)> {
     let tmp = tempfile::tempdir().unwrap();
-    let Some((exe, core)) = make_core(tmp.path()) else {
+    let Some((exe, core)) = crash_core::make_core(tmp.path()) else {
         eprintln!("skipped: cannot build a core file here");
         return None;
     };
@@ -752,10 +710,7 @@ permit(principal, action == file_system::Action::"execute", resource == file_sys
         "{}",
         r.stdout_text()
     );
-    let err = gdb
-        .execute(&c, &ExecuteOptions::new().arg("--help"))
-        .unwrap_err();
-    assert_eq!(err.kind(), ExecErrorKind::PermissionDenied);
+    refused(&c, &gdb, &ExecuteOptions::new().arg("--help"));
 }
 
 #[test]

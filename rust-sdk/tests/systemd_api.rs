@@ -13,8 +13,9 @@ mod dbus;
 
 use common::user_ctx as ctx;
 use dbus::{Bus, DemoUnit, bogus_address};
+use rust_sdk::SdkContext;
 use rust_sdk::process::ProcessErrorKind;
-use rust_sdk::systemd::SystemdManager;
+use rust_sdk::systemd::{SystemdError, SystemdManager};
 
 /// The fake systemd, `demo.service` needing no daemon-reload and using 1 MiB.
 fn bus() -> Option<Bus> {
@@ -22,6 +23,18 @@ fn bus() -> Option<Bus> {
         need_daemon_reload: false,
         memory_current: 1 << 20,
     })
+}
+
+/// Every manager operation on `demo.service` (and `daemon_reload`), in that order.
+fn every_operation_on_demo(m: &SystemdManager, c: &SdkContext) -> [Result<(), SystemdError>; 6] {
+    [
+        m.start(c, "demo.service"),
+        m.stop(c, "demo.service"),
+        m.restart(c, "demo.service"),
+        m.try_restart(c, "demo.service"),
+        m.daemon_reload(c),
+        m.status(c, "demo.service").map(|_| ()),
+    ]
 }
 
 #[test]
@@ -71,14 +84,7 @@ fn denied_operations_make_no_dbus_call() {
     let c = ctx(
         r#"permit(principal, action == systemd::Action::"status", resource == systemd::Service::"other.service");"#,
     );
-    for r in [
-        m.start(&c, "demo.service"),
-        m.stop(&c, "demo.service"),
-        m.restart(&c, "demo.service"),
-        m.try_restart(&c, "demo.service"),
-        m.daemon_reload(&c),
-        m.status(&c, "demo.service").map(|_| ()),
-    ] {
+    for r in every_operation_on_demo(&m, &c) {
         assert_eq!(r.unwrap_err().kind(), ProcessErrorKind::PermissionDenied);
     }
     assert!(b.calls.lock().unwrap().is_empty());
@@ -108,19 +114,9 @@ fn denied_operations_never_open_the_bus() {
     let c = ctx(
         r#"permit(principal, action == systemd::Action::"status", resource == systemd::Service::"other.service");"#,
     );
-    for r in [
-        m.start(&c, "demo.service"),
-        m.stop(&c, "demo.service"),
-        m.restart(&c, "demo.service"),
-        m.try_restart(&c, "demo.service"),
-        m.daemon_reload(&c),
-        m.status(&c, "demo.service").map(|_| ()),
-    ] {
+    for r in every_operation_on_demo(&m, &c) {
         let e = r.unwrap_err();
-        assert!(
-            matches!(e, rust_sdk::systemd::SystemdError::Denied(_)),
-            "{e:?}"
-        );
+        assert!(matches!(e, SystemdError::Denied(_)), "{e:?}");
     }
     assert!(!m.is_connected());
     // the system-bus manager behaves the same (no bus is needed to be denied)

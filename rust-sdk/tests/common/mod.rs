@@ -1,11 +1,6 @@
 //! Fixtures shared by rust-sdk's integration tests (`mod common; use common::*;`).
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// The including test crates allow unwrap/expect/panic/indexing.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::sync::Arc;
