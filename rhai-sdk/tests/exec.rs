@@ -9,6 +9,9 @@
 )]
 
 mod common;
+/// The crashing program is rust-sdk's test fixture, shared as a file.
+#[path = "../../rust-sdk/tests/common/crash_core.rs"]
+mod crash_core;
 
 use common::{assert_denied, engine, ok, run};
 
@@ -247,46 +250,10 @@ permit(principal, action == file_system::Action::"open", resource);"#,
     );
 }
 
-/// A C program that aborts three calls deep, and a core of it made by gdb. `None` when gcc,
-/// gdb or ptrace is unavailable.
-fn make_core(dir: &std::path::Path) -> Option<(String, String)> {
-    let src = dir.join("t.c");
-    std::fs::write(
-        &src,
-        "#include <stdlib.h>\nint counter = 41;\n\
-static void crash(int depth) { int local_value = depth * 2 + 1; if (depth == 0) abort(); crash(depth - 1); (void)local_value; }\n\
-int main(void) { counter++; crash(2); return 0; }\n",
-    )
-    .unwrap();
-    let exe = dir.join("t");
-    let core = dir.join("core");
-    let cc = std::process::Command::new("gcc")
-        .args(["-g", "-O0", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status()
-        .ok()?;
-    if !cc.success() {
-        return None;
-    }
-    let gen_core = format!("generate-core-file {}", core.display());
-    std::process::Command::new("/usr/bin/gdb")
-        .args(["-nx", "-batch", "-ex", "run", "-ex", &gen_core])
-        .arg(&exe)
-        .output()
-        .ok()?;
-    core.exists().then(|| {
-        (
-            exe.to_str().unwrap().to_string(),
-            core.to_str().unwrap().to_string(),
-        )
-    })
-}
-
 #[test]
 fn core_dump_from_a_script() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some((exe, core)) = make_core(tmp.path()) else {
+    let Some((exe, core)) = crash_core::make_core(tmp.path()) else {
         eprintln!("skipped: cannot build a core file here");
         return;
     };
