@@ -1,13 +1,6 @@
 //! Fixtures shared by the end-to-end tests of the `rex-runner` binary (`tests/cli*.rs`).
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::disallowed_methods,
-    clippy::disallowed_types
-)]
+// The including test crates allow unwrap/expect/panic/indexing and std::process.
+#![allow(dead_code)]
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
