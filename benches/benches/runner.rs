@@ -3,7 +3,9 @@
 //! `cargo bench -p rex-benches --bench runner`
 //!
 //! * `startup/*`: parse + validate the policies, build the engine, register every module.
-//! * `run/trivial`: one run of `40 + 2` (per-run overhead: thread, scope, output document).
+//! * `run/trivial`: one run of `40 + 2` (per-run overhead: thread, scope, output document,
+//!   process monitor); `run/trivial_without_process_monitor` the same with the CPU/RSS
+//!   sampling off.
 //! * `run/loop_10k`: 10,000 loop iterations of pure Rhai (the interpreter's speed under the
 //!   operation/limit checks).
 //! * `run/cat_allowed` and `run/cat_denied`: one gated file read end to end — Cedar checks,
@@ -61,6 +63,15 @@ fn run(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("run");
     group.bench_function("trivial", |b| b.iter(|| black_box(r.run(&trivial, &args))));
+    let quiet = Runner::builder()
+        .principal(Principal::user("bench").unwrap_or_else(fail))
+        .policy(Input::from_text("bench.cedar", &policy))
+        .process_monitoring(false)
+        .build()
+        .unwrap_or_else(fail);
+    group.bench_function("trivial_without_process_monitor", |b| {
+        b.iter(|| black_box(quiet.run(&trivial, &args)))
+    });
     group.bench_function("loop_10k", |b| b.iter(|| black_box(r.run(&looped, &args))));
     group.bench_function("cat_allowed", |b| b.iter(|| black_box(r.run(&cat, &args))));
     group.bench_function("cat_denied", |b| {

@@ -2,13 +2,12 @@
 //!
 //! This is the one part of rust-sdk that is not gated by Cedar, because it is not a host
 //! operation a script can reach: no script function calls it, it takes no input, and it reads
-//! only `/proc/self/stat` of the current process. The runner samples it around each run to
+//! only the current process's own counters (`getrusage(RUSAGE_SELF)`, `/proc/self/statm`). The runner samples it around each run to
 //! report `RexRunnerProcessCpuUsage`, `RexRunnerRssMemoryUsageAverage` and
 //! `RexRunnerVirtualMemoryUsageAverage`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// One reading of the process's counters.
@@ -20,17 +19,24 @@ struct Reading {
 }
 
 fn read_self() -> Option<Reading> {
-    let stat = procfs::process::Process::myself().ok()?.stat().ok()?;
-    let ticks = procfs::ticks_per_second();
-    if ticks == 0 {
-        return None;
-    }
-    #[allow(clippy::cast_precision_loss)]
-    let cpu_seconds = stat.utime.saturating_add(stat.stime) as f64 / ticks as f64;
+    // CPU: one getrusage(2) call. Memory: /proc/self/statm (two numbers, in pages), which is
+    // far cheaper to read and parse than /proc/self/stat.
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).ok()?;
+    let seconds = |t: nix::sys::time::TimeVal| {
+        #[allow(clippy::cast_precision_loss)]
+        let s = t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        s
+    };
+    let cpu_seconds = seconds(usage.user_time()) + seconds(usage.system_time());
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let mut fields = statm.split_ascii_whitespace();
+    let size: u64 = fields.next()?.parse().ok()?;
+    let resident: u64 = fields.next()?.parse().ok()?;
+    let page = procfs::page_size();
     Some(Reading {
         cpu_seconds,
-        rss_bytes: stat.rss.saturating_mul(procfs::page_size()),
-        vsize_bytes: stat.vsize,
+        rss_bytes: resident.saturating_mul(page),
+        vsize_bytes: size.saturating_mul(page),
     })
 }
 
@@ -48,94 +54,91 @@ pub struct ProcessUsage {
     pub samples: u32,
 }
 
-#[derive(Debug, Default)]
-struct Totals {
-    rss: f64,
-    vsize: f64,
-    samples: u32,
+/// How many periodic samples the shared sampler keeps (one hour at one per second).
+const MAX_SAMPLES: usize = 3600;
+
+/// The process-wide sampler: one background thread, started on first use, that records a
+/// reading every interval. Monitors read the samples that fall inside their own window, so
+/// starting and stopping a monitor costs two readings and no thread creation.
+struct Sampler {
+    samples: Mutex<VecDeque<(Instant, Reading)>>,
 }
 
-impl Totals {
-    fn add(&mut self, r: &Reading) {
-        #[allow(clippy::cast_precision_loss)]
-        {
-            self.rss += r.rss_bytes as f64;
-            self.vsize += r.vsize_bytes as f64;
-        }
-        self.samples = self.samples.saturating_add(1);
-    }
+fn lock(m: &Mutex<VecDeque<(Instant, Reading)>>) -> MutexGuard<'_, VecDeque<(Instant, Reading)>> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn lock(m: &Mutex<Totals>) -> std::sync::MutexGuard<'_, Totals> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn sampler(interval: Duration) -> &'static Sampler {
+    static SAMPLER: OnceLock<&'static Sampler> = OnceLock::new();
+    SAMPLER.get_or_init(|| {
+        let sampler: &'static Sampler = Box::leak(Box::new(Sampler {
+            samples: Mutex::new(VecDeque::new()),
+        }));
+        // If the thread cannot be started, monitors still have their start and stop readings.
+        let _ = std::thread::Builder::new()
+            .name("rex-monitor".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(interval);
+                    if let Some(r) = read_self() {
+                        let mut samples = lock(&sampler.samples);
+                        if samples.len() >= MAX_SAMPLES {
+                            samples.pop_front();
+                        }
+                        samples.push_back((Instant::now(), r));
+                    }
+                }
+            });
+        sampler
+    })
 }
 
-/// Samples the process's memory at a fixed interval on a background thread until
-/// [`ProcessMonitor::stop`], and measures CPU time from start to stop.
+/// Measures CPU time from start to stop, and averages memory over the start reading, the
+/// shared sampler's readings in between (one per interval) and the stop reading.
 #[derive(Debug)]
 pub struct ProcessMonitor {
     start: Instant,
     first: Reading,
-    totals: Arc<Mutex<Totals>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    samples: &'static Mutex<VecDeque<(Instant, Reading)>>,
 }
 
 impl ProcessMonitor {
-    /// Starts monitoring, sampling every `interval` (REX sampled once per second). `None`
-    /// when `/proc/self/stat` cannot be read (the caller then reports no process metrics).
+    /// Starts monitoring. The shared sampler takes a reading every `interval` (REX sampled
+    /// once per second; the first monitor of the process fixes the interval). `None` when the
+    /// process's counters cannot be read (the caller then reports no process metrics).
     pub fn start(interval: Duration) -> Option<Self> {
+        let samples = &sampler(interval).samples;
         let first = read_self()?;
-        let mut totals = Totals::default();
-        totals.add(&first);
-        let totals = Arc::new(Mutex::new(totals));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let totals = Arc::clone(&totals);
-            let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("rex-monitor".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::park_timeout(interval);
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        if let Some(r) = read_self() {
-                            lock(&totals).add(&r);
-                        }
-                    }
-                })
-                .ok()
-        };
         Some(Self {
             start: Instant::now(),
             first,
-            totals,
-            stop,
-            thread,
+            samples,
         })
     }
 
-    /// Stops the sampler (one last sample is taken) and returns the usage.
-    pub fn stop(mut self) -> ProcessUsage {
-        self.finish()
-    }
-
-    fn finish(&mut self) -> ProcessUsage {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
-        }
-        let elapsed = self.start.elapsed().as_secs_f64();
+    /// Takes the stop reading and returns the usage over the monitored interval.
+    pub fn stop(self) -> ProcessUsage {
         let last = read_self();
-        let mut totals = lock(&self.totals);
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let (mut rss, mut vsize, mut n) = (0.0_f64, 0.0_f64, 0_u32);
+        let mut add = |r: &Reading| {
+            #[allow(clippy::cast_precision_loss)]
+            {
+                rss += r.rss_bytes as f64;
+                vsize += r.vsize_bytes as f64;
+            }
+            n = n.saturating_add(1);
+        };
+        add(&self.first);
+        for (_, r) in lock(self.samples).iter().filter(|(t, _)| *t > self.start) {
+            add(r);
+        }
         if let Some(r) = &last {
-            totals.add(r);
+            add(r);
         }
         let cpu = last.map_or(0.0, |r| (r.cpu_seconds - self.first.cpu_seconds).max(0.0));
-        let n = f64::from(totals.samples.max(1));
+        let count = f64::from(n.max(1));
         const MIB: f64 = 1024.0 * 1024.0;
         ProcessUsage {
             cpu_percent: if elapsed > 0.0 {
@@ -143,17 +146,9 @@ impl ProcessMonitor {
             } else {
                 0.0
             },
-            rss_megabytes_average: totals.rss / n / MIB,
-            virtual_megabytes_average: totals.vsize / n / MIB,
-            samples: totals.samples,
-        }
-    }
-}
-
-impl Drop for ProcessMonitor {
-    fn drop(&mut self) {
-        if self.thread.is_some() {
-            let _ = self.finish();
+            rss_megabytes_average: rss / count / MIB,
+            virtual_megabytes_average: vsize / count / MIB,
+            samples: n,
         }
     }
 }
