@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rex_auth::{Action, Authorizer, Principal, RequestContext, Resource};
-use rex_benches::{policies, rex_style_decision};
+use rex_benches::{policies, policies_with, rex_style_decision};
 
 fn authz(c: &mut Criterion) {
     let principal = Principal::user("alice").unwrap_or_else(|_| std::process::exit(1));
@@ -50,6 +50,23 @@ fn authz(c: &mut Criterion) {
                     let r =
                         Resource::file(black_box(path)).unwrap_or_else(|_| std::process::exit(1));
                     black_box(cached.authorize(Action::FsRead, &r, &none).is_ok())
+                })
+            },
+        );
+        let conditional = Authorizer::builder()
+            .principal(principal.clone())
+            .policies(policies_with(n, true))
+            .cache_capacity(0)
+            .build()
+            .unwrap_or_else(|_| std::process::exit(1));
+        group.bench_with_input(
+            BenchmarkId::new("rex_uncached_conditional", n),
+            &n,
+            |b, _| {
+                b.iter(|| {
+                    let r =
+                        Resource::file(black_box(path)).unwrap_or_else(|_| std::process::exit(1));
+                    black_box(conditional.authorize(Action::FsRead, &r, &none).is_ok())
                 })
             },
         );

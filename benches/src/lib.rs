@@ -7,9 +7,21 @@ use rex_auth::{Action, Policies, Principal, Resource, ResourceKind, schema};
 /// grant subtrees (`resource in Dir`), the others test an attribute or the type. Exactly one
 /// policy grants `read` under `/var/log`, so the benchmark request is allowed.
 pub fn policy_set(n: usize) -> String {
+    policy_set_with(n, false)
+}
+
+/// [`policy_set`], where the `read` grant can also carry a condition
+/// (`when { resource.path like "/var/log/*" }`), so that deciding it needs a Cedar
+/// evaluation instead of the authorizer's scope-only fast path.
+pub fn policy_set_with(n: usize, conditional_read: bool) -> String {
     let mut out = String::from(
-        "permit(principal, action == file_system::Action::\"read\", resource in file_system::Dir::\"/var/log\");\n",
+        "permit(principal, action == file_system::Action::\"read\", resource in file_system::Dir::\"/var/log\")",
     );
+    out.push_str(if conditional_read {
+        " when { resource.path like \"/var/log/*\" };\n"
+    } else {
+        ";\n"
+    });
     for i in 1..n {
         let a = Action::ALL
             .get(i % Action::ALL.len())
@@ -41,7 +53,13 @@ pub fn policy_set(n: usize) -> String {
 
 /// Parses and validates a generated set.
 pub fn policies(n: usize) -> Policies {
-    Policies::parse("bench.cedar", &policy_set(n)).unwrap_or_else(|_| Policies::deny_all())
+    policies_with(n, false)
+}
+
+/// Parses and validates a generated set ([`policy_set_with`]).
+pub fn policies_with(n: usize, conditional_read: bool) -> Policies {
+    Policies::parse("bench.cedar", &policy_set_with(n, conditional_read))
+        .unwrap_or_else(|_| Policies::deny_all())
 }
 
 /// One decision the way REX makes it: rebuild the resource's entity chain, build `Entities`

@@ -11,6 +11,10 @@
 //!   ancestors — the only ones whose scope can match. The partial decisions are combined
 //!   exactly as Cedar combines policies (any satisfied `forbid` denies; else any satisfied
 //!   `permit` allows);
+//! * when every candidate policy is unconditional (no `when`/`unless`) with a principal
+//!   scope that the slicing already decided, the decision follows from the scopes alone:
+//!   no entities are built and Cedar is not called (the equivalence proptests include a
+//!   property with only such policies);
 //! * requests without context attributes are cached per action, keyed on the whole resource
 //!   (type, id and attributes); replacing the policies drops the cache.
 
@@ -47,9 +51,108 @@ struct Slice {
     len: usize,
     /// Policies whose resource scope names no single entity (`resource`, `is T`,
     /// `is T in E`): always evaluated.
-    unindexed: PolicySet,
+    unindexed: Bucket,
     /// Policies with `resource == E` or `resource in E`, by [`scope_key`] of `E`.
-    by_entity: HashMap<String, PolicySet>,
+    by_entity: HashMap<String, Bucket>,
+}
+
+/// A group of policies, with what decides them without Cedar when that is possible.
+struct Bucket {
+    set: PolicySet,
+    /// `Some` while every policy of the bucket is [`ScopeOnly`]; `None` once one needs Cedar.
+    scope_only: Option<Vec<ScopeOnly>>,
+}
+
+impl Default for Bucket {
+    /// An empty bucket, decidable without Cedar until a policy that needs Cedar is added.
+    fn default() -> Self {
+        Bucket {
+            set: PolicySet::new(),
+            scope_only: Some(Vec::new()),
+        }
+    }
+}
+
+impl Bucket {
+    fn add(
+        &mut self,
+        policy: &cedar_policy::Policy,
+        fast: Option<ScopeOnly>,
+    ) -> Result<(), AuthError> {
+        self.set
+            .add(policy.clone())
+            .map_err(|e| AuthError::Config(e.to_string()))?;
+        match (fast, self.scope_only.as_mut()) {
+            (Some(f), Some(list)) => list.push(f),
+            _ => self.scope_only = None,
+        }
+        Ok(())
+    }
+}
+
+/// A policy without `when`/`unless` conditions whose principal scope is decided by the
+/// slicing (`principal` or `principal == <this principal>`): it is satisfied exactly when
+/// its resource scope matches, so Cedar need not be asked.
+#[derive(Clone)]
+struct ScopeOnly {
+    id: String,
+    forbid: bool,
+    resource: ResourceScope,
+}
+
+/// A policy's resource scope, with entity references as [`scope_key`]s.
+#[derive(Clone)]
+enum ResourceScope {
+    Any,
+    Eq(String),
+    In(String),
+    Is(String),
+    IsIn(String, String),
+}
+
+impl ScopeOnly {
+    /// The fast-path description of `policy`, if it has one.
+    fn of(policy: &cedar_policy::Policy) -> Option<ScopeOnly> {
+        if !matches!(
+            policy.principal_constraint(),
+            PrincipalConstraint::Any | PrincipalConstraint::Eq(_)
+        ) {
+            return None;
+        }
+        let json = policy.to_json().ok()?;
+        let unconditional = json
+            .get("conditions")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(Vec::is_empty);
+        if !unconditional {
+            return None;
+        }
+        let key = |e: &EntityUid| scope_key(&e.type_name().to_string(), e.id().unescaped());
+        let resource = match policy.resource_constraint() {
+            ResourceConstraint::Any => ResourceScope::Any,
+            ResourceConstraint::Eq(e) => ResourceScope::Eq(key(&e)),
+            ResourceConstraint::In(e) => ResourceScope::In(key(&e)),
+            ResourceConstraint::Is(t) => ResourceScope::Is(t.to_string()),
+            ResourceConstraint::IsIn(t, e) => ResourceScope::IsIn(t.to_string(), key(&e)),
+        };
+        Some(ScopeOnly {
+            id: policy.id().to_string(),
+            forbid: policy.effect() == cedar_policy::Effect::Forbid,
+            resource,
+        })
+    }
+
+    /// Whether the resource scope matches a resource of type `type_name` whose own key is
+    /// `chain[0]` and whose ancestors' keys are the rest of `chain`.
+    fn matches(&self, type_name: &str, chain: &[String]) -> bool {
+        match &self.resource {
+            ResourceScope::Any => true,
+            ResourceScope::Eq(k) => chain.first() == Some(k),
+            ResourceScope::In(k) => chain.contains(k),
+            ResourceScope::Is(t) => t == type_name,
+            ResourceScope::IsIn(t, k) => t == type_name && chain.contains(k),
+        }
+    }
 }
 
 /// The index key of an entity: its type and its (unescaped) id.
@@ -313,14 +416,16 @@ impl Authorizer {
 
     fn make_state(&self, policies: Policies) -> Result<State, AuthError> {
         let mut slices = Vec::with_capacity(Action::ALL.len());
-        let add = |set: &mut PolicySet, p: &cedar_policy::Policy| {
-            set.add(p.clone())
-                .map_err(|e| AuthError::Config(e.to_string()))
-        };
+        // Whether each policy can be decided by its scope alone (computed once per policy).
+        let fast: HashMap<String, ScopeOnly> = policies
+            .policies()
+            .filter_map(|p| ScopeOnly::of(p).map(|f| (p.id().to_string(), f)))
+            .collect();
+        let fast_of = |p: &cedar_policy::Policy| fast.get(&p.id().to_string()).cloned();
         for a in Action::ALL {
             let mut slice = Slice {
                 len: 0,
-                unindexed: PolicySet::new(),
+                unindexed: Bucket::default(),
                 by_entity: HashMap::new(),
             };
             for p in policies.policies() {
@@ -331,11 +436,11 @@ impl Authorizer {
                 match p.resource_constraint() {
                     ResourceConstraint::Eq(e) | ResourceConstraint::In(e) => {
                         let key = scope_key(&e.type_name().to_string(), e.id().unescaped());
-                        add(slice.by_entity.entry(key).or_default(), p)?;
+                        slice.by_entity.entry(key).or_default().add(p, fast_of(p))?;
                     }
                     ResourceConstraint::Any
                     | ResourceConstraint::Is(_)
-                    | ResourceConstraint::IsIn(_, _) => add(&mut slice.unindexed, p)?,
+                    | ResourceConstraint::IsIn(_, _) => slice.unindexed.add(p, fast_of(p))?,
                 }
             }
             slices.push(slice);
@@ -442,6 +547,46 @@ impl Authorizer {
         ) else {
             return Err(AuthError::Config(format!("no policy slice for {action}")));
         };
+        // The unindexed policies, then those indexed under the resource or an ancestor: the
+        // only ones whose resource scope can match.
+        let chain: Vec<String> = resource
+            .scope_chain()
+            .map(|(t, id)| scope_key(t, id))
+            .collect();
+        let buckets: Vec<&Bucket> = std::iter::once(&slice.unindexed)
+            .chain(chain.iter().filter_map(|k| slice.by_entity.get(k)))
+            .collect();
+        let mut permits: Vec<String> = Vec::new();
+        let mut forbids: Vec<String> = Vec::new();
+        let combine = |permits: Vec<String>, forbids: Vec<String>| {
+            if !forbids.is_empty() {
+                (Outcome::Deny, Arc::from(forbids))
+            } else if !permits.is_empty() {
+                (Outcome::Allow, Arc::from(permits))
+            } else {
+                (Outcome::Deny, Arc::from(Vec::new()))
+            }
+        };
+        // Fast path: every candidate is decided by its scope; no entities, no Cedar call.
+        let fast: Option<Vec<&ScopeOnly>> = buckets
+            .iter()
+            .map(|b| b.scope_only.as_ref())
+            .collect::<Option<Vec<_>>>()
+            .map(|lists| lists.into_iter().flatten().collect());
+        if let Some(candidates) = fast {
+            let type_name = resource.kind().type_name();
+            for p in candidates
+                .into_iter()
+                .filter(|p| p.matches(type_name, &chain))
+            {
+                if p.forbid {
+                    forbids.push(p.id.clone());
+                } else {
+                    permits.push(p.id.clone());
+                }
+            }
+            return Ok(combine(permits, forbids));
+        }
         let mut entities = resource.entities()?;
         let (ctx, ctx_entities) = context.to_cedar()?;
         entities.extend(ctx_entities);
@@ -462,14 +607,9 @@ impl Authorizer {
             None,
         )
         .map_err(|e| eval_err(format!("request: {e}")))?;
-        // The unindexed policies, then those indexed under the resource or an ancestor.
-        let indexed = resource
-            .scope_chain()
-            .filter_map(|(t, id)| slice.by_entity.get(&scope_key(t, id)));
         let mut errors: Vec<String> = Vec::new();
-        let mut permits: Vec<String> = Vec::new();
-        let mut forbids: Vec<String> = Vec::new();
-        for set in std::iter::once(&slice.unindexed).chain(indexed) {
+        for bucket in buckets {
+            let set = &bucket.set;
             if set.is_empty() {
                 continue;
             }
@@ -490,13 +630,7 @@ impl Authorizer {
         if !errors.is_empty() {
             return Ok((Outcome::Error, errors.into()));
         }
-        Ok(if !forbids.is_empty() {
-            (Outcome::Deny, forbids.into())
-        } else if !permits.is_empty() {
-            (Outcome::Allow, permits.into())
-        } else {
-            (Outcome::Deny, Arc::from(Vec::new()))
-        })
+        Ok(combine(permits, forbids))
     }
 }
 
