@@ -353,7 +353,17 @@ impl RexEngine {
                 denials: Vec::new(),
                 timings,
             },
-            Ok(Err(err)) => RunOutcome::failed(from_eval_error(&err, terminated), timings),
+            Ok(Err(err)) => {
+                // A native call that stopped because the run was cancelled or timed out
+                // reports its own error; the run still ended because of that limit.
+                let error = match (from_eval_error(&err, terminated), terminated) {
+                    (RunError::Runtime { position, .. }, Some(limit)) => {
+                        RunError::Limit { limit, position }
+                    }
+                    (error, _) => error,
+                };
+                RunOutcome::failed(error, timings)
+            }
             Err(payload) => RunOutcome::failed(
                 RunError::Internal {
                     message: panic_message(&*payload),
@@ -397,6 +407,9 @@ impl RexEngine {
             Ok(Err(err)) => Ok(Err(err)),
             Err(payload) => Err(payload),
         };
+        if matches!(result, Ok(Err(_))) {
+            crate::state::note_interruption();
+        }
         let state = guard.take();
         drop(guard);
         (result, state)

@@ -158,6 +158,22 @@ pub fn current_cancel_flag() -> Option<Arc<AtomicBool>> {
     with_current(|state| Arc::clone(&state.cancel))
 }
 
+/// Records, for a run that ends with an error, whether it was cancelled or past its
+/// deadline at that moment (a native call interrupted by either reports its own error).
+pub(crate) fn note_interruption() {
+    with_current(|state| {
+        if state.terminated.is_none() {
+            state.terminated = if state.cancel.load(Ordering::Relaxed) {
+                Some(LimitKind::Cancelled)
+            } else if state.deadline.is_some_and(|d| Instant::now() >= d) {
+                Some(LimitKind::Timeout)
+            } else {
+                None
+            };
+        }
+    });
+}
+
 /// Whether the run in progress on this thread should stop now (cancelled or past its
 /// deadline). Native functions that loop can call it; `None` means "keep going".
 pub fn current_interruption() -> Option<LimitKind> {

@@ -182,7 +182,8 @@ impl RunnerBuilder {
         let cancel = CancelHandle::new();
         let mut sdk = SdkContext::new(authorizer.clone())
             .with_limits(self.sdk_limits)
-            .with_cancel_flag(cancel.flag());
+            .with_cancel_flag(cancel.flag())
+            .with_interrupt_check(Arc::new(|| rex_core::current_interruption().is_some()));
         if let Some(path) = &self.redaction_config {
             sdk = sdk.with_redaction_config(path);
         }

@@ -554,3 +554,37 @@ permit(principal, action in [file_system::Action::"open", file_system::Action::"
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
     assert!(!r.stdout.contains("hunter2"));
 }
+
+#[test]
+fn script_timeout_stops_a_running_child_not_only_the_interpreter() {
+    let fx = Fixture::new();
+    let marker = fx.path("child-finished");
+    let policy = fx.write(
+        "p.cedar",
+        r#"permit(principal, action == file_system::Action::"open", resource in file_system::Dir::"/usr/bin");
+permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/dash");"#,
+    );
+    // The child would create the marker after 3 s; the script's timeout is 1 s and the
+    // execute call's own timeout is 60 s, so only the script's deadline can stop it in time.
+    let script = fx.write(
+        "s.rhai",
+        &format!(
+            r#"let dir = DirConfig().path("/usr/bin").build().open(OpenDirOptions().build());
+let f = dir.open_file("dash", OpenFileOptions().read(true).build());
+f.execute(ExecuteOptions().args(["-c", "sleep 3; : > {}"]).timeout(60).build());
+"unreachable""#,
+            marker.display()
+        ),
+    );
+    let r = run(rex()
+        .arg("-s")
+        .arg(&script)
+        .arg("-p")
+        .arg(&policy)
+        .args(["--timeout", "1"]));
+    assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("unreachable"));
+    // Had the child survived the run, it would write the marker within 3 s.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!marker.exists(), "the child outlived the script's timeout");
+}

@@ -44,12 +44,29 @@ impl Default for SdkLimits {
 /// let ctx = SdkContext::new(Arc::new(auth));
 /// assert!(!ctx.is_cancelled());
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SdkContext {
     authorizer: Arc<Authorizer>,
     limits: SdkLimits,
     cancelled: Arc<AtomicBool>,
+    interrupt: Option<InterruptCheck>,
     redaction_config: Option<Arc<str>>,
+}
+
+/// An extra "should this operation stop now?" test, asked by [`SdkContext::is_cancelled`]
+/// on the thread that runs the operation (e.g. the script engine's per-run deadline).
+pub type InterruptCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
+impl std::fmt::Debug for SdkContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SdkContext")
+            .field("authorizer", &self.authorizer)
+            .field("limits", &self.limits)
+            .field("cancelled", &self.cancelled)
+            .field("interrupt", &self.interrupt.is_some())
+            .field("redaction_config", &self.redaction_config)
+            .finish()
+    }
 }
 
 impl SdkContext {
@@ -59,8 +76,18 @@ impl SdkContext {
             authorizer,
             limits: SdkLimits::default(),
             cancelled: Arc::new(AtomicBool::new(false)),
+            interrupt: None,
             redaction_config: None,
         }
+    }
+
+    /// Adds an interruption test that long operations poll together with the cancellation
+    /// flag. The runner passes the engine's per-run check (`rex_core::current_interruption`),
+    /// so a script's timeout also stops a blocking SDK call (a running child, a wait, a walk)
+    /// at its next check instead of only after the call returns.
+    pub fn with_interrupt_check(mut self, check: InterruptCheck) -> Self {
+        self.interrupt = Some(check);
+        self
     }
 
     /// Uses another redaction dictionary than
@@ -106,7 +133,7 @@ impl SdkContext {
 
     /// Whether cancellation was requested.
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
+        self.cancelled.load(Ordering::Relaxed) || self.interrupt.as_ref().is_some_and(|f| f())
     }
 
     /// Asks Cedar; `Ok(())` means the operation may proceed.
