@@ -34,6 +34,9 @@ pub enum RunnerError {
     /// The authorizer could not be configured.
     #[error(transparent)]
     Auth(#[from] rex_auth::AuthError),
+    /// A policy file could not be read (or is writable by others).
+    #[error(transparent)]
+    Input(#[from] crate::inputs::InputError),
 }
 
 /// Builds a [`Runner`].
@@ -52,9 +55,36 @@ pub struct RunnerBuilder {
     metrics_limits: MetricsLimits,
     disable_monitoring: bool,
     redaction_config: Option<String>,
+    policy_files: Vec<std::path::PathBuf>,
 }
 
 impl RunnerBuilder {
+    /// Adds a policy file, read when [`build`](Self::build) runs, with the CLI's checks
+    /// ([`crate::read_policy`]: size cap, sha256, and refusal of a file that group or
+    /// others can write).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use rex_core::ScriptArguments;
+    /// use rex_runner::{Input, Runner};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let policy = dir.path().join("p.cedar");
+    /// std::fs::write(&policy, r#"permit(principal, action == sysinfo::Action::"list", resource);"#)?;
+    /// let runner = Runner::builder()
+    ///     .policy_file(&policy)
+    ///     .principal(rex_auth::Principal::user("x")?)
+    ///     .build()?;
+    /// let report = runner.run(&Input::from_text("s.rhai", "1 + 1"), &ScriptArguments::new());
+    /// assert_eq!(report.document.output, "2");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn policy_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.policy_files.push(path.as_ref().to_path_buf());
+        self
+    }
+
     /// Adds a policy source (see [`crate::read_policy`] for files).
     pub fn policy(mut self, policy: Input) -> Self {
         self.policies.push(policy);
@@ -143,7 +173,11 @@ impl RunnerBuilder {
     }
 
     /// Parses and validates the policies and builds the engine.
-    pub fn build(self) -> Result<Runner, RunnerError> {
+    pub fn build(mut self) -> Result<Runner, RunnerError> {
+        for path in std::mem::take(&mut self.policy_files) {
+            self.policies
+                .push(crate::inputs::read_policy(&path, false)?);
+        }
         let sources: Vec<(&str, &str)> = self
             .policies
             .iter()
