@@ -499,9 +499,10 @@ impl DirHandle {
                 found: t.name(),
             });
         }
-        let fl = rustix::fs::fcntl_getfl(&fd).map_err(|e| FsError::os("fcntl", p.as_str(), e))?;
         if t == EntryType::File {
-            rustix::fs::fcntl_setfl(&fd, fl - OFlags::NONBLOCK)
+            // F_SETFL only looks at the status flags (O_APPEND, O_NONBLOCK, ...) of what we
+            // opened with, so no F_GETFL round trip is needed.
+            rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK)
                 .map_err(|e| FsError::os("fcntl", p.as_str(), e))?;
         }
         Ok(FileHandle {
