@@ -280,10 +280,7 @@ fn run(args: &RunArgs) -> ExitStatus {
         }
     };
     if args.print_functions {
-        for f in runner.engine().function_signatures(false) {
-            println!("{f}");
-        }
-        return ExitStatus::Success;
+        return print_functions(&runner, args.output_format);
     }
     let Some(script_path) = &args.script_file else {
         eprintln!("error: --script-file is required (or use `validate` / `check`); see --help");
@@ -326,6 +323,70 @@ fn run(args: &RunArgs) -> ExitStatus {
         return ExitStatus::Success;
     }
     report.exit
+}
+
+/// `--print-functions`: the script API (rhai-sdk's catalog: signature and the Cedar actions
+/// each function can check) and every function registered on the engine. JSON for the JSON
+/// formats, text for `human`.
+fn print_functions(runner: &Runner, format: OutputFormat) -> ExitStatus {
+    let catalog = rhai_sdk::RexModules::all().functions();
+    let registered = runner.engine().function_signatures(false);
+    let text = match format {
+        OutputFormat::Human => {
+            let mut out = String::new();
+            let mut module = "";
+            for f in &catalog {
+                if f.module != module {
+                    module = f.module;
+                    out.push_str(&format!("# {module}\n"));
+                }
+                let checks = if f.actions.is_empty() {
+                    "no Cedar check".to_string()
+                } else {
+                    format!("checks {}", f.actions.join(", "))
+                };
+                out.push_str(&format!("{}    ({checks})\n", f.signature));
+            }
+            out.push_str("# runner built-ins\n");
+            out.push_str(
+                "info(msg) warn(msg) error(msg) trace(msg) debug(x)    (no Cedar check)\n",
+            );
+            out.push_str("MetricBuilder() MetricDimensionsBuilder() AlarmBuilder() MetricUnitType::*    (no Cedar check)\n");
+            out.push_str("# every registered function (Rhai signatures)\n");
+            for f in &registered {
+                out.push_str(f);
+                out.push('\n');
+            }
+            out
+        }
+        OutputFormat::Json | OutputFormat::PrettyJson => {
+            let functions: Vec<serde_json::Value> = catalog
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "name": f.name,
+                        "signature": f.signature,
+                        "module": f.module,
+                        "actions": f.actions,
+                    })
+                })
+                .collect();
+            let doc = serde_json::json!({ "functions": functions, "registered": registered });
+            let rendered = if format == OutputFormat::PrettyJson {
+                serde_json::to_string_pretty(&doc)
+            } else {
+                serde_json::to_string(&doc)
+            };
+            match rendered {
+                Ok(t) => t + "\n",
+                Err(_) => return ExitStatus::Internal,
+            }
+        }
+    };
+    if std::io::stdout().write_all(text.as_bytes()).is_err() {
+        return ExitStatus::Internal;
+    }
+    ExitStatus::Success
 }
 
 /// REX's `REX_RUNNER_DISABLE_MONITORING` (`true` or `1`) turns the process metrics off.

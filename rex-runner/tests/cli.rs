@@ -481,12 +481,32 @@ fn script_metrics_and_alarms_are_published_and_reserved_names_refused() {
 }
 
 #[test]
-fn print_functions_lists_the_script_api() {
-    let r = run(rex().arg("--print-functions"));
+fn print_functions_lists_the_script_api_with_its_cedar_actions() {
+    let r = run(rex().args(["--print-functions", "-o", "human"]));
     assert_eq!(r.code, 0);
     for name in ["cat(", "MetricBuilder(", "ps(", "AlarmBuilder("] {
         assert!(r.stdout.contains(name), "missing {name}");
     }
+    let r = run(rex().arg("--print-functions"));
+    assert_eq!(r.code, 0);
+    let doc = r.json();
+    let cat = doc["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "cat")
+        .unwrap()
+        .clone();
+    assert_eq!(cat["module"], "io");
+    let actions = cat["actions"].to_string();
+    assert!(actions.contains("read"), "{actions}");
+    assert!(
+        doc["registered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("MetricBuilder"))
+    );
 }
 
 #[test]
