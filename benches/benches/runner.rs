@@ -2,7 +2,8 @@
 //!
 //! `cargo bench -p rex-benches --bench runner`
 //!
-//! * `startup/*`: parse + validate the policies, build the engine, register every module.
+//! * `startup/engine_all_modules`: the sandboxed engine with every rhai-sdk module.
+//! * `startup/policies_*`: parse + validate the policies, build the engine, register every module.
 //! * `run/trivial`: one run of `40 + 2` (per-run overhead: thread, scope, output document,
 //!   process monitor); `run/trivial_without_process_monitor` the same with the CPU/RSS
 //!   sampling off.
@@ -34,6 +35,24 @@ fn runner(policy: &str) -> Runner {
 
 fn startup(c: &mut Criterion) {
     let mut group = c.benchmark_group("startup");
+    // The engine alone: every rhai-sdk module and the runner's built-ins registered, with
+    // an authorizer already built (what `RunnerBuilder::build` does after the policies).
+    let auth = std::sync::Arc::new(
+        rex_auth::Authorizer::builder()
+            .principal(Principal::user("bench").unwrap_or_else(fail))
+            .build()
+            .unwrap_or_else(fail),
+    );
+    let sdk = rust_sdk::SdkContext::new(auth);
+    group.bench_function("engine_all_modules", |b| {
+        b.iter(|| {
+            black_box(
+                rex_core::RexEngine::builder()
+                    .register(|e| rhai_sdk::RexModules::all().register(e, &sdk))
+                    .build(),
+            )
+        })
+    });
     for n in [10usize, 1000] {
         let policy = policy_set(n);
         group.bench_function(format!("policies_{n}"), |b| {

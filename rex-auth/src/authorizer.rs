@@ -119,12 +119,8 @@ impl ScopeOnly {
         ) {
             return None;
         }
-        let json = policy.to_json().ok()?;
-        let unconditional = json
-            .get("conditions")
-            .and_then(serde_json::Value::as_array)
-            .is_some_and(Vec::is_empty);
-        if !unconditional {
+        // Any `when`/`unless` clause (even `when { true }`) sends the policy to Cedar.
+        if policy.has_non_scope_constraint() {
             return None;
         }
         let key = |e: &EntityUid| scope_key(&e.type_name().to_string(), e.id().unescaped());
@@ -417,11 +413,11 @@ impl Authorizer {
     fn make_state(&self, policies: Policies) -> Result<State, AuthError> {
         let mut slices = Vec::with_capacity(Action::ALL.len());
         // Whether each policy can be decided by its scope alone (computed once per policy).
-        let fast: HashMap<String, ScopeOnly> = policies
+        let fast: HashMap<&cedar_policy::PolicyId, ScopeOnly> = policies
             .policies()
-            .filter_map(|p| ScopeOnly::of(p).map(|f| (p.id().to_string(), f)))
+            .filter_map(|p| ScopeOnly::of(p).map(|f| (p.id(), f)))
             .collect();
-        let fast_of = |p: &cedar_policy::Policy| fast.get(&p.id().to_string()).cloned();
+        let fast_of = |p: &cedar_policy::Policy| fast.get(p.id()).cloned();
         for a in Action::ALL {
             let mut slice = Slice {
                 len: 0,
