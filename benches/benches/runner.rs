@@ -11,6 +11,8 @@
 //!   operation/limit checks).
 //! * `run/cat_allowed` and `run/cat_denied`: one gated file read end to end — Cedar checks,
 //!   openat, read, output — and the same read denied (no syscall reached).
+//! * `reads_10k/*`: 10,000 gated reads in one script, through an open handle and through
+//!   `cat`, beside 10,000 `std::fs::read` calls.
 
 use std::hint::black_box;
 use std::io::Write;
@@ -79,6 +81,14 @@ fn run(c: &mut Criterion) {
     let looped = script("let s = 0; for i in 0..10000 { s += i; } s");
     let cat = script(&format!("cat(\"{root}/data.txt\")"));
     let denied = script(&format!("cat(\"{root}/other.txt\")"));
+    let handle_reads = script(&format!(
+        "let d = DirConfig().path(\"{root}\").build().open(OpenDirOptions().build());\n\
+         let f = d.open_file(\"data.txt\", OpenFileOptions().read(true).build());\n\
+         let n = 0; for i in 0..10000 {{ n += f.read().len(); }} n"
+    ));
+    let cat_reads = script(&format!(
+        "let n = 0; for i in 0..10000 {{ n += cat(\"{root}/data.txt\").len(); }} n"
+    ));
 
     let mut group = c.benchmark_group("run");
     group.bench_function("trivial", |b| b.iter(|| black_box(r.run(&trivial, &args))));
@@ -95,6 +105,26 @@ fn run(c: &mut Criterion) {
     group.bench_function("cat_allowed", |b| b.iter(|| black_box(r.run(&cat, &args))));
     group.bench_function("cat_denied", |b| {
         b.iter(|| black_box(r.run(&denied, &args)))
+    });
+    group.finish();
+
+    // 10,000 gated reads from one script: through an open handle (Cedar `read` per call),
+    // and through `cat` (REX's command: opens the directory and the file every time).
+    let mut group = c.benchmark_group("reads_10k");
+    group.sample_size(10);
+    group.bench_function("handle_read", |b| {
+        b.iter(|| black_box(r.run(&handle_reads, &args)))
+    });
+    group.bench_function("cat", |b| b.iter(|| black_box(r.run(&cat_reads, &args))));
+    group.bench_function("raw_std_fs_read", |b| {
+        let p = dir.path().join("data.txt");
+        b.iter(|| {
+            let mut n = 0;
+            for _ in 0..10_000 {
+                n += std::fs::read(&p).map(|v| v.len()).unwrap_or(0);
+            }
+            black_box(n)
+        })
     });
     group.finish();
 }
