@@ -1,33 +1,32 @@
 //! Bridges rex-auth's decision records to the JSON-lines audit log of rex-logging and to the
 //! runner's operational `tracing` events.
 
-use std::sync::{Arc, Mutex, PoisonError};
-
 use rex_auth::{AuditSink, DecisionRecord, Outcome};
 use rex_logging::{AuditDecision, AuditEvent, AuditLog};
 
-/// Writes every decision to an [`AuditLog`], stamped with the running script's SHA-256.
+/// The SHA-256 of the script a run executes, attached to the run as a
+/// [`rex_core::RunExtensions`] value so that decisions made during the run (on the run's
+/// thread) are stamped with their own script, even when one runner serves several runs at
+/// once.
+#[derive(Debug, Clone)]
+pub(crate) struct RunScript(pub(crate) String);
+
+/// The hash of the script whose run is making the current decision, if any.
+fn current_script_sha256() -> Option<String> {
+    rex_core::run_extension::<RunScript>().map(|s| s.0.clone())
+}
+
+/// Writes every decision to an [`AuditLog`], stamped with the SHA-256 of the script whose
+/// run made it (none for decisions made outside a run).
 #[derive(Debug, Clone)]
 pub struct AuditLogSink {
     log: AuditLog,
-    script_sha256: Arc<Mutex<Option<String>>>,
 }
 
 impl AuditLogSink {
     /// A sink over an opened audit log.
     pub fn new(log: AuditLog) -> Self {
-        AuditLogSink {
-            log,
-            script_sha256: Arc::new(Mutex::new(None)),
-        }
-    }
-
-    /// Sets the script hash stamped on the following records.
-    pub fn set_script(&self, sha256: Option<String>) {
-        *self
-            .script_sha256
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = sha256;
+        AuditLogSink { log }
     }
 
     /// The underlying log (for its error counters).
@@ -56,11 +55,7 @@ impl AuditSink for AuditLogSink {
         event.policies = r.policies.to_vec();
         event.enforced = r.enforced;
         event.cached = r.cached;
-        event.script_sha256 = self
-            .script_sha256
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        event.script_sha256 = current_script_sha256();
         self.log.write(&event);
     }
 }
@@ -75,24 +70,15 @@ pub const RUNNER_LOG_TARGET: &str = "rex_runner";
 ///
 /// Fields: `principal`, `action`, `resource`, `policies` (the determining policies),
 /// `context` (rex-auth's secret-free summary), `enforced` (false in permissive mode),
-/// `cached` and `script_sha256`. No file contents or script output are ever logged.
+/// `cached` and `script_sha256` (of the run that made the decision). No file contents or
+/// script output are ever logged.
 #[derive(Debug, Clone, Default)]
-pub struct TracingAuditSink {
-    script_sha256: Arc<Mutex<Option<String>>>,
-}
+pub struct TracingAuditSink;
 
 impl TracingAuditSink {
-    /// A sink with no script hash yet.
+    /// A sink.
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the script hash stamped on the following events.
-    pub fn set_script(&self, sha256: Option<String>) {
-        *self
-            .script_sha256
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = sha256;
+        Self
     }
 }
 
@@ -107,12 +93,7 @@ impl AuditSink for TracingAuditSink {
         if !level_enabled {
             return;
         }
-        let script_sha256 = self
-            .script_sha256
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-            .unwrap_or_default();
+        let script_sha256 = current_script_sha256().unwrap_or_default();
         let policies = r.policies.join(",");
         let context = r.context.summary();
         match r.outcome {

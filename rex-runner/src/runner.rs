@@ -14,7 +14,7 @@ use rhai_sdk::RexModules;
 use rust_sdk::monitor::ProcessMonitor;
 use rust_sdk::{SdkContext, SdkLimits};
 
-use crate::audit::{AuditLogSink, RUNNER_LOG_TARGET, TracingAuditSink};
+use crate::audit::{AuditLogSink, RUNNER_LOG_TARGET, RunScript, TracingAuditSink};
 use crate::exit::ExitStatus;
 use crate::inputs::Input;
 use crate::output::{DenialInfo, ErrorInfo, ErrorType, OutputDocument, Status, truncate_message};
@@ -194,17 +194,15 @@ impl RunnerBuilder {
         };
         // Every decision also becomes a `tracing` event (denials at WARN, allows at DEBUG),
         // which costs nothing when no subscriber wants it.
-        let tracing_sink = TracingAuditSink::new();
         let sinks: Vec<Arc<dyn AuditSink>> = self
             .audit
             .into_iter()
             .chain(
                 self.audit_log
-                    .clone()
                     .map(|s| Arc::new(s) as Arc<dyn AuditSink>),
             )
             .chain(std::iter::once(
-                Arc::new(tracing_sink.clone()) as Arc<dyn AuditSink>
+                Arc::new(TracingAuditSink::new()) as Arc<dyn AuditSink>
             ))
             .collect();
         let builder = Authorizer::builder()
@@ -239,8 +237,6 @@ impl RunnerBuilder {
             engine,
             cancel,
             policy_sha256: self.policies.iter().map(|p| p.sha256.clone()).collect(),
-            audit_log: self.audit_log,
-            tracing_sink,
             log_config: self.log_config,
             metrics_limits: self.metrics_limits,
             monitoring: !self.disable_monitoring,
@@ -264,8 +260,6 @@ pub struct Runner {
     engine: RexEngine,
     cancel: CancelHandle,
     policy_sha256: Vec<String>,
-    audit_log: Option<AuditLogSink>,
-    tracing_sink: TracingAuditSink,
     log_config: ScriptLogsConfig,
     metrics_limits: MetricsLimits,
     monitoring: bool,
@@ -319,10 +313,6 @@ impl Runner {
     /// [`TracingAuditSink`]). Script text, script output and file contents are never logged.
     pub fn run(&self, script: &Input, args: &ScriptArguments) -> RunReport {
         let started = Instant::now();
-        if let Some(a) = &self.audit_log {
-            a.set_script(Some(script.sha256.clone()));
-        }
-        self.tracing_sink.set_script(Some(script.sha256.clone()));
         tracing::info!(
             target: RUNNER_LOG_TARGET,
             script_sha256 = %script.sha256,
@@ -339,6 +329,7 @@ impl Runner {
         let run_metrics = RunMetrics::new(self.metrics_limits);
         let mut extensions = RunExtensions::new();
         extensions.insert(run_metrics.clone());
+        extensions.insert(RunScript(script.sha256.clone()));
         let outcome = self.engine.run_with(
             &script.text,
             args,

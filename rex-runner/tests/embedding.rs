@@ -191,3 +191,55 @@ fn one_runner_serves_concurrent_runs_without_mixing_metrics() {
         }
     });
 }
+
+#[test]
+fn concurrent_runs_stamp_their_own_script_hash_on_audit_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path())
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    for i in 0..4 {
+        std::fs::write(format!("{root}/f{i}.conf"), "k = v\n").unwrap();
+    }
+    let log_path = dir.path().join("audit.jsonl");
+    let runner = Runner::builder()
+        .principal(Principal::user("deploy-agent").unwrap())
+        .policy(Input::from_text(
+            "p.cedar",
+            &format!(r#"permit(principal, action, resource in file_system::Dir::"{root}");"#),
+        ))
+        .audit_log(rex_runner::AuditLogSink::new(
+            rex_logging::AuditLog::open(&log_path).unwrap(),
+        ))
+        .build()
+        .unwrap();
+    let scripts: Vec<Input> = (0..4)
+        .map(|i| {
+            Input::from_text(
+                "s.rhai",
+                &format!(r#"for n in 0..20 {{ cat("{root}/f{i}.conf"); }}"#),
+            )
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for script in &scripts {
+            let runner = &runner;
+            s.spawn(move || {
+                let report = runner.run(script, &ScriptArguments::new());
+                assert_eq!(report.exit, ExitStatus::Success, "{:?}", report.outcome.error);
+            });
+        }
+    });
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let mut checked = 0;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let resource = v["resource"].as_str().unwrap();
+        if let Some(i) = (0..4).find(|i| resource.contains(&format!("f{i}.conf"))) {
+            assert_eq!(v["script_sha256"], scripts[i].sha256, "{line}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4 * 20, "{checked} records checked");
+}
