@@ -197,10 +197,7 @@ impl RunnerBuilder {
         let sinks: Vec<Arc<dyn AuditSink>> = self
             .audit
             .into_iter()
-            .chain(
-                self.audit_log
-                    .map(|s| Arc::new(s) as Arc<dyn AuditSink>),
-            )
+            .chain(self.audit_log.map(|s| Arc::new(s) as Arc<dyn AuditSink>))
             .chain(std::iter::once(
                 Arc::new(TracingAuditSink::new()) as Arc<dyn AuditSink>
             ))

@@ -227,7 +227,12 @@ fn concurrent_runs_stamp_their_own_script_hash_on_audit_records() {
             let runner = &runner;
             s.spawn(move || {
                 let report = runner.run(script, &ScriptArguments::new());
-                assert_eq!(report.exit, ExitStatus::Success, "{:?}", report.outcome.error);
+                assert_eq!(
+                    report.exit,
+                    ExitStatus::Success,
+                    "{:?}",
+                    report.outcome.error
+                );
             });
         }
     });
