@@ -33,9 +33,9 @@ impl webpki::ExtendedKeyUsageValidator for AnyUsage {
     }
 }
 
-/// Reads (after `read` File) and decodes the certificates of one file.
+/// Reads and decodes the certificates of one file. The caller has already checked `read`
+/// File on it (`verify_cert_chain` checks every handle before reading any).
 fn load(ctx: &SdkContext, f: &FileHandle) -> Result<Vec<CertificateDer<'static>>, FsError> {
-    check_file(ctx, Action::FsRead, f.path())?;
     let p = f.path().as_str();
     let limited = ctx.clone().with_limits(crate::SdkLimits {
         max_read_bytes: ctx.limits().max_read_bytes.min(MAX_CERT_FILE_BYTES),
