@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use rex_auth::{Action, Resource};
 
-use super::{ExecError, ExecuteOptions, ExecuteResult, open_helper};
+use super::{ExecError, ExecuteOptions, ExecuteResult, open_helper, open_read};
 use crate::SdkContext;
-use crate::fs::{DirHandle, FileHandle, OpenDirOptions, OpenFileOptions};
+use crate::fs::FileHandle;
 
 /// Where gdb is looked for, in order.
 pub const GDB_BINARIES: &[&str] = &["/usr/bin/gdb"];
@@ -72,20 +72,6 @@ pub struct TracedProcess {
 pub struct CoreDump {
     exe: FileHandle,
     core: FileHandle,
-}
-
-fn open_read(ctx: &SdkContext, path: &str) -> Result<FileHandle, ExecError> {
-    let (dir, name) = match path.rsplit_once('/') {
-        Some(("", name)) => ("/", name),
-        Some((dir, name)) => (dir, name),
-        None => {
-            return Err(ExecError::InvalidArguments(format!(
-                "`{path}` is not an absolute path"
-            )));
-        }
-    };
-    let d = DirHandle::open(ctx, dir, OpenDirOptions::default())?;
-    Ok(d.open_file(ctx, name, OpenFileOptions::read())?)
 }
 
 /// Whether `name` is a C identifier (the only variable names passed to gdb).

@@ -419,33 +419,38 @@ pub fn execute(
 pub fn open_helper(ctx: &SdkContext, candidates: &[&str]) -> Result<FileHandle, ExecError> {
     let mut last = ExecError::InvalidArguments("no helper path given".into());
     for path in candidates {
-        let (dir, name) = match path.rsplit_once('/') {
-            Some(("", name)) => ("/", name),
-            Some((dir, name)) => (dir, name),
-            None => {
-                return Err(ExecError::InvalidArguments(format!(
-                    "helper path `{path}` is not absolute"
-                )));
-            }
-        };
-        let opened = crate::fs::DirHandle::open(ctx, dir, crate::fs::OpenDirOptions::default())
-            .and_then(|d| d.open_file(ctx, name, crate::fs::OpenFileOptions::read()));
-        match opened {
+        match open_read(ctx, path) {
             Ok(f) => return Ok(f),
-            Err(e) => {
-                if matches!(
+            Err(ExecError::Fs(e))
+                if !matches!(
                     e.kind(),
                     crate::fs::FsErrorKind::PermissionDenied
                         | crate::fs::FsErrorKind::AuthorizationError
                         | crate::fs::FsErrorKind::InvalidPath
-                ) {
-                    return Err(ExecError::Fs(e));
-                }
+                ) =>
+            {
                 last = ExecError::Fs(e);
             }
+            Err(e) => return Err(e),
         }
     }
     Err(last)
+}
+
+/// Opens the absolute `path` read-only, without following symlinks, through the gated
+/// file-system API (`open` on the directory and on the file).
+fn open_read(ctx: &SdkContext, path: &str) -> Result<FileHandle, ExecError> {
+    let (dir, name) = match path.rsplit_once('/') {
+        Some(("", name)) => ("/", name),
+        Some((dir, name)) => (dir, name),
+        None => {
+            return Err(ExecError::InvalidArguments(format!(
+                "`{path}` is not an absolute path"
+            )));
+        }
+    };
+    let d = crate::fs::DirHandle::open(ctx, dir, crate::fs::OpenDirOptions::default())?;
+    Ok(d.open_file(ctx, name, crate::fs::OpenFileOptions::read())?)
 }
 
 impl FileHandle {
