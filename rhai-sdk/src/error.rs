@@ -249,3 +249,21 @@ impl From<rust_sdk::sysctl::SysctlError> for SdkErrorInfo {
         Self::new(SYSTEMINFO_SOURCE, &kind_name(e.kind()), e.to_string())
     }
 }
+
+impl From<rust_sdk::exec::ExecError> for SdkErrorInfo {
+    fn from(e: rust_sdk::exec::ExecError) -> Self {
+        if let Some(d) = e.as_denied() {
+            return Self::denied(IO_SOURCE, d);
+        }
+        Self::new(IO_SOURCE, &kind_name(e.kind()), e.to_string())
+    }
+}
+
+impl From<rust_sdk::systemd::SystemdError> for SdkErrorInfo {
+    fn from(e: rust_sdk::systemd::SystemdError) -> Self {
+        if let rust_sdk::systemd::SystemdError::Denied(d) = &e {
+            return Self::denied(PROCESS_SOURCE, d);
+        }
+        Self::new(PROCESS_SOURCE, &kind_name(e.kind()), e.to_string())
+    }
+}

@@ -31,10 +31,10 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use rust_sdk::SdkContext;
-use rust_sdk::exec::{CoreDump, ExecError, ExecuteOptions, ExecuteResult, TracedProcess};
+use rust_sdk::exec::{CoreDump, ExecuteOptions, ExecuteResult, TracedProcess};
 
 use crate::catalog::FunctionInfo;
-use crate::error::{IO_SOURCE, SdkErrorInfo, script_err, to_script_error};
+use crate::error::{IO_SOURCE, script_err, to_script_error};
 use crate::handles::ScriptFileHandle;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
@@ -47,15 +47,6 @@ pub struct ScriptCoreDump(Arc<CoreDump>);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChildNamespaceOptions {
     target_process: Option<u32>,
-}
-
-impl From<ExecError> for SdkErrorInfo {
-    fn from(e: ExecError) -> Self {
-        if let Some(d) = e.as_denied() {
-            return SdkErrorInfo::denied(IO_SOURCE, d);
-        }
-        SdkErrorInfo::new(IO_SOURCE, &format!("{:?}", e.kind()), e.to_string())
-    }
 }
 
 fn invalid(msg: impl Into<String>) -> Box<EvalAltResult> {

@@ -17,16 +17,7 @@ use rust_sdk::SdkContext;
 use rust_sdk::systemd::{ServiceInfo, SystemdError, SystemdManager};
 
 use crate::catalog::FunctionInfo;
-use crate::error::{PROCESS_SOURCE, SdkErrorInfo, to_script_error};
-
-impl From<SystemdError> for SdkErrorInfo {
-    fn from(e: SystemdError) -> Self {
-        if let SystemdError::Denied(d) = &e {
-            return Self::denied(PROCESS_SOURCE, d);
-        }
-        Self::new(PROCESS_SOURCE, &format!("{:?}", e.kind()), e.to_string())
-    }
-}
+use crate::error::to_script_error;
 
 /// The bus the script's `SystemctlManager()` talks to (chosen by the host, never by scripts).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
