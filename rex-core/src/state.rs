@@ -158,18 +158,23 @@ pub fn current_cancel_flag() -> Option<Arc<AtomicBool>> {
     with_current(|state| Arc::clone(&state.cancel))
 }
 
+/// Whether `state`'s run should stop now: cancelled, or past its deadline.
+fn interruption_of(state: &RunState) -> Option<LimitKind> {
+    if state.cancel.load(Ordering::Relaxed) {
+        Some(LimitKind::Cancelled)
+    } else if state.deadline.is_some_and(|d| Instant::now() >= d) {
+        Some(LimitKind::Timeout)
+    } else {
+        None
+    }
+}
+
 /// Records, for a run that ends with an error, whether it was cancelled or past its
 /// deadline at that moment (a native call interrupted by either reports its own error).
 pub(crate) fn note_interruption() {
     with_current(|state| {
         if state.terminated.is_none() {
-            state.terminated = if state.cancel.load(Ordering::Relaxed) {
-                Some(LimitKind::Cancelled)
-            } else if state.deadline.is_some_and(|d| Instant::now() >= d) {
-                Some(LimitKind::Timeout)
-            } else {
-                None
-            };
+            state.terminated = interruption_of(state);
         }
     });
 }
@@ -177,16 +182,7 @@ pub(crate) fn note_interruption() {
 /// Whether the run in progress on this thread should stop now (cancelled or past its
 /// deadline). Native functions that loop can call it; `None` means "keep going".
 pub fn current_interruption() -> Option<LimitKind> {
-    with_current(|state| {
-        if state.cancel.load(Ordering::Relaxed) {
-            Some(LimitKind::Cancelled)
-        } else if state.deadline.is_some_and(|d| Instant::now() >= d) {
-            Some(LimitKind::Timeout)
-        } else {
-            None
-        }
-    })
-    .flatten()
+    with_current(|state| interruption_of(state)).flatten()
 }
 
 /// The extension of type `T` attached to the run in progress on this thread (see
