@@ -57,22 +57,14 @@ impl ScriptFileHandle {
     }
 
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut FileHandle) -> RResult<R>) -> RResult<R> {
-        let mut guard = self
-            .0
-            .lock()
-            .map_err(|_| script_err(IO_SOURCE, "Other", "file handle lock poisoned"))?;
-        match guard.as_mut() {
+        match self.lock()?.as_mut() {
             Some(h) => f(h),
             None => Err(closed()),
         }
     }
 
     pub(crate) fn take(&self) -> RResult<FileHandle> {
-        let mut guard = self
-            .0
-            .lock()
-            .map_err(|_| script_err(IO_SOURCE, "Other", "file handle lock poisoned"))?;
-        guard.take().ok_or_else(closed)
+        self.lock()?.take().ok_or_else(closed)
     }
 }
 
@@ -366,7 +358,7 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
                   f: &mut ScriptFileHandle,
                   dest: ScriptFileHandle,
                   opts: CopyFileOptions| {
-        if Arc::ptr_eq(&f.0, &dest.0) {
+        if f.same_as(&dest) {
             return Err(script_err(
                 IO_SOURCE,
                 "InvalidArguments",
