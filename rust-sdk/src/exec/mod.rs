@@ -291,20 +291,6 @@ struct Target {
     switch_gid: Option<u32>,
 }
 
-fn user_name(uid: u32) -> String {
-    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-        Ok(Some(u)) => u.name,
-        _ => uid.to_string(),
-    }
-}
-
-fn group_name(gid: u32) -> String {
-    match nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)) {
-        Ok(Some(g)) => g.name,
-        _ => gid.to_string(),
-    }
-}
-
 fn resolve_target(opts: &ExecuteOptions) -> Result<Target, ExecError> {
     let (uid, user_gid) = match &opts.user {
         None => (nix::unistd::geteuid().as_raw(), None),
@@ -326,11 +312,12 @@ fn resolve_target(opts: &ExecuteOptions) -> Result<Target, ExecError> {
         },
     };
     let switch_gid = (opts.user.is_some() || opts.group.is_some()).then_some(gid);
+    let names = crate::fs::ownership_names(uid, gid);
     Ok(Target {
         identity: Identity {
-            username: user_name(uid),
+            username: names.user,
             uid,
-            groupname: group_name(gid),
+            groupname: names.group,
             gid,
         },
         switch_uid: opts.user.is_some().then_some(uid),

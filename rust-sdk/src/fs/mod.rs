@@ -33,6 +33,7 @@ pub use cert::{MAX_CERT_FILE_BYTES, verify_cert, verify_cert_chain};
 pub use elf::{ElfInfo, elf_info};
 pub use error::{FsError, FsErrorKind};
 pub use glob::glob_match;
+pub(crate) use handle::ownership_names;
 pub use handle::{
     ChangeReport, CopyFileOptions, DeleteDirOptions, DeleteReport, DirEntry, DirHandle, EntryType,
     FileHandle, Metadata, OpenDirOptions, OpenFileOptions, Ownership, WriteOptions,
