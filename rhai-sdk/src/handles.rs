@@ -14,7 +14,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use rust_sdk::SdkContext;
 use rust_sdk::fs::{
     CopyFileOptions, DeleteDirOptions, DirHandle, FileHandle, Metadata, OpenDirOptions,
-    OpenFileOptions, WriteOptions,
+    OpenFileOptions, Ownership, WriteOptions,
 };
 
 use crate::error::{IO_SOURCE, script_err, to_script_error};
@@ -76,8 +76,33 @@ pub(crate) fn closed() -> Box<EvalAltResult> {
     )
 }
 
-fn int(v: u64) -> i64 {
+/// A count as a script integer (saturating at `i64::MAX`).
+pub(crate) fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Lines as a script array.
+pub(crate) fn lines(v: Vec<String>) -> Array {
+    v.into_iter().map(Dynamic::from).collect()
+}
+
+/// A search hit as `#{line_number, line_content}`.
+pub(crate) fn match_map(m: rust_sdk::fs::Match) -> Dynamic {
+    let mut map = Map::new();
+    map.insert(
+        "line_number".into(),
+        i64::try_from(m.line_number).unwrap_or(i64::MAX).into(),
+    );
+    map.insert("line_content".into(), m.line_content.into());
+    Dynamic::from_map(map)
+}
+
+/// An owner as `#{user, group}`.
+pub(crate) fn ownership_map(o: &Ownership) -> Map {
+    let mut m = Map::new();
+    m.insert("user".into(), o.user.clone().into());
+    m.insert("group".into(), o.group.clone().into());
+    m
 }
 
 pub(crate) fn metadata_map(m: &Metadata) -> Map {
@@ -102,11 +127,7 @@ pub(crate) fn metadata_map(m: &Metadata) -> Map {
             .clone()
             .map_or(Dynamic::UNIT, Dynamic::from),
     );
-    let owner = m.owner();
-    let mut o = Map::new();
-    o.insert("user".into(), owner.user.into());
-    o.insert("group".into(), owner.group.into());
-    out.insert("owner".into(), o.into());
+    out.insert("owner".into(), ownership_map(&m.owner()).into());
     out
 }
 
@@ -305,7 +326,7 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
                         o: ReadLinesOptions| {
         f.with(|h| {
             h.read_lines(&c, o.start, o.count)
-                .map(|l| l.into_iter().map(Dynamic::from).collect::<Array>())
+                .map(lines)
                 .map_err(to_script_error)
         })
     });
@@ -323,19 +344,9 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
     });
     reg!("search", |c, f: &mut ScriptFileHandle, pattern: &str| {
         f.with(|h| {
-            let matches = h.search(&c, pattern).map_err(to_script_error)?;
-            Ok(matches
-                .into_iter()
-                .map(|m| {
-                    let mut map = Map::new();
-                    map.insert(
-                        "line_number".into(),
-                        i64::try_from(m.line_number).unwrap_or(i64::MAX).into(),
-                    );
-                    map.insert("line_content".into(), m.line_content.into());
-                    Dynamic::from_map(map)
-                })
-                .collect::<Array>())
+            h.search(&c, pattern)
+                .map(|v| v.into_iter().map(match_map).collect::<Array>())
+                .map_err(to_script_error)
         })
     });
     reg!("counts", |c, f: &mut ScriptFileHandle| {

@@ -36,17 +36,13 @@ use rust_sdk::fs::{
 
 use crate::catalog::FunctionInfo;
 use crate::error::{IO_SOURCE, script_err, to_script_error};
-use crate::handles::{ReadLinesOptions, ScriptFileHandle};
+use crate::handles::{ReadLinesOptions, ScriptFileHandle, int, lines, match_map, ownership_map};
 use crate::utils::DateTime;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
 fn invalid(message: impl Into<String>) -> Box<EvalAltResult> {
     script_err(IO_SOURCE, "ValidationError", message)
-}
-
-fn int(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,13 +561,6 @@ fn register_builders(engine: &mut Engine) {
 // ---------------------------------------------------------------------------------------------
 // Value types
 
-fn ownership_map(o: &Ownership) -> Map {
-    let mut m = Map::new();
-    m.insert("user".into(), o.user.clone().into());
-    m.insert("group".into(), o.group.clone().into());
-    m
-}
-
 fn du_entry_map(e: &DiskUsageEntry) -> Map {
     let mut m = Map::new();
     m.insert("path".into(), e.path.clone().into());
@@ -688,7 +677,7 @@ fn register_values(engine: &mut Engine) {
 
     // Maps returned where REX returns a serialisable value (`counts()`, `search()` matches)
     // answer `to_map()` too.
-    engine.register_fn("to_map", |m: &mut Map| m.clone());
+    crate::utils::register_value_maps(engine);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -728,20 +717,6 @@ fn report_result(report: ChangeReport) -> RResult<()> {
             ),
         ))
     }
-}
-
-fn match_map(m: rust_sdk::fs::Match) -> Dynamic {
-    let mut map = Map::new();
-    map.insert(
-        "line_number".into(),
-        i64::try_from(m.line_number).unwrap_or(i64::MAX).into(),
-    );
-    map.insert("line_content".into(), m.line_content.into());
-    Dynamic::from_map(map)
-}
-
-fn lines(v: Vec<String>) -> Array {
-    v.into_iter().map(Dynamic::from).collect()
 }
 
 fn two_handles<R>(
