@@ -174,7 +174,7 @@ impl DirHandle {
             if *visited > ctx.limits().max_entries {
                 return Err(FsError::TooManyEntries(ctx.limits().max_entries).into());
             }
-            let Ok(name) = String::from_utf8(raw.clone()) else {
+            let Ok(name) = String::from_utf8(raw) else {
                 continue;
             };
             let Ok(p) = self.path.join(&name) else {
@@ -213,9 +213,10 @@ impl DirHandle {
                     entry_type: t,
                     depth,
                 };
+                // the name is valid UTF-8, so its bytes are the raw name
                 let entry = DirEntry {
+                    raw_name: name.as_bytes().to_vec(),
                     name: name.clone(),
-                    raw_name: raw,
                     entry_type: t,
                     inode: ino,
                     parent: self.clone(),
