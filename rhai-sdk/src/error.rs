@@ -223,10 +223,16 @@ impl From<NetworkError> for SdkErrorInfo {
 
 /// Registers the kind modules (`IoErrorKind::PermissionDenied` == `"PermissionDenied"`, ...).
 pub fn register_kind_modules(engine: &mut Engine) {
-    for (name, kinds) in KIND_MODULES {
+    register_string_constants(engine, KIND_MODULES);
+}
+
+/// Registers static modules of string constants, each constant equal to its own name
+/// (`Module::NAME == "NAME"`).
+pub(crate) fn register_string_constants(engine: &mut Engine, modules: &[(&str, &[&str])]) {
+    for (name, values) in modules {
         let mut module = Module::new();
-        for kind in *kinds {
-            module.set_var(*kind, (*kind).to_string());
+        for v in *values {
+            module.set_var(*v, (*v).to_string());
         }
         engine.register_static_module(*name, module.into());
     }

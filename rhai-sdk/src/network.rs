@@ -6,7 +6,7 @@
 //! Unlike REX, redirects are followed only after each target URL passes Cedar (rust-sdk), the
 //! port is part of the `connect` check, and response bodies are capped.
 
-use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, Position};
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Position};
 use rust_sdk::SdkContext;
 use rust_sdk::network::{self as net, HttpOptions, HttpResponse, Transport};
 
@@ -161,13 +161,7 @@ fn ip_addresses(ctx: &SdkContext) -> RResult<Dynamic> {
 
 /// Registers the network module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
-    for (name, values) in CONSTANT_MODULES {
-        let mut module = Module::new();
-        for v in *values {
-            module.set_var(*v, (*v).to_string());
-        }
-        engine.register_static_module(*name, module.into());
-    }
+    crate::error::register_string_constants(engine, CONSTANT_MODULES);
     crate::utils::register_value_maps(engine);
     engine.register_type_with_name::<Client>("Client");
     engine.register_type_with_name::<Request>("Request");
