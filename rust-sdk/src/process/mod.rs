@@ -707,15 +707,7 @@ impl ProcessManager {
         pid: u32,
         signal: Signal,
     ) -> Result<Killed, ProcessError> {
-        if pid == 0 {
-            return Err(ProcessError::Validation("pid 0 is not a process".into()));
-        }
-        let (before, _) = read_identity(pid, &mut self.users)?;
-        let pidfd = open_pidfd(pid)?;
-        let (after, _) = read_identity(pid, &mut self.users)?;
-        if before.starttime != after.starttime {
-            return Err(ProcessError::NotFound { pid });
-        }
+        let (pidfd, after) = pin_process(pid, &mut self.users)?;
         ctx.check(signal.action(), &Resource::process(after.attrs.clone()))?;
         rustix::process::pidfd_send_signal(&pidfd, signal.raw()).map_err(|e| {
             if e == rustix::io::Errno::SRCH {
@@ -902,6 +894,26 @@ impl ProcessManager {
         }
         Ok(out)
     }
+}
+
+/// Opens a pidfd on `pid` and reads the process's identity on both sides of the open: the
+/// identity returned is that of the process the pidfd refers to (same start time before and
+/// after), so a recycled pid cannot be authorized in place of another process. Pid 0 is a
+/// validation error.
+fn pin_process(
+    pid: u32,
+    users: &mut Users,
+) -> Result<(rustix::fd::OwnedFd, Identity), ProcessError> {
+    if pid == 0 {
+        return Err(ProcessError::Validation("pid 0 is not a process".into()));
+    }
+    let (before, _) = read_identity(pid, users)?;
+    let pidfd = open_pidfd(pid)?;
+    let (after, _) = read_identity(pid, users)?;
+    if before.starttime != after.starttime {
+        return Err(ProcessError::NotFound { pid });
+    }
+    Ok((pidfd, after))
 }
 
 fn open_pidfd(pid: u32) -> Result<rustix::fd::OwnedFd, ProcessError> {

@@ -20,7 +20,7 @@ use std::os::fd::OwnedFd;
 use nix::sched::CloneFlags;
 use rex_auth::{Action, Resource};
 
-use super::{ProcessError, ProcessManager, open_pidfd, read_identity};
+use super::{ProcessError, ProcessManager, pin_process};
 use crate::SdkContext;
 
 /// Which namespace to enter.
@@ -90,16 +90,7 @@ impl ProcessManager {
         }
         match &opts.target {
             NamespaceTarget::Pid(pid) => {
-                let pid = *pid;
-                if pid == 0 {
-                    return Err(ProcessError::Validation("pid 0 is not a process".into()));
-                }
-                let (before, _) = read_identity(pid, &mut self.users)?;
-                let pidfd = open_pidfd(pid)?;
-                let (after, _) = read_identity(pid, &mut self.users)?;
-                if before.starttime != after.starttime {
-                    return Err(ProcessError::NotFound { pid });
-                }
+                let (pidfd, after) = pin_process(*pid, &mut self.users)?;
                 let resource = Resource::process(after.attrs);
                 if opts.mount {
                     ctx.check(Action::ProcessMountNamespace, &resource)?;

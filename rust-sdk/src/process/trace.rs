@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use rex_auth::{Action, Resource};
 
-use super::{ProcessError, ProcessManager, open_pidfd, read_identity};
+use super::{ProcessError, ProcessManager, pin_process, read_identity};
 use crate::SdkContext;
 use crate::exec::{ExecError, ExecuteOptions, execute};
 use crate::fs::{DirHandle, FsError, OpenDirOptions, OpenFileOptions};
@@ -165,15 +165,7 @@ impl ProcessManager {
         pid: u32,
         opts: &TraceOptions,
     ) -> Result<TracedProcess, ProcessError> {
-        if pid == 0 {
-            return Err(ProcessError::Validation("pid 0 is not a process".into()));
-        }
-        let (before, _) = read_identity(pid, &mut self.users)?;
-        let _pidfd = open_pidfd(pid)?;
-        let (after, _) = read_identity(pid, &mut self.users)?;
-        if before.starttime != after.starttime {
-            return Err(ProcessError::NotFound { pid });
-        }
+        let (_pidfd, after) = pin_process(pid, &mut self.users)?;
         ctx.check(Action::ProcessTrace, &Resource::process(after.attrs))?;
         if let Some(ns_pid) = opts.ns_pid {
             let (ns_ident, _) = read_identity(ns_pid, &mut self.users)?;
