@@ -207,7 +207,6 @@ pub struct SetOwnershipOptions {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScriptDiskUsageOptions {
     inner: DiskUsageOptions,
-    max_depth: Option<i64>,
     track_largest_subdir: bool,
 }
 
@@ -380,9 +379,7 @@ fn register_builders(engine: &mut Engine) {
         if o.inner.summarize && o.inner.all_files {
             return Err(invalid("all_files conflicts with summarize"));
         }
-        let mut out = *o;
-        out.inner.max_depth = o.max_depth.map(|d| depth("max_depth", d)).transpose()?;
-        Ok(out)
+        Ok(*o)
     });
     set!(engine, ScriptDiskUsageOptions, "summarize", |o, v: bool| {
         o.inner.summarize = v
@@ -408,9 +405,13 @@ fn register_builders(engine: &mut Engine) {
         "apparent_size",
         |o, v: bool| o.inner.apparent_size = v
     );
-    set!(engine, ScriptDiskUsageOptions, "max_depth", |o, n: i64| o
-        .max_depth =
-        Some(n));
+    // Converted here (as `FindOptions.max_depth` is), so options used without `build()`
+    // cannot drop the depth.
+    engine.register_fn("max_depth", |o: &mut ScriptDiskUsageOptions, n: i64| {
+        let mut o = *o;
+        o.inner.max_depth = Some(depth("max_depth", n)?);
+        Ok::<_, Box<EvalAltResult>>(o)
+    });
     set!(
         engine,
         ScriptDiskUsageOptions,
