@@ -49,11 +49,13 @@ impl DirHandle {
 }
 
 impl DirHandle {
-    /// The entry `name` when it is a symbolic link (`open` File on the link, after an
-    /// `lstat` through this directory's fd); `None` when it is anything else or missing. Used
-    /// by `ls` on a link path, which REX answers with the link itself.
+    /// The entry `name` when it is a symbolic link; `None` when it is anything else or
+    /// missing. Checks `open` File on the path first, then `lstat`s it through this
+    /// directory's fd (so a denied caller learns nothing about the entry). Used by `ls` on a
+    /// link path, which REX answers with the link itself.
     pub fn symlink_entry(&self, ctx: &SdkContext, name: &str) -> Result<Option<DirEntry>, FsError> {
         let p = self.path.join(name)?;
+        check_file(ctx, Action::FsOpen, &p)?;
         let st = match rustix::fs::statat(&*self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             Err(Errno::NOENT) => return Ok(None),
@@ -62,7 +64,6 @@ impl DirHandle {
         if EntryType::from_stat(&st) != EntryType::Symlink {
             return Ok(None);
         }
-        check_file(ctx, Action::FsOpen, &p)?;
         Ok(Some(DirEntry {
             name: name.to_string(),
             raw_name: name.as_bytes().to_vec(),
