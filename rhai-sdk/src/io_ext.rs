@@ -31,7 +31,8 @@ use rust_sdk::fs::gzip::{self, GzipInfo};
 use rust_sdk::fs::{
     ChangeReport, DirEntry, DirHandle, DiskUsageEntry, DiskUsageOptions, FindOptions, FsError,
     FsErrorKind, Metadata, OpenDirOptions, OpenFileOptions, Ownership, ReplacementOptions,
-    SetXAttrOptions, SymlinkHandle, WriteOptions, replace_text,
+    SKIPPED_SPECIAL_FILE, SKIPPED_SYMLINK, SetXAttrOptions, SymlinkHandle, WriteOptions,
+    replace_text,
 };
 
 use crate::catalog::FunctionInfo;
@@ -701,7 +702,7 @@ fn report_result(report: ChangeReport) -> RResult<()> {
     let failed: Vec<String> = report
         .not_changed
         .iter()
-        .filter(|(_, why)| !why.ends_with("skipped"))
+        .filter(|(_, why)| why != SKIPPED_SYMLINK && why != SKIPPED_SPECIAL_FILE)
         .map(|(p, why)| format!("{p}: {why}"))
         .collect();
     if failed.is_empty() {

@@ -233,7 +233,11 @@ pub struct DeleteReport {
     pub not_removed: Vec<(String, String)>,
 }
 
-const SKIPPED_LINK: &str = "symlink skipped";
+/// The [`ChangeReport::not_changed`] reason of a symlink that a recursive change skipped.
+pub const SKIPPED_SYMLINK: &str = "symlink skipped";
+/// The [`ChangeReport::not_changed`] reason of a FIFO, socket or device that a recursive
+/// change skipped.
+pub const SKIPPED_SPECIAL_FILE: &str = "special file skipped";
 
 /// One entry of a collected tree: (parent fd, name, path, is_dir).
 pub(crate) type TreeItem = (Arc<OwnedFd>, String, ResourcePath, bool);
@@ -243,7 +247,8 @@ pub(crate) type TreeItem = (Arc<OwnedFd>, String, ResourcePath, bool);
 pub struct ChangeReport {
     /// Paths changed.
     pub changed: Vec<String>,
-    /// Paths not changed, with the reason.
+    /// Paths not changed, with the reason: [`SKIPPED_SYMLINK`] or [`SKIPPED_SPECIAL_FILE`]
+    /// for entries skipped on purpose, the OS error otherwise.
     pub not_changed: Vec<(String, String)>,
 }
 
@@ -661,10 +666,10 @@ impl DirHandle {
         let links: Vec<String> = report
             .not_changed
             .iter()
-            .filter(|(_, why)| why == SKIPPED_LINK)
+            .filter(|(_, why)| why == SKIPPED_SYMLINK)
             .map(|(p, _)| p.clone())
             .collect();
-        report.not_changed.retain(|(_, why)| why != SKIPPED_LINK);
+        report.not_changed.retain(|(_, why)| why != SKIPPED_SYMLINK);
         for (fd, n, p, _) in plan
             .iter()
             .filter(|(_, _, p, _)| links.iter().any(|l| l == p.as_str()))
@@ -719,7 +724,7 @@ impl DirHandle {
                 Ok(st) if EntryType::from_stat(&st) == EntryType::Symlink => {
                     report
                         .not_changed
-                        .push((p.as_str().to_string(), SKIPPED_LINK.to_string()));
+                        .push((p.as_str().to_string(), SKIPPED_SYMLINK.to_string()));
                     continue;
                 }
                 Ok(st)
@@ -727,7 +732,7 @@ impl DirHandle {
                 {
                     report
                         .not_changed
-                        .push((p.as_str().to_string(), "special file skipped".into()));
+                        .push((p.as_str().to_string(), SKIPPED_SPECIAL_FILE.to_string()));
                     continue;
                 }
                 Ok(_) => rustix::fs::openat(&**dfd, n.as_str(), flags, Mode::empty())

@@ -36,7 +36,8 @@ pub use glob::glob_match;
 pub(crate) use handle::ownership_names;
 pub use handle::{
     ChangeReport, CopyFileOptions, DeleteDirOptions, DeleteReport, DirEntry, DirHandle, EntryType,
-    FileHandle, Metadata, OpenDirOptions, OpenFileOptions, Ownership, WriteOptions,
+    FileHandle, Metadata, OpenDirOptions, OpenFileOptions, Ownership, SKIPPED_SPECIAL_FILE,
+    SKIPPED_SYMLINK, WriteOptions,
 };
 pub use linux::{
     SELINUX_XATTR, SetXAttrOptions, SymlinkHandle, merge_selinux_context,
