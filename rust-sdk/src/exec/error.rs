@@ -3,6 +3,7 @@
 use rex_auth::{AuthError, Denied};
 
 use crate::fs::FsError;
+use crate::process::{ProcessError, ProcessErrorKind};
 
 /// REX's `IoErrorKind` names that an execution can fail with (`execute` lives in REX's
 /// safe-io crate, so scripts see these under `IoErrorKind`).
@@ -20,8 +21,13 @@ pub enum ExecErrorKind {
     EntryTypeMismatchError,
     /// A user or group name could not be resolved.
     IdentityResolutionError,
-    /// A requested feature is not supported (capabilities, PID namespaces).
+    /// A requested feature is not available here (e.g. the runner does not hold a requested
+    /// capability).
     UnsupportedOperationError,
+    /// The child could not be placed in the target's PID namespace. (REX's name: there it was
+    /// fatal because the runner itself had changed namespace; here the runner never does, so
+    /// the error is an ordinary one.)
+    ProcessNamespaceFatalError,
     /// The entry does not exist.
     NotFound,
     /// An OS error (spawn, wait, read).
@@ -59,6 +65,31 @@ pub enum ExecError {
     /// A feature this implementation does not offer.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// The runner does not hold capabilities that the request needs (a requested capability
+    /// it would have to pass on, or `CAP_SETPCAP` to keep a uid-0 child to the requested
+    /// set); nothing was spawned.
+    #[error("the runner does not hold {} (needed to {needed_for})", .missing.join(", "))]
+    MissingCapabilities {
+        /// The capabilities missing, canonical names.
+        missing: Vec<String>,
+        /// What they were needed for.
+        needed_for: &'static str,
+    },
+    /// The process whose PID namespace the child should enter could not be pinned (it does not
+    /// exist, or its pidfd could not be opened); nothing was spawned.
+    #[error("PID namespace target: {0}")]
+    TargetProcess(ProcessError),
+    /// Joining the target's PID namespace failed (`EPERM`: the runner lacks `CAP_SYS_ADMIN`
+    /// over it; `EINVAL`: the namespace is not the runner's or one of its descendants);
+    /// nothing was spawned.
+    #[error("cannot enter the PID namespace of process {pid}: {source}")]
+    Namespace {
+        /// The target process.
+        pid: u32,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Opening a file through the file-system API failed (helper binaries, core files).
     #[error(transparent)]
     Fs(FsError),
@@ -98,7 +129,15 @@ impl ExecError {
             ExecError::NotReadOnly(_) => ExecErrorKind::ValidationError,
             ExecError::NotRegularFile { .. } => ExecErrorKind::EntryTypeMismatchError,
             ExecError::IdentityResolution(_) => ExecErrorKind::IdentityResolutionError,
-            ExecError::Unsupported(_) => ExecErrorKind::UnsupportedOperationError,
+            ExecError::Unsupported(_) | ExecError::MissingCapabilities { .. } => {
+                ExecErrorKind::UnsupportedOperationError
+            }
+            ExecError::TargetProcess(e) => match e.kind() {
+                ProcessErrorKind::ProcessNotFound => ExecErrorKind::NotFound,
+                ProcessErrorKind::ValidationError => ExecErrorKind::InvalidArguments,
+                _ => ExecErrorKind::ProcessNamespaceFatalError,
+            },
+            ExecError::Namespace { .. } => ExecErrorKind::ProcessNamespaceFatalError,
             ExecError::Fs(e) => match e.kind() {
                 crate::fs::FsErrorKind::PermissionDenied => ExecErrorKind::PermissionDenied,
                 crate::fs::FsErrorKind::AuthorizationError => ExecErrorKind::AuthorizationError,

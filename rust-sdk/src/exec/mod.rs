@@ -18,10 +18,40 @@
 //!   process group.
 //! * **No privilege gain.** The child is created from a short-lived thread that first sets
 //!   `PR_SET_NO_NEW_PRIVS` and clears its ambient capabilities; both are inherited by the
-//!   child, so set-uid binaries and file capabilities grant nothing. An optional user/group
-//!   switch is done in the child as `setgid` → `setgroups([])` → `setuid`. Requests for
-//!   capabilities or for another PID namespace are refused as unsupported. No `unsafe` code is
-//!   needed for any of this.
+//!   child, so set-uid binaries and file capabilities grant nothing. Without requested
+//!   capabilities an optional user/group switch is done in the child as `setgid` →
+//!   `setgroups([])` → `setuid`. No `unsafe` code is needed for any of this.
+//! * **Capabilities** (`capabilities`, REX's `CAP_…` names; case and the `CAP_` prefix are
+//!   optional, the Cedar context always gets the canonical `CAP_…` form, deduplicated; an
+//!   unknown name is an invalid argument). The child gets **exactly** the requested set as its
+//!   permitted, effective, inheritable and ambient sets, and nothing else. Because the kernel
+//!   empties the ambient set when a uid-0 thread switches to another user, the identity switch
+//!   then happens on the spawning thread itself, with per-thread syscalls (never glibc's
+//!   process-wide `setuid`): `PR_SET_KEEPCAPS` → `setgid` → `setgroups([])` → `setuid` →
+//!   `capset(requested)` → raise each requested capability in the ambient set →
+//!   `PR_SET_NO_NEW_PRIVS` → spawn. `PR_SET_NO_NEW_PRIVS` stays set even with capabilities
+//!   (ambient capabilities survive it; it is stricter than REX, which set neither). When the
+//!   child runs as uid 0, the thread also sets `SECBIT_NOROOT | SECBIT_NOROOT_LOCKED`, so the
+//!   child (and whatever it executes) does not get root's full capability set on `execve`,
+//!   only the requested one; it still owns root's files, as any uid-0 process does. A
+//!   requested capability that the runner itself does not hold is refused with
+//!   [`ExecError::MissingCapabilities`] before anything is spawned. The requested capabilities
+//!   are in the Cedar context (`context.capabilities`, a `Set<String>`), so a policy can
+//!   allow-list them (REX §6.4 left them out). The user switch on the thread makes the
+//!   kernel mark the runner non-dumpable; the previous dumpable setting is restored once the
+//!   thread has ended.
+//! * **PID namespace** (`namespace_target_pid`): the child is placed in the PID namespace of
+//!   an existing process, as in REX. After the Cedar check (the context carries
+//!   `namespace: {target_process_id}`), the target is pinned with a pidfd (the process module's
+//!   pinning, so a recycled pid cannot be entered in its place), and the spawning thread joins
+//!   the namespace with `setns(pidfd, CLONE_NEWPID)`, which changes only that thread's
+//!   namespace for children; the runner's own threads never move, and the thread ends after
+//!   the spawn, so nothing needs restoring. The result's `pid` is the child's pid in the
+//!   runner's namespace; the timeout, the cancellation and the final group kill work as usual
+//!   from there. The child is never the namespace's init (the target namespace still has its
+//!   own init, or the fork fails), so signals reach it normally. A missing target is
+//!   [`ExecError::TargetProcess`], a failing `setns` (`EPERM`, `EINVAL` for a namespace that
+//!   is not the runner's or a descendant of it) [`ExecError::Namespace`].
 //! * **Bounded.** stdout and stderr are read concurrently (one `poll` loop), each kept up to a
 //!   byte cap (the excess is read and discarded, and the truncation reported), so the child can
 //!   never block on a full pipe. A timeout or the context's cancellation flag kills the whole
@@ -32,6 +62,7 @@
 //! through the file-system API and run through [`execute`], so the same `execute` policy
 //! applies to it.
 
+mod caps;
 mod coredump;
 mod error;
 mod run;
@@ -84,9 +115,10 @@ pub struct ExecuteOptions {
     /// Run as this group (name, or a numeric gid); `None` keeps the current group, or takes
     /// the user's primary group when `user` is set.
     pub group: Option<String>,
-    /// Capabilities for the child. Not supported: a non-empty list is refused.
+    /// Capabilities for the child (`CAP_NET_BIND_SERVICE`, …): it gets exactly these (see the
+    /// module documentation). Empty: no capability is added (a uid-0 child is then plain root).
     pub capabilities: Vec<String>,
-    /// Enter the PID namespace of this process. Not supported: refused.
+    /// Run the child in the PID namespace of this process.
     pub namespace_target_pid: Option<u32>,
     /// Kill the process group after this long.
     pub timeout: Duration,
@@ -148,6 +180,20 @@ impl ExecuteOptions {
     #[must_use]
     pub fn group(mut self, g: impl Into<String>) -> Self {
         self.group = Some(g.into());
+        self
+    }
+
+    /// Requests one capability for the child (see [`ExecuteOptions::capabilities`]).
+    #[must_use]
+    pub fn capability(mut self, c: impl Into<String>) -> Self {
+        self.capabilities.push(c.into());
+        self
+    }
+
+    /// Runs the child in the PID namespace of process `pid`.
+    #[must_use]
+    pub fn in_pid_namespace_of(mut self, pid: u32) -> Self {
+        self.namespace_target_pid = Some(pid);
         self
     }
 
@@ -232,17 +278,10 @@ impl ExecuteOptions {
         if self.timeout.is_zero() {
             return bad("the timeout must be positive".into());
         }
-        if !self.capabilities.is_empty() {
-            return Err(ExecError::Unsupported(
-                "capabilities for the child are not supported".into(),
-            ));
+        if self.namespace_target_pid == Some(0) {
+            return bad("the PID namespace target must be a process id, not 0".into());
         }
-        if self.namespace_target_pid.is_some() {
-            return Err(ExecError::Unsupported(
-                "running the child in another PID namespace is not supported".into(),
-            ));
-        }
-        Ok(())
+        caps::parse(&self.capabilities).map(|_| ())
     }
 }
 
@@ -325,22 +364,29 @@ fn resolve_target(opts: &ExecuteOptions) -> Result<Target, ExecError> {
     })
 }
 
-/// The Cedar context of an `execute` request for these options (the identity resolved).
+/// The Cedar context of an `execute` request for these options (the identity resolved, the
+/// capability names canonical).
 pub fn execute_context(opts: &ExecuteOptions) -> Result<ExecuteContext, ExecError> {
     let target = resolve_target(opts)?;
-    Ok(ExecuteContext {
+    let (_, capabilities) = caps::parse(&opts.capabilities)?;
+    Ok(context_of(opts, &target, capabilities))
+}
+
+fn context_of(opts: &ExecuteOptions, target: &Target, capabilities: Vec<String>) -> ExecuteContext {
+    ExecuteContext {
         arguments: opts.args.clone(),
         environment: opts.env.clone(),
-        identity: target.identity,
+        identity: target.identity.clone(),
         namespace_target_pid: opts.namespace_target_pid,
-        capabilities: opts.capabilities.clone(),
-    })
+        capabilities,
+    }
 }
 
 /// Runs the file behind `file` (see the module documentation).
 ///
-/// Order: option validation, the handle must be read-only, identity resolution, the Cedar
-/// `execute` check, the regular-file check on the fd, then the spawn.
+/// Order: option validation (including the capability names), the handle must be read-only,
+/// identity resolution, the Cedar `execute` check, the regular-file check on the fd, pinning
+/// the PID namespace target, then the spawn.
 pub fn execute(
     ctx: &SdkContext,
     file: &FileHandle,
@@ -356,13 +402,8 @@ pub fn execute(
         return Err(ExecError::NotReadOnly(path));
     }
     let target = resolve_target(opts)?;
-    let context = RequestContext::Execute(Box::new(ExecuteContext {
-        arguments: opts.args.clone(),
-        environment: opts.env.clone(),
-        identity: target.identity.clone(),
-        namespace_target_pid: opts.namespace_target_pid,
-        capabilities: opts.capabilities.clone(),
-    }));
+    let (cap_set, cap_names) = caps::parse(&opts.capabilities)?;
+    let context = RequestContext::Execute(Box::new(context_of(opts, &target, cap_names)));
     ctx.authorize(
         Action::FsExecute,
         &Resource::file_path(&file.path),
@@ -379,6 +420,16 @@ pub fn execute(
             found: t.name(),
         });
     }
+    // Pinned after the check (nothing touches the host before it) and before the spawn thread
+    // starts, so the namespace joined is that of the process alive under the pid now.
+    let pid_namespace = opts
+        .namespace_target_pid
+        .map(|pid| {
+            crate::process::pin_pidfd(pid)
+                .map(|fd| (pid, fd))
+                .map_err(ExecError::TargetProcess)
+        })
+        .transpose()?;
     if ctx.is_cancelled() {
         return Err(ExecError::Cancelled);
     }
@@ -393,6 +444,9 @@ pub fn execute(
         run::Spawn {
             uid: target.switch_uid,
             gid: target.switch_gid,
+            capabilities: (!opts.capabilities.is_empty()).then_some(cap_set),
+            root_child: target.identity.uid == 0,
+            pid_namespace,
             cap: usize::try_from(cap).unwrap_or(usize::MAX),
         },
     )

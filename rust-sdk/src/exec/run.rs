@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use rustix::io::Errno;
-use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
+use rustix::process::{Gid, Pid, Signal, Uid, WaitId, WaitIdOptions};
+use rustix::thread::{CapabilitiesSecureBits, CapabilitySet, CapabilitySets, ThreadNameSpaceType};
 
-use super::{ExecError, ExecuteOptions, ExecuteResult};
+use super::{ExecError, ExecuteOptions, ExecuteResult, caps};
 use crate::SdkContext;
 use crate::fs::FileHandle;
 
@@ -24,8 +25,18 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// How the child is created.
 pub(super) struct Spawn {
+    /// Switch to this uid.
     pub(super) uid: Option<u32>,
+    /// Switch to this gid.
     pub(super) gid: Option<u32>,
+    /// `Some`: the child gets exactly these capabilities, and the identity switch happens on
+    /// the spawning thread. `None`: no capability, the switch happens in the child.
+    pub(super) capabilities: Option<CapabilitySet>,
+    /// The child runs as uid 0.
+    pub(super) root_child: bool,
+    /// Join the PID namespace of this process (pid, pinned pidfd) before the spawn.
+    pub(super) pid_namespace: Option<(u32, OwnedFd)>,
+    /// Cap on each captured stream.
     pub(super) cap: usize,
 }
 
@@ -80,28 +91,140 @@ impl Capture {
     }
 }
 
+fn os(op: &'static str) -> impl Fn(Errno) -> ExecError {
+    move |e| ExecError::Io {
+        op,
+        source: e.into(),
+    }
+}
+
+/// `PR_SET_NO_NEW_PRIVS` on the calling thread.
+fn no_new_privs() -> Result<(), ExecError> {
+    rustix::thread::set_no_new_privs(true).map_err(os("prctl(PR_SET_NO_NEW_PRIVS)"))
+}
+
+/// Empties the calling thread's ambient set.
+fn clear_ambient() -> Result<(), ExecError> {
+    match rustix::thread::clear_ambient_capability_set() {
+        // EINVAL: a kernel without ambient capabilities has nothing to clear.
+        Ok(()) | Err(Errno::INVAL) => Ok(()),
+        Err(e) => Err(os("prctl(PR_CAP_AMBIENT_CLEAR_ALL)")(e)),
+    }
+}
+
+/// Prepares the calling (spawning) thread so that a child it creates runs as `how.uid`/`how.gid`
+/// with exactly `caps` as its permitted, effective, inheritable and ambient sets (see the
+/// module documentation of `exec` for the order and why it is done on the thread).
+fn grant(caps: CapabilitySet, how: &Spawn) -> Result<(), ExecError> {
+    let held = rustix::thread::capabilities(None).map_err(os("capget"))?;
+    let mut missing = caps.difference(held.permitted);
+    for (_, bit) in caps.iter_names() {
+        if !rustix::thread::capability_is_in_bounding_set(bit).unwrap_or(false) {
+            missing |= bit;
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ExecError::MissingCapabilities {
+            missing: caps::names_of(missing),
+            needed_for: "grant it to the child",
+        });
+    }
+    if how.root_child {
+        // Root would get the full bounding set on execve; with NOROOT it gets only its ambient
+        // set. Locked, so neither the child nor anything it runs can turn it off.
+        let root_only = || ExecError::MissingCapabilities {
+            missing: vec!["CAP_SETPCAP".into()],
+            needed_for: "keep a uid-0 child to the requested capabilities",
+        };
+        if !held.effective.contains(CapabilitySet::SETPCAP) {
+            return Err(root_only());
+        }
+        let bits =
+            rustix::thread::capabilities_secure_bits().map_err(os("prctl(PR_GET_SECUREBITS)"))?;
+        let want = bits | CapabilitiesSecureBits::NO_ROOT | CapabilitiesSecureBits::NO_ROOT_LOCKED;
+        if want != bits {
+            rustix::thread::set_capabilities_secure_bits(want).map_err(|e| {
+                if e == Errno::PERM {
+                    root_only()
+                } else {
+                    os("prctl(PR_SET_SECUREBITS)")(e)
+                }
+            })?;
+        }
+    }
+    if how.uid.is_some() {
+        // Keep the permitted set across the uid change; the ambient set is emptied by it, so
+        // it is raised only afterwards.
+        rustix::thread::set_keep_capabilities(true).map_err(os("prctl(PR_SET_KEEPCAPS)"))?;
+    }
+    // Per-thread syscalls, in the order std uses in a child: setgid, setgroups([]) (when root
+    // switches user), setuid.
+    if let Some(gid) = how.gid {
+        rustix::thread::set_thread_gid(Gid::from_raw(gid)).map_err(os("setgid"))?;
+    }
+    if let Some(uid) = how.uid {
+        if rustix::process::getuid().is_root() {
+            rustix::thread::set_thread_groups(&[]).map_err(os("setgroups"))?;
+        }
+        rustix::thread::set_thread_uid(Uid::from_raw(uid)).map_err(os("setuid"))?;
+    }
+    rustix::thread::set_capabilities(
+        None,
+        CapabilitySets {
+            effective: caps,
+            permitted: caps,
+            inheritable: caps,
+        },
+    )
+    .map_err(os("capset"))?;
+    clear_ambient()?;
+    for (_, bit) in caps.iter_names() {
+        rustix::thread::configure_capability_in_ambient_set(bit, true).map_err(|e| {
+            if e == Errno::INVAL {
+                ExecError::Unsupported("this kernel has no ambient capabilities".into())
+            } else {
+                os("prctl(PR_CAP_AMBIENT_RAISE)")(e)
+            }
+        })?;
+    }
+    no_new_privs()
+}
+
 /// Creates the child from a dedicated thread that has `PR_SET_NO_NEW_PRIVS` set and its
-/// ambient capabilities cleared: both are per-thread attributes inherited by a child created
-/// from that thread, and the thread ends right after the spawn.
-fn spawn(mut cmd: Command, path: &str) -> Result<Child, ExecError> {
+/// ambient capabilities cleared (or, with requested capabilities, exactly those), and that
+/// has joined the target's PID namespace if one was asked for: all of these are per-thread
+/// attributes inherited by a child created from that thread, and the thread ends right after
+/// the spawn.
+fn spawn(mut cmd: Command, path: &str, how: &Spawn) -> Result<Child, ExecError> {
     let spawn_err = |source: std::io::Error| ExecError::Spawn {
         path: path.to_string(),
         source,
     };
-    std::thread::scope(|s| {
+    let switch_on_thread = how.capabilities.is_some() && (how.uid.is_some() || how.gid.is_some());
+    // A credential change on any thread makes the kernel mark the whole process non-dumpable;
+    // the previous setting is put back once the thread is gone.
+    let dumpable = switch_on_thread
+        .then(rustix::process::dumpable_behavior)
+        .and_then(Result::ok);
+    let result = std::thread::scope(|s| {
         let worker = s.spawn(move || -> Result<Child, ExecError> {
-            rustix::thread::set_no_new_privs(true).map_err(|e| ExecError::Io {
-                op: "prctl(PR_SET_NO_NEW_PRIVS)",
-                source: e.into(),
-            })?;
-            match rustix::thread::clear_ambient_capability_set() {
-                // EINVAL: a kernel without ambient capabilities has nothing to clear.
-                Ok(()) | Err(Errno::INVAL) => {}
-                Err(e) => {
-                    return Err(ExecError::Io {
-                        op: "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
-                        source: e.into(),
-                    });
+            if let Some((pid, pidfd)) = &how.pid_namespace {
+                // Only this thread's namespace for children changes; it is never restored
+                // because the thread ends after the spawn.
+                rustix::thread::move_into_thread_name_spaces(
+                    pidfd.as_fd(),
+                    ThreadNameSpaceType::PROCESS_ID,
+                )
+                .map_err(|e| ExecError::Namespace {
+                    pid: *pid,
+                    source: e.into(),
+                })?;
+            }
+            match how.capabilities {
+                Some(caps) => grant(caps, how)?,
+                None => {
+                    no_new_privs()?;
+                    clear_ambient()?;
                 }
             }
             cmd.spawn().map_err(spawn_err)
@@ -112,7 +235,14 @@ fn spawn(mut cmd: Command, path: &str) -> Result<Child, ExecError> {
                 source: std::io::Error::other("the spawning thread panicked"),
             })
         })
-    })
+    });
+    if let Some(before) = dumpable
+        && rustix::process::dumpable_behavior().ok() != Some(before)
+    {
+        // Best effort: the kernel accepts only 0 and 1 here.
+        let _ = rustix::process::set_dumpable_behavior(before);
+    }
+    result
 }
 
 /// Whether the child has exited, without reaping it (so its pid, which is also the process
@@ -156,14 +286,17 @@ pub(super) fn run(
         .stderr(Stdio::piped())
         .current_dir("/")
         .process_group(0);
-    // std does setgid, then setgroups([]) when a uid is set, then setuid, in the child.
-    if let Some(gid) = how.gid {
-        cmd.gid(gid);
+    // Without capabilities, std does setgid, then setgroups([]) when root switches user, then
+    // setuid, in the child. With capabilities, `grant` does the same on the spawning thread.
+    if how.capabilities.is_none() {
+        if let Some(gid) = how.gid {
+            cmd.gid(gid);
+        }
+        if let Some(uid) = how.uid {
+            cmd.uid(uid);
+        }
     }
-    if let Some(uid) = how.uid {
-        cmd.uid(uid);
-    }
-    let mut child = spawn(cmd, path)?;
+    let mut child = spawn(cmd, path, &how)?;
     let pid =
         Pid::from_raw(i32::try_from(child.id()).unwrap_or(0)).ok_or_else(|| ExecError::Io {
             op: "spawn",

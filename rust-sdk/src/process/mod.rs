@@ -916,6 +916,12 @@ fn pin_process(
     Ok((pidfd, after))
 }
 
+/// [`pin_process`] for callers that only need the pidfd (`execute` into the target's PID
+/// namespace): the pidfd refers to the process that was alive under `pid` when it was opened.
+pub(crate) fn pin_pidfd(pid: u32) -> Result<rustix::fd::OwnedFd, ProcessError> {
+    pin_process(pid, &mut Users::default()).map(|(pidfd, _)| pidfd)
+}
+
 fn open_pidfd(pid: u32) -> Result<rustix::fd::OwnedFd, ProcessError> {
     let raw = i32::try_from(pid).map_err(|_| ProcessError::NotFound { pid })?;
     let rpid = Pid::from_raw(raw).ok_or(ProcessError::NotFound { pid })?;
