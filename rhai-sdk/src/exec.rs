@@ -11,8 +11,12 @@
 //! Builder setters (REX names): `args(Array)` (each element a string, `[key]` or
 //! `[key, value]`), `env(Map)` (string values), `user(String)`, `group(String)`,
 //! `capabilities(Array)`, `namespace(ChildNamespaceOptions)`; Rex extras: `timeout(seconds)`
-//! and `max_output_bytes(n)`. `build()` validates (empty keys or values, NUL bytes, sizes)
-//! and refuses capabilities and PID namespaces as unsupported.
+//! and `max_output_bytes(n)`. `build()` validates (empty keys or values, NUL bytes, sizes,
+//! capability names). `capabilities(["CAP_NET_BIND_SERVICE"])` gives the child exactly those
+//! capabilities (the policy sees them, canonical, in `context.capabilities`);
+//! `namespace(ChildNamespaceOptions().target_process(pid).build())` runs the child in the PID
+//! namespace of `pid` (the policy sees `context.namespace.target_process_id`). See
+//! `rust_sdk::exec` for how both are done.
 //!
 //! `CoreDump(exe_path, core_path)` opens both files (`open` + `read`); `.backtrace()` and
 //! `.get_variables([thread,] frame, [names])` run gdb through the same gated execute

@@ -193,12 +193,24 @@ fn builder_validation() {
         ),
         (r#"ExecuteOptions().timeout(0)"#, "ValidationError"),
         (
+            r#"ExecuteOptions().capabilities(["CAP_NO_SUCH_THING"]).build()"#,
+            "InvalidArguments",
+        ),
+        (
+            r#"ExecuteOptions().capabilities([10]).build()"#,
+            "ValidationError",
+        ),
+        (
             r#"ExecuteOptions().capabilities(["CAP_NET_RAW"]).build()"#,
-            "UnsupportedOperationError",
+            "built",
         ),
         (
             r#"ExecuteOptions().namespace(ChildNamespaceOptions().target_process(1).build()).build()"#,
-            "UnsupportedOperationError",
+            "built",
+        ),
+        (
+            r#"ChildNamespaceOptions().target_process(0)"#,
+            "ValidationError",
         ),
         (r#"ChildNamespaceOptions().build()"#, "ValidationError"),
     ] {
@@ -212,6 +224,129 @@ fn builder_validation() {
         &e,
         r#"ExecuteOptions().args(["-a", ["--b", "c"]]).env(#{X: "y"}).user("root").group("root").timeout(5).max_output_bytes(10).build()"#,
     );
+}
+
+/// The child's `Cap*`/`Uid` lines of `/proc/self/status`, as the script saw them.
+fn child_status(e: &rex_core::RexEngine, opts: &str) -> String {
+    let script = exec_script(
+        "grep",
+        &format!(
+            r#"{opts}.args(["-E", "^(Uid|CapPrm|CapEff|CapAmb|NSpid):", "/proc/self/status"]).build()"#
+        ),
+    ) + "r.stdout";
+    ok(e, &script)
+}
+
+#[test]
+fn capabilities_reach_the_child_and_the_policy() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: switching to nobody with a capability needs root");
+        return;
+    }
+    let e = engine(&policy(
+        "grep",
+        r#"unless { context.capabilities.contains("CAP_SYS_ADMIN") }"#,
+    ));
+    let out = child_status(
+        &e,
+        r#"ExecuteOptions().user("nobody").capabilities(["CAP_NET_BIND_SERVICE"])"#,
+    );
+    for set in ["CapPrm", "CapEff", "CapAmb"] {
+        assert!(
+            out.contains(&format!("{set}:\t0000000000000400")),
+            "{set}: {out}"
+        );
+    }
+    assert!(out.contains("Uid:\t65534\t"), "{out}");
+
+    // The policy sees the capabilities, in canonical form whatever the spelling.
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("m");
+    let e = engine(&policy(
+        "touch",
+        r#"unless { context.capabilities.contains("CAP_SYS_ADMIN") }"#,
+    ));
+    let script = exec_script(
+        "touch",
+        &format!(
+            r#"ExecuteOptions().capabilities(["cap_sys_admin"]).args(["{}"]).build()"#,
+            marker.display()
+        ),
+    );
+    assert_denied(&run(&e, &script));
+    assert!(!marker.exists());
+}
+
+#[test]
+fn child_in_another_pid_namespace() {
+    let Ok(mut unshare) = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "sleep", "60"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        eprintln!("skipped: cannot run unshare");
+        return;
+    };
+    let children = format!("/proc/{0}/task/{0}/children", unshare.id());
+    let mut inner = None;
+    for _ in 0..400 {
+        if let Ok(Some(_)) = unshare.try_wait() {
+            break;
+        }
+        if let Some(pid) = std::fs::read_to_string(&children).ok().and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u32>().ok())
+        }) && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.trim() == "sleep")
+        {
+            inner = Some(pid);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let Some(inner) = inner else {
+        let _ = unshare.kill();
+        let _ = unshare.wait();
+        eprintln!("skipped: unshare --pid did not start (no privilege?)");
+        return;
+    };
+    let e = engine(&policy(
+        "grep",
+        &format!(
+            "when {{ context has namespace && context.namespace.target_process_id == {inner} }}"
+        ),
+    ));
+    let ns = format!(
+        "ExecuteOptions().namespace(ChildNamespaceOptions().target_process({inner}).build())"
+    );
+    let out = child_status(&e, &ns);
+    let nspid: Vec<u32> = out
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(nspid.len(), 2, "{out}");
+    assert!(
+        nspid[1] > 1 && nspid[1] < 100 && nspid[1] != nspid[0],
+        "{out}"
+    );
+    // Without the namespace the policy refuses.
+    assert_denied(&run(
+        &e,
+        &(exec_script(
+            "grep",
+            r#"ExecuteOptions().args(["x", "/dev/null"]).build()"#,
+        )),
+    ));
+    if let Some(pid) = rustix::process::Pid::from_raw(inner as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+    let _ = unshare.kill();
+    let _ = unshare.wait();
 }
 
 #[test]
