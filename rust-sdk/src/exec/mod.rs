@@ -10,8 +10,9 @@
 //!   run the interpreter instead, with the script as an argument.
 //! * **Cedar first.** `file_system::Action::"execute"` is checked on the file with the full
 //!   context (arguments as REX's `Arguments` entity, the exact environment, the identity the
-//!   child runs as, and the requested capabilities) before anything is created. An argument,
-//!   variable, user or group the policy does not allow is refused before `fork`.
+//!   child runs as, the requested capabilities and the PID namespace target) before anything
+//!   is created. An argument, variable, user, group, capability or namespace the policy does
+//!   not allow is refused before `fork`.
 //! * **No shell, nothing inherited.** argv is exactly the given arguments (a `(key, value)`
 //!   pair becomes two entries; `argv[0]` is the file's name), the environment is exactly the
 //!   given map (not even `PATH` is inherited), stdin is `/dev/null`, and the child gets its own
@@ -27,9 +28,10 @@
 //!   permitted, effective, inheritable and ambient sets, and nothing else. Because the kernel
 //!   empties the ambient set when a uid-0 thread switches to another user, the identity switch
 //!   then happens on the spawning thread itself, with per-thread syscalls (never glibc's
-//!   process-wide `setuid`): `PR_SET_KEEPCAPS` → `setgid` → `setgroups([])` → `setuid` →
-//!   `capset(requested)` → raise each requested capability in the ambient set →
-//!   `PR_SET_NO_NEW_PRIVS` → spawn. `PR_SET_NO_NEW_PRIVS` stays set even with capabilities
+//!   process-wide `setuid`): (`setns` for a PID namespace, while the thread still has
+//!   `CAP_SYS_ADMIN`) → `SECBIT_NOROOT` for a uid-0 child → `PR_SET_KEEPCAPS` → `setgid` →
+//!   `setgroups([])` → `setuid` → `capset(requested)` → raise each requested capability in
+//!   the ambient set → `PR_SET_NO_NEW_PRIVS` → spawn. `PR_SET_NO_NEW_PRIVS` stays set even with capabilities
 //!   (ambient capabilities survive it; it is stricter than REX, which set neither). When the
 //!   child runs as uid 0, the thread also sets `SECBIT_NOROOT | SECBIT_NOROOT_LOCKED`, so the
 //!   child (and whatever it executes) does not get root's full capability set on `execve`,
@@ -43,7 +45,9 @@
 //! * **PID namespace** (`namespace_target_pid`): the child is placed in the PID namespace of
 //!   an existing process, as in REX. After the Cedar check (the context carries
 //!   `namespace: {target_process_id}`), the target is pinned with a pidfd (the process module's
-//!   pinning, so a recycled pid cannot be entered in its place), and the spawning thread joins
+//!   pinning: from then on a recycled pid cannot be entered in its place; the policy only
+//!   knows the number, so a pid recycled in the instant between the check and the pin is the
+//!   one race left, inherent to number-based policies), and the spawning thread joins
 //!   the namespace with `setns(pidfd, CLONE_NEWPID)`, which changes only that thread's
 //!   namespace for children; the runner's own threads never move, and the thread ends after
 //!   the spawn, so nothing needs restoring. The result's `pid` is the child's pid in the
@@ -288,7 +292,8 @@ impl ExecuteOptions {
 /// What a finished child produced.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExecuteResult {
-    /// The child's pid (also its process group id; the group no longer exists on return).
+    /// The child's pid in the runner's PID namespace, also when it ran in another one (also
+    /// its process group id; the group no longer exists on return).
     pub pid: u32,
     /// Captured stdout, at most the cap.
     pub stdout: Vec<u8>,
