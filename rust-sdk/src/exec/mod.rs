@@ -40,8 +40,10 @@
 //!   [`ExecError::MissingCapabilities`] before anything is spawned. The requested capabilities
 //!   are in the Cedar context (`context.capabilities`, a `Set<String>`), so a policy can
 //!   allow-list them (REX §6.4 left them out). The user switch on the thread makes the
-//!   kernel mark the runner non-dumpable; the previous dumpable setting is restored once the
-//!   thread has ended.
+//!   kernel mark the runner non-dumpable (no core dumps, no `ptrace` but by a
+//!   `CAP_SYS_PTRACE` holder); that is kept, because restoring it while another call's
+//!   spawning thread still runs under the child's identity would let that identity `ptrace`
+//!   the runner.
 //! * **PID namespace** (`namespace_target_pid`): the child is placed in the PID namespace of
 //!   an existing process, as in REX. After the Cedar check (the context carries
 //!   `namespace: {target_process_id}`), the target is pinned with a pidfd (the process module's

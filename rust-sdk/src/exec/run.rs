@@ -200,13 +200,10 @@ fn spawn(mut cmd: Command, path: &str, how: &Spawn) -> Result<Child, ExecError> 
         path: path.to_string(),
         source,
     };
-    let switch_on_thread = how.capabilities.is_some() && (how.uid.is_some() || how.gid.is_some());
-    // A credential change on any thread makes the kernel mark the whole process non-dumpable;
-    // the previous setting is put back once the thread is gone.
-    let dumpable = switch_on_thread
-        .then(rustix::process::dumpable_behavior)
-        .and_then(Result::ok);
-    let result = std::thread::scope(|s| {
+    // A credential change on the thread makes the kernel mark the whole process non-dumpable.
+    // That is left as it is: restoring it while another call's spawning thread still runs
+    // under the child's identity would let that identity ptrace the runner.
+    std::thread::scope(|s| {
         let worker = s.spawn(move || -> Result<Child, ExecError> {
             if let Some((pid, pidfd)) = &how.pid_namespace {
                 // Only this thread's namespace for children changes; it is never restored
@@ -235,14 +232,7 @@ fn spawn(mut cmd: Command, path: &str, how: &Spawn) -> Result<Child, ExecError> 
                 source: std::io::Error::other("the spawning thread panicked"),
             })
         })
-    });
-    if let Some(before) = dumpable
-        && rustix::process::dumpable_behavior().ok() != Some(before)
-    {
-        // Best effort: the kernel accepts only 0 and 1 here.
-        let _ = rustix::process::set_dumpable_behavior(before);
-    }
-    result
+    })
 }
 
 /// Whether the child has exited, without reaping it (so its pid, which is also the process
