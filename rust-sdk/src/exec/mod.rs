@@ -43,7 +43,9 @@
 //!   kernel mark the runner non-dumpable (no core dumps, no `ptrace` but by a
 //!   `CAP_SYS_PTRACE` holder); that is kept, because restoring it while another call's
 //!   spawning thread still runs under the child's identity would let that identity `ptrace`
-//!   the runner.
+//!   the runner. One short window remains: between the thread's `setuid` and the spawn, a
+//!   process of the child's identity could `tgkill` that thread, and a fatal signal ends the
+//!   whole runner (a denial of service, no privilege gain).
 //! * **PID namespace** (`namespace_target_pid`): the child is placed in the PID namespace of
 //!   an existing process, as in REX. After the Cedar check (the context carries
 //!   `namespace: {target_process_id}`), the target is pinned with a pidfd (the process module's
