@@ -1,7 +1,7 @@
 //! The authorization context every SDK operation takes.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use rex_auth::{Action, AuthError, Authorizer, RequestContext, Resource};
 
@@ -46,11 +46,78 @@ impl Default for SdkLimits {
 /// ```
 #[derive(Clone)]
 pub struct SdkContext {
-    authorizer: Arc<Authorizer>,
+    authorizer: AuthorizerSlot,
     limits: SdkLimits,
     cancelled: Arc<AtomicBool>,
     interrupt: Option<InterruptCheck>,
     redaction_config: Option<Arc<str>>,
+}
+
+/// Where a context finds its authorizer: set once, shared by every clone of the contexts made
+/// from it, never replaced.
+///
+/// [`SdkContext::with_pending_authorizer`] lets an embedder build what captures the context
+/// (for example a script engine with every module registered) while the policies are still
+/// being parsed on another thread, and then [`install`](AuthorizerSlot::install) the
+/// authorizer. Until then every check fails closed with [`AuthError::Config`]: nothing is
+/// allowed by a context whose authorizer is missing.
+///
+/// ```
+/// use std::sync::Arc;
+/// use rex_auth::{Action, Authorizer, Policies, Principal, Resource};
+/// use rust_sdk::{AuthorizerSlot, SdkContext};
+/// let slot = AuthorizerSlot::new();
+/// let ctx = SdkContext::with_pending_authorizer(slot.clone());
+/// let etc = Resource::dir("/etc").unwrap();
+/// // Not installed yet: refused, and not as a policy denial.
+/// let early = ctx.check(Action::FsOpen, &etc).unwrap_err();
+/// assert!(!early.is_denied());
+/// let auth = Authorizer::builder()
+///     .principal(Principal::user("alice").unwrap())
+///     .policies(Policies::deny_all())
+///     .build()
+///     .unwrap();
+/// assert!(slot.install(Arc::new(auth)).is_ok());
+/// assert!(ctx.check(Action::FsOpen, &etc).unwrap_err().is_denied());
+/// ```
+#[derive(Clone, Default)]
+pub struct AuthorizerSlot(Arc<OnceLock<Arc<Authorizer>>>);
+
+impl AuthorizerSlot {
+    /// An empty slot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Installs the authorizer. A slot is filled once: a second call returns the authorizer it
+    /// was given, and the first one stays.
+    pub fn install(&self, authorizer: Arc<Authorizer>) -> Result<(), Arc<Authorizer>> {
+        self.0.set(authorizer)
+    }
+
+    /// The installed authorizer, if any.
+    pub fn get(&self) -> Option<&Arc<Authorizer>> {
+        self.0.get()
+    }
+
+    fn filled(authorizer: Arc<Authorizer>) -> Self {
+        AuthorizerSlot(Arc::new(OnceLock::from(authorizer)))
+    }
+
+    fn require(&self) -> Result<&Arc<Authorizer>, AuthError> {
+        self.0.get().ok_or_else(|| {
+            AuthError::Config("no authorizer is installed in this SDK context yet".into())
+        })
+    }
+}
+
+impl std::fmt::Debug for AuthorizerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.get() {
+            Some(a) => a.fmt(f),
+            None => f.write_str("<authorizer not installed>"),
+        }
+    }
 }
 
 /// An extra "should this operation stop now?" test, asked by [`SdkContext::is_cancelled`]
@@ -72,6 +139,16 @@ impl std::fmt::Debug for SdkContext {
 impl SdkContext {
     /// A context with default limits and a fresh cancellation flag.
     pub fn new(authorizer: Arc<Authorizer>) -> Self {
+        Self::with_slot(AuthorizerSlot::filled(authorizer))
+    }
+
+    /// A context whose authorizer is installed later through `slot`; every check fails
+    /// closed until then (see [`AuthorizerSlot`]).
+    pub fn with_pending_authorizer(slot: AuthorizerSlot) -> Self {
+        Self::with_slot(slot)
+    }
+
+    fn with_slot(authorizer: AuthorizerSlot) -> Self {
         SdkContext {
             authorizer,
             limits: SdkLimits::default(),
@@ -116,9 +193,9 @@ impl SdkContext {
         self
     }
 
-    /// The authorizer.
-    pub fn authorizer(&self) -> &Arc<Authorizer> {
-        &self.authorizer
+    /// The authorizer, once installed (always, for a context made with [`SdkContext::new`]).
+    pub fn authorizer(&self) -> Option<&Arc<Authorizer>> {
+        self.authorizer.get()
     }
 
     /// The limits.
@@ -143,12 +220,15 @@ impl SdkContext {
         resource: &Resource,
         context: &RequestContext,
     ) -> Result<(), AuthError> {
-        self.authorizer.authorize(action, resource, context)
+        self.authorizer
+            .require()?
+            .authorize(action, resource, context)
     }
 
     /// Asks Cedar for a request without context.
     pub fn check(&self, action: Action, resource: &Resource) -> Result<(), AuthError> {
         self.authorizer
+            .require()?
             .authorize(action, resource, &RequestContext::None)
     }
 }

@@ -18,4 +18,4 @@ pub mod sysctl;
 pub mod system;
 pub mod systemd;
 
-pub use context::{InterruptCheck, SdkContext, SdkLimits};
+pub use context::{AuthorizerSlot, InterruptCheck, SdkContext, SdkLimits};
