@@ -12,7 +12,7 @@ use rex_logging::{LogEntry, ScriptLogs, ScriptLogsConfig};
 use rex_metrics::{MetricsLimits, RunMetrics};
 use rhai_sdk::RexModules;
 use rust_sdk::monitor::ProcessMonitor;
-use rust_sdk::{SdkContext, SdkLimits};
+use rust_sdk::{AuthorizerSlot, SdkContext, SdkLimits};
 
 use crate::audit::{AuditLogSink, RUNNER_LOG_TARGET, RunScript, TracingAuditSink};
 use crate::exit::ExitStatus;
@@ -37,6 +37,9 @@ pub enum RunnerError {
     /// A policy file could not be read (or is writable by others).
     #[error(transparent)]
     Input(#[from] crate::inputs::InputError),
+    /// The runner could not be assembled (a module registration panicked).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Builds a [`Runner`].
@@ -178,20 +181,6 @@ impl RunnerBuilder {
             self.policies
                 .push(crate::inputs::read_policy(&path, false)?);
         }
-        let sources: Vec<(&str, &str)> = self
-            .policies
-            .iter()
-            .map(|p| (p.name.as_str(), p.text.as_str()))
-            .collect();
-        let policies = if sources.is_empty() {
-            Policies::deny_all()
-        } else {
-            Policies::from_sources(sources)?
-        };
-        let principal = match self.principal {
-            Some(p) => p,
-            None => rust_sdk::identity::effective_user_principal()?,
-        };
         // Every decision also becomes a `tracing` event (denials at WARN, allows at DEBUG),
         // which costs nothing when no subscriber wants it.
         let sinks: Vec<Arc<dyn AuditSink>> = self
@@ -202,14 +191,38 @@ impl RunnerBuilder {
                 Arc::new(TracingAuditSink::new()) as Arc<dyn AuditSink>
             ))
             .collect();
-        let builder = Authorizer::builder()
-            .principal(principal)
-            .policies(policies)
-            .permissive(self.permissive)
-            .audit_sink(Arc::new(FanOut(sinks)));
-        let authorizer = Arc::new(builder.build()?);
+        let policy_inputs = &self.policies;
+        let principal = self.principal;
+        let permissive = self.permissive;
+        let make_authorizer = || -> Result<Authorizer, RunnerError> {
+            let sources: Vec<(&str, &str)> = policy_inputs
+                .iter()
+                .map(|p| (p.name.as_str(), p.text.as_str()))
+                .collect();
+            let policies = if sources.is_empty() {
+                Policies::deny_all()
+            } else {
+                Policies::from_sources(sources)?
+            };
+            let principal = match &principal {
+                Some(p) => p.clone(),
+                None => rust_sdk::identity::effective_user_principal()?,
+            };
+            Ok(Authorizer::builder()
+                .principal(principal)
+                .policies(policies)
+                .permissive(permissive)
+                .audit_sink(Arc::new(FanOut(sinks.clone())))
+                .build()?)
+        };
+
+        // The engine captures the SDK context but asks its authorizer only when a script
+        // runs, so it is built on another thread while this one parses and validates the
+        // policies (the two are the bulk of a cold start). Until the authorizer is installed
+        // the context refuses every check; a runner is returned only once it is installed.
+        let slot = AuthorizerSlot::new();
         let cancel = CancelHandle::new();
-        let mut sdk = SdkContext::new(authorizer.clone())
+        let mut sdk = SdkContext::with_pending_authorizer(slot.clone())
             .with_limits(self.sdk_limits)
             .with_cancel_flag(cancel.flag())
             .with_interrupt_check(Arc::new(|| rex_core::current_interruption().is_some()));
@@ -217,18 +230,42 @@ impl RunnerBuilder {
             sdk = sdk.with_redaction_config(path);
         }
         let rex_modules = self.rex_modules.unwrap_or_else(RexModules::all);
-        let modules = self.modules.clone();
-        let sdk_for_modules = sdk.clone();
-        let engine = RexEngine::builder()
-            .limits(self.limits)
-            .register(move |engine| {
-                crate::builtins::register(engine);
-                rex_modules.register(engine, &sdk_for_modules);
-                for m in &modules {
-                    m(engine, &sdk_for_modules);
-                }
-            })
-            .build();
+        let modules = self.modules;
+        let limits = self.limits;
+        let build_engine = || {
+            let (sdk, modules, rex_modules) = (sdk.clone(), modules.clone(), rex_modules);
+            RexEngine::builder()
+                .limits(limits.clone())
+                .register(move |engine| {
+                    crate::builtins::register(engine);
+                    rex_modules.register(engine, &sdk);
+                    for m in &modules {
+                        m(engine, &sdk);
+                    }
+                })
+                .build()
+        };
+        let (authorizer, engine) = std::thread::scope(|scope| {
+            let engine_thread = std::thread::Builder::new()
+                .name("rex-engine".into())
+                .spawn_scoped(scope, build_engine);
+            let authorizer = make_authorizer();
+            let engine = match engine_thread {
+                Ok(handle) => handle.join().map_err(|_| {
+                    RunnerError::Internal("building the script engine panicked".into())
+                }),
+                // No thread available: build it here.
+                Err(_) => Ok(build_engine()),
+            };
+            (authorizer, engine)
+        });
+        let engine = engine?;
+        let authorizer = Arc::new(authorizer?);
+        if slot.install(authorizer.clone()).is_err() {
+            return Err(RunnerError::Internal(
+                "the SDK context already had an authorizer".into(),
+            ));
+        }
         Ok(Runner {
             authorizer,
             engine,

@@ -248,3 +248,37 @@ fn concurrent_runs_stamp_their_own_script_hash_on_audit_records() {
     }
     assert!(checked >= 4 * 20, "{checked} records checked");
 }
+
+#[test]
+fn a_panicking_module_registration_is_an_error_not_a_crash() {
+    let policy = Input::from_text(
+        "inline",
+        "permit(principal, action == file_system::Action::\"open\", resource == file_system::Dir::\"/\");",
+    );
+    let err = Runner::builder()
+        .policy(policy)
+        .principal(Principal::user("tester").unwrap())
+        .modules(Arc::new(|_engine, _sdk| panic!("vendor bug")))
+        .build()
+        .err()
+        .expect("the build must fail");
+    assert!(
+        matches!(err, rex_runner::RunnerError::Internal(_)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn an_invalid_policy_still_fails_the_build_while_the_engine_is_built_alongside() {
+    let policy = Input::from_text(
+        "inline",
+        "permit(principal, action == Nope::\"x\", resource);",
+    );
+    let err = Runner::builder()
+        .policy(policy)
+        .principal(Principal::user("tester").unwrap())
+        .build()
+        .err()
+        .expect("the build must fail");
+    assert!(matches!(err, rex_runner::RunnerError::Policy(_)), "{err:?}");
+}
