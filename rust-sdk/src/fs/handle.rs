@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rex_auth::{Action, RequestContext, Resource, ResourcePath};
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
 
 use super::error::FsError;
@@ -297,6 +297,44 @@ pub(crate) fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW
 }
 
+/// Smallest growth step (and first buffer) of a whole-file read.
+const READ_CHUNK_MIN: usize = 4096;
+/// Largest growth step of a whole-file read.
+const READ_CHUNK_MAX: usize = 1024 * 1024;
+
+/// Opens `path` (relative to `dirfd`) following symlinks. The flag is `true` when the kernel
+/// met no symlink on the way (`RESOLVE_NO_SYMLINKS`): then what was opened is exactly the path
+/// asked for, and the caller needs no `/proc/self/fd` lookup to learn its real path. When a
+/// symlink is in the way (or `openat2` is unavailable), it is opened again the ordinary way and
+/// the flag is `false`; any other failure is reported by that second open.
+pub(crate) fn open_following(
+    dirfd: impl AsFd,
+    path: &str,
+    flags: OFlags,
+    mode: Mode,
+) -> Result<(OwnedFd, bool), Errno> {
+    match rustix::fs::openat2(&dirfd, path, flags, mode, ResolveFlags::NO_SYMLINKS) {
+        Ok(fd) => Ok((fd, true)),
+        Err(_) => rustix::fs::openat(&dirfd, path, flags, mode).map(|fd| (fd, false)),
+    }
+}
+
+/// A directory's parent, opened from the authorized path without following symlinks (for
+/// handles opened in follow mode, whose parent is not known). `None` for `/`. Callers still
+/// check with [`verify_name`] that the name in it is the directory they hold.
+fn open_parent_by_path(path: &ResourcePath) -> Result<Option<OwnedFd>, FsError> {
+    let Some(parent) = path.parent() else {
+        return Ok(None);
+    };
+    let mut fd = rustix::fs::openat(CWD, "/", dir_flags(), Mode::empty())
+        .map_err(|e| FsError::os("open", "/", e))?;
+    for c in parent.as_str().split('/').filter(|c| !c.is_empty()) {
+        fd = rustix::fs::openat(&fd, c, dir_flags(), Mode::empty())
+            .map_err(|e| FsError::os("open", parent.as_str(), e))?;
+    }
+    Ok(Some(fd))
+}
+
 /// The path the kernel says an fd refers to. Fails closed if `/proc` is unavailable.
 pub(crate) fn fd_real_path(fd: &OwnedFd, what: &str) -> Result<ResourcePath, FsError> {
     let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
@@ -313,6 +351,8 @@ pub(crate) fn same_inode(a: &Stat, b: &Stat) -> bool {
 #[derive(Debug, Clone)]
 pub struct DirHandle {
     pub(crate) fd: Arc<OwnedFd>,
+    /// The parent directory when it was opened on the way here; `None` for `/` and for
+    /// handles opened in follow mode (see [`DirHandle::parent_fd`]).
     pub(crate) parent: Option<Arc<OwnedFd>>,
     pub(crate) path: ResourcePath,
 }
@@ -390,8 +430,8 @@ impl DirHandle {
         opts: OpenDirOptions,
     ) -> Result<Self, FsError> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(CWD, p.as_str(), flags, Mode::empty()) {
-            Ok(fd) => fd,
+        let (fd, no_symlinks) = match open_following(CWD, p.as_str(), flags, Mode::empty()) {
+            Ok(opened) => opened,
             Err(Errno::NOENT) if opts.create => {
                 // Creation never follows symlinks: use the no-follow path.
                 return Self::open(
@@ -405,22 +445,20 @@ impl DirHandle {
             }
             Err(e) => return Err(FsError::os("open", p.as_str(), e)),
         };
-        let real = fd_real_path(&fd, p.as_str())?;
-        if real != p {
-            check_dir(ctx, Action::FsOpen, &real)?;
-        }
-        let parent = if real.is_root() {
-            None
+        let real = if no_symlinks {
+            p
         } else {
-            Some(Arc::new(
-                rustix::fs::openat(&fd, "..", flags, Mode::empty())
-                    .map_err(|e| FsError::os("open", real.as_str(), e))?,
-            ))
+            let real = fd_real_path(&fd, p.as_str())?;
+            if real != p {
+                check_dir(ctx, Action::FsOpen, &real)?;
+            }
+            real
         };
-        // The handle names what the fd really is.
+        // The handle names what the fd really is. Its parent is opened only if it is needed
+        // (delete, move), from that path.
         Ok(DirHandle {
             fd: Arc::new(fd),
-            parent,
+            parent: None,
             path: real,
         })
     }
@@ -428,6 +466,17 @@ impl DirHandle {
     /// The authorized path of this directory.
     pub fn path(&self) -> &ResourcePath {
         &self.path
+    }
+
+    /// The parent directory: the one opened on the way here, or else the one the authorized
+    /// path names now (opened without following symlinks). `None` for `/`. Either way the
+    /// caller confirms with [`verify_name`] that the name in it is still this directory, so
+    /// nothing is removed or moved unless the authorized path names the inode held.
+    fn parent_fd(&self) -> Result<Option<Arc<OwnedFd>>, FsError> {
+        match &self.parent {
+            Some(fd) => Ok(Some(fd.clone())),
+            None => Ok(open_parent_by_path(&self.path)?.map(Arc::new)),
+        }
     }
 
     /// Opens a child directory by single-component name, never following symlinks (`open` Dir).
@@ -470,23 +519,26 @@ impl DirHandle {
             flags |= OFlags::CREATE;
         }
         let mode = Mode::from_raw_mode(opts.permissions.unwrap_or(0o644) & 0o7777);
-        let fd = if opts.create && opts.follow_symlinks {
+        let (fd, no_symlinks) = if opts.create && opts.follow_symlinks {
             // Creation never follows symlinks: O_CREAT through a dangling link would create
             // its target (anywhere) before the resolved path could be authorized. Open an
             // existing target following links; create only the name itself, no-follow.
-            match rustix::fs::openat(&*self.fd, name, flags - OFlags::CREATE, mode) {
+            match open_following(&*self.fd, name, flags - OFlags::CREATE, mode) {
                 Err(Errno::NOENT) => {
                     rustix::fs::openat(&*self.fd, name, flags | OFlags::NOFOLLOW, mode)
+                        .map(|fd| (fd, true))
                 }
                 other => other,
             }
+        } else if opts.follow_symlinks {
+            open_following(&*self.fd, name, flags, mode)
         } else {
-            rustix::fs::openat(&*self.fd, name, flags, mode)
+            rustix::fs::openat(&*self.fd, name, flags, mode).map(|fd| (fd, true))
         }
         .map_err(|e| FsError::os("open", p.as_str(), e))?;
         // In follow mode the handle names what the fd really is, so later checks (`read`,
         // `write`, ...) apply to the target, not to the link.
-        let p = if opts.follow_symlinks {
+        let p = if opts.follow_symlinks && !no_symlinks {
             let real = fd_real_path(&fd, p.as_str())?;
             if real != p {
                 check_file(ctx, Action::FsOpen, &real)?;
@@ -808,7 +860,7 @@ impl DirHandle {
         opts: DeleteDirOptions,
     ) -> Result<DeleteReport, FsError> {
         check_dir(ctx, Action::FsDelete, &self.path)?;
-        let parent = self.parent.clone().ok_or_else(|| {
+        let parent = self.parent_fd()?.ok_or_else(|| {
             FsError::InvalidArguments("refusing to delete the root directory".into())
         })?;
         let name = self.path.file_name().to_string();
@@ -869,8 +921,7 @@ impl DirHandle {
         )?;
         check_dir(ctx, Action::FsCreate, &dest)?;
         let parent = self
-            .parent
-            .clone()
+            .parent_fd()?
             .ok_or_else(|| FsError::InvalidArguments("cannot move the root directory".into()))?;
         let name = self.path.file_name().to_string();
         verify_name(&parent, &name, &*self.fd, self.path.as_str())?;
@@ -1094,18 +1145,25 @@ impl FileHandle {
         if u64::try_from(st.st_size).unwrap_or(0) > limit {
             return Err(too_large());
         }
-        let mut buf = Vec::new();
-        let mut chunk = vec![0u8; 64 * 1024];
+        // Read straight into the result: sized from `fstat` (+1 so that the end-of-file read
+        // needs no reallocation), growing if the file grew or reports no size (`/proc`).
+        let hint = usize::try_from(st.st_size).unwrap_or(0);
+        let mut buf: Vec<u8> = Vec::with_capacity(hint.saturating_add(1).max(READ_CHUNK_MIN));
         let mut off = 0u64;
         loop {
-            let n = self
-                .file
-                .read_at(&mut chunk, off)
-                .map_err(|e| FsError::io("read", self.path.as_str(), e))?;
+            if buf.len() == buf.capacity() {
+                buf.reserve(buf.len().clamp(READ_CHUNK_MIN, READ_CHUNK_MAX));
+            }
+            let n = loop {
+                match rustix::io::pread(&self.file, rustix::buffer::spare_capacity(&mut buf), off) {
+                    Err(Errno::INTR) => continue,
+                    other => break other,
+                }
+            }
+            .map_err(|e| FsError::os("read", self.path.as_str(), e))?;
             if n == 0 {
                 break;
             }
-            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
             off += n as u64;
             if off > limit {
                 return Err(too_large());
