@@ -314,6 +314,78 @@ fn entry_count_limit_ends_cleanly() {
     assert!(tree(&f.dest).is_empty());
 }
 
+/// 3,000 files spread over ~760 nested directories, interleaved so that consecutive entries
+/// rarely share a directory (more directories than the extraction keeps open at once).
+fn many_nested() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for a in 0..4 {
+        let mut h = header(tar::EntryType::Directory, 0, 0o750);
+        b.append_data(&mut h, format!("t{a}/"), &[][..]).unwrap();
+    }
+    for i in 0..3000 {
+        let data = format!("file {i}");
+        let mut h = header(tar::EntryType::Regular, data.len() as u64, 0o640);
+        let path = format!("t{}/u{}/v{}/w/f{i}", i % 4, (i / 4) % 10, i % 9);
+        b.append_data(&mut h, path, data.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn thousands_of_entries_in_nested_directories() {
+    let f = fixture(&gz(&many_nested()));
+    // One directory exists already (merged into, keeps its mode).
+    fs::create_dir_all(f.dest.join("t1/u3")).unwrap();
+    fs::set_permissions(f.dest.join("t1/u3"), fs::Permissions::from_mode(0o711)).unwrap();
+    let c = ctx(&both(&f));
+    let r = extract(&c, &f, ExtractArchiveOptions::default()).unwrap();
+    assert_eq!(r.extracted.len(), 3004);
+    assert!(r.skipped.is_empty());
+    let t = tree(&f.dest);
+    let files: Vec<&String> = t.iter().filter(|p| !p.ends_with('/')).collect();
+    assert_eq!(files.len(), 3000);
+    for i in 0..3000 {
+        let path = format!("t{}/u{}/v{}/w/f{i}", i % 4, (i / 4) % 10, i % 9);
+        assert_eq!(
+            fs::read_to_string(f.dest.join(&path)).unwrap(),
+            format!("file {i}"),
+            "{path}"
+        );
+    }
+    let mode = |p: &str| fs::metadata(f.dest.join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("t0"), 0o750);
+    assert_eq!(mode("t0/u0/v0/w"), 0o755);
+    assert_eq!(mode("t1/u3"), 0o711);
+    assert_eq!(mode("t2/u2/v8/w/f2330"), 0o640);
+    // Nothing but the archive's paths (and the existing directory) was created.
+    assert!(t.iter().all(|p| p.starts_with('t')), "{t:?}");
+}
+
+#[test]
+fn thousands_of_entries_denied_or_failing_leave_nothing() {
+    let f = fixture(&many_nested());
+    fs::create_dir(f.dest.join("t0")).unwrap();
+    fs::write(f.dest.join("t0/keep"), "k").unwrap();
+    let before = tree(&f.dest);
+    // The last file is refused: nothing is written, not even the directories before it.
+    let pol = format!(
+        "{}\nforbid(principal, action == file_system::Action::\"write\", resource == file_system::File::\"{}/t3/u9/v2/w/f2999\");",
+        both(&f),
+        s(&f.dest)
+    );
+    let e = extract(&ctx(&pol), &f, ExtractArchiveOptions::default()).unwrap_err();
+    assert_eq!(e.kind(), FsErrorKind::PermissionDenied, "{e:?}");
+    assert_eq!(tree(&f.dest), before);
+
+    // The first file's path is taken by a directory: the failure comes after every entry is
+    // staged (hundreds of directories created), and all of it is rolled back.
+    fs::create_dir_all(f.dest.join("t0/u0/v0/w/f0")).unwrap();
+    let before = tree(&f.dest);
+    let e = extract(&ctx(&both(&f)), &f, ExtractArchiveOptions::default()).unwrap_err();
+    assert_eq!(e.kind(), FsErrorKind::EntryTypeMismatchError, "{e:?}");
+    assert_eq!(tree(&f.dest), before);
+}
+
 #[test]
 fn entry_count_limit_is_exact() {
     let mut b = tar::Builder::new(Vec::new());

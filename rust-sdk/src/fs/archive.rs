@@ -26,12 +26,13 @@
 //! * Both plain tar and gzip'd tar are accepted (REX only gzip'd); the format is detected
 //!   from the content.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::Bound;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use rex_auth::{Action, ResourcePath};
 use rustix::fs::{AtFlags, Mode, OFlags};
@@ -336,22 +337,90 @@ fn conflict(archive: &str, comps: &[String]) -> FsError {
     }
 }
 
-/// Opens `comps` below `root` one component at a time, never following symlinks.
-fn open_rel(root: &OwnedFd, comps: &[String], path: &str) -> Result<OwnedFd, FsError> {
-    let mut fd = rustix::fs::openat(root, ".", dir_flags(), Mode::empty())
-        .map_err(|e| FsError::os("open", path, e))?;
-    for c in comps {
-        fd = rustix::fs::openat(&fd, c.as_str(), dir_flags(), Mode::empty())
-            .map_err(|e| FsError::os("open", path, e))?;
+/// The most directory fds a [`DirCache`] keeps open at once. Archives list a directory's
+/// entries together, so a small cache serves nearly every lookup, and a directory-heavy
+/// archive cannot exhaust the process's file descriptors.
+const DIR_CACHE_MAX: usize = 256;
+
+/// Directory fds of one extraction, by path relative to the destination.
+///
+/// Every fd is opened from its parent's fd (the destination's own fd for the first level)
+/// with [`dir_flags`] (`O_NOFOLLOW | O_DIRECTORY`), one component at a time, so a cached fd
+/// is always a directory reached below the destination without following a symlink, exactly
+/// like reopening the chain from the destination each time, but each directory is opened
+/// once instead of once per entry below it (O(entries + dirs) opens, not O(entries × depth)).
+/// The cache is cleared when it holds [`DIR_CACHE_MAX`] fds; the `Arc`s handed out stay
+/// valid after that.
+struct DirCache<'a> {
+    dest: &'a DirHandle,
+    fds: HashMap<Vec<String>, Arc<OwnedFd>>,
+    /// How many directories were opened (for tests of the cache itself).
+    opens: usize,
+}
+
+impl<'a> DirCache<'a> {
+    fn new(dest: &'a DirHandle) -> Self {
+        DirCache {
+            dest,
+            fds: HashMap::new(),
+            opens: 0,
+        }
     }
-    Ok(fd)
+
+    /// The fd of `comps` below the root; `path` names the entry in errors.
+    fn open(&mut self, comps: &[String], path: &str) -> Result<Arc<OwnedFd>, FsError> {
+        if let Some(fd) = self.fds.get(comps) {
+            return Ok(Arc::clone(fd));
+        }
+        // The nearest cached ancestor (or the root), then the missing components below it.
+        let mut known = comps.len();
+        let mut base: Option<Arc<OwnedFd>> = None;
+        while known > 0 {
+            known -= 1;
+            if let Some(fd) = comps.get(..known).and_then(|p| self.fds.get(p)) {
+                base = Some(Arc::clone(fd));
+                break;
+            }
+        }
+        let mut fd = match base {
+            Some(fd) => fd,
+            None => {
+                known = 0;
+                let fd = rustix::fs::openat(&self.dest.fd, ".", dir_flags(), Mode::empty())
+                    .map_err(|e| FsError::os("open", path, e))?;
+                self.opens += 1;
+                let fd = Arc::new(fd);
+                self.insert(Vec::new(), Arc::clone(&fd));
+                fd
+            }
+        };
+        for i in known..comps.len() {
+            let (Some(c), Some(prefix)) = (comps.get(i), comps.get(..=i)) else {
+                break;
+            };
+            let next = rustix::fs::openat(&*fd, c.as_str(), dir_flags(), Mode::empty())
+                .map_err(|e| FsError::os("open", path, e))?;
+            self.opens += 1;
+            fd = Arc::new(next);
+            self.insert(prefix.to_vec(), Arc::clone(&fd));
+        }
+        Ok(fd)
+    }
+
+    fn insert(&mut self, comps: Vec<String>, fd: Arc<OwnedFd>) {
+        if self.fds.len() >= DIR_CACHE_MAX {
+            self.fds.clear();
+        }
+        self.fds.insert(comps, fd);
+    }
 }
 
 /// Which directories exist (probing from the destination fd without following symlinks).
 fn dir_states(
-    dest: &DirHandle,
+    fds: &mut DirCache<'_>,
     plan: &[Planned],
 ) -> Result<BTreeMap<Vec<String>, DirState>, FsError> {
+    let dest = fds.dest;
     let mut dirs: BTreeSet<Vec<String>> = BTreeSet::new();
     for e in plan
         .iter()
@@ -377,7 +446,7 @@ fn dir_states(
         };
         let path = join(&dest.path, &d)?;
         let state = if parent.is_empty() || states.get(parent) == Some(&DirState::Exists) {
-            let pfd = open_rel(&dest.fd, parent, path.as_str())?;
+            let pfd = fds.open(parent, path.as_str())?;
             match rustix::fs::statat(&pfd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) if EntryType::from_stat(&st) == EntryType::Dir => DirState::Exists,
                 Ok(st) => {
@@ -446,15 +515,15 @@ struct Staged {
 
 impl Staged {
     /// Removes every temp file and created directory (children first). Best effort.
-    fn rollback(&self, dest: &DirHandle) {
+    fn rollback(&self, dirs: &mut DirCache<'_>) {
         for (dir, tmp, _, p) in &self.files {
-            if let Ok(fd) = open_rel(&dest.fd, dir, p) {
+            if let Ok(fd) = dirs.open(dir, p) {
                 let _ = rustix::fs::unlinkat(&fd, tmp.as_str(), AtFlags::empty());
             }
         }
         for d in self.dirs.iter().rev() {
             if let Some((name, parent)) = d.split_last()
-                && let Ok(fd) = open_rel(&dest.fd, parent, "")
+                && let Ok(fd) = dirs.open(parent, "")
             {
                 let _ = rustix::fs::unlinkat(&fd, name.as_str(), AtFlags::REMOVEDIR);
             }
@@ -488,12 +557,13 @@ fn ids(e: &Planned) -> (Option<rustix::fs::Uid>, Option<rustix::fs::Gid>) {
 fn stage(
     ctx: &SdkContext,
     f: &FileHandle,
-    dest: &DirHandle,
+    dirs: &mut DirCache<'_>,
     plan: &[Planned],
     states: &BTreeMap<Vec<String>, DirState>,
     opts: &ExtractArchiveOptions,
     staged: &mut Staged,
 ) -> Result<(), FsError> {
+    let dest = dirs.dest;
     let ap = f.path().as_str();
     for (comps, state) in states {
         if *state != DirState::New {
@@ -503,7 +573,7 @@ fn stage(
         let (name, parent) = comps
             .split_last()
             .ok_or_else(|| FsError::InvalidArguments("empty directory path".into()))?;
-        let pfd = open_rel(&dest.fd, parent, p.as_str())?;
+        let pfd = dirs.open(parent, p.as_str())?;
         rustix::fs::mkdirat(&pfd, name.as_str(), Mode::from_raw_mode(0o700))
             .map_err(|e| FsError::os("mkdir", p.as_str(), e))?;
         staged.dirs.push(comps.clone());
@@ -536,7 +606,7 @@ fn stage(
         }
         let p = join(&dest.path, &comps)?;
         let (name, parent) = comps.split_last().ok_or_else(changed)?;
-        let dfd = open_rel(&dest.fd, parent, p.as_str())?;
+        let dfd = dirs.open(parent, p.as_str())?;
         let tmp = temp_name();
         let fd = rustix::fs::openat(
             &dfd,
@@ -584,14 +654,15 @@ fn stage(
 
 /// Renames the staged files into place and sets the metadata of new directories.
 fn commit(
-    dest: &DirHandle,
+    dirs: &mut DirCache<'_>,
     plan: &[Planned],
     states: &BTreeMap<Vec<String>, DirState>,
     opts: &ExtractArchiveOptions,
     staged: &Staged,
 ) -> Result<(), FsError> {
+    let dest = dirs.dest;
     for (dir, tmp, name, p) in &staged.files {
-        let fd = open_rel(&dest.fd, dir, p)?;
+        let fd = dirs.open(dir, p)?;
         match rustix::fs::statat(&fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if EntryType::from_stat(&st) == EntryType::Dir => {
                 return Err(FsError::EntryTypeMismatch {
@@ -618,7 +689,7 @@ fn commit(
         .rev()
     {
         let p = join(&dest.path, comps)?;
-        let fd = open_rel(&dest.fd, comps, p.as_str())?;
+        let fd = dirs.open(comps, p.as_str())?;
         let e = explicit.get(comps);
         let mode = match e {
             Some(e) if opts.preserve_permissions => e.mode,
@@ -655,13 +726,14 @@ pub fn extract_archive(
 ) -> Result<ExtractReport, FsError> {
     check_file(ctx, Action::FsRead, archive.path())?;
     let plan = plan(ctx, archive, &opts)?;
-    let states = dir_states(dest, &plan)?;
+    let mut dirs = DirCache::new(dest);
+    let states = dir_states(&mut dirs, &plan)?;
     authorize(ctx, dest, &plan, &states, &opts)?;
     let mut staged = Staged::default();
-    let result = stage(ctx, archive, dest, &plan, &states, &opts, &mut staged)
-        .and_then(|()| commit(dest, &plan, &states, &opts, &staged));
+    let result = stage(ctx, archive, &mut dirs, &plan, &states, &opts, &mut staged)
+        .and_then(|()| commit(&mut dirs, &plan, &states, &opts, &staged));
     if let Err(e) = result {
-        staged.rollback(dest);
+        staged.rollback(&mut dirs);
         return Err(e);
     }
     let mut report = ExtractReport::default();
@@ -714,5 +786,87 @@ mod tests {
         assert!(entry_components("a", b"/etc/passwd").is_err());
         assert!(entry_components("a", b"x\0y").is_err());
         assert!(entry_components("a", &[0xff, 0xfe]).is_err());
+    }
+
+    fn handle(dir: &std::path::Path) -> DirHandle {
+        let fd = rustix::fs::openat(rustix::fs::CWD, dir, dir_flags(), Mode::empty()).unwrap();
+        DirHandle {
+            fd: Arc::new(fd),
+            parent: None,
+            path: super::super::rpath(dir.to_str().unwrap()).unwrap(),
+        }
+    }
+
+    fn comps(p: &str) -> Vec<String> {
+        p.split('/')
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn dir_cache_opens_each_directory_once() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("a/b/c/d")).unwrap();
+        std::fs::create_dir_all(t.path().join("a/b/e")).unwrap();
+        std::fs::write(t.path().join("a/b/c/d/f"), "x").unwrap();
+        let dest = handle(t.path());
+        let mut dirs = DirCache::new(&dest);
+        // The destination itself plus a, b, c, d.
+        let d = dirs.open(&comps("a/b/c/d"), "").unwrap();
+        assert_eq!(dirs.opens, 5);
+        assert!(rustix::fs::statat(&d, "f", AtFlags::empty()).is_ok());
+        // Everything on that chain is cached now.
+        for p in ["", "a", "a/b", "a/b/c", "a/b/c/d"] {
+            dirs.open(&comps(p), "").unwrap();
+        }
+        assert_eq!(dirs.opens, 5);
+        // A sibling costs one open: the rest of the chain comes from the cache.
+        dirs.open(&comps("a/b/e"), "").unwrap();
+        assert_eq!(dirs.opens, 6);
+        // A missing directory is an error, and nothing is cached for it.
+        assert!(dirs.open(&comps("a/b/nope"), "").is_err());
+        assert!(dirs.open(&comps("a/b/nope"), "").is_err());
+        assert!(!dirs.fds.contains_key(&comps("a/b/nope")));
+    }
+
+    #[test]
+    fn dir_cache_never_follows_a_symlink() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("real")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), t.path().join("real/link")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), t.path().join("top")).unwrap();
+        let dest = handle(t.path());
+        let mut dirs = DirCache::new(&dest);
+        // Cached parent or not, a symlinked component is refused.
+        assert!(dirs.open(&comps("top"), "").is_err());
+        assert!(dirs.open(&comps("real/link"), "").is_err());
+        dirs.open(&comps("real"), "").unwrap();
+        assert!(dirs.open(&comps("real/link"), "").is_err());
+        assert!(dirs.open(&comps("real/link/x"), "").is_err());
+    }
+
+    #[test]
+    fn dir_cache_stays_bounded() {
+        let t = tempfile::tempdir().unwrap();
+        let n = DIR_CACHE_MAX * 2 + 7;
+        for i in 0..n {
+            std::fs::create_dir_all(t.path().join(format!("p/d{i}"))).unwrap();
+            std::fs::write(t.path().join(format!("p/d{i}/f")), "x").unwrap();
+        }
+        let dest = handle(t.path());
+        let mut dirs = DirCache::new(&dest);
+        let mut held = Vec::new();
+        for i in 0..n {
+            held.push(dirs.open(&comps(&format!("p/d{i}")), "").unwrap());
+            assert!(dirs.fds.len() <= DIR_CACHE_MAX);
+        }
+        // Fds handed out before a clear stay usable.
+        for fd in &held {
+            assert!(rustix::fs::statat(fd, "f", AtFlags::empty()).is_ok());
+        }
+        // Each d{i} once, plus the chain to it again after each of the two clears.
+        assert_eq!(dirs.opens, n + 2 + 2 * 2);
     }
 }
