@@ -466,6 +466,44 @@ fn trace_allowed_returns_the_stack() {
 }
 
 #[test]
+fn trace_runs_gdb_like_core_dumps_do() {
+    // The same execute rule as for core dumps (batch mode, no init files, no auto-loading)
+    // allows the trace: both go through one gdb runner with one fixed preamble.
+    if !std::path::Path::new("/usr/bin/gdb").exists() || !is_root() {
+        eprintln!("gdb or ptrace privilege unavailable: skipped");
+        return;
+    }
+    let mut kid = spawn("sleep", &["31"]).unwrap();
+    let pid = kid.0.id();
+    let pol = |cond: &str| {
+        format!(
+            r#"permit(principal, action == process_system::Action::"trace", resource) when {{ resource.name == "sleep" }};
+    permit(principal, action == file_system::Action::"open", resource == file_system::Dir::"/usr/bin");
+    permit(principal, action == file_system::Action::"open", resource == file_system::File::"/usr/bin/gdb");
+    permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/gdb")
+      when {{ {cond} }};"#
+        )
+    };
+    let c = ctx(&pol(
+        r#"context.arguments.flags.contains("-batch") && context.arguments.flags.contains("-nx")"#,
+    ));
+    let t = ProcessManager::new()
+        .trace(&c, pid, &TraceOptions::default())
+        .unwrap();
+    assert_eq!(t.threads[0].tid, pid);
+    assert!(t.threads[0].frames.iter().all(|f| !f.function.is_empty()));
+    // gdb without the batch flags would be refused: nothing attaches.
+    let c = ctx(&pol(r#"context.arguments.flags == ["--batch"]"#));
+    let e = ProcessManager::new()
+        .trace(&c, pid, &TraceOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ProcessErrorKind::PermissionDenied, "{e:?}");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains("TracerPid:\t0"), "{status}");
+    assert!(kid.0.try_wait().unwrap().is_none());
+}
+
+#[test]
 fn trace_denied_runs_no_debugger() {
     let mut kid = spawn("sleep", &["33"]).unwrap();
     let pid = kid.0.id();

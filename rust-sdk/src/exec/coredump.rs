@@ -2,9 +2,10 @@
 //! `.get_variables(...)`).
 //!
 //! The executable and the core are opened read-only through the gated file-system API
-//! (`open` on their directory and file, then `read` on the file). gdb itself is opened the same
-//! way and run through [`super::execute`], so `file_system::Action::"execute"` on the gdb
-//! binary must be allowed (REX ran gdb without that check). gdb gets the two files as
+//! (`open` on their directory and file, then `read` on the file). gdb itself is located,
+//! opened and run by the shared gdb runner (the same one `ProcessManager::trace` uses): opened
+//! the same way and run through [`super::execute`], so `file_system::Action::"execute"` on the
+//! gdb binary must be allowed (REX ran gdb without that check). gdb gets the two files as
 //! `/proc/<this process>/fd/<N>` magic links of the authorized descriptors, never as paths
 //! that could be swapped; it runs in batch mode with `-nx`, auto-loading off, and only fixed
 //! commands: variable names must be C identifiers, so no gdb expression (which can have side
@@ -16,12 +17,10 @@ use std::time::Duration;
 
 use rex_auth::{Action, Resource};
 
-use super::{ExecError, ExecuteOptions, ExecuteResult, open_helper, open_read};
+use super::gdb::{self, Target};
+use super::{ExecError, ExecuteResult, open_read};
 use crate::SdkContext;
 use crate::fs::FileHandle;
-
-/// Where gdb is looked for, in order.
-pub const GDB_BINARIES: &[&str] = &["/usr/bin/gdb"];
 
 /// How long one gdb run may take.
 pub const GDB_TIMEOUT: Duration = Duration::from_secs(120);
@@ -117,23 +116,11 @@ impl CoreDump {
     }
 
     fn gdb(&self, ctx: &SdkContext, commands: &[String]) -> Result<ExecuteResult, ExecError> {
-        let gdb = open_helper(ctx, GDB_BINARIES)?;
-        let mut opts = ExecuteOptions::new()
-            .arg("-nx")
-            .arg("-batch")
-            .arg_pair("-iex", "set auto-load off")
-            .arg_pair("-iex", "set debuginfod enabled off")
-            .arg_pair("-ex", "set pagination off")
-            .arg_pair("-ex", "set width 0")
-            .env("LC_ALL", "C")
-            .timeout(GDB_TIMEOUT);
-        for c in commands {
-            opts = opts.arg_pair("-ex", c.as_str());
-        }
-        opts = opts
-            .arg(Self::fd_path(&self.exe))
-            .arg(Self::fd_path(&self.core));
-        gdb.execute(ctx, &opts)
+        let target = Target::Core {
+            exe: Self::fd_path(&self.exe),
+            core: Self::fd_path(&self.core),
+        };
+        gdb::run(ctx, &target, commands, GDB_TIMEOUT)
     }
 
     /// The backtrace of every thread (`thread apply all bt`).
@@ -242,80 +229,40 @@ fn parse_variables(text: &str, marker: &str) -> BTreeMap<String, Option<String>>
     out
 }
 
-fn parse_u32(s: &str) -> Option<u32> {
-    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-/// Parses one `#N ...` frame line of a gdb backtrace.
-fn parse_frame(line: &str) -> Option<Frame> {
-    let rest = line.strip_prefix('#')?;
-    let frame_number = parse_u32(rest)?;
-    let rest = rest
-        .trim_start_matches(|c: char| c.is_ascii_digit())
-        .trim_start();
-    let (instruction_ptr, rest) = match rest.strip_prefix("0x") {
-        Some(hex) => {
-            let end = hex
-                .find(|c: char| !c.is_ascii_hexdigit())
-                .unwrap_or(hex.len());
-            let (addr, after) = hex.split_at(end);
-            let after = after.trim_start();
-            let after = after.strip_prefix("in ").unwrap_or(after);
-            (Some(format!("0x{addr}")), after)
-        }
-        None => (None, rest),
-    };
-    let function_name = match rest.find(" (") {
-        Some(i) => rest.get(..i).unwrap_or(rest),
-        None => rest.split_whitespace().next().unwrap_or("??"),
-    }
-    .to_string();
-    let (source, line_number) = if let Some(i) = rest.rfind(" at ") {
-        let loc = rest.get(i + 4..).unwrap_or_default().trim();
-        match loc.rsplit_once(':') {
-            Some((file, ln)) if parse_u32(ln).is_some() => (Some(file.to_string()), parse_u32(ln)),
-            _ => (Some(loc.to_string()), None),
-        }
-    } else if let Some(i) = rest.rfind(" from ") {
-        (
-            Some(rest.get(i + 6..).unwrap_or_default().trim().to_string()),
-            None,
-        )
-    } else {
-        (None, None)
-    };
-    Some(Frame {
-        frame_number,
-        function_name,
-        instruction_ptr,
-        source,
-        line_number,
-    })
-}
-
-/// Parses the output of gdb's `thread apply all bt`: `Thread N (... LWP T ...)` headers, each
-/// followed by `#K ...` frame lines. Lines before the first header are ignored.
+/// Parses the output of gdb's `thread apply all bt` (see the shared gdb parser):
+/// `Thread N (... LWP T ...)` headers, each followed by `#K ...` frame lines. Lines before the
+/// first header (the crashing frame gdb prints when it loads a core) are ignored.
 pub fn parse_backtrace(text: &str) -> TracedProcess {
-    let mut threads: Vec<TracedThread> = Vec::new();
-    for line in text.lines() {
-        let line = line.trim_end();
-        if let Some(rest) = line.strip_prefix("Thread ") {
-            let Some(id) = parse_u32(rest) else { continue };
-            let tid = rest
-                .find("LWP ")
-                .and_then(|i| rest.get(i + 4..))
-                .and_then(parse_u32)
-                .unwrap_or(0);
-            threads.push(TracedThread {
-                id,
-                tid,
-                frames: Vec::new(),
-            });
-        } else if let (Some(t), Some(frame)) = (threads.last_mut(), parse_frame(line)) {
-            t.frames.push(frame);
-        }
-    }
+    let threads: Vec<TracedThread> = gdb::parse_backtrace(text)
+        .into_iter()
+        .filter_map(|t| {
+            let h = t.header?;
+            Some(TracedThread {
+                id: h.id,
+                tid: h.tid.unwrap_or(0),
+                frames: t
+                    .frames
+                    .into_iter()
+                    .map(|f| {
+                        let (source, line_number) = match f.location {
+                            Some(l) => {
+                                let (s, n) = l.source_and_line();
+                                (Some(s), n)
+                            }
+                            None => (None, None),
+                        };
+                        Frame {
+                            frame_number: f.number,
+                            function_name: f.function,
+                            instruction_ptr: f.address,
+                            source,
+                            line_number,
+                        }
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
     let pid = threads
         .iter()
         .map(|t| t.tid)
@@ -407,7 +354,6 @@ Thread 1 (Thread 0x7ffff7dd2740 (LWP 4165)):\n\
         fn parser_never_panics(s in "\\PC*") {
             let _ = parse_backtrace(&s);
             let _ = parse_variables(&s, "@@M ");
-            let _ = parse_frame(&s);
         }
 
         #[test]

@@ -66,13 +66,14 @@
 //!   process group with `SIGKILL`. When the child exits, whatever is left in its process group
 //!   is killed too, so nothing started by the call outlives it.
 //!
-//! Every helper the SDK runs for itself (`sysctl --system`, gdb for core dumps) is opened
-//! through the file-system API and run through [`execute`], so the same `execute` policy
-//! applies to it.
+//! Every helper the SDK runs for itself (`sysctl --system`, gdb for core dumps and process
+//! traces) is opened through the file-system API and run through [`execute`], so the same
+//! `execute` policy applies to it.
 
 mod caps;
 mod coredump;
 mod error;
+pub(crate) mod gdb;
 mod run;
 
 use std::collections::BTreeMap;
@@ -85,9 +86,10 @@ use crate::SdkContext;
 use crate::fs::{EntryType, FileHandle};
 
 pub use coredump::{
-    CoreDump, Frame, GDB_BINARIES, TracedProcess, TracedThread, is_c_identifier, parse_backtrace,
+    CoreDump, Frame, TracedProcess, TracedThread, is_c_identifier, parse_backtrace,
 };
 pub use error::{ExecError, ExecErrorKind};
+pub use gdb::GDB_BINARIES;
 
 /// Timeout used by [`ExecuteOptions::default`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);

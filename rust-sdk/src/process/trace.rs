@@ -1,13 +1,16 @@
 //! Stack traces of a running process (REX's `trace`, i.e. `pstack`).
 //!
 //! Checks `process_system::Action::"trace"` on the process (identified through a verified
-//! pidfd, as for signals). The debugger is then opened through the file-system API (`open` on
-//! Dir `/usr/bin` and File `/usr/bin/gdb`, read-only) and run through the gated
-//! [`crate::exec::execute`] path, so the policy's `file_system::execute` rule (with the exact
-//! arguments) applies to it as well; REX ran pstack without any `execute` check.
-//! `gdb --batch -nx -p <pid> -ex "thread apply all bt"` is run with an empty environment, no
-//! new privileges and a timeout. `gstack`/`pstack` are shell scripts around gdb and cannot be
-//! run from a descriptor, so gdb is used directly.
+//! pidfd, as for signals). The debugger is then located, opened and run by the same gdb runner
+//! as core dumps: opened through the file-system API (`open` on Dir `/usr/bin` and File
+//! `/usr/bin/gdb`, read-only) and run through the gated [`crate::exec::execute`] path, so the
+//! policy's `file_system::execute` rule (with the exact arguments) applies to it as well; REX
+//! ran pstack without any `execute` check. gdb runs as `gdb -nx -batch -iex "set auto-load
+//! off" -iex "set debuginfod enabled off" -ex "set pagination off" -ex "set width 0" -ex
+//! "thread apply all bt" -p <pid>` with only `LC_ALL=C` in its environment, no new privileges
+//! and a timeout. `gstack`/`pstack` are shell scripts around gdb and cannot be run from a
+//! descriptor, so gdb is used directly. Its output is read by the same parser as a core
+//! dump's backtrace.
 //!
 //! `TraceOptions.ns_pid` (tracing from inside another mount namespace) checks
 //! `mount_namespace` on that process and is then refused as unsupported: the execute path
@@ -19,13 +22,9 @@ use rex_auth::{Action, Resource};
 
 use super::{ProcessError, ProcessManager, pin_process, read_identity};
 use crate::SdkContext;
-use crate::exec::{ExecError, ExecuteOptions, execute};
-use crate::fs::{DirHandle, FsError, OpenDirOptions, OpenFileOptions};
+use crate::exec::ExecError;
+use crate::exec::gdb::{self, Target};
 
-/// The directory and file name of the debugger that is run.
-pub const TRACER_DIR: &str = "/usr/bin";
-/// The debugger's file name in [`TRACER_DIR`].
-pub const TRACER_NAME: &str = "gdb";
 /// How long the debugger may run.
 pub const TRACE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -70,90 +69,46 @@ pub struct TracedProcess {
     pub threads: Vec<TracedThread>,
 }
 
-fn fs_err(e: FsError) -> ProcessError {
-    match e.as_denied() {
-        Some(d) => ProcessError::Denied(Box::new(d.clone())),
-        None => ProcessError::Os {
+fn exec_err(e: ExecError) -> ProcessError {
+    match (e.as_denied(), &e) {
+        (Some(d), _) => ProcessError::Denied(Box::new(d.clone())),
+        (None, ExecError::Fs(_)) => ProcessError::Os {
             op: "open the debugger",
             source: std::io::Error::other(e.to_string()),
         },
-    }
-}
-
-fn exec_err(e: ExecError) -> ProcessError {
-    match e.as_denied() {
-        Some(d) => ProcessError::Denied(Box::new(d.clone())),
-        None => ProcessError::Os {
+        (None, _) => ProcessError::Os {
             op: "run the debugger",
             source: std::io::Error::other(e.to_string()),
         },
     }
 }
 
-/// Parses `Thread 2 (Thread 0x7f.. (LWP 123) "name"):` headers and `#N ...` frame lines.
+/// Reads gdb's `thread apply all bt` output with the shared parser; frames printed before any
+/// thread header belong to the process itself (`pid`).
 pub(super) fn parse_backtrace(pid: u32, text: &str) -> Vec<TracedThread> {
-    let mut threads: Vec<TracedThread> = Vec::new();
-    for line in text.lines() {
-        let line = line.trim_end();
-        if line.starts_with("Thread ") && line.ends_with("):") {
-            let tid = line
-                .split_once("(LWP ")
-                .and_then(|(_, rest)| rest.split(')').next())
-                .and_then(|n| n.trim().parse().ok())
-                .unwrap_or(pid);
-            let name = line
-                .rsplit_once(") \"")
-                .and_then(|(_, rest)| rest.strip_suffix("\"):"))
-                .map(str::to_string);
-            threads.push(TracedThread {
+    gdb::parse_backtrace(text)
+        .into_iter()
+        .map(|t| {
+            let (tid, name) = match t.header {
+                Some(h) => (h.tid.unwrap_or(pid), h.name),
+                None => (pid, None),
+            };
+            TracedThread {
                 tid,
                 name,
-                frames: Vec::new(),
-            });
-            continue;
-        }
-        let Some(rest) = line.strip_prefix('#') else {
-            continue;
-        };
-        let (num, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-        let Ok(index) = num.parse::<u32>() else {
-            continue;
-        };
-        let rest = rest.trim_start();
-        let (address, rest) = match rest.strip_prefix("0x") {
-            Some(_) => match rest.split_once(" in ") {
-                Some((a, r)) => (Some(a.trim().to_string()), r),
-                None => (Some(rest.to_string()), ""),
-            },
-            None => (None, rest),
-        };
-        let function = rest
-            .split(" (")
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        let location = rest
-            .rsplit_once(" at ")
-            .or_else(|| rest.rsplit_once(" from "))
-            .map(|(_, l)| l.trim().to_string());
-        if threads.is_empty() {
-            threads.push(TracedThread {
-                tid: pid,
-                name: None,
-                frames: Vec::new(),
-            });
-        }
-        if let Some(t) = threads.last_mut() {
-            t.frames.push(StackFrame {
-                index,
-                address,
-                function,
-                location,
-            });
-        }
-    }
-    threads
+                frames: t
+                    .frames
+                    .into_iter()
+                    .map(|f| StackFrame {
+                        index: f.number,
+                        address: f.address,
+                        function: f.function,
+                        location: f.location.as_ref().map(|l| l.raw().to_string()),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 impl ProcessManager {
@@ -179,18 +134,13 @@ impl ProcessManager {
                     .into(),
             ));
         }
-        let dir = DirHandle::open(ctx, TRACER_DIR, OpenDirOptions::default()).map_err(fs_err)?;
-        let gdb = dir
-            .open_file(ctx, TRACER_NAME, OpenFileOptions::read())
-            .map_err(fs_err)?;
-        let mut eopts = ExecuteOptions::new()
-            .arg("--batch")
-            .arg("-nx")
-            .arg_pair("-p", pid.to_string())
-            .arg_pair("-ex", "thread apply all bt")
-            .timeout(TRACE_TIMEOUT);
-        eopts.max_output_bytes = Some(ctx.limits().max_output_bytes);
-        let out = execute(ctx, &gdb, &eopts).map_err(exec_err)?;
+        let out = gdb::run(
+            ctx,
+            &Target::Process(pid),
+            &["thread apply all bt".to_string()],
+            TRACE_TIMEOUT,
+        )
+        .map_err(exec_err)?;
         let threads = parse_backtrace(pid, &out.stdout_text());
         if threads.is_empty() {
             let err = out.stderr_text();
