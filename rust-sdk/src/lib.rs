@@ -13,6 +13,7 @@ pub mod fs;
 pub mod identity;
 pub mod monitor;
 pub mod network;
+mod proc_file;
 pub mod process;
 pub mod sysctl;
 pub mod system;

@@ -1,12 +1,9 @@
 //! System V IPC objects (`ipcs`) from `/proc/sysvipc/{shm,sem,msg}`.
 
 use std::collections::HashMap;
-use std::io::Read;
-
-use rex_auth::{Action, Resource};
 
 use super::{ProcessError, Users, enum_err};
-use crate::SdkContext;
+use crate::{SdkContext, proc_file};
 
 /// One shared memory segment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -216,29 +213,8 @@ pub(super) fn parse(
 /// Checks `open` on Dir `/proc/sysvipc` and `open`+`read` on the three files (all before any
 /// read), then reads them, each bounded by `max_read_bytes`.
 pub(super) fn read_tables(ctx: &SdkContext) -> Result<[String; 3], ProcessError> {
-    ctx.check(Action::FsOpen, &Resource::dir("/proc/sysvipc")?)?;
-    let names = ["shm", "sem", "msg"];
-    for n in names {
-        let file = Resource::file(&format!("/proc/sysvipc/{n}"))?;
-        ctx.check(Action::FsOpen, &file)?;
-        ctx.check(Action::FsRead, &file)?;
-    }
-    let read = |n: &str| -> Result<String, ProcessError> {
-        let path = format!("/proc/sysvipc/{n}");
-        let f = std::fs::File::open(&path).map_err(|e| ProcessError::Os {
-            op: "open /proc/sysvipc",
-            source: e,
-        })?;
-        let mut text = String::new();
-        f.take(ctx.limits().max_read_bytes)
-            .read_to_string(&mut text)
-            .map_err(|e| ProcessError::Os {
-                op: "read /proc/sysvipc",
-                source: e,
-            })?;
-        Ok(text)
-    };
-    Ok([read("shm")?, read("sem")?, read("msg")?])
+    let [shm, sem, msg] = proc_file::authorize(ctx, "/proc/sysvipc", ["shm", "sem", "msg"])?;
+    Ok([shm.read(ctx)?, sem.read(ctx)?, msg.read(ctx)?])
 }
 
 #[cfg(test)]

@@ -457,21 +457,7 @@ pub fn parse_slabinfo(text: &str, page_size: u64) -> Result<SlabInfo, SysinfoErr
 /// Checks `open` on Dir `/proc`, then `open` and `read` on File `/proc/slabinfo`. At most
 /// `max_read_bytes` are read.
 pub fn slab_info(ctx: &SdkContext) -> Result<SlabInfo, SysinfoError> {
-    ctx.check(Action::FsOpen, &Resource::dir("/proc")?)?;
-    let file = Resource::file("/proc/slabinfo")?;
-    ctx.check(Action::FsOpen, &file)?;
-    ctx.check(Action::FsRead, &file)?;
-    let f = std::fs::File::open("/proc/slabinfo").map_err(|e| SysinfoError::Io {
-        op: "open /proc/slabinfo",
-        source: e,
-    })?;
-    let mut text = String::new();
-    f.take(ctx.limits().max_read_bytes)
-        .read_to_string(&mut text)
-        .map_err(|e| SysinfoError::Io {
-            op: "read /proc/slabinfo",
-            source: e,
-        })?;
+    let text = crate::proc_file::read_one::<SysinfoError>(ctx, "/proc", "slabinfo")?;
     parse_slabinfo(&text, procfs::page_size())
 }
 
