@@ -1234,6 +1234,40 @@ fn arguments_nested_too_deep_raise_rex_argument_validation_alarm() {
     );
 }
 
+/// The library half of the fix for the test above: arguments that parse but fail validation,
+/// handed to `Runner::run` unvalidated, produce REX's document — `VALIDATION_EXCEPTION`, the
+/// `RexRunnerScriptArgumentValidationFailure` alarm and count — and exit 5. Only the CLI's
+/// early check (rex-runner/src/main.rs `load_args`) bypasses this.
+#[test]
+fn the_runner_reports_argument_validation_failures_like_rex() {
+    use rex_runner::{ExitStatus, Input, Runner};
+    let runner = Runner::builder()
+        .principal(rex_auth::Principal::user("agent").unwrap())
+        .process_monitoring(false)
+        .build()
+        .unwrap();
+    let args: rex_core::ScriptArguments = serde_json::from_str(
+        r#"{"cfg": {"mapValue": {"paths": {"listValue": [{"stringValue": "/a"}]}}}}"#,
+    )
+    .unwrap();
+    let report = runner.run(&Input::from_text("s.rhai", "cfg"), &args);
+    assert_eq!(report.exit, ExitStatus::InvalidInput);
+    let doc = serde_json::to_value(&report.document).unwrap();
+    check_shape(&doc);
+    assert_eq!(doc["error"]["error_type"], "VALIDATION_EXCEPTION");
+    assert_eq!(
+        alarm_types(&doc),
+        ["RexRunnerScriptArgumentValidationFailure"]
+    );
+    assert_eq!(
+        metrics(&doc),
+        run_metrics(
+            "RexRunnerScriptArgumentValidationFailureCount",
+            "FailureCount"
+        )
+    );
+}
+
 const NOT_ARGUMENTS: &[&str] = &[
     "[{\"stringValue\": \"x\"}]",
     "\"host=web-01\"",
