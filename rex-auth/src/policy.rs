@@ -86,10 +86,16 @@ impl Policies {
                 })?;
                 let id = match policy.annotation("id") {
                     Some(id) => id.to_string(),
-                    None => match (lines.len() == count, lines.get(index)) {
-                        (true, Some(line)) => format!("{name}:{line}"),
-                        _ => format!("{name}#{index}"),
-                    },
+                    // Several policies on one line (common when a policy is embedded as a
+                    // one-line string, e.g. in an SSM document) get `file:line`, then
+                    // `file:line#2`, `file:line#3`, ...
+                    None => unique_id(
+                        match (lines.len() == count, lines.get(index)) {
+                            (true, Some(line)) => format!("{name}:{line}"),
+                            _ => format!("{name}#{index}"),
+                        },
+                        &seen,
+                    ),
                 };
                 if !seen.insert(id.clone()) {
                     return Err(PolicyError::DuplicateId(id));
@@ -232,6 +238,17 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// The 1-based line on which each policy of `text` starts (its first annotation or its
 /// effect), found by a scanner that understands strings and `//` comments.
+/// `base` if no policy has it yet, else the first free `base#2`, `base#3`, ...
+fn unique_id(base: String, seen: &HashSet<String>) -> String {
+    if !seen.contains(&base) {
+        return base;
+    }
+    (2..=usize::MAX)
+        .map(|k| format!("{base}#{k}"))
+        .find(|candidate| !seen.contains(candidate))
+        .unwrap_or(base)
+}
+
 fn policy_start_lines(text: &str) -> Vec<usize> {
     let mut starts = Vec::new();
     let mut line = 1;
@@ -351,6 +368,25 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(p.ids(), ["a.cedar:1", "b.cedar:3"]);
+        // Several policies on one line (a policy embedded as a one-line string) load, each
+        // with its own id.
+        let one_line = Policies::parse(
+            "ssm.cedar",
+            "permit(principal, action == sysinfo::Action::\"list\", resource); \
+             forbid(principal, action, resource is sysinfo::Uname); \
+             permit(principal, action == sysctl::Action::\"load\", resource);\n\
+             permit(principal, action, resource);",
+        )
+        .unwrap();
+        assert_eq!(
+            one_line.ids(),
+            [
+                "ssm.cedar:1",
+                "ssm.cedar:1#2",
+                "ssm.cedar:1#3",
+                "ssm.cedar:2"
+            ]
+        );
         assert!(matches!(
             Policies::from_sources(std::iter::empty()),
             Err(PolicyError::Empty)
