@@ -1114,6 +1114,31 @@ fn a_runaway_script_is_stopped_by_max_operations_and_by_the_timeout() {
 // Invalid policies and arguments: refused before anything runs
 // ---------------------------------------------------------------------------------------------
 
+/// SSM documents embed the policy as one string, often on one line: several statements on one
+/// line must load (each gets its own `file:line#n` id) and decide as written.
+#[test]
+fn a_one_line_policy_with_several_statements_loads_and_decides() {
+    let fx = Fixture::new();
+    let policy = format!(
+        "permit(principal == User::\"{me}\", action == sysinfo::Action::\"list\", resource is sysinfo::Sysinfo); \
+         permit(principal, action == file_system::Action::\"read\", resource == file_system::File::\"/proc/meminfo\"); \
+         forbid(principal, action == file_system::Action::\"read\", resource == file_system::File::\"/proc/stat\");",
+        me = me()
+    );
+    let script = "let si = SystemInfo(); \
+                  [si.cpu_count() > 0, si.memory_info().total > 0, type_of(si.hostname())]";
+    let r = rex_run(&fx, script, Some(&policy), None, &[]);
+    assert_eq!(success(&r)["output"], "[true, true, \"string\"]");
+    let r = rex_run(&fx, "SystemInfo().kernel_stats()", Some(&policy), None, &[]);
+    let doc = denied(
+        &r,
+        "file_system::Action::\"read\"",
+        "file_system::File::\"/proc/stat\"",
+    );
+    let forbid = doc["denial"]["policies"][0].as_str().unwrap();
+    assert!(forbid.ends_with("/policy.cedar:1#3"), "{forbid}");
+}
+
 /// Runs a script that would create a marker file under a broken policy; checks the refusal
 /// and that nothing ran. Returns the error message.
 fn refused_policy(policy: &str, needles: &[&str]) -> String {
