@@ -141,6 +141,18 @@ fn register_options(engine: &mut Engine) {
     engine.register_fn("Filesystems", |o: FilesystemOptions| Filesystems(o));
 }
 
+/// The path of `UnmountOptions`: the check of its `build()`, also run by `unmount`, so an
+/// unbuilt value gets the same error.
+fn unmount_path(o: &UnmountOptions) -> RResult<&str> {
+    match &o.path {
+        Some(p) if p.starts_with('/') => Ok(p),
+        Some(p) => Err(invalid_path(format!(
+            "unmount path must be absolute: {p:?}"
+        ))),
+        None => Err(invalid_path("UnmountOptions needs a path")),
+    }
+}
+
 /// Registers the disk module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     register_options(engine);
@@ -150,19 +162,13 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     engine.register_fn("path", |_: &mut UnmountOptions, p: &str| UnmountOptions {
         path: Some(p.to_string()),
     });
-    engine.register_fn("build", |o: &mut UnmountOptions| match &o.path {
-        Some(p) if p.starts_with('/') => Ok(o.clone()),
-        Some(p) => Err(invalid_path(format!(
-            "unmount path must be absolute: {p:?}"
-        ))),
-        None => Err(invalid_path("UnmountOptions needs a path")),
+    engine.register_fn("build", |o: &mut UnmountOptions| {
+        unmount_path(o)?;
+        Ok::<_, Box<EvalAltResult>>(o.clone())
     });
     let c = sdk.clone();
     engine.register_fn("unmount", move |o: UnmountOptions| {
-        let path = o
-            .path
-            .ok_or_else(|| invalid_path("UnmountOptions needs a path"))?;
-        disk::unmount(&c, &path).map_err(to_script_error)
+        disk::unmount(&c, unmount_path(&o)?).map_err(to_script_error)
     });
 
     let c = sdk.clone();

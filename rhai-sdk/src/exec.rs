@@ -104,6 +104,12 @@ fn build(o: &ExecuteOptions) -> RResult<ExecuteOptions> {
     Ok(o.clone())
 }
 
+/// The target of `ChildNamespaceOptions` (the check of its `build()`).
+fn namespace_target(o: &ChildNamespaceOptions) -> RResult<u32> {
+    o.target_process
+        .ok_or_else(|| invalid("ChildNamespaceOptions needs a target_process"))
+}
+
 fn opt_bool(b: bool) -> Dynamic {
     b.into()
 }
@@ -256,11 +262,15 @@ fn register_builders(engine: &mut Engine) {
             ..o.clone()
         })
     });
+    // The namespace's own `build()` check runs here too, so an unbuilt
+    // `ChildNamespaceOptions()` cannot silently mean "no namespace".
     engine.register_fn(
         "namespace",
-        |o: &mut ExecuteOptions, ns: ChildNamespaceOptions| ExecuteOptions {
-            namespace_target_pid: ns.target_process,
-            ..o.clone()
+        |o: &mut ExecuteOptions, ns: ChildNamespaceOptions| {
+            Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
+                namespace_target_pid: Some(namespace_target(&ns)?),
+                ..o.clone()
+            })
         },
     );
     engine.register_fn("timeout", |o: &mut ExecuteOptions, secs: i64| {
@@ -298,10 +308,7 @@ fn register_builders(engine: &mut Engine) {
         },
     );
     engine.register_fn("build", |o: &mut ChildNamespaceOptions| {
-        match o.target_process {
-            Some(_) => Ok(*o),
-            None => Err(invalid("ChildNamespaceOptions needs a target_process")),
-        }
+        namespace_target(o).map(|_| *o)
     });
 }
 

@@ -146,19 +146,23 @@ fn register_metadata(engine: &mut Engine) {
     engine.register_fn("to_map", |m: &mut Metadata| metadata_map(m));
 }
 
+/// The path of a `DirConfig` (the check of its `build()`, also run by `open`, so an unbuilt
+/// config gets the same error).
+fn config_path(c: &DirConfig) -> RResult<&str> {
+    c.path
+        .as_deref()
+        .ok_or_else(|| script_err(IO_SOURCE, "ValidationError", "DirConfig needs a path"))
+}
+
 fn register_builders(engine: &mut Engine) {
     engine.register_type_with_name::<DirConfig>("DirConfig");
     engine.register_fn("DirConfig", DirConfig::default);
     engine.register_fn("path", |_: &mut DirConfig, p: &str| DirConfig {
         path: Some(p.to_string()),
     });
-    engine.register_fn("build", |c: &mut DirConfig| match &c.path {
-        Some(_) => Ok(c.clone()),
-        None => Err(script_err(
-            IO_SOURCE,
-            "ValidationError",
-            "DirConfig needs a path",
-        )),
+    engine.register_fn("build", |c: &mut DirConfig| {
+        config_path(c)?;
+        Ok::<_, Box<EvalAltResult>>(c.clone())
     });
 
     engine.register_type_with_name::<OpenDirOptions>("OpenDirOptions");
@@ -277,8 +281,7 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
     }
 
     reg!("open", |c, cfg: &mut DirConfig, opts: OpenDirOptions| {
-        let path = cfg.path.clone().unwrap_or_default();
-        DirHandle::open(&c, &path, opts).map_err(to_script_error)
+        DirHandle::open(&c, config_path(cfg)?, opts).map_err(to_script_error)
     });
     reg!("open_file", |c,
                        d: &mut DirHandle,

@@ -271,15 +271,113 @@ macro_rules! set {
     };
 }
 
+// The checks of the builders' `build()`. The functions that take an options value run the
+// same check, so a value used without `build()` is refused with the same error.
+
+fn valid_read_page(o: &ReadPageOptions) -> RResult<ReadPageOptions> {
+    match o.num_lines {
+        Some(n) if n > 0 => Ok(*o),
+        Some(n) => Err(invalid(format!("num_lines must be > 0, got {n}"))),
+        None => Err(invalid("ReadPageOptions needs num_lines")),
+    }
+}
+
+fn valid_search_gzip(o: &SearchGzipOptions) -> RResult<SearchGzipOptions> {
+    if let Some(p) = &o.exclude_pattern {
+        regex::Regex::new(p).map_err(|e| invalid(format!("exclude_pattern: {e}")))?;
+    }
+    Ok(o.clone())
+}
+
+fn valid_compress_gzip(o: &CompressGzipOptions) -> RResult<CompressGzipOptions> {
+    if (1..=9).contains(&o.level) {
+        Ok(*o)
+    } else {
+        Err(invalid(format!("level must be 1..=9, got {}", o.level)))
+    }
+}
+
+fn valid_chmod_dir(o: &ChmodDirOptions) -> RResult<ChmodDirOptions> {
+    match o.permissions {
+        Some(m) if (0..=0o777).contains(&m) => Ok(*o),
+        Some(m) => Err(script_err(
+            IO_SOURCE,
+            "InvalidFileMode",
+            format!("mode {m:#o} is outside 0..=0o777"),
+        )),
+        None => Err(invalid("ChmodDirOptions needs permissions")),
+    }
+}
+
+fn valid_set_ownership(o: &SetOwnershipOptions) -> RResult<SetOwnershipOptions> {
+    for v in [&o.user, &o.group].into_iter().flatten() {
+        if v.is_empty() || v.chars().any(|c| c.is_control() || c == ':') {
+            return Err(invalid(format!(
+                "invalid user or group name `{}`",
+                v.escape_debug()
+            )));
+        }
+    }
+    if o.user.is_none() && o.group.is_none() {
+        return Err(invalid("SetOwnershipOptions needs a user or a group"));
+    }
+    Ok(o.clone())
+}
+
+fn valid_disk_usage(o: &ScriptDiskUsageOptions) -> RResult<ScriptDiskUsageOptions> {
+    if o.inner.summarize && o.inner.all_files {
+        return Err(invalid("all_files conflicts with summarize"));
+    }
+    Ok(*o)
+}
+
+/// The size in bytes.
+fn valid_truncate(o: &TruncateOptions) -> RResult<u64> {
+    match o.size {
+        Some(n) => o.unit.bytes("size", n).map_err(invalid),
+        None => Err(invalid("TruncateOptions needs size")),
+    }
+}
+
+/// The length in bytes.
+fn valid_fallocate(o: &FallocateOptions) -> RResult<u64> {
+    match o.length {
+        Some(n) if n > 0 => o.unit.bytes("length", n).map_err(invalid),
+        Some(n) => Err(invalid(format!("length must be > 0, got {n}"))),
+        None => Err(invalid("FallocateOptions needs length")),
+    }
+}
+
+fn valid_set_xattr(o: &SetXAttrOptions) -> RResult<SetXAttrOptions> {
+    o.validate().map_err(|e| invalid(e.to_string()))?;
+    Ok(o.clone())
+}
+
+fn valid_find(o: &ScriptFindOptions) -> RResult<ScriptFindOptions> {
+    let f = &o.inner;
+    let tests = [f.name.is_some(), f.iname.is_some(), f.regex.is_some()];
+    if tests.iter().filter(|t| **t).count() > 1 {
+        return Err(invalid("name, iname and regex are mutually exclusive"));
+    }
+    if let Some(r) = &f.regex {
+        regex::Regex::new(r).map_err(|e| invalid(format!("regex: {e}")))?;
+    }
+    if f.max_depth.is_some_and(|m| m < f.min_depth) {
+        return Err(invalid("min_depth must be <= max_depth"));
+    }
+    if let (Some(a), Some(b)) = (f.min_size, f.max_size)
+        && a > b
+    {
+        return Err(invalid("size_range: min > max"));
+    }
+    Ok(o.clone())
+}
+
 fn register_builders(engine: &mut Engine) {
     builder::<DeleteFileOptions>(engine, "DeleteFileOptions", ok_copy);
     set!(engine, DeleteFileOptions, "force", |o, v: bool| o.force = v);
 
-    builder::<ReadPageOptions>(engine, "ReadPageOptions", |o| match o.num_lines {
-        Some(n) if n > 0 => Ok(*o),
-        Some(n) => Err(invalid(format!("num_lines must be > 0, got {n}"))),
-        None => Err(invalid("ReadPageOptions needs num_lines")),
-    });
+    builder::<ReadPageOptions>(engine, "ReadPageOptions", valid_read_page);
     set!(engine, ReadPageOptions, "num_lines", |o, n: i64| o
         .num_lines =
         Some(n));
@@ -306,12 +404,7 @@ fn register_builders(engine: &mut Engine) {
     set!(engine, MoveOptions, "backup", |o, v: bool| o.backup = v);
     set!(engine, MoveOptions, "verbose", |o, v: bool| o.verbose = v);
 
-    builder::<SearchGzipOptions>(engine, "SearchGzipOptions", |o| {
-        if let Some(p) = &o.exclude_pattern {
-            regex::Regex::new(p).map_err(|e| invalid(format!("exclude_pattern: {e}")))?;
-        }
-        Ok(o.clone())
-    });
+    builder::<SearchGzipOptions>(engine, "SearchGzipOptions", valid_search_gzip);
     set!(
         engine,
         SearchGzipOptions,
@@ -328,25 +421,11 @@ fn register_builders(engine: &mut Engine) {
         .max_results =
         n);
 
-    builder::<CompressGzipOptions>(engine, "CompressGzipOptions", |o| {
-        if (1..=9).contains(&o.level) {
-            Ok(*o)
-        } else {
-            Err(invalid(format!("level must be 1..=9, got {}", o.level)))
-        }
-    });
+    builder::<CompressGzipOptions>(engine, "CompressGzipOptions", valid_compress_gzip);
     set!(engine, CompressGzipOptions, "level", |o, n: i64| o.level =
         n);
 
-    builder::<ChmodDirOptions>(engine, "ChmodDirOptions", |o| match o.permissions {
-        Some(m) if (0..=0o777).contains(&m) => Ok(*o),
-        Some(m) => Err(script_err(
-            IO_SOURCE,
-            "InvalidFileMode",
-            format!("mode {m:#o} is outside 0..=0o777"),
-        )),
-        None => Err(invalid("ChmodDirOptions needs permissions")),
-    });
+    builder::<ChmodDirOptions>(engine, "ChmodDirOptions", valid_chmod_dir);
     set!(engine, ChmodDirOptions, "permissions", |o, m: i64| o
         .permissions =
         Some(m));
@@ -354,20 +433,7 @@ fn register_builders(engine: &mut Engine) {
         .recursive =
         v);
 
-    builder::<SetOwnershipOptions>(engine, "SetOwnershipOptions", |o| {
-        for v in [&o.user, &o.group].into_iter().flatten() {
-            if v.is_empty() || v.chars().any(|c| c.is_control() || c == ':') {
-                return Err(invalid(format!(
-                    "invalid user or group name `{}`",
-                    v.escape_debug()
-                )));
-            }
-        }
-        if o.user.is_none() && o.group.is_none() {
-            return Err(invalid("SetOwnershipOptions needs a user or a group"));
-        }
-        Ok(o.clone())
-    });
+    builder::<SetOwnershipOptions>(engine, "SetOwnershipOptions", valid_set_ownership);
     set!(engine, SetOwnershipOptions, "user", |o, u: &str| o.user =
         Some(u.to_string()));
     set!(engine, SetOwnershipOptions, "group", |o, g: &str| o.group =
@@ -376,12 +442,7 @@ fn register_builders(engine: &mut Engine) {
         .recursive =
         v);
 
-    builder::<ScriptDiskUsageOptions>(engine, "DiskUsageOptions", |o| {
-        if o.inner.summarize && o.inner.all_files {
-            return Err(invalid("all_files conflicts with summarize"));
-        }
-        Ok(*o)
-    });
+    builder::<ScriptDiskUsageOptions>(engine, "DiskUsageOptions", valid_disk_usage);
     set!(engine, ScriptDiskUsageOptions, "summarize", |o, v: bool| {
         o.inner.summarize = v
     });
@@ -434,9 +495,8 @@ fn register_builders(engine: &mut Engine) {
         Some(n));
     set!(engine, TruncateOptions, "format", |o, u: SizeUnit| o.unit =
         u);
-    engine.register_fn("build", |o: &mut TruncateOptions| match o.size {
-        Some(n) => o.unit.bytes("size", n).map(|_| *o).map_err(invalid),
-        None => Err(invalid("TruncateOptions needs size")),
+    engine.register_fn("build", |o: &mut TruncateOptions| {
+        valid_truncate(o).map(|_| *o)
     });
 
     engine.register_type_with_name::<FallocateOptions>("FallocateOptions");
@@ -449,16 +509,11 @@ fn register_builders(engine: &mut Engine) {
     set!(engine, FallocateOptions, "format", |o, u: SizeUnit| o
         .unit =
         u);
-    engine.register_fn("build", |o: &mut FallocateOptions| match o.length {
-        Some(n) if n > 0 => o.unit.bytes("length", n).map(|_| *o).map_err(invalid),
-        Some(n) => Err(invalid(format!("length must be > 0, got {n}"))),
-        None => Err(invalid("FallocateOptions needs length")),
+    engine.register_fn("build", |o: &mut FallocateOptions| {
+        valid_fallocate(o).map(|_| *o)
     });
 
-    builder::<SetXAttrOptions>(engine, "SetXAttrOptions", |o| {
-        o.validate().map_err(|e| invalid(e.to_string()))?;
-        Ok(o.clone())
-    });
+    builder::<SetXAttrOptions>(engine, "SetXAttrOptions", valid_set_xattr);
     set!(engine, SetXAttrOptions, "name", |o, v: &str| o.name =
         v.to_string());
     set!(engine, SetXAttrOptions, "selinux_user", |o, v: &str| o
@@ -474,25 +529,7 @@ fn register_builders(engine: &mut Engine) {
         .selinux_level =
         Some(v.to_string()));
 
-    builder::<ScriptFindOptions>(engine, "FindOptions", |o| {
-        let f = &o.inner;
-        let tests = [f.name.is_some(), f.iname.is_some(), f.regex.is_some()];
-        if tests.iter().filter(|t| **t).count() > 1 {
-            return Err(invalid("name, iname and regex are mutually exclusive"));
-        }
-        if let Some(r) = &f.regex {
-            regex::Regex::new(r).map_err(|e| invalid(format!("regex: {e}")))?;
-        }
-        if f.max_depth.is_some_and(|m| m < f.min_depth) {
-            return Err(invalid("min_depth must be <= max_depth"));
-        }
-        if let (Some(a), Some(b)) = (f.min_size, f.max_size)
-            && a > b
-        {
-            return Err(invalid("size_range: min > max"));
-        }
-        Ok(o.clone())
-    });
+    builder::<ScriptFindOptions>(engine, "FindOptions", valid_find);
     set!(engine, ScriptFindOptions, "name", |o, v: &str| o
         .inner
         .name =
@@ -755,6 +792,7 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
                   opts: ScriptFindOptions,
                   callback: FnPtr|
                   -> RResult<()> {
+                let opts = valid_find(&opts)?;
                 let r = d.find_each::<FindError>(&c, &opts.inner, &mut |entry, _| {
                     callback
                         .call_within_context::<Dynamic>(&nc, (Dynamic::from(entry),))
@@ -776,6 +814,7 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
         .get_ownership(&c)
         .map_err(to_script_error));
     reg!("chmod", |c, d: &mut DirHandle, o: ChmodDirOptions| {
+        let o = valid_chmod_dir(&o)?;
         let mode = o.permissions.ok_or_else(|| invalid("no permissions"))?;
         if o.recursive {
             report_result(d.chmod_recursive(&c, mode).map_err(to_script_error)?)
@@ -792,6 +831,7 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
     reg!(
         "disk_usage",
         |c, d: &mut DirHandle, o: ScriptDiskUsageOptions| {
+            let o = valid_disk_usage(&o)?;
             let r = d.disk_usage(&c, o.inner).map_err(to_script_error)?;
             let largest = match (&r.largest_subdir, o.track_largest_subdir) {
                 (Some(l), true) => {
@@ -811,6 +851,7 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
     reg!(
         "set_ownership",
         |c, d: &mut DirHandle, o: SetOwnershipOptions| {
+            let o = valid_set_ownership(&o)?;
             if o.recursive {
                 report_result(
                     d.set_ownership_recursive(&c, o.user.as_deref(), o.group.as_deref())
@@ -839,7 +880,9 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
     reg!("read_page", |c,
                        f: &mut ScriptFileHandle,
                        o: ReadPageOptions| {
-        let n = o.num_lines.ok_or_else(|| invalid("no num_lines"))?;
+        let n = valid_read_page(&o)?
+            .num_lines
+            .ok_or_else(|| invalid("no num_lines"))?;
         f.with(|h| h.read_page(&c, n).map(lines).map_err(to_script_error))
     });
     reg!("write", |c,
@@ -876,6 +919,7 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
     reg!(
         "compress_gzip",
         |c, f: &mut ScriptFileHandle, dest: ScriptFileHandle, o: CompressGzipOptions| {
+            let o = valid_compress_gzip(&o)?;
             let level = u32::try_from(o.level).map_err(|_| invalid("level must be 1..=9"))?;
             two_handles(f, &dest, |src, d| {
                 gzip::compress(&c, src, d, level).map_err(to_script_error)
@@ -895,6 +939,7 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
     reg!(
         "search_gzip",
         |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
+            let o = valid_search_gzip(&o)?;
             gzip::search_gzip(
                 &c,
                 h,
@@ -910,6 +955,7 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
     reg!(
         "search_gzip_exists",
         |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
+            let o = valid_search_gzip(&o)?;
             gzip::search_gzip(
                 &c,
                 h,
@@ -932,6 +978,7 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
     reg!(
         "disk_usage",
         |c, f: &mut ScriptFileHandle, o: ScriptDiskUsageOptions| f.with(|h| {
+            let o = valid_disk_usage(&o)?;
             let m = h.metadata(&c).map_err(to_script_error)?;
             Ok(DiskUsageEntry {
                 path: h.path().as_str().to_string(),
@@ -946,28 +993,32 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
     );
     reg!(
         "set_ownership",
-        |c, f: &mut ScriptFileHandle, o: SetOwnershipOptions| f.with(|h| h
-            .set_ownership(&c, o.user.as_deref(), o.group.as_deref())
-            .map_err(to_script_error))
+        |c, f: &mut ScriptFileHandle, o: SetOwnershipOptions| {
+            let o = valid_set_ownership(&o)?;
+            f.with(|h| {
+                h.set_ownership(&c, o.user.as_deref(), o.group.as_deref())
+                    .map_err(to_script_error)
+            })
+        }
     );
     reg!("truncate", |c,
                       f: &mut ScriptFileHandle,
                       o: TruncateOptions| {
-        let n = o.size.ok_or_else(|| invalid("no size"))?;
-        let bytes = o.unit.bytes("size", n).map_err(invalid)?;
+        let bytes = valid_truncate(&o)?;
         f.with(|h| h.truncate(&c, bytes).map_err(to_script_error))
     });
     reg!("fallocate", |c,
                        f: &mut ScriptFileHandle,
                        o: FallocateOptions| {
-        let n = o.length.ok_or_else(|| invalid("no length"))?;
-        let bytes = o.unit.bytes("length", n).map_err(invalid)?;
+        let bytes = valid_fallocate(&o)?;
         f.with(|h| h.fallocate(&c, bytes).map_err(to_script_error))
     });
     reg!(
         "set_extended_attr",
-        |c, f: &mut ScriptFileHandle, o: SetXAttrOptions| f
-            .with(|h| h.set_extended_attr(&c, &o).map_err(to_script_error))
+        |c, f: &mut ScriptFileHandle, o: SetXAttrOptions| {
+            let o = valid_set_xattr(&o)?;
+            f.with(|h| h.set_extended_attr(&c, &o).map_err(to_script_error))
+        }
     );
 
     // ---- SymlinkHandle
@@ -981,10 +1032,11 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
         .map_err(to_script_error));
     reg!(
         "set_ownership",
-        |c, h: &mut ScriptSymlinkHandle, o: SetOwnershipOptions| h
-            .0
-            .set_ownership(&c, o.user.as_deref(), o.group.as_deref())
-            .map_err(to_script_error)
+        |c, h: &mut ScriptSymlinkHandle, o: SetOwnershipOptions| {
+            let o = valid_set_ownership(&o)?;
+            h.0.set_ownership(&c, o.user.as_deref(), o.group.as_deref())
+                .map_err(to_script_error)
+        }
     );
 
     // ---- DirEntry

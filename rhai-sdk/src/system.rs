@@ -89,6 +89,15 @@ fn invalid(message: impl Into<String>) -> Box<EvalAltResult> {
 /// Longest resolution timeout a script may ask for.
 const MAX_RESOLVE_TIMEOUT_SECS: i64 = 300;
 
+/// The check of `ResolveOptions.build()`, also run by `resolve_hostname`, so an unbuilt value
+/// gets the same error.
+fn valid_resolve(o: &ResolveOptions) -> RResult<()> {
+    if o.hostname.is_empty() {
+        return Err(invalid("ResolveOptions needs a hostname"));
+    }
+    Ok(())
+}
+
 fn register_builders(engine: &mut Engine, sdk: &SdkContext) {
     engine.register_type_with_name::<DmesgOptions>("DmesgOptions");
     engine.register_fn("DmesgOptions", DmesgOptions::default);
@@ -138,15 +147,14 @@ fn register_builders(engine: &mut Engine, sdk: &SdkContext) {
         })
     });
     engine.register_fn("build", |o: &mut ResolveOptions| {
-        if o.hostname.is_empty() {
-            return Err(invalid("ResolveOptions needs a hostname"));
-        }
-        Ok(o.clone())
+        valid_resolve(o)?;
+        Ok::<_, Box<EvalAltResult>>(o.clone())
     });
     let c = sdk.clone();
     engine.register_fn(
         "resolve_hostname",
         move |_: &mut SystemInfo, o: ResolveOptions| {
+            valid_resolve(&o)?;
             let ips = sys::resolve_hostname(&c, &o).map_err(to_script_error)?;
             Ok::<Array, Box<EvalAltResult>>(ips.into_iter().map(Dynamic::from).collect())
         },
