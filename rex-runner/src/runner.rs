@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rex_auth::{AuditSink, Authorizer, Policies, PolicyError, Principal};
+use rex_auth::{AuditSink, Authorizer, ParsedPolicies, Policies, PolicyError, Principal};
 use rex_core::{
     CancelHandle, ErrorKind, Limits, RexEngine, RunError, RunExtensions, RunOptions, RunOutcome,
     ScriptArguments,
@@ -194,26 +194,34 @@ impl RunnerBuilder {
         let policy_inputs = &self.policies;
         let principal = self.principal;
         let permissive = self.permissive;
-        let make_authorizer = || -> Result<Authorizer, RunnerError> {
-            let sources: Vec<(&str, &str)> = policy_inputs
-                .iter()
-                .map(|p| (p.name.as_str(), p.text.as_str()))
-                .collect();
-            let policies = if sources.is_empty() {
-                Policies::deny_all()
-            } else {
-                Policies::from_sources(sources)?
+        // Parsing needs no schema; validation does. Empty input means deny-all.
+        let parse = || -> Option<Result<ParsedPolicies, PolicyError>> {
+            if policy_inputs.is_empty() {
+                return None;
+            }
+            Some(ParsedPolicies::parse(
+                policy_inputs
+                    .iter()
+                    .map(|p| (p.name.as_str(), p.text.as_str())),
+            ))
+        };
+        let make_authorizer = |parsed: Option<Result<ParsedPolicies, PolicyError>>| {
+            let policies = match parsed {
+                None => Policies::deny_all(),
+                Some(parsed) => parsed?.validate()?,
             };
             let principal = match &principal {
                 Some(p) => p.clone(),
                 None => rust_sdk::identity::effective_user_principal()?,
             };
-            Ok(Authorizer::builder()
-                .principal(principal)
-                .policies(policies)
-                .permissive(permissive)
-                .audit_sink(Arc::new(FanOut(sinks.clone())))
-                .build()?)
+            Ok::<_, RunnerError>(
+                Authorizer::builder()
+                    .principal(principal)
+                    .policies(policies)
+                    .permissive(permissive)
+                    .audit_sink(Arc::new(FanOut(sinks.clone())))
+                    .build()?,
+            )
         };
 
         // The engine captures the SDK context but asks its authorizer only when a script
@@ -245,18 +253,34 @@ impl RunnerBuilder {
                 })
                 .build()
         };
+        // Work is split so that both cores are busy: the second thread parses the policy
+        // text (no schema needed), hands it over, then builds the engine; this one builds the
+        // schema meanwhile (its cold construction is the longest step), then validates the
+        // parsed policies and makes the authorizer.
         let (authorizer, engine) = std::thread::scope(|scope| {
-            let engine_thread = std::thread::Builder::new()
+            let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel(1);
+            let second = std::thread::Builder::new()
                 .name("rex-engine".into())
-                .spawn_scoped(scope, build_engine);
-            let authorizer = make_authorizer();
-            let engine = match engine_thread {
-                Ok(handle) => handle.join().map_err(|_| {
-                    RunnerError::Internal("building the script engine panicked".into())
-                }),
-                // No thread available: build it here.
-                Err(_) => Ok(build_engine()),
+                .spawn_scoped(scope, move || {
+                    // The receiver outlives this thread (the scope joins it first).
+                    let _ = parsed_tx.send(parse());
+                    build_engine()
+                });
+            let Ok(second) = second else {
+                // No thread available: the same work, one step after the other.
+                return (make_authorizer(parse()), Ok(build_engine()));
             };
+            // A failed schema is reported by the validation below.
+            let _ = rex_auth::schema();
+            let authorizer = match parsed_rx.recv() {
+                Ok(parsed) => make_authorizer(parsed),
+                Err(_) => Err(RunnerError::Internal(
+                    "parsing the policies panicked".into(),
+                )),
+            };
+            let engine = second
+                .join()
+                .map_err(|_| RunnerError::Internal("building the script engine panicked".into()));
             (authorizer, engine)
         });
         let engine = engine?;
