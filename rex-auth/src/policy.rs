@@ -299,8 +299,6 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// The 1-based line on which each policy of `text` starts (its first annotation or its
-/// effect), found by a scanner that understands strings and `//` comments.
 /// `base` if no policy has it yet, else the first free `base#2`, `base#3`, ...
 fn unique_id(base: String, seen: &HashSet<String>) -> String {
     if !seen.contains(&base) {
@@ -312,6 +310,8 @@ fn unique_id(base: String, seen: &HashSet<String>) -> String {
         .unwrap_or(base)
 }
 
+/// The 1-based line on which each policy of `text` starts (its first annotation or its
+/// effect), found by a scanner that understands strings and `//` comments.
 fn policy_start_lines(text: &str) -> Vec<usize> {
     let mut starts = Vec::new();
     let mut line = 1;
