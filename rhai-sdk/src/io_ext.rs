@@ -832,14 +832,12 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
         "disk_usage",
         |c, d: &mut DirHandle, o: ScriptDiskUsageOptions| {
             let o = valid_disk_usage(&o)?;
-            let r = d.disk_usage(&c, o.inner).map_err(to_script_error)?;
-            let largest = match (&r.largest_subdir, o.track_largest_subdir) {
-                (Some(l), true) => {
-                    let name = l.path.rsplit('/').next().unwrap_or_default();
-                    Some(d.open_subdir(&c, name).map_err(to_script_error)?)
-                }
-                _ => None,
-            };
+            let (r, largest) = if o.track_largest_subdir {
+                d.disk_usage_with_largest_subdir(&c, o.inner)
+            } else {
+                d.disk_usage(&c, o.inner).map(|r| (r, None))
+            }
+            .map_err(to_script_error)?;
             Ok::<_, Box<EvalAltResult>>(ScriptDiskUsageResult {
                 entries: r.entries,
                 largest_subdir_handle: largest,
@@ -977,19 +975,10 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
         }));
     reg!(
         "disk_usage",
-        |c, f: &mut ScriptFileHandle, o: ScriptDiskUsageOptions| f.with(|h| {
+        |c, f: &mut ScriptFileHandle, o: ScriptDiskUsageOptions| {
             let o = valid_disk_usage(&o)?;
-            let m = h.metadata(&c).map_err(to_script_error)?;
-            Ok(DiskUsageEntry {
-                path: h.path().as_str().to_string(),
-                size_bytes: if o.inner.apparent_size {
-                    m.size
-                } else {
-                    m.allocated_size()
-                },
-                inode_count: 1,
-            })
-        })
+            f.with(|h| h.disk_usage(&c, o.inner).map_err(to_script_error))
+        }
     );
     reg!(
         "set_ownership",
@@ -1044,14 +1033,9 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
         .open_as_file(&c, o)
         .map(ScriptFileHandle::new)
         .map_err(to_script_error));
-    reg!("open_as_dir", |c, e: &mut DirEntry, o: OpenDirOptions| {
-        if o.follow_symlinks || o.create {
-            let p = e.path().map_err(to_script_error)?;
-            DirHandle::open(&c, p.as_str(), o).map_err(to_script_error)
-        } else {
-            e.open_as_dir(&c).map_err(to_script_error)
-        }
-    });
+    reg!("open_as_dir", |c, e: &mut DirEntry, o: OpenDirOptions| e
+        .open_as_dir_with(&c, o)
+        .map_err(to_script_error));
     reg!("metadata", |c, e: &mut DirEntry| e
         .metadata(&c)
         .map_err(to_script_error));

@@ -366,6 +366,108 @@ fn disk_usage_tracks_the_largest_subdir() {
 }
 
 #[test]
+fn disk_usage_with_largest_subdir_opens_it() {
+    let t = tempfile::tempdir().unwrap();
+    fs::create_dir_all(t.path().join("small")).unwrap();
+    fs::create_dir_all(t.path().join("big/inner")).unwrap();
+    fs::write(t.path().join("small/f"), vec![1u8; 10]).unwrap();
+    fs::write(t.path().join("big/inner/f"), vec![1u8; 200_000]).unwrap();
+    let opts = DiskUsageOptions {
+        apparent_size: true,
+        ..Default::default()
+    };
+    let c = ctx(&all(t.path()));
+    let d = open_dir(&c, t.path());
+    let (r, h) = d.disk_usage_with_largest_subdir(&c, opts).unwrap();
+    assert_eq!(r, d.disk_usage(&c, opts).unwrap());
+    let h = h.unwrap();
+    assert_eq!(h.path().as_str(), s(&t.path().join("big")));
+    assert!(h.list_entries(&c).unwrap().contains_key("inner"));
+
+    // A directory Cedar refuses is neither counted as the largest nor handed out.
+    let c2 = ctx(&format!(
+        "{}\nforbid(principal, action == file_system::Action::\"open\", resource == file_system::Dir::\"{}\");",
+        all(t.path()),
+        s(&t.path().join("big"))
+    ));
+    let (r, h) = d.disk_usage_with_largest_subdir(&c2, opts).unwrap();
+    assert!(r.skipped.contains(&s(&t.path().join("big"))), "{r:?}");
+    assert_eq!(h.unwrap().path().as_str(), s(&t.path().join("small")));
+
+    // No subdirectory: no handle. No `stat` on the start: refused.
+    let (_, h) = open_dir(&c, &t.path().join("small"))
+        .disk_usage_with_largest_subdir(&c, opts)
+        .unwrap();
+    assert!(h.is_none());
+    let c3 = ctx(&only(t.path(), &["open", "read"]));
+    denied(open_dir(&c3, t.path()).disk_usage_with_largest_subdir(&c3, opts));
+}
+
+#[test]
+fn file_disk_usage_is_its_size() {
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("f"), vec![7u8; 10]).unwrap();
+    let c = ctx(&all(t.path()));
+    let f = open_dir(&c, t.path())
+        .open_file(&c, "f", OpenFileOptions::read())
+        .unwrap();
+    let apparent = f
+        .disk_usage(
+            &c,
+            DiskUsageOptions {
+                apparent_size: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(apparent.path, s(&t.path().join("f")));
+    assert_eq!((apparent.size_bytes, apparent.inode_count), (10, 1));
+    let allocated = f.disk_usage(&c, DiskUsageOptions::default()).unwrap();
+    assert_eq!(
+        allocated.size_bytes,
+        fs::metadata(t.path().join("f")).unwrap().blocks() * 512
+    );
+    let c2 = ctx(&only(t.path(), &["open", "read"]));
+    denied(f.disk_usage(&c2, DiskUsageOptions::default()));
+}
+
+#[test]
+fn entry_open_as_dir_with_options() {
+    let t = tempfile::tempdir().unwrap();
+    fs::create_dir_all(t.path().join("real/x")).unwrap();
+    std::os::unix::fs::symlink("real", t.path().join("ln")).unwrap();
+    let c = ctx(&all(t.path()));
+    let d = open_dir(&c, t.path());
+    let l = d.list_entries(&c).unwrap();
+    // Plain: through the parent's fd.
+    let h = l["real"]
+        .open_as_dir_with(&c, OpenDirOptions::default())
+        .unwrap();
+    assert_eq!(h.path().as_str(), s(&t.path().join("real")));
+    assert!(h.list_entries(&c).unwrap().contains_key("x"));
+    // A symlink is not followed unless asked.
+    assert!(
+        l["ln"]
+            .open_as_dir_with(&c, OpenDirOptions::default())
+            .is_err()
+    );
+    let follow = OpenDirOptions {
+        follow_symlinks: true,
+        ..Default::default()
+    };
+    let h = l["ln"].open_as_dir_with(&c, follow).unwrap();
+    assert!(h.list_entries(&c).unwrap().contains_key("x"));
+    // Following checks the resolved path too.
+    let c2 = ctx(&format!(
+        "{}\nforbid(principal, action == file_system::Action::\"open\", resource == file_system::Dir::\"{}\");",
+        all(t.path()),
+        s(&t.path().join("real"))
+    ));
+    denied(l["ln"].open_as_dir_with(&c2, follow));
+    denied(l["real"].open_as_dir_with(&c2, OpenDirOptions::default()));
+}
+
+#[test]
 fn metadata_owner_names_the_ids() {
     let t = tempfile::tempdir().unwrap();
     fs::write(t.path().join("f"), "x").unwrap();

@@ -9,7 +9,7 @@ use rustix::fs::{AtFlags, Mode};
 
 use super::error::FsError;
 use super::glob::glob_match;
-use super::handle::{DirEntry, DirHandle, EntryType, OpenDirOptions, dir_flags};
+use super::handle::{DirEntry, DirHandle, EntryType, FileHandle, OpenDirOptions, dir_flags};
 use super::{check_dir, check_file};
 use crate::SdkContext;
 
@@ -432,6 +432,71 @@ impl DirHandle {
 }
 
 /// The birth time of `name` in `dir` (no-follow), when the file system records one.
+impl DirHandle {
+    /// [`DirHandle::disk_usage`], then (REX's `track_largest_subdir`) opens the largest direct
+    /// subdirectory it found, [`DiskUsageResult::largest_subdir`], with
+    /// [`DirHandle::open_subdir`] (`open` Dir on it, through this directory's fd, never
+    /// following a symlink). The handle is `None` when there is no subdirectory; a refusal or
+    /// failure to open it is an error.
+    pub fn disk_usage_with_largest_subdir(
+        &self,
+        ctx: &SdkContext,
+        opts: DiskUsageOptions,
+    ) -> Result<(DiskUsageResult, Option<DirHandle>), FsError> {
+        let usage = self.disk_usage(ctx, opts)?;
+        let handle = match &usage.largest_subdir {
+            Some(l) => {
+                // The walk reported `self.path` joined with one (UTF-8) name.
+                let name = l.path.rsplit('/').next().unwrap_or_default();
+                Some(self.open_subdir(ctx, name)?)
+            }
+            None => None,
+        };
+        Ok((usage, handle))
+    }
+}
+
+impl FileHandle {
+    /// `du` of this one file (REX's `FileHandle.disk_usage`): `stat` File, then the file's
+    /// allocated size (or its apparent size with [`DiskUsageOptions::apparent_size`]; the
+    /// other options do not apply to a file), one inode.
+    pub fn disk_usage(
+        &self,
+        ctx: &SdkContext,
+        opts: DiskUsageOptions,
+    ) -> Result<DiskUsageEntry, FsError> {
+        let m = self.metadata(ctx)?;
+        Ok(DiskUsageEntry {
+            path: self.path().as_str().to_string(),
+            size_bytes: if opts.apparent_size {
+                m.size
+            } else {
+                m.allocated_size()
+            },
+            inode_count: 1,
+        })
+    }
+}
+
+impl DirEntry {
+    /// Opens the entry as a directory with `opts`. Without `follow_symlinks` and `create`
+    /// this is [`DirEntry::open_as_dir`] (`open` Dir, through the parent's fd, never
+    /// following a symlink); with either, the entry's full path is opened by
+    /// [`DirHandle::open`] with `opts` (its checks: `open` Dir, `create` Dir on new
+    /// components, `open` on the resolved path when following).
+    pub fn open_as_dir_with(
+        &self,
+        ctx: &SdkContext,
+        opts: OpenDirOptions,
+    ) -> Result<DirHandle, FsError> {
+        if opts.follow_symlinks || opts.create {
+            DirHandle::open(ctx, self.path()?.as_str(), opts)
+        } else {
+            self.open_as_dir(ctx)
+        }
+    }
+}
+
 fn birth_time_nanos(dir: &std::os::fd::OwnedFd, name: &str) -> Option<i128> {
     let sx = rustix::fs::statx(
         dir,
