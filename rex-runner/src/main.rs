@@ -297,7 +297,7 @@ fn run(args: &RunArgs) -> ExitStatus {
             );
         }
     };
-    let script_args = match load_args(args.script_arguments_file.as_deref(), runner.engine()) {
+    let script_args = match load_args(args.script_arguments_file.as_deref()) {
         Ok(a) => a,
         Err((t, m)) => return early(args, t, &m, ExitStatus::InvalidInput),
     };
@@ -414,17 +414,21 @@ fn write_operator_file(path: &std::path::Path, text: &str) -> std::io::Result<()
     std::fs::write(path, text)
 }
 
-fn load_args(
-    path: Option<&std::path::Path>,
-    engine: &rex_core::RexEngine,
-) -> Result<ScriptArguments, (ErrorType, String)> {
+fn load_args(path: Option<&std::path::Path>) -> Result<ScriptArguments, (ErrorType, String)> {
     let Some(path) = path else {
         return Ok(ScriptArguments::new());
     };
     let input = read_input("script arguments file", path)
         .map_err(|e| (ErrorType::CommunicationException, e.to_string()))?;
-    ScriptArguments::from_json_str(&input.text, engine.limits())
-        .map_err(|e| (ErrorType::ValidationException, e.to_string()))
+    // Malformed JSON is a communication error (REX). Arguments that parse but break a limit
+    // (nesting depth, sizes, names) are left to the run, which reports them as REX does:
+    // VALIDATION_EXCEPTION with the `RexRunnerScriptArgumentValidationFailure` alarm and count.
+    serde_json::from_str::<ScriptArguments>(&input.text).map_err(|e| {
+        (
+            ErrorType::CommunicationException,
+            rex_core::ArgumentsError::Malformed(e.to_string()).to_string(),
+        )
+    })
 }
 
 fn validate(policies: &[PathBuf]) -> ExitStatus {
@@ -479,7 +483,7 @@ fn check(script: &std::path::Path, args_file: Option<&std::path::Path>) -> ExitS
             return ExitStatus::InvalidInput;
         }
     };
-    let args = match load_args(args_file, runner.engine()) {
+    let args = match load_args(args_file) {
         Ok(a) => a,
         Err((_, m)) => {
             eprintln!("error: {m}");

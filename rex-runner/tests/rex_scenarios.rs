@@ -1241,8 +1241,6 @@ fn arguments_nested_deeper_than_two_levels_are_a_validation_error() {
 /// REX raises `RexRunnerScriptArgumentValidationFailure` (and counts it) when the argument
 /// depth check fails; Rex's early refusal carries no alarm or metric.
 #[test]
-#[ignore = "contract mismatch: needs the argument check in rex-runner/src/main.rs to report \
-            REX's alarm and metric (see the compat audit report)"]
 fn arguments_nested_too_deep_raise_rex_argument_validation_alarm() {
     let fx = Fixture::new();
     let args = r#"{"cfg": {"mapValue": {"paths": {"listValue": [{"stringValue": "/a"}]}}}}"#;
@@ -1336,8 +1334,6 @@ fn an_arguments_file_that_is_not_a_rex_arguments_object_is_refused() {
 /// `COMMUNICATION_EXCEPTION` (docs/compat.md: "same error_type"); Rex says
 /// `VALIDATION_EXCEPTION`.
 #[test]
-#[ignore = "contract mismatch: rex-runner/src/main.rs maps malformed arguments to \
-            VALIDATION_EXCEPTION (see the compat audit report)"]
 fn a_malformed_arguments_file_is_a_communication_exception_like_rex() {
     let fx = Fixture::new();
     for args in NOT_ARGUMENTS {

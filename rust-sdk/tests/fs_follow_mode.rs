@@ -126,7 +126,7 @@ fn follow_mode_file_through_a_symlink_is_checked_on_the_target() {
         follow_symlinks: true,
         ..Default::default()
     };
-    let plain = d.open_file(&c, "plain", opts.clone()).unwrap();
+    let plain = d.open_file(&c, "plain", opts).unwrap();
     assert_eq!(plain.path().as_str(), s(&t.path().join("plain")));
     assert_eq!(plain.read(&c).unwrap(), "plain");
     denied(d.open_file(&c, "l", opts));
