@@ -25,6 +25,25 @@ pub fn schema() -> Result<&'static Schema, PolicyError> {
     SCHEMA.as_ref().map_err(|e| PolicyError::Schema(e.clone()))
 }
 
+/// Does ahead of time the largest one-off cost of a process's first policy load: building the
+/// schema (with Cedar's name parser and extensions, each built once per process on first use).
+///
+/// Nothing depends on it having run; it only makes the first [`crate::Policies`] load faster
+/// when called on another thread early, e.g. while a command line is parsed and the script
+/// engine is built:
+///
+/// ```
+/// let warm = std::thread::spawn(rex_auth::warm_up);
+/// // ... other start-up work ...
+/// let policies = rex_auth::Policies::parse("p.cedar", "permit(principal, action, resource);");
+/// assert!(policies.is_ok());
+/// warm.join().unwrap();
+/// ```
+pub fn warm_up() {
+    // An invalid schema is reported by the policy load that needs it.
+    let _ = schema();
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(
@@ -34,6 +53,7 @@ mod tests {
         clippy::indexing_slicing
     )]
     use super::*;
+
     use crate::action::Action;
 
     /// `REX_WRITE_SCHEMA_JSON=1 cargo test -p rex-auth json_form` regenerates the JSON
