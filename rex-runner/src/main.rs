@@ -135,6 +135,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Cedar's one-off start-up work (schema, parsers, validator) runs on a second core while
+    // this thread parses the command line, sets up logging, reads the inputs and builds the
+    // script engine; whatever it has not finished when the policies are loaded is simply done
+    // (or waited for) then.
+    let _ = rust_sdk::sched::spawn_beside("rex-warm-up", rex_auth::warm_up);
     let cli = Cli::parse();
     let logging = init_logging(cli.run.log_file.clone());
     let status = match cli.command {

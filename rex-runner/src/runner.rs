@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rex_auth::{AuditSink, Authorizer, ParsedPolicies, Policies, PolicyError, Principal};
+use rex_auth::{AuditSink, Authorizer, Policies, PolicyError, Principal};
 use rex_core::{
     CancelHandle, ErrorKind, Limits, RexEngine, RunError, RunExtensions, RunOptions, RunOutcome,
     ScriptArguments,
@@ -191,43 +191,6 @@ impl RunnerBuilder {
                 Arc::new(TracingAuditSink::new()) as Arc<dyn AuditSink>
             ))
             .collect();
-        let policy_inputs = &self.policies;
-        let principal = self.principal;
-        let permissive = self.permissive;
-        // Parsing needs no schema; validation does. Empty input means deny-all.
-        let parse = || -> Option<Result<ParsedPolicies, PolicyError>> {
-            if policy_inputs.is_empty() {
-                return None;
-            }
-            Some(ParsedPolicies::parse(
-                policy_inputs
-                    .iter()
-                    .map(|p| (p.name.as_str(), p.text.as_str())),
-            ))
-        };
-        let make_authorizer = |parsed: Option<Result<ParsedPolicies, PolicyError>>| {
-            let policies = match parsed {
-                None => Policies::deny_all(),
-                Some(parsed) => parsed?.validate()?,
-            };
-            let principal = match &principal {
-                Some(p) => p.clone(),
-                None => rust_sdk::identity::effective_user_principal()?,
-            };
-            Ok::<_, RunnerError>(
-                Authorizer::builder()
-                    .principal(principal)
-                    .policies(policies)
-                    .permissive(permissive)
-                    .audit_sink(Arc::new(FanOut(sinks.clone())))
-                    .build()?,
-            )
-        };
-
-        // The engine captures the SDK context but asks its authorizer only when a script
-        // runs, so it is built on another thread while this one parses and validates the
-        // policies (the two are the bulk of a cold start). Until the authorizer is installed
-        // the context refuses every check; a runner is returned only once it is installed.
         let slot = AuthorizerSlot::new();
         let cancel = CancelHandle::new();
         let mut sdk = SdkContext::with_pending_authorizer(slot.clone())
@@ -239,11 +202,15 @@ impl RunnerBuilder {
         }
         let rex_modules = self.rex_modules.unwrap_or_else(RexModules::all);
         let modules = self.modules;
-        let limits = self.limits;
-        let build_engine = || {
-            let (sdk, modules, rex_modules) = (sdk.clone(), modules.clone(), rex_modules);
+
+        // The engine captures the SDK context but asks its authorizer only when a script
+        // runs, so it is built first: a process's first policy load pays for building Cedar's
+        // schema, which a caller can have started meanwhile on another thread
+        // (`rex_auth::warm_up`, as the CLI does). Until the authorizer is installed the
+        // context refuses every check; a runner is returned only once it is installed.
+        let engine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             RexEngine::builder()
-                .limits(limits.clone())
+                .limits(self.limits)
                 .register(move |engine| {
                     crate::builtins::register(engine);
                     rex_modules.register(engine, &sdk);
@@ -252,39 +219,30 @@ impl RunnerBuilder {
                     }
                 })
                 .build()
+        }))
+        .map_err(|_| RunnerError::Internal("a module registration panicked".into()))?;
+
+        let policies = if self.policies.is_empty() {
+            Policies::deny_all()
+        } else {
+            Policies::from_sources(
+                self.policies
+                    .iter()
+                    .map(|p| (p.name.as_str(), p.text.as_str())),
+            )?
         };
-        // Work is split so that both cores are busy: the second thread parses the policy
-        // text (no schema needed), hands it over, then builds the engine; this one builds the
-        // schema meanwhile (its cold construction is the longest step), then validates the
-        // parsed policies and makes the authorizer.
-        let (authorizer, engine) = std::thread::scope(|scope| {
-            let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel(1);
-            let second = std::thread::Builder::new()
-                .name("rex-engine".into())
-                .spawn_scoped(scope, move || {
-                    // The receiver outlives this thread (the scope joins it first).
-                    let _ = parsed_tx.send(parse());
-                    build_engine()
-                });
-            let Ok(second) = second else {
-                // No thread available: the same work, one step after the other.
-                return (make_authorizer(parse()), Ok(build_engine()));
-            };
-            // A failed schema is reported by the validation below.
-            let _ = rex_auth::schema();
-            let authorizer = match parsed_rx.recv() {
-                Ok(parsed) => make_authorizer(parsed),
-                Err(_) => Err(RunnerError::Internal(
-                    "parsing the policies panicked".into(),
-                )),
-            };
-            let engine = second
-                .join()
-                .map_err(|_| RunnerError::Internal("building the script engine panicked".into()));
-            (authorizer, engine)
-        });
-        let engine = engine?;
-        let authorizer = Arc::new(authorizer?);
+        let principal = match self.principal {
+            Some(p) => p,
+            None => rust_sdk::identity::effective_user_principal()?,
+        };
+        let authorizer = Arc::new(
+            Authorizer::builder()
+                .principal(principal)
+                .policies(policies)
+                .permissive(self.permissive)
+                .audit_sink(Arc::new(FanOut(sinks)))
+                .build()?,
+        );
         if slot.install(authorizer.clone()).is_err() {
             return Err(RunnerError::Internal(
                 "the SDK context already had an authorizer".into(),
