@@ -20,33 +20,8 @@ use rust_sdk::exec::{ExecError, ExecErrorKind, ExecuteOptions};
 use rust_sdk::fs::{DirHandle, FileHandle, OpenDirOptions, OpenFileOptions};
 use rust_sdk::{SdkContext, SdkLimits};
 
-/// `open` on everything, `execute` on `bin` with an extra condition.
-fn exec_policy(bin: &str, when: &str) -> String {
-    format!(
-        r#"permit(principal, action == file_system::Action::"open", resource);
-permit(principal, action == file_system::Action::"execute", resource == file_system::File::"{bin}") {when};"#
-    )
-}
-
 fn allow(bin: &str) -> SdkContext {
     ctx(&exec_policy(bin, ""))
-}
-
-/// Opens `path` read-only through the gated fs API.
-fn open(c: &SdkContext, path: &str) -> FileHandle {
-    let p = Path::new(path);
-    let dir = DirHandle::open(
-        c,
-        p.parent().unwrap().to_str().unwrap(),
-        OpenDirOptions::default(),
-    )
-    .unwrap();
-    dir.open_file(
-        c,
-        p.file_name().unwrap().to_str().unwrap(),
-        OpenFileOptions::read(),
-    )
-    .unwrap()
 }
 
 /// Executes `f` with `opts`, which must be refused as a denial; the error is returned for
@@ -97,7 +72,7 @@ fn group_exists(pgid: u32) -> bool {
 #[test]
 fn echo_runs_with_exact_argv() {
     let c = allow("/usr/bin/echo");
-    let f = open(&c, "/usr/bin/echo");
+    let f = open_read(&c, "/usr/bin/echo");
     let r = f
         .execute(
             &c,
@@ -117,7 +92,7 @@ fn echo_runs_with_exact_argv() {
 #[test]
 fn argv0_is_the_file_name_and_stdin_is_empty() {
     let c = allow("/usr/bin/cat");
-    let f = open(&c, "/usr/bin/cat");
+    let f = open_read(&c, "/usr/bin/cat");
     let r = f
         .execute(&c, &ExecuteOptions::new().arg("/proc/self/cmdline"))
         .unwrap();
@@ -133,14 +108,14 @@ fn denied_without_execute_nothing_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let marker = tmp.path().join("marker");
     let c = ctx(r#"permit(principal, action == file_system::Action::"open", resource);"#);
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     let err = refused(&c, &f, &ExecuteOptions::new().arg(marker.to_str().unwrap()));
     assert!(err.as_denied().is_some());
     assert!(!marker.exists());
 
     // the same call with execute allowed creates the marker
     let c = allow("/usr/bin/touch");
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     let r = f
         .execute(&c, &ExecuteOptions::new().arg(marker.to_str().unwrap()))
         .unwrap();
@@ -160,7 +135,7 @@ fn argument_not_allowed_is_refused_before_fork() {
             allowed.display()
         ),
     ));
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     refused(&c, &f, &ExecuteOptions::new().arg(other.to_str().unwrap()));
     assert!(!other.exists());
     // an extra flag is not allowed either
@@ -185,7 +160,7 @@ fn key_value_arguments_are_tags() {
         "/usr/bin/touch",
         r#"when { context.arguments.hasTag("-d") && context.arguments.getTag("-d") == "2001-01-01" }"#,
     ));
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     let m = marker.to_str().unwrap();
     refused(
         &c,
@@ -206,7 +181,7 @@ fn key_value_arguments_are_tags() {
 #[test]
 fn environment_is_exactly_the_given_one() {
     let c = allow("/usr/bin/env");
-    let f = open(&c, "/usr/bin/env");
+    let f = open_read(&c, "/usr/bin/env");
     let r = f
         .execute(
             &c,
@@ -227,7 +202,7 @@ fn environment_variable_not_allowed_is_refused() {
         exec_policy("/usr/bin/touch", "")
     );
     let c = ctx(&policy);
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     let m = marker.to_str().unwrap();
     let err = refused(
         &c,
@@ -244,7 +219,7 @@ fn environment_variable_not_allowed_is_refused() {
 #[test]
 fn large_output_is_capped_and_drained() {
     let c = allow("/usr/bin/head");
-    let f = open(&c, "/usr/bin/head");
+    let f = open_read(&c, "/usr/bin/head");
     let opts = ExecuteOptions::new()
         .arg("-c")
         .arg("10485760")
@@ -266,14 +241,14 @@ fn large_output_is_capped_and_drained() {
         max_output_bytes: 1000,
         ..SdkLimits::default()
     });
-    let f = open(&c, "/usr/bin/head");
+    let f = open_read(&c, "/usr/bin/head");
     let r = f.execute(&c, &opts).unwrap();
     assert_eq!(r.stdout.len(), 1000);
     assert!(r.stdout_truncated);
 
     // under the cap nothing is lost
     let c = allow("/usr/bin/head");
-    let f = open(&c, "/usr/bin/head");
+    let f = open_read(&c, "/usr/bin/head");
     let r = f
         .execute(
             &c,
@@ -290,7 +265,7 @@ fn large_output_is_capped_and_drained() {
 #[test]
 fn endless_output_is_killed_at_the_timeout() {
     let c = allow("/usr/bin/yes");
-    let f = open(&c, "/usr/bin/yes");
+    let f = open_read(&c, "/usr/bin/yes");
     let r = f
         .execute(
             &c,
@@ -310,7 +285,7 @@ fn endless_output_is_killed_at_the_timeout() {
 #[test]
 fn timeout_kills_the_whole_process_group() {
     let c = allow("/usr/bin/dash");
-    let f = open(&c, "/usr/bin/dash");
+    let f = open_read(&c, "/usr/bin/dash");
     let r = f
         .execute(
             &c,
@@ -328,7 +303,7 @@ fn timeout_kills_the_whole_process_group() {
 #[test]
 fn leftovers_are_killed_when_the_child_exits() {
     let c = allow("/usr/bin/dash");
-    let f = open(&c, "/usr/bin/dash");
+    let f = open_read(&c, "/usr/bin/dash");
     let r = f
         .execute(
             &c,
@@ -346,7 +321,7 @@ fn leftovers_are_killed_when_the_child_exits() {
 #[test]
 fn exit_code_and_signal_are_distinct() {
     let c = allow("/usr/bin/dash");
-    let f = open(&c, "/usr/bin/dash");
+    let f = open_read(&c, "/usr/bin/dash");
     let r = f
         .execute(
             &c,
@@ -368,7 +343,7 @@ fn exit_code_and_signal_are_distinct() {
 #[test]
 fn cancellation_kills_the_child() {
     let c = allow("/usr/bin/sleep");
-    let f = open(&c, "/usr/bin/sleep");
+    let f = open_read(&c, "/usr/bin/sleep");
     let flag = c.cancel_flag().clone();
     let setter = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
@@ -454,7 +429,7 @@ fn special_file_is_refused() {
 #[test]
 fn no_new_privs_is_set() {
     let c = allow("/usr/bin/grep");
-    let f = open(&c, "/usr/bin/grep");
+    let f = open_read(&c, "/usr/bin/grep");
     let r = f
         .execute(
             &c,
@@ -476,7 +451,7 @@ fn runs_as_the_requested_user_and_group() {
         "/usr/bin/id",
         r#"when { context.user.username == "nobody" && context.user.uid == 65534 }"#,
     ));
-    let f = open(&c, "/usr/bin/id");
+    let f = open_read(&c, "/usr/bin/id");
     let r = f
         .execute(&c, &ExecuteOptions::new().user("nobody"))
         .unwrap();
@@ -497,7 +472,7 @@ fn group_not_allowed_is_refused() {
         "/usr/bin/touch",
         r#"unless { context.group.gid == 0 }"#,
     ));
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     refused(
         &c,
         &f,
@@ -513,7 +488,7 @@ fn unknown_identity_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let marker = tmp.path().join("m");
     let c = allow("/usr/bin/touch");
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     let m = marker.to_str().unwrap();
     let err = f
         .execute(&c, &ExecuteOptions::new().user("no-such-user-rex").arg(m))
@@ -525,7 +500,7 @@ fn unknown_identity_is_refused() {
 #[test]
 fn invalid_arguments_are_refused() {
     let c = allow("/usr/bin/echo");
-    let f = open(&c, "/usr/bin/echo");
+    let f = open_read(&c, "/usr/bin/echo");
     for opts in [
         ExecuteOptions::new().arg(""),
         ExecuteOptions::new().arg("a\0b"),
@@ -712,7 +687,7 @@ fn a_child_that_leaves_its_group_is_still_killed_at_the_timeout() {
         return;
     }
     let c = allow("/usr/bin/perl");
-    let f = open(&c, "/usr/bin/perl");
+    let f = open_read(&c, "/usr/bin/perl");
     // move into the test runner's own process group, then wait forever
     let runner_pgid = nix::unistd::getpgrp().as_raw().to_string();
     let r = f

@@ -21,33 +21,9 @@ use std::time::Duration;
 use common::*;
 use rust_sdk::SdkContext;
 use rust_sdk::exec::{ExecError, ExecErrorKind, ExecuteOptions, ExecuteResult};
-use rust_sdk::fs::{DirHandle, FileHandle, OpenDirOptions, OpenFileOptions};
+use rust_sdk::fs::FileHandle;
 
 const NET_BIND_SERVICE: u64 = 1 << 10;
-
-/// `open` on everything, `execute` on `bin` with an extra condition.
-fn exec_policy(bin: &str, when: &str) -> String {
-    format!(
-        r#"permit(principal, action == file_system::Action::"open", resource);
-permit(principal, action == file_system::Action::"execute", resource == file_system::File::"{bin}") {when};"#
-    )
-}
-
-fn open(c: &SdkContext, path: &str) -> FileHandle {
-    let p = Path::new(path);
-    let dir = DirHandle::open(
-        c,
-        p.parent().unwrap().to_str().unwrap(),
-        OpenDirOptions::default(),
-    )
-    .unwrap();
-    dir.open_file(
-        c,
-        p.file_name().unwrap().to_str().unwrap(),
-        OpenFileOptions::read(),
-    )
-    .unwrap()
-}
 
 /// Whether an error means "this environment lacks the privilege", as opposed to a bug.
 fn lacks_privilege(e: &ExecError) -> bool {
@@ -105,7 +81,7 @@ fn hex(m: &BTreeMap<String, String>, k: &str) -> u64 {
 
 fn grep_ctx(when: &str) -> (SdkContext, FileHandle) {
     let c = ctx(&exec_policy("/usr/bin/grep", when));
-    let f = open(&c, "/usr/bin/grep");
+    let f = open_read(&c, "/usr/bin/grep");
     (c, f)
 }
 
@@ -183,7 +159,7 @@ fn a_uid_0_child_has_noroot_locked() {
         return;
     }
     let c = ctx(&exec_policy("/usr/sbin/capsh", ""));
-    let f = open(&c, "/usr/sbin/capsh");
+    let f = open_read(&c, "/usr/sbin/capsh");
     let opts = ExecuteOptions::new()
         .capability("CAP_NET_BIND_SERVICE")
         .arg("--print");
@@ -212,7 +188,7 @@ fn a_capability_the_policy_forbids_is_refused_before_fork() {
         "/usr/bin/touch",
         r#"unless { context.capabilities.contains("CAP_SYS_ADMIN") }"#,
     ));
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     for spelling in ["CAP_SYS_ADMIN", "cap_sys_admin", "SYS_ADMIN"] {
         let opts = ExecuteOptions::new()
             .capability("CAP_NET_BIND_SERVICE")
@@ -241,7 +217,7 @@ fn unknown_capability_is_refused_before_anything() {
     let tmp = tempfile::tempdir().unwrap();
     let marker = tmp.path().join("m");
     let c = ctx(&exec_policy("/usr/bin/touch", ""));
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     for bad in ["CAP_FLY", "", "CAP_", "NET_BIND SERVICE"] {
         let opts = ExecuteOptions::new()
             .capability(bad)
@@ -281,7 +257,7 @@ fn a_capability_the_runner_lacks_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let marker = tmp.path().join("m");
     let c = ctx(&exec_policy("/usr/bin/touch", ""));
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     let err = f
         .execute(
             &c,
@@ -396,7 +372,7 @@ fn the_child_runs_in_the_target_pid_namespace() {
 
     // A shell sees its own small pid; the result reports the pid in our namespace.
     let c = ctx(&exec_policy("/usr/bin/dash", ""));
-    let sh = open(&c, "/usr/bin/dash");
+    let sh = open_read(&c, "/usr/bin/dash");
     let r = sh
         .execute(
             &c,
@@ -441,7 +417,7 @@ fn the_timeout_kills_a_child_in_the_target_pid_namespace() {
         return;
     };
     let c = ctx(&exec_policy("/usr/bin/sleep", ""));
-    let f = open(&c, "/usr/bin/sleep");
+    let f = open_read(&c, "/usr/bin/sleep");
     let opts = ExecuteOptions::new()
         .arg("30")
         .timeout(Duration::from_millis(200))
@@ -471,7 +447,7 @@ fn a_namespace_the_policy_forbids_is_refused_before_fork() {
         "/usr/bin/touch",
         "unless { context has namespace }",
     ));
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     let err = f
         .execute(
             &c,
@@ -494,7 +470,7 @@ fn a_missing_target_process_is_a_typed_error() {
     let tmp = tempfile::tempdir().unwrap();
     let marker = tmp.path().join("m");
     let c = ctx(&exec_policy("/usr/bin/touch", ""));
-    let f = open(&c, "/usr/bin/touch");
+    let f = open_read(&c, "/usr/bin/touch");
     // pid_max is one past the largest pid, so no process has it.
     let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
         .unwrap()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rex_auth::{Authorizer, Policies, Principal};
 use rust_sdk::SdkContext;
-use rust_sdk::fs::{DirHandle, FsError, FsErrorKind, OpenDirOptions};
+use rust_sdk::fs::{DirHandle, FileHandle, FsError, FsErrorKind, OpenDirOptions, OpenFileOptions};
 
 /// A context for `principal` under the Cedar `policy` text.
 pub fn ctx_as(principal: Principal, policy: &str) -> SdkContext {
@@ -68,4 +68,29 @@ pub fn open_dir(c: &SdkContext, p: &Path) -> DirHandle {
 pub fn denied<T: std::fmt::Debug>(r: Result<T, FsError>) {
     let e = r.unwrap_err();
     assert_eq!(e.kind(), FsErrorKind::PermissionDenied, "{e:?}");
+}
+
+/// `open` on everything, `execute` on `bin` with an extra condition (`when { ... }` or "").
+pub fn exec_policy(bin: &str, when: &str) -> String {
+    format!(
+        r#"permit(principal, action == file_system::Action::"open", resource);
+permit(principal, action == file_system::Action::"execute", resource == file_system::File::"{bin}") {when};"#
+    )
+}
+
+/// Opens the absolute `path` read-only through the gated fs API.
+pub fn open_read(c: &SdkContext, path: &str) -> FileHandle {
+    let p = Path::new(path);
+    let dir = DirHandle::open(
+        c,
+        p.parent().unwrap().to_str().unwrap(),
+        OpenDirOptions::default(),
+    )
+    .unwrap();
+    dir.open_file(
+        c,
+        p.file_name().unwrap().to_str().unwrap(),
+        OpenFileOptions::read(),
+    )
+    .unwrap()
 }
