@@ -25,7 +25,7 @@ pub use authorizer::{Authorizer, AuthorizerBuilder, DEFAULT_CACHE_CAPACITY};
 pub use context::{ExecuteContext, Identity, RequestContext};
 pub use error::{AuthError, Denied, PathProblem, PolicyDiagnostic, PolicyError};
 pub use path::{NAME_MAX, PATH_MAX, ResourcePath};
-pub use policy::{ParsedPolicies, Policies};
+pub use policy::Policies;
 pub use principal::Principal;
 pub use resource::{ProcessAttrs, Resource, ResourceKind, UrlAttrs};
 pub use schema::{SCHEMA_TEXT, schema, warm_up};

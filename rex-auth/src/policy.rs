@@ -34,87 +34,36 @@ pub struct Policies {
     warnings: Vec<PolicyDiagnostic>,
 }
 
-/// Policy sources that parsed (and hold no template) but are not validated yet: the first
-/// half of [`Policies::from_sources`]. Parsing does not need the schema, so an embedder can
-/// parse on one thread while the schema is built on another, then [`validate`]. Nothing can
-/// be authorized with a `ParsedPolicies`: only [`validate`] turns it into [`Policies`].
-///
-/// [`validate`]: ParsedPolicies::validate
-///
-/// ```
-/// use rex_auth::ParsedPolicies;
-/// let parsed = ParsedPolicies::parse([(
-///     "ops.cedar",
-///     r#"permit(principal, action == file_system::Action::"read", resource);"#,
-/// )])
-/// .unwrap();
-/// assert_eq!(parsed.validate().unwrap().len(), 1);
-///
-/// // Well-formed Cedar that does not fit the schema parses, then fails validation.
-/// let typo = ParsedPolicies::parse([(
-///     "bad.cedar",
-///     r#"permit(principal, action == file_system::Action::"raed", resource);"#,
-/// )])
-/// .unwrap();
-/// assert!(typo.validate().is_err());
-/// ```
-#[derive(Debug, Clone)]
-pub struct ParsedPolicies {
-    sources: Vec<ParsedSource>,
-}
-
-#[derive(Debug, Clone)]
-struct ParsedSource {
-    name: String,
-    text: String,
-    set: PolicySet,
-}
-
-impl ParsedPolicies {
-    /// Parses every source; fails on the first syntax error, on a template, or when there is
-    /// no source at all.
-    pub fn parse<'a>(
-        sources: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, PolicyError> {
-        let mut parsed = Vec::new();
-        for (name, text) in sources {
-            let set = PolicySet::from_str(text).map_err(|errs| {
-                PolicyError::Parse(errs.iter().map(|e| diagnostic(name, text, e)).collect())
-            })?;
-            if let Some(t) = set.templates().next() {
-                return Err(PolicyError::Template(format!(
-                    "{name}: template {}",
-                    t.id()
-                )));
-            }
-            parsed.push(ParsedSource {
-                name: name.to_string(),
-                text: text.to_string(),
-                set,
-            });
-        }
-        if parsed.is_empty() {
-            return Err(PolicyError::Empty);
-        }
-        Ok(ParsedPolicies { sources: parsed })
+impl Policies {
+    /// Parses and strictly validates one policy source.
+    pub fn parse(source_name: &str, text: &str) -> Result<Self, PolicyError> {
+        Self::from_sources([(source_name, text)])
     }
 
-    /// Strictly validates every source against the Rex schema and assigns the policy ids.
-    pub fn validate(self) -> Result<Policies, PolicyError> {
+    /// Parses and strictly validates several sources (e.g. files) into one set. Any error in
+    /// any source fails the whole load.
+    pub fn from_sources<'a>(
+        sources: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, PolicyError> {
         let schema = schema()?;
         let validator = Validator::new(schema.clone());
         let mut set = PolicySet::new();
         let mut ids = Vec::new();
         let mut seen = HashSet::new();
         let mut warnings = Vec::new();
-        for ParsedSource {
-            name,
-            text,
-            set: parsed,
-        } in &self.sources
-        {
-            let (name, text) = (name.as_str(), text.as_str());
-            let result = validator.validate(parsed, ValidationMode::Strict);
+        let mut any = false;
+        for (name, text) in sources {
+            any = true;
+            let parsed = PolicySet::from_str(text).map_err(|errs| {
+                PolicyError::Parse(errs.iter().map(|e| diagnostic(name, text, e)).collect())
+            })?;
+            if let Some(t) = parsed.templates().next() {
+                return Err(PolicyError::Template(format!(
+                    "{name}: template {}",
+                    t.id()
+                )));
+            }
+            let result = validator.validate(&parsed, ValidationMode::Strict);
             if !result.validation_passed() {
                 return Err(PolicyError::Validation(
                     result
@@ -156,22 +105,10 @@ impl ParsedPolicies {
                 ids.push(id);
             }
         }
+        if !any {
+            return Err(PolicyError::Empty);
+        }
         Ok(Policies { set, ids, warnings })
-    }
-}
-
-impl Policies {
-    /// Parses and strictly validates one policy source.
-    pub fn parse(source_name: &str, text: &str) -> Result<Self, PolicyError> {
-        Self::from_sources([(source_name, text)])
-    }
-
-    /// Parses and strictly validates several sources (e.g. files) into one set. Any error in
-    /// any source fails the whole load (parse errors are reported before validation errors).
-    pub fn from_sources<'a>(
-        sources: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, PolicyError> {
-        ParsedPolicies::parse(sources)?.validate()
     }
 
     /// An empty policy set: everything is denied.
