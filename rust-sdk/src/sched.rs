@@ -43,11 +43,9 @@ fn step_aside() {
     let mut only = CpuSet::new();
     only.set(other);
     if sched_setaffinity(None, &only).is_ok() {
-        // Failing to widen it again would pin this thread to one core; try once more, and
-        // the thread keeps running correctly either way.
-        if sched_setaffinity(None, &allowed).is_err() {
-            let _ = sched_setaffinity(None, &allowed);
-        }
+        // Widening again cannot fail where narrowing succeeded (same thread, a superset the
+        // thread already had); if it ever did, the thread would only stay on one core.
+        let _ = sched_setaffinity(None, &allowed);
     }
 }
 
