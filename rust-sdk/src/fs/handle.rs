@@ -306,7 +306,8 @@ const READ_CHUNK_MAX: usize = 1024 * 1024;
 /// met no symlink on the way (`RESOLVE_NO_SYMLINKS`): then what was opened is exactly the path
 /// asked for, and the caller needs no `/proc/self/fd` lookup to learn its real path. When a
 /// symlink is in the way (or `openat2` is unavailable), it is opened again the ordinary way and
-/// the flag is `false`; any other failure is reported by that second open.
+/// the flag is `false`. A missing name, a non-directory or a permission failure met before any
+/// symlink is the same for both opens, so it is returned without the second one.
 pub(crate) fn open_following(
     dirfd: impl AsFd,
     path: &str,
@@ -315,6 +316,7 @@ pub(crate) fn open_following(
 ) -> Result<(OwnedFd, bool), Errno> {
     match rustix::fs::openat2(&dirfd, path, flags, mode, ResolveFlags::NO_SYMLINKS) {
         Ok(fd) => Ok((fd, true)),
+        Err(e @ (Errno::NOENT | Errno::NOTDIR | Errno::ACCESS)) => Err(e),
         Err(_) => rustix::fs::openat(&dirfd, path, flags, mode).map(|fd| (fd, false)),
     }
 }
