@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use cedar_policy::{Context, Entity, EntityUid, RestrictedExpression};
 
-use crate::error::AuthError;
+use crate::error::{ArgumentProblem, AuthError};
 use crate::resource::{entity, uid};
 
 /// The user and group an `execute` child will run as.
@@ -194,13 +194,79 @@ fn string_set<'a>(values: impl IntoIterator<Item = &'a String>) -> RestrictedExp
     )
 }
 
+/// The prefix of the tag names that describe lone arguments by position (`$ARG0`, `$ARG1`, ...).
+pub const POSITION_TAG_PREFIX: &str = "$ARG";
+
+/// Whether `name` is a tag name reserved for the position of a lone argument: `$ARG` followed
+/// by one or more ASCII digits (`$ARG0`, `$ARG12`).
+pub fn is_reserved_tag(name: &str) -> bool {
+    name.strip_prefix(POSITION_TAG_PREFIX)
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Checks that `args` can be described to a policy without ambiguity: every tag of the
+/// `Arguments` entity then has exactly one meaning.
+///
+/// Refused: a `[key, value]` pair whose key is a reserved position tag (`$ARG<i>`), a name
+/// given both as a pair key and as a lone argument, and a pair key given twice with different
+/// values. A lone argument that looks like `$ARG<i>` is accepted (it is described by its
+/// position tag, `positional_values`/`flags` and `argv`, never by a `x -> "true"` tag).
+///
+/// ```
+/// use rex_auth::{ArgumentProblem, check_arguments};
+/// let pair = |k: &str, v: &str| (k.to_string(), Some(v.to_string()));
+/// assert!(check_arguments(&[("-h".into(), None), pair("--level", "3")]).is_ok());
+/// assert_eq!(
+///     check_arguments(&[pair("$ARG0", "/etc/shadow")]),
+///     Err(ArgumentProblem::ReservedKey("$ARG0".into()))
+/// );
+/// ```
+pub fn check_arguments(args: &[(String, Option<String>)]) -> Result<(), ArgumentProblem> {
+    let mut pairs: BTreeMap<&str, &str> = BTreeMap::new();
+    for (k, v) in args {
+        if let Some(v) = v {
+            if is_reserved_tag(k) {
+                return Err(ArgumentProblem::ReservedKey(k.clone()));
+            }
+            if pairs.insert(k, v).is_some_and(|old| old != v.as_str()) {
+                return Err(ArgumentProblem::ConflictingValues(k.clone()));
+            }
+        }
+    }
+    match args
+        .iter()
+        .find(|(k, v)| v.is_none() && pairs.contains_key(k.as_str()))
+    {
+        Some((k, _)) => Err(ArgumentProblem::KeyAlsoLone(k.clone())),
+        None => Ok(()),
+    }
+}
+
+/// The argv entries (after the program name) that `args` stand for: a pair is two entries.
+pub fn flatten_arguments(args: &[(String, Option<String>)]) -> Vec<&str> {
+    let mut out = Vec::with_capacity(args.len());
+    for (k, v) in args {
+        out.push(k.as_str());
+        if let Some(v) = v {
+            out.push(v.as_str());
+        }
+    }
+    out
+}
+
 /// REX's `Arguments` semantics: `(k, Some(v))` adds tag `k → v` and `k` to `keys`; `(x, None)`
 /// adds tags `$ARG<i> → x` (i = the element's 0-based index) and `x → "true"`, and `x` to
 /// `flags` when it starts with `-`, otherwise to `positional_values`.
+///
+/// Rex additions (issue 19): [`check_arguments`] refuses every collision of tag names, a lone
+/// `x` that is itself a reserved `$ARG<i>` name gets no `x → "true"` tag, and `argv` holds
+/// the complete ordered argv as `{index, value}` records (index 0 = the first argument after
+/// the program name), so a policy can allow-list an exact command line.
 fn arguments_entity(
     uid: EntityUid,
     args: &[(String, Option<String>)],
 ) -> Result<Entity, AuthError> {
+    check_arguments(args).map_err(AuthError::InvalidArguments)?;
     let mut keys = Vec::new();
     let mut flags = Vec::new();
     let mut positional = Vec::new();
@@ -212,8 +278,10 @@ fn arguments_entity(
                 tags.insert(k.clone(), v.clone());
             }
             None => {
-                tags.insert(format!("$ARG{i}"), k.clone());
-                tags.insert(k.clone(), "true".to_string());
+                tags.insert(format!("{POSITION_TAG_PREFIX}{i}"), k.clone());
+                if !is_reserved_tag(k) {
+                    tags.insert(k.clone(), "true".to_string());
+                }
                 if k.starts_with('-') {
                     flags.push(k.clone());
                 } else {
@@ -222,12 +290,21 @@ fn arguments_entity(
             }
         }
     }
+    let mut argv = Vec::new();
+    for (index, value) in flatten_arguments(args).into_iter().enumerate() {
+        let index = i64::try_from(index).map_err(|_| AuthError::InvalidValue {
+            what: "execute arguments",
+            message: "too many arguments".into(),
+        })?;
+        argv.push(record(vec![l("index", index), s("value", value)])?);
+    }
     with_tags(
         uid,
         vec![
             ("keys".into(), string_set(&keys)),
             ("flags".into(), string_set(&flags)),
             ("positional_values".into(), string_set(&positional)),
+            ("argv".into(), RestrictedExpression::new_set(argv)),
         ],
         tags,
     )

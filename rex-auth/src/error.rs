@@ -122,6 +122,31 @@ pub enum AuthError {
     /// The authorizer was configured incorrectly (e.g. no principal).
     #[error("authorizer configuration error: {0}")]
     Config(String),
+    /// The arguments of an `execute` request cannot be described to a policy without
+    /// ambiguity (see [`crate::check_arguments`]); nothing was evaluated.
+    #[error("invalid execute arguments: {0}")]
+    InvalidArguments(ArgumentProblem),
+}
+
+/// Why an `execute` argument list is refused: two tags of the `Arguments` entity would have
+/// the same name, so a policy could see a different command from the one that runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgumentProblem {
+    /// A `[key, value]` pair whose key is a reserved position tag (`$ARG<i>`).
+    #[error(
+        "`{0}` is reserved for positional tags and cannot be a [key, value] key; pass it as a lone argument"
+    )]
+    ReservedKey(String),
+    /// A name given both as a `[key, value]` key and as a lone argument.
+    #[error(
+        "`{0}` is given both as a [key, value] key and as a lone argument; pass both as lone arguments"
+    )]
+    KeyAlsoLone(String),
+    /// A `[key, value]` key given twice with different values.
+    #[error(
+        "the [key, value] key `{0}` is given twice with different values; pass them as lone arguments"
+    )]
+    ConflictingValues(String),
 }
 
 impl AuthError {

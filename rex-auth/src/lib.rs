@@ -22,8 +22,11 @@ mod schema;
 pub use action::{Action, Namespace};
 pub use audit::{AuditSink, DecisionRecord, MemoryAuditSink, Outcome, OwnedDecisionRecord};
 pub use authorizer::{Authorizer, AuthorizerBuilder, DEFAULT_CACHE_CAPACITY};
-pub use context::{ExecuteContext, Identity, RequestContext};
-pub use error::{AuthError, Denied, PathProblem, PolicyDiagnostic, PolicyError};
+pub use context::{
+    ExecuteContext, Identity, POSITION_TAG_PREFIX, RequestContext, check_arguments,
+    flatten_arguments, is_reserved_tag,
+};
+pub use error::{ArgumentProblem, AuthError, Denied, PathProblem, PolicyDiagnostic, PolicyError};
 pub use path::{NAME_MAX, PATH_MAX, ResourcePath};
 pub use policy::Policies;
 pub use principal::Principal;

@@ -10,9 +10,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use proptest::prelude::*;
+use rex_auth::cedar_policy::EvalResult;
 use rex_auth::{
-    Action, AuthError, Authorizer, ExecuteContext, Identity, MemoryAuditSink, Outcome, Policies,
-    Principal, ProcessAttrs, RequestContext, Resource, UrlAttrs,
+    Action, ArgumentProblem, AuthError, Authorizer, ExecuteContext, Identity, MemoryAuditSink,
+    Outcome, Policies, Principal, ProcessAttrs, RequestContext, Resource, UrlAttrs,
 };
 
 fn auth(policy: &str) -> Authorizer {
@@ -280,6 +282,283 @@ fn execute_context_arguments_environment_and_capabilities() {
         &ss,
         &ctx("tcp", vec!["CAP_NET_RAW".into()])
     ));
+}
+
+type Args = Vec<(String, Option<String>)>;
+
+fn exec_ctx(arguments: Args) -> RequestContext {
+    RequestContext::Execute(Box::new(ExecuteContext {
+        arguments,
+        environment: BTreeMap::new(),
+        identity: Identity {
+            username: "nobody".into(),
+            uid: 65534,
+            groupname: "nogroup".into(),
+            gid: 65534,
+        },
+        namespace_target_pid: None,
+        capabilities: Vec::new(),
+    }))
+}
+
+fn lone(x: &str) -> (String, Option<String>) {
+    (x.into(), None)
+}
+
+fn pair(k: &str, v: &str) -> (String, Option<String>) {
+    (k.into(), Some(v.into()))
+}
+
+/// Issue 19, item 5: a `[key, value]` pair keyed `$ARG0` used to overwrite the position tag of
+/// the lone argument at index 0, so the policy saw an allowed file while argv held another.
+/// Every tag collision is now refused before evaluation, with a typed error.
+#[test]
+fn execute_argument_tags_cannot_collide() {
+    let a = auth(
+        r#"permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/cat")
+           when {
+             context.arguments.hasTag("$ARG0") && context.arguments.getTag("$ARG0") == "/srv/ok.txt"
+           };
+           permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/ss")
+           when { context.arguments.hasTag("-p") && context.arguments.getTag("-p") == "tcp" };"#,
+    );
+    let cat = Resource::file("/usr/bin/cat").unwrap();
+    let ss = Resource::file("/usr/bin/ss").unwrap();
+    assert!(allowed(
+        &a,
+        Action::FsExecute,
+        &cat,
+        &exec_ctx(vec![lone("/srv/ok.txt")])
+    ));
+    let refused =
+        |r: &Resource, args: Args| match a.authorize(Action::FsExecute, r, &exec_ctx(args)) {
+            Err(AuthError::InvalidArguments(p)) => p,
+            other => panic!("expected InvalidArguments, got {other:?}"),
+        };
+    // argv: /etc/shadow $ARG0 /srv/ok.txt (the old code allowed it)
+    assert_eq!(
+        refused(
+            &cat,
+            vec![lone("/etc/shadow"), pair("$ARG0", "/srv/ok.txt")]
+        ),
+        ArgumentProblem::ReservedKey("$ARG0".into())
+    );
+    assert_eq!(
+        refused(
+            &cat,
+            vec![pair("$ARG7", "/srv/ok.txt"), lone("/etc/shadow")]
+        ),
+        ArgumentProblem::ReservedKey("$ARG7".into())
+    );
+    // argv: -p udp -p tcp (the last pair won the tag)
+    assert_eq!(
+        refused(&ss, vec![pair("-p", "udp"), pair("-p", "tcp")]),
+        ArgumentProblem::ConflictingValues("-p".into())
+    );
+    // argv: -p tcp -p (a lone `-p` and a pair share the tag `-p`)
+    assert_eq!(
+        refused(&ss, vec![pair("-p", "tcp"), lone("-p")]),
+        ArgumentProblem::KeyAlsoLone("-p".into())
+    );
+    // the same pair twice is unambiguous
+    assert!(allowed(
+        &a,
+        Action::FsExecute,
+        &ss,
+        &exec_ctx(vec![pair("-p", "tcp"), pair("-p", "tcp")])
+    ));
+    // a lone argument spelled like a position tag is described by its position only: `$ARG0`
+    // keeps meaning "the lone argument at index 0"
+    let b = auth(
+        r#"permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/cat")
+           when {
+             context.arguments.hasTag("$ARG0") && context.arguments.getTag("$ARG0") == "/etc/shadow"
+           };"#,
+    );
+    assert!(allowed(
+        &b,
+        Action::FsExecute,
+        &cat,
+        &exec_ctx(vec![lone("/etc/shadow"), lone("$ARG0")])
+    ));
+    assert!(!allowed(
+        &b,
+        Action::FsExecute,
+        &cat,
+        &exec_ctx(vec![lone("$ARG0"), lone("/etc/shadow")])
+    ));
+}
+
+/// The allow-list idiom of docs/POLICY_GUIDE.md: `argv` is the exact command line, so extra
+/// operands, pairs, repetitions and reorderings are all refused (the old idiom on `flags` and
+/// `positional_values` admitted `df -h --output source` and `cp b a` for `cp a b`).
+#[test]
+fn the_argv_allow_list_idiom_is_exact() {
+    let a = auth(
+        r#"permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/df")
+           when { context.arguments.argv == [{index: 0, value: "-h"}] };
+           permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/cp")
+           when { context.arguments.argv == [{index: 0, value: "/srv/a"}, {index: 1, value: "/srv/b"}] };"#,
+    );
+    let df = Resource::file("/usr/bin/df").unwrap();
+    let cp = Resource::file("/usr/bin/cp").unwrap();
+    let ok = |r: &Resource, args: Args| allowed(&a, Action::FsExecute, r, &exec_ctx(args));
+    assert!(ok(&df, vec![lone("-h")]));
+    assert!(!ok(&df, vec![lone("-h"), pair("--output", "source")]));
+    assert!(!ok(&df, vec![pair("-h", "/")]));
+    assert!(!ok(&df, vec![lone("-h"), lone("-h")]));
+    assert!(!ok(&df, vec![lone("-h"), lone("/")]));
+    assert!(!ok(&df, vec![]));
+    assert!(ok(&cp, vec![lone("/srv/a"), lone("/srv/b")]));
+    // a pair is two entries of argv, in order
+    assert!(ok(&cp, vec![pair("/srv/a", "/srv/b")]));
+    assert!(!ok(&cp, vec![lone("/srv/b"), lone("/srv/a")]));
+}
+
+/// What the `Arguments` entity of `args` says, read back from the Cedar entity.
+struct Described {
+    argv: Vec<String>,
+    tags: BTreeMap<String, String>,
+    keys: Vec<String>,
+    flags: Vec<String>,
+    positional: Vec<String>,
+}
+
+fn strings(v: EvalResult) -> Vec<String> {
+    let EvalResult::Set(set) = v else {
+        panic!("not a set: {v:?}")
+    };
+    let mut out: Vec<String> = set
+        .iter()
+        .map(|e| match e {
+            EvalResult::String(s) => s.clone(),
+            other => panic!("not a string: {other:?}"),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn describe(args: &Args) -> Result<Described, AuthError> {
+    let (_, entities) = exec_ctx(args.clone()).to_cedar()?;
+    let e = entities
+        .iter()
+        .find(|e| e.uid().type_name().to_string() == "file_system::Arguments")
+        .unwrap();
+    let EvalResult::Set(set) = e.attr("argv").unwrap().unwrap() else {
+        panic!("argv is not a set")
+    };
+    let mut argv: Vec<(i64, String)> = set
+        .iter()
+        .map(|r| {
+            let EvalResult::Record(r) = r else {
+                panic!("not a record: {r:?}")
+            };
+            let (Some(EvalResult::Long(i)), Some(EvalResult::String(v))) =
+                (r.get("index"), r.get("value"))
+            else {
+                panic!("bad argv record {r:?}")
+            };
+            (*i, v.clone())
+        })
+        .collect();
+    argv.sort();
+    for (n, (i, _)) in argv.iter().enumerate() {
+        assert_eq!(
+            *i,
+            i64::try_from(n).unwrap(),
+            "argv indices are 0..n without gaps"
+        );
+    }
+    let tags = e
+        .tags()
+        .map(|(k, v)| {
+            let Ok(EvalResult::String(v)) = v else {
+                panic!("tag {k} is not a string")
+            };
+            (k.to_string(), v)
+        })
+        .collect();
+    Ok(Described {
+        argv: argv.into_iter().map(|(_, v)| v).collect(),
+        tags,
+        keys: strings(e.attr("keys").unwrap().unwrap()),
+        flags: strings(e.attr("flags").unwrap().unwrap()),
+        positional: strings(e.attr("positional_values").unwrap().unwrap()),
+    })
+}
+
+fn hostile_arg() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("$ARG0".to_string()),
+        Just("$ARG1".to_string()),
+        Just("$ARG".to_string()),
+        Just("$ARG01".to_string()),
+        Just("--x=y".to_string()),
+        Just("-".to_string()),
+        Just("--".to_string()),
+        Just(String::new()),
+        Just("true".to_string()),
+        Just("-p".to_string()),
+        Just("/etc/shadow".to_string()),
+        Just("é\u{202e}🦀".to_string()),
+        "\\PC{0,6}",
+        "[-$A-Z0-9]{0,5}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    /// For random argv (hostile strings included), the context either describes argv exactly
+    /// (argv in order, every tag with one meaning, the REX sets) or is refused with a typed
+    /// error naming a real collision.
+    #[test]
+    fn execute_context_round_trips_argv(
+        args in proptest::collection::vec((hostile_arg(), proptest::option::of(hostile_arg())), 0..8)
+    ) {
+        let reserved = |k: &str| k.strip_prefix("$ARG").is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+        let pair_keys: Vec<&String> = args.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k).collect();
+        let collision = args.iter().any(|(k, v)| match v {
+            Some(v) => reserved(k) || args.iter().any(|(k2, v2)| k2 == k && v2.as_ref() != Some(v)),
+            None => pair_keys.contains(&k),
+        });
+        match describe(&args) {
+            Err(AuthError::InvalidArguments(_)) => prop_assert!(collision, "refused without a collision: {args:?}"),
+            Err(e) => prop_assert!(false, "unexpected error {e} for {args:?}"),
+            Ok(d) => {
+                prop_assert!(!collision, "accepted a collision: {args:?}");
+                let flat: Vec<String> = args.iter().flat_map(|(k, v)| std::iter::once(k.clone()).chain(v.clone())).collect();
+                prop_assert_eq!(&d.argv, &flat);
+                prop_assert_eq!(rex_auth::flatten_arguments(&args), flat.iter().map(String::as_str).collect::<Vec<_>>());
+                let mut expected = BTreeMap::new();
+                let (mut keys, mut flags, mut positional) = (Vec::new(), Vec::new(), Vec::new());
+                for (i, (k, v)) in args.iter().enumerate() {
+                    match v {
+                        Some(v) => {
+                            expected.insert(k.clone(), v.clone());
+                            keys.push(k.clone());
+                        }
+                        None => {
+                            expected.insert(format!("$ARG{i}"), k.clone());
+                            if !reserved(k) {
+                                expected.insert(k.clone(), "true".to_string());
+                            }
+                            if k.starts_with('-') { flags.push(k.clone()) } else { positional.push(k.clone()) }
+                        }
+                    }
+                }
+                for v in [&mut keys, &mut flags, &mut positional] {
+                    v.sort();
+                    v.dedup();
+                }
+                prop_assert_eq!(d.tags, expected);
+                prop_assert_eq!(d.keys, keys);
+                prop_assert_eq!(d.flags, flags);
+                prop_assert_eq!(d.positional, positional);
+            }
+        }
+    }
 }
 
 #[test]

@@ -179,6 +179,7 @@ impl From<AuthError> for ExecError {
             AuthError::InvalidValue { what, message } => {
                 ExecError::InvalidArguments(format!("{what}: {message}"))
             }
+            AuthError::InvalidArguments(p) => ExecError::InvalidArguments(p.to_string()),
             other => ExecError::AuthorizationError(other),
         }
     }

@@ -273,6 +273,10 @@ impl ExecuteOptions {
             }
             total = total.saturating_add(k.len() + v.len() + 2);
         }
+        // A policy must see exactly one description of argv: no two tags of the `Arguments`
+        // entity may share a name (issue 19).
+        rex_auth::check_arguments(&self.args)
+            .map_err(|p| ExecError::InvalidArguments(p.to_string()))?;
         if total > MAX_ARG_BYTES {
             return bad(format!(
                 "arguments and environment exceed {MAX_ARG_BYTES} bytes"
@@ -548,7 +552,9 @@ mod tests {
             let env_ok = env.iter().all(|(k, v)| {
                 !k.is_empty() && !k.contains(['=', '\0']) && !v.is_empty() && !v.contains('\0')
             });
-            proptest::prop_assert_eq!(opts.validate().is_ok(), arg_ok && env_ok);
+            // tag collisions (a key also lone, a key with two values) are refused too
+            let tags_ok = rex_auth::check_arguments(&args).is_ok();
+            proptest::prop_assert_eq!(opts.validate().is_ok(), arg_ok && env_ok && tags_ok);
         }
     }
 
