@@ -7,25 +7,70 @@ use std::time::{Duration, Instant};
 
 use rhai::module_resolvers::StaticModuleResolver;
 use rhai::packages::{Package, StandardPackage};
-use rhai::{AST, Dynamic, Engine, Module, NativeCallContext, Scope};
+use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, NativeCallContext, Position, Scope};
 
 /// A module shared between engines (`rhai`'s own `SharedModule`).
 pub type SharedModule = std::sync::Arc<Module>;
 
 use crate::args::ScriptArguments;
-use crate::denial::{DenialToken, TerminationToken};
+use crate::denial::{DenialToken, TerminationToken, error_map, script_error};
 use crate::error::{RunError, from_eval_error, from_parse_error};
 use crate::extensions::RunExtensions;
 use crate::limits::{CancelHandle, Limits};
 use crate::outcome::{RunOutcome, RunStatus, Timings};
+use crate::render::{ValueProblem, check_value};
 use crate::state::{self, CHECK_EVERY, LogLevel, RunGuard, RunState, push_log};
 
-/// What one evaluation produced: the rendered value (Rhai text, JSON), a Rhai error, or a
-/// panic payload.
-type EvalResult = Result<
-    Result<(String, serde_json::Value), Box<rhai::EvalAltResult>>,
-    Box<dyn Any + Send + 'static>,
->;
+/// The final value rendered (Rhai text, JSON), or why it cannot be.
+type Rendered = Result<(String, serde_json::Value), ValueProblem>;
+
+/// What one evaluation produced: the rendered value, a Rhai error, or a panic payload.
+type EvalResult = Result<Result<Rendered, Box<rhai::EvalAltResult>>, Box<dyn Any + Send + 'static>>;
+
+/// The longest single wait of `sleep` between two checks of the cancel flag and deadline.
+const SLEEP_SLICE: Duration = Duration::from_millis(20);
+
+/// REX scripts have Rhai's `sleep(seconds)` (standard package), which blocks the thread for
+/// the whole time, past the timeout and a cancellation. This one waits in slices of at most
+/// [`SLEEP_SLICE`] (parking the thread, no host I/O) and ends the run with the limit
+/// (`timeout` or `cancelled`) as soon as the run is cancelled or reaches its deadline.
+/// `None` sleeps until then.
+fn interruptible_sleep(
+    duration: Option<Duration>,
+    pos: Position,
+) -> Result<(), Box<EvalAltResult>> {
+    let start = Instant::now();
+    loop {
+        if let Some(kind) = state::current_interruption() {
+            return Err(Box::new(EvalAltResult::ErrorTerminated(
+                Dynamic::from(TerminationToken(kind)),
+                pos,
+            )));
+        }
+        let slice = match duration {
+            None => SLEEP_SLICE,
+            Some(d) => match d.checked_sub(start.elapsed()) {
+                Some(left) if !left.is_zero() => left.min(SLEEP_SLICE),
+                _ => return Ok(()),
+            },
+        };
+        std::thread::park_timeout(slice);
+    }
+}
+
+/// `sleep(seconds)` with an integer: nothing for `<= 0` (as Rhai).
+fn sleep_secs(seconds: i64) -> Option<Duration> {
+    Some(Duration::from_secs(u64::try_from(seconds).unwrap_or(0)))
+}
+
+/// `sleep(seconds)` with a float: nothing for NaN, zero or negative (as Rhai); until the run
+/// ends for infinity or a duration too long to represent.
+fn sleep_float(seconds: f64) -> Option<Duration> {
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Some(Duration::ZERO);
+    }
+    Duration::try_from_secs_f64(seconds).ok()
+}
 
 /// Symbols scripts may not use.
 pub(crate) const DISABLED_SYMBOLS: &[&str] = &["eval", "print"];
@@ -54,6 +99,23 @@ impl RexEngineBuilder {
         engine.register_type_with_name::<DenialToken>("DenialToken");
         engine.register_fn("to_string", |t: &mut DenialToken| t.to_string());
         engine.register_fn("to_debug", |t: &mut DenialToken| format!("{t:?}"));
+        // Rhai's `Map.to_json()` serialises with serde, which follows shared cells without
+        // bound (a cyclic map overflows the stack). Registered first, so an embedder's own
+        // `to_json` (rhai-sdk's) replaces it.
+        engine.register_fn(
+            "to_json",
+            |ctx: NativeCallContext, map: &mut rhai::Map| -> Result<String, Box<EvalAltResult>> {
+                let value = Dynamic::from_map(map.clone());
+                let format_error = |message: &str| {
+                    script_error(
+                        error_map("FormatError", message, "CommonUtilsErrorKind", None),
+                        ctx.call_position(),
+                    )
+                };
+                check_value(&value).map_err(|p| format_error(&format!("to_json: {p}")))?;
+                serde_json::to_string(&value).map_err(|e| format_error(&e.to_string()))
+            },
+        );
         Self {
             engine,
             limits: Limits::default(),
@@ -128,6 +190,15 @@ impl RexEngineBuilder {
                 });
             }
         }
+
+        // Registered last, into the engine's own namespace, which Rhai searches before the
+        // standard package: the blocking `sleep` of the package is never reached.
+        engine.register_fn("sleep", |ctx: NativeCallContext, seconds: i64| {
+            interruptible_sleep(sleep_secs(seconds), ctx.call_position())
+        });
+        engine.register_fn("sleep", |ctx: NativeCallContext, seconds: f64| {
+            interruptible_sleep(sleep_float(seconds), ctx.call_position())
+        });
 
         for symbol in DISABLED_SYMBOLS {
             engine.disable_symbol(*symbol);
@@ -343,7 +414,7 @@ impl RexEngine {
             None => (Vec::new(), 0, Vec::new(), None),
         };
         let mut outcome = match result {
-            Ok(Ok((output, value))) => RunOutcome {
+            Ok(Ok(Ok((output, value)))) => RunOutcome {
                 status: RunStatus::Success,
                 output,
                 value,
@@ -353,6 +424,7 @@ impl RexEngine {
                 denials: Vec::new(),
                 timings,
             },
+            Ok(Ok(Err(problem))) => RunOutcome::failed(RunError::Unrenderable(problem), timings),
             Ok(Err(err)) => {
                 // A native call that stopped because the run was cancelled or timed out
                 // reports its own error; the run still ended because of that limit.
@@ -394,9 +466,13 @@ impl RexEngine {
         drop(scope);
         let result = match result {
             Ok(Ok(value)) => {
+                // Rhai's text and serde walk nested values recursively and follow shared
+                // cells without bound: a cyclic or huge value is refused first (typed).
                 let rendered = catch_unwind(AssertUnwindSafe(|| {
-                    let json = serde_json::to_value(&value).unwrap_or(serde_json::Value::Null);
-                    (value.to_string(), json)
+                    check_value(&value).map(|()| {
+                        let json = serde_json::to_value(&value).unwrap_or(serde_json::Value::Null);
+                        (value.to_string(), json)
+                    })
                 }));
                 drop(value);
                 match rendered {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::args::ArgumentsError;
 use crate::denial::{TerminationToken, denial_in_payload};
 use crate::limits::LimitKind;
+use crate::render::ValueProblem;
 
 /// A place in the script (1-based line and column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +118,10 @@ pub enum RunError {
     /// The script arguments were rejected.
     #[error(transparent)]
     InvalidArguments(#[from] ArgumentsError),
+    /// The script's final value cannot be rendered (a cycle, too deep, too large); the run
+    /// itself finished.
+    #[error("the script's value cannot be rendered: {0}")]
+    Unrenderable(ValueProblem),
     /// A native function panicked or Rhai failed internally.
     #[error("internal error: {message}")]
     Internal {
@@ -130,7 +135,9 @@ impl RunError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Compile { .. } | Self::DisabledSymbol { .. } => ErrorKind::Compile,
-            Self::ModuleNotFound { .. } | Self::Runtime { .. } => ErrorKind::Runtime,
+            Self::ModuleNotFound { .. } | Self::Runtime { .. } | Self::Unrenderable(_) => {
+                ErrorKind::Runtime
+            }
             Self::AccessDenied { .. } => ErrorKind::AccessDenied,
             Self::Limit { limit, .. } => ErrorKind::Limit(*limit),
             Self::InvalidArguments(_) => ErrorKind::InvalidArguments,
@@ -147,7 +154,7 @@ impl RunError {
             | Self::Runtime { position, .. }
             | Self::AccessDenied { position, .. }
             | Self::Limit { position, .. } => *position,
-            Self::InvalidArguments(_) | Self::Internal { .. } => None,
+            Self::InvalidArguments(_) | Self::Unrenderable(_) | Self::Internal { .. } => None,
         }
     }
 

@@ -18,6 +18,7 @@ mod error;
 mod extensions;
 mod limits;
 mod outcome;
+mod render;
 mod state;
 
 pub use args::{ArgumentsError, ScriptArgumentValue, ScriptArguments, validate_identifier};
@@ -27,6 +28,9 @@ pub use error::{ErrorKind, RunError, ScriptPosition};
 pub use extensions::RunExtensions;
 pub use limits::{CancelHandle, LimitKind, Limits};
 pub use outcome::{RunOutcome, RunStatus, Timings};
+pub use render::{
+    MAX_VALUE_DEPTH, MAX_VALUE_NODES, MAX_VALUE_TEXT_BYTES, ValueProblem, check_value, render_value,
+};
 pub use state::{
     LogLevel, ScriptLog, current_cancel_flag, current_interruption, push_log, record_denial,
     run_extension,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rex_core::{
     CancelHandle, ErrorKind, LimitKind, Limits, RexEngine, RunError, RunOptions, RunOutcome,
-    ScriptArguments,
+    ScriptArguments, ValueProblem,
 };
 
 fn run(engine: &RexEngine, script: &str) -> RunOutcome {
@@ -425,4 +425,128 @@ fn run_extensions_reach_native_functions_of_that_run_only() {
     let out = engine.run("note(3)", &ScriptArguments::new());
     assert_eq!(out.output, "false");
     assert_eq!(*seen.0.lock().unwrap(), vec![1, 2]);
+}
+
+/// Issue 19, item 10: a closure stored in the array it captures is a cycle through a shared
+/// cell. Serialising the final value (and Rhai's `Map.to_json()`) followed it until the stack
+/// overflowed and the process aborted; now the run ends with a typed error, and the engine
+/// keeps working. Rhai's own text renderings (`to_string`, `to_debug`, `debug`,
+/// interpolation, error values) stop at a shared cell they have seen.
+#[test]
+fn cyclic_values_end_in_a_typed_error() {
+    let engine = RexEngine::builder().build();
+    let cycle = "let a = [0]; let f = || a.len(); a[0] = f;";
+    for tail in ["a", "f", "#{x: a}", "[1, [a]]", "f.curry(1)"] {
+        let out = run(&engine, &format!("{cycle} {tail}"));
+        assert!(
+            matches!(
+                out.error,
+                Some(RunError::Unrenderable(ValueProblem::Cyclic))
+            ),
+            "{tail}: {:?}",
+            out.error
+        );
+        assert_eq!(out.error.as_ref().unwrap().kind(), ErrorKind::Runtime);
+        assert!(out.output.is_empty());
+    }
+    let out = run(&engine, "let m = #{}; let f = || m.len(); m.f = f; m");
+    assert!(matches!(
+        out.error,
+        Some(RunError::Unrenderable(ValueProblem::Cyclic))
+    ));
+    let out = run(&engine, &format!("{cycle} let m = #{{a: a}}; m.to_json()"));
+    assert!(
+        matches!(&out.error, Some(RunError::Runtime { error_kind: Some(k), .. }) if k == "FormatError"),
+        "{:?}",
+        out.error
+    );
+    for text in [
+        "a.to_string()",
+        "a.to_debug()",
+        "`${a}`",
+        "a + \"\"",
+        "{ debug(a); \"\" }",
+    ] {
+        let out = run(&engine, &format!("{cycle} let t = {text}; t.len() < 1000"));
+        assert!(out.is_success(), "{text}: {:?}", out.error);
+    }
+    let out = run(&engine, &format!("{cycle} throw a"));
+    assert_eq!(out.error.as_ref().unwrap().kind(), ErrorKind::Runtime);
+    assert_eq!(run(&engine, "1 + 1").output, "2");
+}
+
+#[test]
+fn values_too_deep_or_too_large_to_render_are_refused() {
+    let engine = RexEngine::builder().build();
+    let out = run(&engine, "let a = []; for i in 0..1100 { a = [a]; } a");
+    assert!(
+        matches!(
+            out.error,
+            Some(RunError::Unrenderable(ValueProblem::TooDeep))
+        ),
+        "{:?}",
+        out.error
+    );
+    // a shared string fanned out through closures: small for Rhai's size limits, far over the
+    // rendering budget
+    let out = run(
+        &engine,
+        "let s = \"x\"; s.pad(1000000, \"y\"); let f = || s.len(); let a = []; for i in 0..100 { a.push(f); } a",
+    );
+    assert!(
+        matches!(
+            out.error,
+            Some(RunError::Unrenderable(ValueProblem::TooLarge))
+        ),
+        "{:?}",
+        out.error
+    );
+}
+
+/// Issue 19, item 9: Rhai's `sleep` blocked the thread for the whole time, past the timeout
+/// and cancellation. `sleep` (REX scripts have it) now ends with the limit that fired, and
+/// cannot be caught.
+#[test]
+fn sleep_honours_the_timeout_and_cancellation() {
+    let engine = RexEngine::builder()
+        .limits(Limits {
+            timeout: Some(Duration::from_millis(300)),
+            ..Limits::default()
+        })
+        .build();
+    for script in [
+        "sleep(3600); 1",
+        "sleep(3600.0); 1",
+        "sleep(1.0 / 0.0); 1",
+        "try { sleep(3600) } catch (e) { 1 }",
+        "Fn(\"sleep\").call(3600)",
+        "call(Fn(\"sleep\"), 3600)",
+        "let f = Fn(\"sleep\"); f.curry(3600).call()",
+    ] {
+        let out = run(&engine, script);
+        assert_eq!(limit_of(&out), LimitKind::Timeout, "{script}");
+    }
+    let out = run(
+        &engine,
+        "sleep(0); sleep(-5); sleep(0.0); sleep(-1.5); sleep(0.01); 7",
+    );
+    assert_eq!(out.output, "7", "{:?}", out.error);
+
+    let engine = RexEngine::builder().build();
+    let cancel = CancelHandle::new();
+    let c = cancel.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        c.cancel();
+    });
+    let out = engine.run_with(
+        "sleep(3600); 1",
+        &ScriptArguments::new(),
+        &RunOptions {
+            cancel: Some(cancel),
+            ..RunOptions::default()
+        },
+    );
+    t.join().unwrap();
+    assert_eq!(limit_of(&out), LimitKind::Cancelled);
 }
