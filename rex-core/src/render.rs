@@ -27,6 +27,11 @@ pub enum ValueProblem {
     /// array it captures).
     #[error("the value contains itself (a cycle through a shared value)")]
     Cyclic,
+    /// The value refers to a shared value that is locked right now, i.e. being modified by
+    /// the operation in progress (`a.to_json()` where `a` holds a closure that captures
+    /// `a`): a cycle through the receiver. Serde would wait for the lock forever.
+    #[error("the value refers to a shared value that is being modified (a cycle through it)")]
+    Locked,
     /// The value is nested deeper than [`MAX_VALUE_DEPTH`].
     #[error("the value is nested deeper than {MAX_VALUE_DEPTH} levels")]
     TooDeep,
@@ -60,10 +65,10 @@ impl Walk {
             return Err(ValueProblem::TooDeep);
         }
         if value.is_shared() {
-            // A cell that is locked for writing right now cannot be on the path: render it as
-            // Rhai does (`<shared>`), without looking inside.
+            // A cell locked for writing right now belongs to the operation in progress; serde
+            // would block on it for good (Rhai's own text gives up after a short spin).
             let Some(inner) = value.read_lock::<Dynamic>() else {
-                return self.count(0);
+                return Err(ValueProblem::Locked);
             };
             let address: *const Dynamic = &*inner;
             if self.path.contains(&address) {

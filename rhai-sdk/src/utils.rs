@@ -379,6 +379,9 @@ fn json_value(
 
 /// Serialises a value to JSON; custom types are rendered through their string form.
 fn to_json(ctx: &NativeCallContext, value: &Dynamic) -> RResult<String> {
+    // A closure stored in the array it captures is a cycle through a shared cell, which
+    // serde would follow forever (issue 19): refused by a bounded walk first.
+    rex_core::check_value(value).map_err(|p| common_err("FormatError", format!("to_json: {p}")))?;
     let v = json_value(ctx, value, 0)?;
     serde_json::to_string(&v).map_err(|e| common_err("FormatError", e.to_string()))
 }
