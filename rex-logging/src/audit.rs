@@ -24,7 +24,9 @@ pub enum AuditDecision {
     Error,
 }
 
-/// One audit record, written as a single JSON line by [`AuditLog::write`].
+/// One audit record, written as a single JSON line by [`AuditLog::write`]. Fields with
+/// nothing to say (empty context and policies, `cached: false`, no script or line) are left
+/// out of the line and read back as their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// RFC 3339 UTC time of the decision.
@@ -35,20 +37,36 @@ pub struct AuditEvent {
     pub action: String,
     /// Cedar resource, e.g. `file_system::File::"/etc/hosts"`.
     pub resource: String,
-    /// Request context as JSON.
+    /// Request context as JSON (left out when empty).
+    #[serde(default = "empty_object", skip_serializing_if = "is_empty_object")]
     pub context: serde_json::Value,
     /// Decision.
     pub decision: AuditDecision,
-    /// Ids of the policies that determined the decision (or produced errors).
+    /// Ids of the policies that determined the decision (or produced errors; left out when
+    /// empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
     /// Whether the decision was enforced (false in permissive / dry-run mode).
     pub enforced: bool,
-    /// Whether the decision came from a cache.
+    /// Whether the decision came from a cache (left out when false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cached: bool,
     /// SHA-256 (hex) of the running script, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_sha256: Option<String>,
     /// Script line that triggered the request, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+}
+
+// One record per decision, and no field that says nothing: the defaults above are left out
+// of the line, so a flood of denials writes short lines (issue 19).
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+fn is_empty_object(v: &serde_json::Value) -> bool {
+    v.as_object().is_some_and(serde_json::Map::is_empty) || v.is_null()
 }
 
 impl AuditEvent {

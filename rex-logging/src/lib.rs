@@ -12,7 +12,9 @@
 //! * [`SyslogLayer`]: a `tracing` layer sending events to the local syslog socket
 //!   (`/dev/log`, facility daemon, identity `rex_runner`), dropping them when it is absent;
 //! * [`AuditLog`]: an append-only JSON-lines writer of authorization decisions
-//!   ([`AuditEvent`]) that never fails or panics the operation it records.
+//!   ([`AuditEvent`]) that never fails or panics the operation it records;
+//! * [`RateLimiter`]: holds back repeated operational log records and counts them for a
+//!   "suppressed N" summary.
 //!
 //! ```
 //! use rex_logging::{LogLevel, ScriptLogs, ScriptLogsConfig};
@@ -30,6 +32,7 @@ mod audit;
 mod error;
 mod layer;
 mod level;
+mod rate;
 mod script_logs;
 mod syslog;
 mod time;
@@ -40,6 +43,7 @@ pub use audit::{AuditDecision, AuditEvent, AuditLog};
 pub use error::LogError;
 pub use layer::{SCRIPT_LOG_TARGET, ScriptLogLayer};
 pub use level::{LOG_LEVEL_ENV, LogLevel};
+pub use rate::{Admission, DEFAULT_LOG_BURST, DEFAULT_LOG_WINDOW, RateLimiter};
 pub use script_logs::{LogEntry, ScriptLogs, ScriptLogsConfig};
 pub use syslog::{
     DEFAULT_SYSLOG_SOCKET, SYSLOG_FACILITY_DAEMON, SYSLOG_IDENTITY, SYSLOG_MAX_DATAGRAM_BYTES,

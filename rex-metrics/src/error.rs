@@ -55,6 +55,13 @@ pub enum MetricsError {
         /// The limit.
         limit: usize,
     },
+    /// The script's metrics and alarms together would exceed
+    /// [`MetricsLimits::max_total_bytes`](crate::MetricsLimits::max_total_bytes).
+    #[error("the script's metrics and alarms would exceed {limit} bytes in total")]
+    TotalTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A metric has more dimensions than allowed.
     #[error("metric {name:?} has {count} dimensions; the limit is {limit}")]
     TooManyDimensions {

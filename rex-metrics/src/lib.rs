@@ -44,6 +44,6 @@ mod types;
 pub use builders::{AlarmBuilder, IntoMetricValue, MetricBuilder, MetricDimensionsBuilder};
 pub use error::MetricsError;
 pub use recorder::{FacadeKind, FacadeSample, RunRecorder};
-pub use run::{MetricsLimits, RunMetrics};
+pub use run::{ITEM_OVERHEAD_BYTES, MetricsLimits, RunMetrics, alarm_bytes, metric_bytes};
 pub use time::{format_rfc3339, now_rfc3339};
 pub use types::{Alarm, Metric, MetricDimensions, MetricUnit};

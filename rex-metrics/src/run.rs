@@ -25,6 +25,31 @@ pub struct MetricsLimits {
     pub max_details_bytes: usize,
     /// Distinct series (name + labels) the `metrics` facade recorder keeps.
     pub max_facade_series: usize,
+    /// Total size, in bytes, of every script metric and alarm kept (names, dimensions,
+    /// details and a fixed overhead per item, see [`metric_bytes`] and [`alarm_bytes`]).
+    /// Without it the per-item caps allow about 60 MB (issue 19).
+    pub max_total_bytes: usize,
+}
+
+/// Fixed per-item overhead counted by [`MetricsLimits::max_total_bytes`]: about what the
+/// JSON field names, unit, value and timestamp of one item take in the output document.
+pub const ITEM_OVERHEAD_BYTES: usize = 128;
+
+/// The size [`MetricsLimits::max_total_bytes`] counts for a metric.
+#[must_use]
+pub fn metric_bytes(metric: &Metric) -> usize {
+    metric.metric_dimension.iter().fold(
+        ITEM_OVERHEAD_BYTES + metric.metric_name.len(),
+        |n, (k, v)| n.saturating_add(k.len() + v.len() + 8),
+    )
+}
+
+/// The size [`MetricsLimits::max_total_bytes`] counts for an alarm.
+#[must_use]
+pub fn alarm_bytes(alarm: &Alarm) -> usize {
+    ITEM_OVERHEAD_BYTES
+        + alarm.alarm_type.len()
+        + alarm.alarm_details.as_ref().map_or(0, String::len)
 }
 
 impl Default for MetricsLimits {
@@ -37,6 +62,7 @@ impl Default for MetricsLimits {
             max_dimension_bytes: 1024,
             max_details_bytes: 4096,
             max_facade_series: 1000,
+            max_total_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -47,6 +73,8 @@ pub(crate) struct Store {
     script_metrics: Vec<Metric>,
     runner_alarms: Vec<Alarm>,
     script_alarms: Vec<Alarm>,
+    /// What [`MetricsLimits::max_total_bytes`] counts of the script's metrics and alarms.
+    script_bytes: usize,
 }
 
 #[derive(Debug, Default)]
@@ -187,11 +215,24 @@ impl RunMetrics {
             });
         }
         let metric = self.build_metric(name, value, unit, dimensions)?;
-        upsert(
-            &mut lock(&self.shared.store).script_metrics,
-            metric,
-            self.limits.max_metrics,
-        )
+        let mut store = lock(&self.shared.store);
+        let replaced = store
+            .script_metrics
+            .iter()
+            .find(|m| m.metric_name == metric.metric_name)
+            .map_or(0, metric_bytes);
+        let total = store
+            .script_bytes
+            .saturating_sub(replaced)
+            .saturating_add(metric_bytes(&metric));
+        if total > self.limits.max_total_bytes {
+            return Err(MetricsError::TotalTooLarge {
+                limit: self.limits.max_total_bytes,
+            });
+        }
+        upsert(&mut store.script_metrics, metric, self.limits.max_metrics)?;
+        store.script_bytes = total;
+        Ok(())
     }
 
     /// Publishes a script alarm (what [`AlarmBuilder::publish`](crate::AlarmBuilder::publish)
@@ -214,7 +255,14 @@ impl RunMetrics {
                 limit: self.limits.max_alarms,
             });
         }
+        let total = store.script_bytes.saturating_add(alarm_bytes(&alarm));
+        if total > self.limits.max_total_bytes {
+            return Err(MetricsError::TotalTooLarge {
+                limit: self.limits.max_total_bytes,
+            });
+        }
         store.script_alarms.push(alarm);
+        store.script_bytes = total;
         Ok(())
     }
 

@@ -347,3 +347,52 @@ mod props {
         }
     }
 }
+
+/// Issue 19, item 12: per-item caps alone allowed about 60 MB of script metrics and alarms.
+/// Their total is capped; overwriting a metric counts its new size only.
+#[test]
+fn script_metrics_and_alarms_are_capped_in_total() {
+    let run = RunMetrics::new(MetricsLimits {
+        max_total_bytes: 1100,
+        ..MetricsLimits::default()
+    });
+    let big = "v".repeat(300);
+    let dims = MetricDimensionsBuilder::new()
+        .add("k", big.as_str())
+        .build();
+    let metric = |name: &str| {
+        MetricBuilder::new()
+            .name(name)
+            .value(1)
+            .dimensions(dims.clone())
+            .publish(&run)
+    };
+    metric("a").unwrap();
+    metric("b").unwrap();
+    // overwriting keeps the total
+    metric("a").unwrap();
+    assert_eq!(
+        metric("c"),
+        Err(MetricsError::TotalTooLarge { limit: 1100 })
+    );
+    assert_eq!(
+        AlarmBuilder::new()
+            .alarm_type("x")
+            .details(&big)
+            .publish(&run),
+        Err(MetricsError::TotalTooLarge { limit: 1100 })
+    );
+    AlarmBuilder::new()
+        .alarm_type("small")
+        .publish(&run)
+        .unwrap();
+    assert_eq!(run.script_metrics().len(), 2);
+    assert_eq!(run.script_alarms().len(), 1);
+    let kept: usize = run
+        .script_metrics()
+        .iter()
+        .map(rex_metrics::metric_bytes)
+        .chain(run.script_alarms().iter().map(rex_metrics::alarm_bytes))
+        .sum();
+    assert!(kept <= 1100);
+}

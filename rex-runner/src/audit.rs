@@ -2,7 +2,7 @@
 //! runner's operational `tracing` events.
 
 use rex_auth::{AuditSink, DecisionRecord, Outcome};
-use rex_logging::{AuditDecision, AuditEvent, AuditLog};
+use rex_logging::{Admission, AuditDecision, AuditEvent, AuditLog, RateLimiter};
 
 /// The SHA-256 of the script a run executes, attached to the run as a
 /// [`rex_core::RunExtensions`] value so that decisions made during the run (on the run's
@@ -65,20 +65,58 @@ impl AuditSink for AuditLogSink {
 pub const RUNNER_LOG_TARGET: &str = "rex_runner";
 
 /// Emits every decision as a `tracing` event with target [`RUNNER_LOG_TARGET`]: denials and
-/// evaluation errors at WARN (so every denial reaches the operator's log, including ones the
-/// script catches), allowed decisions at DEBUG.
+/// evaluation errors at WARN (so denials reach the operator's log, including ones the script
+/// catches), allowed decisions at DEBUG.
+///
+/// Rate-limited (issue 19): a record that repeats one already logged in the current window
+/// (same outcome, action and resource), and every record past [`rex_logging::DEFAULT_LOG_BURST`]
+/// per window, is counted instead of logged; the count is logged once as
+/// `authorization records suppressed` (field `suppressed`), before the next record that is
+/// logged or when the run ends ([`TracingAuditSink::flush_suppressed`]). The audit log
+/// (`--audit-log`) is not rate-limited: it keeps one record per decision.
 ///
 /// Fields: `principal`, `action`, `resource`, `policies` (the determining policies),
 /// `context` (rex-auth's secret-free summary), `enforced` (false in permissive mode),
 /// `cached` and `script_sha256` (of the run that made the decision). No file contents or
 /// script output are ever logged.
-#[derive(Debug, Clone, Default)]
-pub struct TracingAuditSink;
+#[derive(Debug, Default)]
+pub struct TracingAuditSink {
+    /// Denials and evaluation errors.
+    refused: RateLimiter,
+    /// Allowed decisions (DEBUG), limited apart so they never crowd out denials.
+    allowed: RateLimiter,
+}
 
 impl TracingAuditSink {
-    /// A sink.
+    /// A sink with the default rate limit.
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    /// A sink letting `burst` distinct records through per `window`.
+    pub fn with_rate_limit(burst: usize, window: std::time::Duration) -> Self {
+        TracingAuditSink {
+            refused: RateLimiter::new(burst, window),
+            allowed: RateLimiter::new(burst, window),
+        }
+    }
+
+    /// Logs the "suppressed N" summaries of the records held back so far, if any.
+    pub fn flush_suppressed(&self) {
+        log_suppressed("refused", self.refused.take_suppressed());
+        log_suppressed("allowed", self.allowed.take_suppressed());
+    }
+}
+
+/// The summary of `n` suppressed records (`decisions`: `refused` or `allowed`).
+fn log_suppressed(decisions: &'static str, n: u64) {
+    if n == 0 {
+        return;
+    }
+    if decisions == "allowed" {
+        tracing::debug!(target: RUNNER_LOG_TARGET, decisions, suppressed = n, "authorization records suppressed");
+    } else {
+        tracing::warn!(target: RUNNER_LOG_TARGET, decisions, suppressed = n, "authorization records suppressed");
     }
 }
 
@@ -92,6 +130,15 @@ impl AuditSink for TracingAuditSink {
         };
         if !level_enabled {
             return;
+        }
+        let (limiter, decisions) = match r.outcome {
+            Outcome::Allow => (&self.allowed, "allowed"),
+            Outcome::Deny | Outcome::Error => (&self.refused, "refused"),
+        };
+        let key = format!("{} {} {}", r.outcome.as_str(), r.action, r.resource);
+        match limiter.admit(&key) {
+            Admission::Suppress => return,
+            Admission::Log { suppressed } => log_suppressed(decisions, suppressed),
         }
         let script_sha256 = current_script_sha256().unwrap_or_default();
         let policies = r.policies.join(",");

@@ -27,8 +27,9 @@ pub use audit::{AuditLogSink, RUNNER_LOG_TARGET, TracingAuditSink};
 pub use exit::ExitStatus;
 pub use inputs::{Input, InputError, MAX_INPUT_BYTES, read_input, read_policy, sha256_hex};
 pub use output::{
-    DenialInfo, ErrorInfo, ErrorType, MAX_ERROR_MESSAGE_CHARS, OutputDocument, OutputFormat,
-    Rendered, Status, render, truncate_message,
+    DEFAULT_MAX_DOCUMENT_BYTES, DenialInfo, DroppedInfo, ErrorInfo, ErrorType,
+    MAX_ERROR_MESSAGE_CHARS, OutputDocument, OutputFormat, Rendered, Status, cap_document, render,
+    truncate_message,
 };
 pub use runner::{ModuleRegistrar, RunReport, Runner, RunnerBuilder, RunnerError};
 

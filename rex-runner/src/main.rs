@@ -78,6 +78,12 @@ struct RunArgs {
     #[arg(long, value_name = "N")]
     max_call_depth: Option<usize>,
 
+    /// Largest output document, in bytes of compact JSON (default 16 MiB). What does not fit
+    /// (the end of the output, then logs, metrics, alarms) is left out and counted in the
+    /// document's `dropped` member.
+    #[arg(long, value_name = "BYTES")]
+    max_document_bytes: Option<usize>,
+
     /// The Cedar principal name, `User::"<NAME>"` (default: the effective user).
     #[arg(long, value_name = "NAME")]
     principal: Option<String>,
@@ -227,6 +233,9 @@ fn run(args: &RunArgs) -> ExitStatus {
         .log_config(rex_logging::ScriptLogsConfig::from_env())
         .process_monitoring(!monitoring_disabled_by_env())
         .permissive(args.permissive);
+    if let Some(n) = args.max_document_bytes {
+        builder = builder.max_document_bytes(n);
+    }
     if let Some(path) = &args.redaction_config {
         builder = builder.redaction_config(path.to_string_lossy());
     }

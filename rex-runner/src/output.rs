@@ -95,6 +95,120 @@ pub struct OutputDocument {
     /// Rex addition: SHA-256 of each policy file, in the order given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_sha256: Vec<String>,
+    /// Rex addition: what was left out to keep the document under its size cap
+    /// ([`cap_document`]); absent when nothing was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<DroppedInfo>,
+}
+
+/// Default cap of the output document (its compact JSON), in bytes: 16 MiB.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Rex addition: what [`cap_document`] left out of a document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedInfo {
+    /// The cap, in bytes of compact JSON.
+    pub max_document_bytes: usize,
+    /// Bytes cut from the end of `output`.
+    pub output_bytes: usize,
+    /// Script log entries left out (the last ones).
+    pub logs: usize,
+    /// Script metrics left out (the last ones published).
+    pub metrics: usize,
+    /// Script alarms left out (the last ones published).
+    pub alarms: usize,
+}
+
+fn json_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    serde_json::to_vec(value).map_or(0, |v| v.len())
+}
+
+/// Bytes a character takes inside a JSON string (as serde_json escapes it).
+fn json_char_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if u32::from(c) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
+}
+
+/// Keeps `doc` (as compact JSON) within `max_bytes`, and says in [`OutputDocument::dropped`]
+/// what was left out. The error, the denial, the hashes and the runner's own metrics and
+/// alarms (the first `runner_metrics` / `runner_alarms` entries) are always kept; then, while
+/// they fit and in this order, the script's output (cut at a character boundary), its logs,
+/// its metrics and its alarms. A document that fits is not changed.
+pub fn cap_document(
+    doc: &mut OutputDocument,
+    max_bytes: usize,
+    runner_metrics: usize,
+    runner_alarms: usize,
+) {
+    if json_len(doc) <= max_bytes {
+        return;
+    }
+    let output = std::mem::take(&mut doc.output);
+    let logs = std::mem::take(&mut doc.logs);
+    let metrics = doc.metrics.split_off(runner_metrics.min(doc.metrics.len()));
+    let alarms = doc.alarms.split_off(runner_alarms.min(doc.alarms.len()));
+    // The fixed part, with room for the largest `dropped` member.
+    doc.dropped = Some(DroppedInfo {
+        max_document_bytes: usize::MAX,
+        output_bytes: usize::MAX,
+        logs: usize::MAX,
+        metrics: usize::MAX,
+        alarms: usize::MAX,
+    });
+    let mut used = json_len(doc);
+    let mut dropped = DroppedInfo {
+        max_document_bytes: max_bytes,
+        ..DroppedInfo::default()
+    };
+    let mut cut = output.len();
+    for (i, c) in output.char_indices() {
+        let n = json_char_len(c);
+        if used + n > max_bytes {
+            cut = i;
+            break;
+        }
+        used += n;
+    }
+    dropped.output_bytes = output.len() - cut;
+    doc.output = output;
+    doc.output.truncate(cut);
+    // Each kept element costs its JSON and a comma.
+    let mut fits = |n: usize| {
+        let ok = used + n < max_bytes;
+        if ok {
+            used += n + 1;
+        }
+        ok
+    };
+    let mut full = false;
+    for l in logs {
+        if !full && fits(json_len(&l)) {
+            doc.logs.push(l);
+        } else {
+            full = true;
+            dropped.logs += 1;
+        }
+    }
+    for m in metrics {
+        if !full && fits(json_len(&m)) {
+            doc.metrics.push(m);
+        } else {
+            full = true;
+            dropped.metrics += 1;
+        }
+    }
+    for a in alarms {
+        if !full && fits(json_len(&a)) {
+            doc.alarms.push(a);
+        } else {
+            full = true;
+            dropped.alarms += 1;
+        }
+    }
+    doc.dropped = Some(dropped);
 }
 
 /// Longest error message in the document, in characters.
@@ -116,6 +230,7 @@ impl OutputDocument {
             denial: None,
             script_sha256: None,
             policy_sha256: Vec::new(),
+            dropped: None,
         }
     }
 }

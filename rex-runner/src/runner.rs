@@ -59,6 +59,7 @@ pub struct RunnerBuilder {
     disable_monitoring: bool,
     redaction_config: Option<String>,
     policy_files: Vec<std::path::PathBuf>,
+    max_document_bytes: Option<usize>,
 }
 
 impl RunnerBuilder {
@@ -175,6 +176,14 @@ impl RunnerBuilder {
         self
     }
 
+    /// Cap of the output document, in bytes of compact JSON (default
+    /// [`crate::DEFAULT_MAX_DOCUMENT_BYTES`], 16 MiB). What does not fit is left out and
+    /// counted in the document's `dropped` member (see [`crate::cap_document`]).
+    pub fn max_document_bytes(mut self, bytes: usize) -> Self {
+        self.max_document_bytes = Some(bytes);
+        self
+    }
+
     /// Parses and validates the policies and builds the engine.
     pub fn build(mut self) -> Result<Runner, RunnerError> {
         for path in std::mem::take(&mut self.policy_files) {
@@ -183,13 +192,12 @@ impl RunnerBuilder {
         }
         // Every decision also becomes a `tracing` event (denials at WARN, allows at DEBUG),
         // which costs nothing when no subscriber wants it.
+        let tracing_sink = Arc::new(TracingAuditSink::new());
         let sinks: Vec<Arc<dyn AuditSink>> = self
             .audit
             .into_iter()
             .chain(self.audit_log.map(|s| Arc::new(s) as Arc<dyn AuditSink>))
-            .chain(std::iter::once(
-                Arc::new(TracingAuditSink::new()) as Arc<dyn AuditSink>
-            ))
+            .chain(std::iter::once(tracing_sink.clone() as Arc<dyn AuditSink>))
             .collect();
         let slot = AuthorizerSlot::new();
         let cancel = CancelHandle::new();
@@ -256,6 +264,10 @@ impl RunnerBuilder {
             log_config: self.log_config,
             metrics_limits: self.metrics_limits,
             monitoring: !self.disable_monitoring,
+            tracing_sink,
+            max_document_bytes: self
+                .max_document_bytes
+                .unwrap_or(crate::output::DEFAULT_MAX_DOCUMENT_BYTES),
         })
     }
 }
@@ -279,6 +291,8 @@ pub struct Runner {
     log_config: ScriptLogsConfig,
     metrics_limits: MetricsLimits,
     monitoring: bool,
+    tracing_sink: Arc<TracingAuditSink>,
+    max_document_bytes: usize,
 }
 
 /// The result of one run: the output document and the exit status the CLI uses.
@@ -376,6 +390,7 @@ impl Runner {
                 denial: None,
                 script_sha256: None,
                 policy_sha256: Vec::new(),
+                dropped: None,
             },
             Some(err) => {
                 let (error_type, message) = classify(err);
@@ -398,12 +413,20 @@ impl Runner {
                     }),
                     script_sha256: None,
                     policy_sha256: Vec::new(),
+                    dropped: None,
                 }
             }
         };
         document.script_sha256 = Some(script.sha256.clone());
         document.policy_sha256 = self.policy_sha256.clone();
         crate::metrics::add_run_metrics(&mut document, &run_metrics, &outcome, started.elapsed());
+        crate::output::cap_document(
+            &mut document,
+            self.max_document_bytes,
+            run_metrics.runner_metrics().len(),
+            run_metrics.runner_alarms().len(),
+        );
+        self.tracing_sink.flush_suppressed();
         let exit = match &outcome.error {
             None => ExitStatus::Success,
             Some(e) => ExitStatus::for_error(e.kind()),

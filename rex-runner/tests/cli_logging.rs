@@ -312,3 +312,73 @@ fn syslog_disabled_or_unavailable_changes_nothing_else() {
         assert_eq!(events(&lines, "run finished").len(), 1, "{text}");
     }
 }
+
+/// Issue 19, item 12: every denial, even a caught one, went to the operational log (and
+/// syslog) at WARN with no limit. Repeats and bursts are now held back and counted in one
+/// `authorization records suppressed` summary; the audit log keeps one compact record per
+/// decision.
+#[test]
+fn a_denial_flood_is_rate_limited_in_the_log_and_complete_in_the_audit_log() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    let script_text = format!(
+        "for i in 0..2000 {{ try {{ rm(\"{root}/data.txt\") }} catch {{ }} }}\n\
+         for i in 0..300 {{ try {{ ls(`/rex-flood-${{i}}`) }} catch {{ }} }}\n\
+         1"
+    );
+    let (script, policy) = fx.setup(&script_text, false);
+    let log = fx.path("rex.jsonl");
+    let audit = fx.path("audit.jsonl");
+    let r = run(rex_logged(&script, &policy, &log)
+        .arg("--audit-log")
+        .arg(&audit));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["output"], "1");
+    assert_eq!(
+        fs::read_to_string(fx.path("data.txt")).unwrap(),
+        FILE_CONTENT
+    );
+
+    let (text, lines) = read_log(&log);
+    let denied = events(&lines, "authorization denied");
+    assert!(
+        !denied.is_empty() && denied.len() <= rex_logging::DEFAULT_LOG_BURST,
+        "{} denial records in the log",
+        denied.len()
+    );
+    let suppressed: u64 = events(&lines, "authorization records suppressed")
+        .iter()
+        .map(|l| l["fields"]["suppressed"].as_u64().unwrap())
+        .sum();
+    assert!(suppressed > 0, "{text}");
+    assert!(
+        text.len() < 200 * 1024,
+        "the operational log is {} bytes",
+        text.len()
+    );
+
+    // The audit log: every decision, one line each, without empty fields.
+    let audit_text = fs::read_to_string(&audit).unwrap();
+    let records: Vec<Value> = audit_text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let audit_denials = records.iter().filter(|r| r["decision"] == "deny").count();
+    assert!(
+        audit_denials >= 2200,
+        "{audit_denials} denials in the audit log"
+    );
+    assert_eq!(
+        u64::try_from(audit_denials).unwrap(),
+        u64::try_from(denied.len()).unwrap() + suppressed,
+        "the log's records plus its suppressed count are every denial"
+    );
+    assert!(!audit_text.contains("\"line\":null"));
+    assert!(!audit_text.contains("\"cached\":false"));
+    assert!(!audit_text.contains("\"context\":{}"));
+    assert!(
+        audit_text.len() / records.len() < 400,
+        "audit records average {} bytes",
+        audit_text.len() / records.len()
+    );
+}

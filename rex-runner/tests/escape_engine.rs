@@ -371,3 +371,164 @@ fn limits_and_denials_cannot_be_caught_to_keep_going() {
     assert!(!report.outcome.denials.is_empty());
     assert_no_leak(&report, SECRET);
 }
+
+/// The real binary on a script, bounded by assert_cmd's timeout (a regression fails instead
+/// of hanging). Returns the exit code and the JSON document.
+fn cli(script: &str, args: &[&str]) -> (i32, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.rhai");
+    fs::write(&path, script).unwrap();
+    let out = assert_cmd::Command::cargo_bin("rex-runner")
+        .unwrap()
+        .env_remove("LOG_LEVEL")
+        .env("SYSLOG_ENABLE", "0")
+        .arg("-s")
+        .arg(&path)
+        .args(args)
+        .timeout(Duration::from_secs(40))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let doc = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{script}: no document ({e}): {stdout}"));
+    (out.status.code().unwrap_or(-1), doc)
+}
+
+/// Issue 19, item 9: Rhai's `sleep` ignored the timeout (`sleep(60)` with `--timeout 2` ran
+/// 60 s). It now ends the run as the timeout limit, also when caught or called indirectly.
+#[test]
+fn sleep_ends_at_the_timeout() {
+    for script in [
+        "sleep(60); 1",
+        "sleep(60.5); 1",
+        "try { sleep(60) } catch (e) { 1 }",
+        "Fn(\"sleep\").call(60)",
+    ] {
+        let (code, doc) = cli(script, &["--timeout", "2"]);
+        assert_eq!(code, 4, "{script}: {doc}");
+        assert_eq!(doc["error"]["error_type"], "SCRIPT_EXCEPTION", "{doc}");
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("timeout"),
+            "{doc}"
+        );
+    }
+    let (code, doc) = cli("sleep(0.01); 5", &["--timeout", "2"]);
+    assert_eq!((code, doc["output"].as_str()), (0, Some("5")), "{doc}");
+}
+
+/// Issue 19, item 10: a closure stored in the array it captures made the final value and
+/// `to_json` recurse until the stack overflowed (SIGABRT, no document). The document is now
+/// printed with a typed error, and `to_json` raises a catchable `FormatError`.
+#[test]
+fn cyclic_values_still_print_a_document() {
+    let cycle = "let a = [0]; let f = || a.len(); a[0] = f;";
+    for tail in [
+        "a",
+        "#{x: a}",
+        "let m = #{}; let g = || m.len(); m.g = g; m",
+    ] {
+        let (code, doc) = cli(&format!("{cycle} {tail}"), &[]);
+        assert_eq!(code, 1, "{tail}: {doc}");
+        assert_eq!(doc["status"], "ERROR");
+        assert_eq!(doc["error"]["error_type"], "SCRIPT_EXCEPTION");
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be rendered"),
+            "{doc}"
+        );
+    }
+    for call in [
+        "to_json(a)",
+        "a.to_json()",
+        "to_json(#{x: a})",
+        "(#{x: a}).to_json()",
+    ] {
+        let (code, doc) = cli(
+            &format!("{cycle} let r = \"no\"; try {{ {call}; }} catch (e) {{ r = e.kind; }} r"),
+            &[],
+        );
+        assert_eq!(
+            (code, doc["output"].as_str()),
+            (0, Some("FormatError")),
+            "{call}: {doc}"
+        );
+    }
+    let r = runner("");
+    let report = run(&r, &format!("{cycle} a"));
+    assert_eq!(kind(&report), Some(ErrorKind::Runtime));
+    assert!(matches!(
+        report.outcome.error,
+        Some(rex_core::RunError::Unrenderable(
+            rex_core::ValueProblem::Cyclic
+        ))
+    ));
+}
+
+/// Issue 19, item 12: metrics and alarms were capped per item only (a 65 MB document in
+/// 0.4 s). Their total is capped when published, and the whole document when it is built,
+/// saying what was left out.
+#[test]
+fn metric_alarm_and_output_floods_are_capped_in_total() {
+    let flood = r#"
+        let v = "v"; v.pad(1000, "v");
+        let kept = 0;
+        for i in 0..1000 {
+            let d = MetricDimensionsBuilder();
+            for j in 0..30 { d = d.add(`k${j}`, v); }
+            try {
+                MetricBuilder().name(`m${i}`).value(1.0).dimensions(d.build()).publish();
+                kept += 1;
+            } catch (e) { }
+            try { AlarmBuilder().type(`a${i}`).details(v).publish(); } catch (e) { }
+        }
+        kept
+    "#;
+    let r = runner("");
+    let report = run(&r, flood);
+    assert!(report.outcome.error.is_none(), "{:?}", report.outcome.error);
+    let kept: usize = report.document.output.parse().unwrap();
+    assert!(kept > 0 && kept < 1000, "{kept} metrics kept");
+    let doc = document_text(&report);
+    assert!(
+        doc.len() <= 5 * 1024 * 1024,
+        "the document is {} bytes",
+        doc.len()
+    );
+
+    // the document cap: the end of the output, then logs, metrics and alarms are left out
+    let capped = Runner::builder()
+        .principal(Principal::user("attacker").unwrap())
+        .limits(tight_limits())
+        .max_document_bytes(100_000)
+        .build()
+        .unwrap();
+    let report = run(
+        &capped,
+        r#"for i in 0..50 { info(`line ${i}`); MetricBuilder().name(`m${i}`).value(1.0).publish(); }
+           let s = "\"é"; s.pad(200000, "\n"); s"#,
+    );
+    assert!(report.outcome.error.is_none(), "{:?}", report.outcome.error);
+    let doc = document_text(&report);
+    assert!(doc.len() <= 100_000, "the document is {} bytes", doc.len());
+    let dropped = report
+        .document
+        .dropped
+        .as_ref()
+        .expect("the document says what was dropped");
+    assert_eq!(dropped.max_document_bytes, 100_000);
+    assert!(dropped.output_bytes > 0);
+    assert_eq!(dropped.logs, 50);
+    assert_eq!(dropped.metrics, 50);
+    assert!(report.document.output.starts_with("\"é\n"));
+    // the runner's own metrics are kept
+    assert!(doc.contains("RexRunnerScriptExecutionTime"));
+    // a document that fits is untouched
+    let report = run(&capped, "info(\"x\"); 1");
+    assert!(report.document.dropped.is_none());
+    assert_eq!(report.document.output, "1");
+}
