@@ -35,18 +35,25 @@ pub(crate) enum Target {
 }
 
 /// The arguments of one gdb run: the fixed preamble, `commands` as `-ex`, then the target.
+/// The repeated `-iex`/`-ex` options are lone arguments, not `[key, value]` pairs: one key
+/// with several values cannot be described by the `Arguments` tags and is refused (a policy
+/// sees the whole command in `context.arguments.argv`).
 pub(crate) fn options(target: &Target, commands: &[String], timeout: Duration) -> ExecuteOptions {
     let mut opts = ExecuteOptions::new()
         .arg("-nx")
         .arg("-batch")
-        .arg_pair("-iex", "set auto-load off")
-        .arg_pair("-iex", "set debuginfod enabled off")
-        .arg_pair("-ex", "set pagination off")
-        .arg_pair("-ex", "set width 0")
+        .arg("-iex")
+        .arg("set auto-load off")
+        .arg("-iex")
+        .arg("set debuginfod enabled off")
+        .arg("-ex")
+        .arg("set pagination off")
+        .arg("-ex")
+        .arg("set width 0")
         .env("LC_ALL", "C")
         .timeout(timeout);
     for c in commands {
-        opts = opts.arg_pair("-ex", c.as_str());
+        opts = opts.arg("-ex").arg(c.as_str());
     }
     match target {
         Target::Process(pid) => opts.arg_pair("-p", pid.to_string()),
