@@ -46,9 +46,10 @@ struct State {
 /// let limiter = RateLimiter::new(2, Duration::from_secs(60));
 /// assert_eq!(limiter.admit("deny /a"), Admission::Log { suppressed: 0 });
 /// assert_eq!(limiter.admit("deny /a"), Admission::Suppress); // a repeat
-/// assert_eq!(limiter.admit("deny /b"), Admission::Log { suppressed: 0 });
+/// // logged, after a summary of the one repeat held back
+/// assert_eq!(limiter.admit("deny /b"), Admission::Log { suppressed: 1 });
 /// assert_eq!(limiter.admit("deny /c"), Admission::Suppress); // over the burst
-/// assert_eq!(limiter.take_suppressed(), 2);
+/// assert_eq!(limiter.take_suppressed(), 1);
 /// assert_eq!(limiter.take_suppressed(), 0);
 /// ```
 #[derive(Debug)]
