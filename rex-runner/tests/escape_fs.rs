@@ -963,3 +963,200 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+// ---- issue 19: renames over an existing destination, directory moves that carry a tree,
+// ---- stale handles, set-id bits kept by in-place writes
+
+/// The fixture's policy plus `forbid` statements (Cedar: a forbid overrides every permit).
+fn fixture_runner_with_forbids(fx: &Fixture, forbids: &[String]) -> rex_runner::Runner {
+    let mut policy = fx.policy();
+    for f in forbids {
+        policy.push('\n');
+        policy.push_str(f);
+    }
+    escape_common::runner(&policy)
+}
+
+fn forbid_on(actions: &[&str], resource: &str) -> String {
+    let a: Vec<String> = actions
+        .iter()
+        .map(|a| format!("file_system::Action::\"{a}\""))
+        .collect();
+    format!(
+        "forbid(principal, action in [{}], resource {resource});",
+        a.join(", ")
+    )
+}
+
+fn inode(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::symlink_metadata(p).unwrap().ino()
+}
+
+#[test]
+fn renames_over_an_existing_destination_need_delete_on_it() {
+    // `mv`/`move` onto a file whose write and delete are forbidden used to replace it, and a
+    // directory move used to replace an empty directory whose delete is forbidden.
+    let fx = Fixture::new();
+    let keep = fx.inside.join("keep.txt");
+    let keep_dir = fx.inside.join("keep_dir");
+    fs::write(&keep, "KEEP").unwrap();
+    fs::create_dir(&keep_dir).unwrap();
+    fs::create_dir(fx.inside.join("src_dir")).unwrap();
+    let keep_dir_ino = inode(&keep_dir);
+    let runner = fixture_runner_with_forbids(
+        &fx,
+        &[
+            forbid_on(
+                &["write", "delete"],
+                &format!("== file_system::File::\"{}\"", keep.display()),
+            ),
+            forbid_on(
+                &["delete"],
+                &format!("== file_system::Dir::\"{}\"", keep_dir.display()),
+            ),
+        ],
+    );
+    for script in [
+        r#"mv("$IN/ok.txt", "$IN/keep.txt")"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let f = d.open_file("ok.txt", OpenFileOptions().read(true).build());
+           f.move(d, "keep.txt")"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let f = d.open_file("ok.txt", OpenFileOptions().read(true).build());
+           f.move(d, "keep.txt", MoveOptions().build())"#,
+        r#"mv("$IN/src_dir", "$IN/keep_dir")"#,
+        r#"let p = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let s = DirConfig().path("$IN/src_dir").build().open(OpenDirOptions().build());
+           s.move(p, "keep_dir", MoveOptions().build())"#,
+    ] {
+        let r = run(&runner, &fx.script(script));
+        assert_denied(&r);
+        assert_eq!(fs::read_to_string(&keep).unwrap(), "KEEP", "{script}");
+        assert_eq!(inode(&keep_dir), keep_dir_ino, "{script}");
+        assert_eq!(
+            fs::read_to_string(fx.inside.join("ok.txt")).unwrap(),
+            "fine"
+        );
+        assert!(fx.inside.join("src_dir").is_dir());
+    }
+    // REX's replace-on-rename stays where the destination may be deleted
+    let r = run(
+        &fx.runner(),
+        &fx.script(r#"mv("$IN/ok.txt", "$IN/keep.txt")"#),
+    );
+    assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
+    assert_eq!(fs::read_to_string(&keep).unwrap(), "fine");
+}
+
+#[test]
+fn a_directory_move_never_carries_an_entry_whose_move_is_forbidden() {
+    // The file may be neither read nor moved; moving its parent used to carry it to a path
+    // where reading it is allowed.
+    let fx = Fixture::new();
+    fs::create_dir_all(fx.inside.join("box/inner")).unwrap();
+    let locked = fx.inside.join("box/inner/locked.txt");
+    fs::write(&locked, SECRET).unwrap();
+    let runner = fixture_runner_with_forbids(
+        &fx,
+        &[forbid_on(
+            &["read", "move"],
+            &format!("== file_system::File::\"{}\"", locked.display()),
+        )],
+    );
+    for script in [
+        r#"mv("$IN/box", "$IN/open_box"); cat("$IN/open_box/inner/locked.txt")"#,
+        r#"let p = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           let b = DirConfig().path("$IN/box").build().open(OpenDirOptions().build());
+           b.move(p, "open_box", MoveOptions().build());
+           cat("$IN/open_box/inner/locked.txt")"#,
+    ] {
+        let r = run(&runner, &fx.script(script));
+        assert_denied(&r);
+        assert_no_leak(&r, SECRET);
+        assert_eq!(fs::read_to_string(&locked).unwrap(), SECRET, "{script}");
+        assert!(!fx.inside.join("open_box").exists(), "{script}");
+    }
+}
+
+#[test]
+fn stale_handles_are_authorized_where_their_directory_moved() {
+    // A handle opened in a writable directory kept writing after the directory was moved
+    // into a write-forbidden tree (the check used the path recorded at open).
+    let fx = Fixture::new();
+    fs::create_dir(fx.inside.join("w")).unwrap();
+    fs::create_dir(fx.inside.join("ro")).unwrap();
+    fs::write(fx.inside.join("w/f.txt"), "orig").unwrap();
+    let runner = fixture_runner_with_forbids(
+        &fx,
+        &[forbid_on(
+            &["write", "chmod"],
+            &format!(
+                "in file_system::Dir::\"{}\"",
+                fx.inside.join("ro").display()
+            ),
+        )],
+    );
+    let moved = fx.inside.join("ro/w/f.txt");
+    for (i, op) in [
+        r#"f.write_in_place("pwned")"#,
+        r#"f.write("pwned")"#,
+        r#"f.chmod(511)"#,
+        r#"w.chmod(ChmodDirOptions().permissions(511).build())"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        // each round moves `w` into `ro`, then back for the next one (by the host)
+        let script = format!(
+            r#"let w = DirConfig().path("$IN/w").build().open(OpenDirOptions().build());
+               let f = w.open_file("f.txt", OpenFileOptions().read(true).write(true).build());
+               let ro = DirConfig().path("$IN/ro").build().open(OpenDirOptions().build());
+               w.move(ro, "w", MoveOptions().build());
+               {op}"#
+        );
+        let r = run(&runner, &fx.script(&script));
+        assert_denied(&r);
+        assert_eq!(
+            fs::read_to_string(&moved).unwrap(),
+            "orig",
+            "round {i}: {op}"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_ne!(
+            fs::metadata(&moved).unwrap().permissions().mode() & 0o777,
+            0o777,
+            "{op}"
+        );
+        fs::rename(fx.inside.join("ro/w"), fx.inside.join("w")).unwrap();
+    }
+}
+
+#[test]
+fn in_place_writes_clear_setuid_and_setgid_bits() {
+    // Appends, in-place writes and copies into an existing file kept S_ISUID/S_ISGID with a
+    // root runner (the kernel clears them only for unprivileged writers).
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new();
+    let suid = fx.inside.join("suid");
+    fs::write(&suid, "orig").unwrap();
+    let set = || fs::set_permissions(&suid, fs::Permissions::from_mode(0o6755)).unwrap();
+    let mode = || fs::metadata(&suid).unwrap().permissions().mode() & 0o7777;
+    set();
+    if mode() != 0o6755 {
+        return; // the file system refused set-id bits
+    }
+    let runner = fx.runner();
+    for script in [
+        r#"write("$IN/suid", "appended")"#,
+        r#"write([write::append], "$IN/suid", "appended")"#,
+        r#"cp([cp::force], "$IN/ok.txt", "$IN/suid")"#,
+        r#"let d = DirConfig().path("$IN").build().open(OpenDirOptions().build());
+           d.open_file("suid", OpenFileOptions().read(true).write(true).build()).write_in_place("p")"#,
+    ] {
+        set();
+        let r = run(&runner, &fx.script(script));
+        assert!(r.outcome.error.is_none(), "{script}: {:?}", r.outcome.error);
+        assert_eq!(mode(), 0o755, "{script} kept set-id bits");
+    }
+}

@@ -58,20 +58,39 @@ fn follow_open_delete_denied_leaves_the_directory() {
 }
 
 #[test]
-fn follow_open_refuses_to_delete_a_directory_that_moved() {
+fn follow_open_delete_acts_on_the_held_directory_where_it_is_now() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().join("x");
     fs::create_dir(&d).unwrap();
     fs::create_dir(t.path().join("elsewhere")).unwrap();
     let c = ctx(&all(t.path()));
     let h = follow(&c, &d).unwrap();
-    // The held directory moves away and another one takes its name.
+    // The held directory moves away and another one takes its name. The handle's path is
+    // re-derived from its fd (issue 19), so the delete is authorized at, and removes, the
+    // held directory at its new path; the newcomer is never touched.
     fs::rename(&d, t.path().join("elsewhere/x")).unwrap();
     fs::create_dir(&d).unwrap();
-    let e = h.delete(&c, DeleteDirOptions::default()).unwrap_err();
-    assert!(matches!(e, FsError::Changed(_)), "{e:?}");
-    assert!(d.is_dir(), "the newcomer at the authorized path is kept");
-    assert!(t.path().join("elsewhere/x").is_dir(), "the moved one too");
+    h.delete(&c, DeleteDirOptions::default()).unwrap();
+    assert!(d.is_dir(), "the newcomer at the opened path is kept");
+    assert!(!t.path().join("elsewhere/x").exists());
+}
+
+#[test]
+fn follow_open_delete_is_authorized_where_the_directory_moved() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("x");
+    fs::create_dir(&d).unwrap();
+    fs::create_dir(t.path().join("kept")).unwrap();
+    let kept = t.path().join("kept");
+    let c = ctx(&format!(
+        "{}\nforbid(principal, action == file_system::Action::\"delete\", resource in file_system::Dir::\"{}\");",
+        all(t.path()),
+        kept.display()
+    ));
+    let h = follow(&c, &d).unwrap();
+    fs::rename(&d, kept.join("x")).unwrap();
+    denied(h.delete(&c, DeleteDirOptions::default()));
+    assert!(kept.join("x").is_dir());
 }
 
 #[test]

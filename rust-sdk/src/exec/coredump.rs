@@ -106,8 +106,8 @@ impl CoreDump {
         exe: FileHandle,
         core: FileHandle,
     ) -> Result<Self, ExecError> {
-        ctx.check(Action::FsRead, &Resource::file_path(exe.path()))?;
-        ctx.check(Action::FsRead, &Resource::file_path(core.path()))?;
+        ctx.check(Action::FsRead, &Resource::file_path(&exe.current_path()?))?;
+        ctx.check(Action::FsRead, &Resource::file_path(&core.current_path()?))?;
         Ok(CoreDump { exe, core })
     }
 

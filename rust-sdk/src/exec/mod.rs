@@ -421,7 +421,7 @@ pub fn execute(
     let context = RequestContext::Execute(Box::new(context_of(opts, &target, cap_names)));
     ctx.authorize(
         Action::FsExecute,
-        &Resource::file_path(&file.path),
+        &Resource::file_path(&file.current_path()?),
         &context,
     )?;
     let st = rustix::fs::fstat(&file.file).map_err(|e| ExecError::Io {

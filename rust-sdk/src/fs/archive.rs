@@ -467,14 +467,18 @@ fn dir_states(
     Ok(states)
 }
 
-/// Asks Cedar about every entry; the first refusal ends the extraction.
+/// Asks Cedar about every entry; the first refusal ends the extraction. A file entry whose
+/// path already holds something other than a regular file (a symlink, FIFO, socket or
+/// device) replaces it, which deletes it: `delete` File is checked on it too. (Replacing a
+/// regular file's content is what `write` allows, as for [`FileHandle::write`].)
 fn authorize(
     ctx: &SdkContext,
-    dest: &DirHandle,
+    dirs: &mut DirCache<'_>,
     plan: &[Planned],
     states: &BTreeMap<Vec<String>, DirState>,
     opts: &ExtractArchiveOptions,
 ) -> Result<(), FsError> {
+    let dest = dirs.dest;
     for (comps, state) in states {
         let p = join(&dest.path, comps)?;
         match state {
@@ -494,6 +498,20 @@ fn authorize(
         let p = join(&dest.path, &e.comps)?;
         check_file(ctx, Action::FsCreate, &p)?;
         check_file(ctx, Action::FsWrite, &p)?;
+        if let Some((name, parent)) = e.comps.split_last()
+            && (parent.is_empty() || states.get(parent) == Some(&DirState::Exists))
+        {
+            let pfd = dirs.open(parent, p.as_str())?;
+            match rustix::fs::statat(&pfd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st)
+                    if !matches!(EntryType::from_stat(&st), EntryType::File | EntryType::Dir) =>
+                {
+                    check_file(ctx, Action::FsDelete, &p)?;
+                }
+                Ok(_) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(FsError::os("stat", p.as_str(), e)),
+            }
+        }
         if opts.preserve_permissions {
             check_file(ctx, Action::FsChmod, &p)?;
         }
@@ -724,11 +742,13 @@ pub fn extract_archive(
     dest: &DirHandle,
     opts: ExtractArchiveOptions,
 ) -> Result<ExtractReport, FsError> {
-    check_file(ctx, Action::FsRead, archive.path())?;
+    archive.check(ctx, Action::FsRead)?;
+    // Entries are authorized under where the destination is now, not where it was opened.
+    let dest = &dest.refreshed()?;
     let plan = plan(ctx, archive, &opts)?;
     let mut dirs = DirCache::new(dest);
     let states = dir_states(&mut dirs, &plan)?;
-    authorize(ctx, dest, &plan, &states, &opts)?;
+    authorize(ctx, &mut dirs, &plan, &states, &opts)?;
     let mut staged = Staged::default();
     let result = stage(ctx, archive, &mut dirs, &plan, &states, &opts, &mut staged)
         .and_then(|()| commit(&mut dirs, &plan, &states, &opts, &staged));

@@ -13,7 +13,6 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use webpki::{EndEntityCert, KeyPurposeIdIter};
 
-use super::check_file;
 use super::error::FsError;
 use super::handle::FileHandle;
 use crate::SdkContext;
@@ -75,7 +74,7 @@ pub fn verify_cert_chain(
     intermediates: &[&FileHandle],
 ) -> Result<(), FsError> {
     for f in [cert, root].iter().chain(intermediates.iter()) {
-        check_file(ctx, Action::FsRead, f.path())?;
+        f.check(ctx, Action::FsRead)?;
     }
     let p = cert.path().as_str();
     let mut leaf = load(ctx, cert)?.into_iter();

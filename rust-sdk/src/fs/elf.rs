@@ -19,7 +19,6 @@ use goblin::elf::program_header::{PT_INTERP, PT_LOAD, PT_NOTE};
 use goblin::elf::{Elf, ProgramHeader, header};
 use rex_auth::Action;
 
-use super::check_file;
 use super::error::FsError;
 use super::handle::FileHandle;
 use crate::SdkContext;
@@ -202,7 +201,7 @@ fn core_notes(f: &FileHandle, phdrs: &[ProgramHeader], ctx: Ctx) -> Result<CoreN
 
 /// Parses the ELF headers of `f` (`read` File). A file that is not ELF is a `FileReadError`.
 pub fn elf_info(ctx: &SdkContext, f: &FileHandle) -> Result<ElfInfo, FsError> {
-    check_file(ctx, Action::FsRead, f.path())?;
+    f.check(ctx, Action::FsRead)?;
     let head = pread(f, 0, 64)?;
     if head.get(..4) != Some(header::ELFMAG.as_slice()) {
         return Err(invalid(f, "not an ELF file"));

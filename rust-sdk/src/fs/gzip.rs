@@ -7,9 +7,8 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use rex_auth::Action;
 
-use super::check_file;
 use super::error::FsError;
-use super::handle::FileHandle;
+use super::handle::{FileHandle, clear_set_id};
 use super::text::{Match, select_lines};
 use crate::SdkContext;
 
@@ -34,10 +33,11 @@ pub fn compress(
     if !(1..=9).contains(&level) {
         return Err(FsError::InvalidArguments("level must be 1..=9".into()));
     }
-    check_file(ctx, Action::FsRead, src.path())?;
-    check_file(ctx, Action::FsWrite, dest.path())?;
+    src.check(ctx, Action::FsRead)?;
+    let dest_path = dest.check(ctx, Action::FsWrite)?;
     let data = src.read_bytes_unchecked(ctx)?;
-    let dp = dest.path().as_str();
+    let dp = dest_path.as_str();
+    clear_set_id(&dest.file, dp)?;
     rustix::fs::ftruncate(&dest.file, 0).map_err(|e| FsError::os("truncate", dp, e))?;
     let mut out = &dest.file;
     let mut enc = GzEncoder::new(Vec::new(), Compression::new(level));
@@ -51,7 +51,7 @@ pub fn compress(
 
 /// Decompresses the whole file, bounded (`read` File).
 fn decompress(ctx: &SdkContext, f: &FileHandle) -> Result<(u64, String), FsError> {
-    check_file(ctx, Action::FsRead, f.path())?;
+    f.check(ctx, Action::FsRead)?;
     let raw = f.read_bytes_unchecked(ctx)?;
     let limit = ctx.limits().max_read_bytes;
     let mut out = Vec::new();

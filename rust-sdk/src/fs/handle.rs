@@ -164,7 +164,8 @@ pub struct OpenFileOptions {
     pub write: bool,
     /// Create if missing (authorizes `create`; implies write).
     pub create: bool,
-    /// Mode of a created file (default 0o644, subject to the umask).
+    /// Mode of a created file (default 0o644, subject to the umask). Only the permission
+    /// bits (`0o777`) are used: a created file never gets set-id or sticky bits.
     pub permissions: Option<u32>,
     /// Follow a symlink in the last component; the resolved path must also pass `open`.
     pub follow_symlinks: bool,
@@ -337,12 +338,85 @@ fn open_parent_by_path(path: &ResourcePath) -> Result<Option<OwnedFd>, FsError> 
     Ok(Some(fd))
 }
 
-/// The path the kernel says an fd refers to. Fails closed if `/proc` is unavailable.
-pub(crate) fn fd_real_path(fd: &OwnedFd, what: &str) -> Result<ResourcePath, FsError> {
+/// What the kernel appends to the `/proc/self/fd` path of an entry that has no name any more.
+const DELETED_SUFFIX: &[u8] = b" (deleted)";
+
+/// The path the kernel says an fd refers to **now** (`/proc/self/fd/N`), so it follows every
+/// rename of the entry and of its ancestors. Fails closed: an error if `/proc` is unavailable
+/// or the path is not a resource path, and [`FsError::Changed`] when the entry has no name
+/// any more (unlinked: the kernel appends ` (deleted)`; a name that really ends that way is
+/// accepted only while it still names this inode).
+pub(crate) fn fd_real_path(fd: impl AsFd, what: &str) -> Result<ResourcePath, FsError> {
+    let fd = fd.as_fd();
     let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
     let real = std::fs::read_link(&link).map_err(|e| FsError::io("readlink", what, e))?;
-    ResourcePath::from_bytes(std::os::unix::ffi::OsStrExt::as_bytes(real.as_os_str()))
-        .map_err(FsError::from)
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(real.as_os_str());
+    if bytes.ends_with(DELETED_SUFFIX) {
+        let ours = rustix::fs::fstat(fd).map_err(|e| FsError::os("fstat", what, e))?;
+        match rustix::fs::statat(CWD, bytes, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if same_inode(&st, &ours) => {}
+            _ => return Err(FsError::Changed(what.to_string())),
+        }
+    }
+    ResourcePath::from_bytes(bytes).map_err(FsError::from)
+}
+
+/// Clears the set-user-id and set-group-id bits of a regular file whose content is about to
+/// change. The kernel does this itself only for a writer without `CAP_FSETID`; a root runner
+/// has it, so without this an in-place write, append, truncate, preallocation or copy would
+/// leave a set-id program holding bytes the script chose. (Scripts cannot set these bits:
+/// `chmod` takes `0..=0o777`.)
+pub(crate) fn clear_set_id(file: impl AsFd, path: &str) -> Result<(), FsError> {
+    let st = rustix::fs::fstat(&file).map_err(|e| FsError::os("fstat", path, e))?;
+    let set_id = Mode::SUID.bits() | Mode::SGID.bits();
+    if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_mode & set_id != 0 {
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(st.st_mode & 0o7777 & !set_id))
+            .map_err(|e| FsError::os("chmod", path, e))?;
+    }
+    Ok(())
+}
+
+/// A rename onto an existing name deletes what it names: when `name` exists in `dir`, this
+/// checks `delete` on it (`Dir` or `File` by what it is) and returns `true` (the rename may
+/// replace it); when nothing is there it returns `false`, and the rename must then be made
+/// with [`rename_no_replace`] so that nothing created meanwhile is replaced unchecked.
+fn authorize_replace(
+    ctx: &SdkContext,
+    dir: &OwnedFd,
+    name: &str,
+    dest: &ResourcePath,
+) -> Result<bool, FsError> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => {
+            if EntryType::from_stat(&st) == EntryType::Dir {
+                check_dir(ctx, Action::FsDelete, dest)?;
+            } else {
+                check_file(ctx, Action::FsDelete, dest)?;
+            }
+            Ok(true)
+        }
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(FsError::os("stat", dest.as_str(), e)),
+    }
+}
+
+/// `renameat`, replacing the destination only when `replace` (its deletion was authorized by
+/// [`authorize_replace`]); otherwise `RENAME_NOREPLACE`, so a name that appeared since the
+/// check fails with `EEXIST` instead of being replaced. A file system without
+/// `RENAME_NOREPLACE` fails the rename (closed).
+fn rename_no_replace(
+    old_dir: &OwnedFd,
+    old_name: &str,
+    new_dir: &OwnedFd,
+    new_name: &str,
+    replace: bool,
+) -> Result<(), Errno> {
+    let flags = if replace {
+        rustix::fs::RenameFlags::empty()
+    } else {
+        rustix::fs::RenameFlags::NOREPLACE
+    };
+    rustix::fs::renameat_with(old_dir, old_name, new_dir, new_name, flags)
 }
 
 pub(crate) fn same_inode(a: &Stat, b: &Stat) -> bool {
@@ -465,12 +539,31 @@ impl DirHandle {
         })
     }
 
-    /// The authorized path of this directory.
+    /// The path this directory was opened (and authorized) at. It is not updated when the
+    /// directory is moved by another handle or process: see [`DirHandle::current_path`].
     pub fn path(&self) -> &ResourcePath {
         &self.path
     }
 
-    /// The parent directory: the one opened on the way here, or else the one the authorized
+    /// The path the directory has now, derived from its fd (`/proc/self/fd`). Every later
+    /// check of this handle is made against it, so a handle whose directory was moved (or
+    /// whose ancestor was) is authorized where the directory is, not where it was opened.
+    /// Fails closed: [`FsError::Changed`] when the directory was removed, an error when the
+    /// path cannot be derived.
+    pub fn current_path(&self) -> Result<ResourcePath, FsError> {
+        fd_real_path(&*self.fd, self.path.as_str())
+    }
+
+    /// This handle with its path re-derived from the fd (the same fds).
+    pub(crate) fn refreshed(&self) -> Result<DirHandle, FsError> {
+        Ok(DirHandle {
+            fd: self.fd.clone(),
+            parent: self.parent.clone(),
+            path: self.current_path()?,
+        })
+    }
+
+    /// The parent directory: the one opened on the way here, or else the one the current
     /// path names now (opened without following symlinks). `None` for `/`. Either way the
     /// caller confirms with [`verify_name`] that the name in it is still this directory, so
     /// nothing is removed or moved unless the authorized path names the inode held.
@@ -483,7 +576,7 @@ impl DirHandle {
 
     /// Opens a child directory by single-component name, never following symlinks (`open` Dir).
     pub fn open_subdir(&self, ctx: &SdkContext, name: &str) -> Result<DirHandle, FsError> {
-        let p = self.path.join(name)?;
+        let p = self.current_path()?.join(name)?;
         check_dir(ctx, Action::FsOpen, &p)?;
         let fd = rustix::fs::openat(&*self.fd, name, dir_flags(), Mode::empty())
             .map_err(|e| FsError::os("open", p.as_str(), e))?;
@@ -502,7 +595,8 @@ impl DirHandle {
         name: &str,
         opts: OpenFileOptions,
     ) -> Result<FileHandle, FsError> {
-        let p = self.path.join(name)?;
+        let this = self.refreshed()?;
+        let p = this.path.join(name)?;
         check_file(ctx, Action::FsOpen, &p)?;
         if opts.create {
             check_file(ctx, Action::FsCreate, &p)?;
@@ -520,7 +614,7 @@ impl DirHandle {
         if opts.create {
             flags |= OFlags::CREATE;
         }
-        let mode = Mode::from_raw_mode(opts.permissions.unwrap_or(0o644) & 0o7777);
+        let mode = Mode::from_raw_mode(opts.permissions.unwrap_or(0o644) & 0o777);
         let (fd, no_symlinks) = if opts.create && opts.follow_symlinks {
             // Creation never follows symlinks: O_CREAT through a dangling link would create
             // its target (anywhere) before the resolved path could be authorized. Open an
@@ -568,7 +662,7 @@ impl DirHandle {
             file: File::from(fd),
             path: p,
             name: name.to_string(),
-            dir: self.clone(),
+            dir: this,
             page_offset: 0,
             redaction_config: None,
         })
@@ -577,9 +671,10 @@ impl DirHandle {
     /// Lists the directory (`read` Dir). Names that are not UTF-8 are decoded lossily (the raw
     /// bytes are kept in [`DirEntry::raw_name`]).
     pub fn list_entries(&self, ctx: &SdkContext) -> Result<BTreeMap<String, DirEntry>, FsError> {
-        check_dir(ctx, Action::FsRead, &self.path)?;
+        let this = self.refreshed()?;
+        check_dir(ctx, Action::FsRead, &this.path)?;
         let mut out = BTreeMap::new();
-        for (raw, t, ino) in self.raw_entries(ctx)? {
+        for (raw, t, ino) in this.raw_entries(ctx)? {
             let name = String::from_utf8_lossy(&raw).into_owned();
             out.insert(
                 name.clone(),
@@ -588,7 +683,7 @@ impl DirHandle {
                     raw_name: raw,
                     entry_type: t,
                     inode: ino,
-                    parent: self.clone(),
+                    parent: this.clone(),
                 },
             );
         }
@@ -629,7 +724,7 @@ impl DirHandle {
 
     /// `stat` on the directory (`stat` Dir).
     pub fn metadata(&self, ctx: &SdkContext) -> Result<Metadata, FsError> {
-        check_dir(ctx, Action::FsStat, &self.path)?;
+        check_dir(ctx, Action::FsStat, &self.current_path()?)?;
         let st = rustix::fs::fstat(&*self.fd)
             .map_err(|e| FsError::os("fstat", self.path.as_str(), e))?;
         Ok(Metadata::from_stat(&st))
@@ -649,7 +744,7 @@ impl DirHandle {
         name: &str,
         known: Option<EntryType>,
     ) -> Result<Metadata, FsError> {
-        let p = self.path.join(name)?;
+        let p = self.current_path()?.join(name)?;
         let check = |t: EntryType| {
             if t == EntryType::Dir {
                 check_dir(ctx, Action::FsStat, &p)
@@ -678,7 +773,7 @@ impl DirHandle {
     /// Changes the directory's mode (`chmod` Dir). Mode must be within `0..=0o777`.
     pub fn chmod(&self, ctx: &SdkContext, mode: i64) -> Result<(), FsError> {
         let m = valid_mode(mode)?;
-        check_dir(ctx, Action::FsChmod, &self.path)?;
+        check_dir(ctx, Action::FsChmod, &self.current_path()?)?;
         rustix::fs::fchmod(&*self.fd, Mode::from_raw_mode(m))
             .map_err(|e| FsError::os("chmod", self.path.as_str(), e))
     }
@@ -690,7 +785,7 @@ impl DirHandle {
         user: Option<&str>,
         group: Option<&str>,
     ) -> Result<(), FsError> {
-        check_dir(ctx, Action::FsChown, &self.path)?;
+        check_dir(ctx, Action::FsChown, &self.current_path()?)?;
         let mut cache = IdCache::default();
         let (u, g) = cache.resolve(user, group)?;
         rustix::fs::fchown(&*self.fd, u, g).map_err(|e| FsError::os("chown", self.path.as_str(), e))
@@ -701,8 +796,9 @@ impl DirHandle {
     /// symlinks (they are skipped, as are FIFOs, sockets and devices), and reports per entry.
     pub fn chmod_recursive(&self, ctx: &SdkContext, mode: i64) -> Result<ChangeReport, FsError> {
         let m = Mode::from_raw_mode(valid_mode(mode)?);
-        let plan = self.plan_recursive(ctx, Action::FsChmod)?;
-        self.apply_recursive(&plan, |fd| rustix::fs::fchmod(fd, m))
+        let this = self.refreshed()?;
+        let plan = this.plan_recursive(ctx, Action::FsChmod)?;
+        this.apply_recursive(&plan, |fd| rustix::fs::fchmod(fd, m))
     }
 
     /// Recursive `set_ownership`: checks `chown` and `open` on the directory and on every
@@ -715,8 +811,9 @@ impl DirHandle {
         group: Option<&str>,
     ) -> Result<ChangeReport, FsError> {
         let (u, g) = IdCache::default().resolve(user, group)?;
-        let plan = self.plan_recursive(ctx, Action::FsChown)?;
-        let mut report = self.apply_recursive(&plan, |fd| rustix::fs::fchown(fd, u, g))?;
+        let this = self.refreshed()?;
+        let plan = this.plan_recursive(ctx, Action::FsChown)?;
+        let mut report = this.apply_recursive(&plan, |fd| rustix::fs::fchown(fd, u, g))?;
         let links: Vec<String> = report
             .not_changed
             .iter()
@@ -805,7 +902,7 @@ impl DirHandle {
 
     /// The target of a symlink in this directory (`read` File `<dir>/<name>`).
     pub fn read_link_target(&self, ctx: &SdkContext, name: &str) -> Result<String, FsError> {
-        let p = self.path.join(name)?;
+        let p = self.current_path()?.join(name)?;
         check_file(ctx, Action::FsRead, &p)?;
         let t = rustix::fs::readlinkat(&*self.fd, name, Vec::new())
             .map_err(|e| FsError::os("readlink", p.as_str(), e))?;
@@ -825,8 +922,9 @@ impl DirHandle {
         link_name: &str,
         force: bool,
     ) -> Result<(), FsError> {
-        let link = self.path.join(link_name)?;
-        let target_path = lexical_resolve(&self.path, target)?;
+        let base = self.current_path()?;
+        let link = base.join(link_name)?;
+        let target_path = lexical_resolve(&base, target)?;
         check_file(ctx, Action::FsCreate, &link)?;
         check_file(ctx, Action::FsOpen, &target_path)?;
         if force {
@@ -847,7 +945,7 @@ impl DirHandle {
     /// Removes a non-directory child (a file or symlink; never followed) by name after
     /// checking `delete` File.
     pub fn remove_entry(&self, ctx: &SdkContext, name: &str) -> Result<(), FsError> {
-        let p = self.path.join(name)?;
+        let p = self.current_path()?.join(name)?;
         check_file(ctx, Action::FsDelete, &p)?;
         rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty())
             .map_err(|e| FsError::os("unlink", p.as_str(), e))
@@ -861,15 +959,16 @@ impl DirHandle {
         ctx: &SdkContext,
         opts: DeleteDirOptions,
     ) -> Result<DeleteReport, FsError> {
-        check_dir(ctx, Action::FsDelete, &self.path)?;
-        let parent = self.parent_fd()?.ok_or_else(|| {
+        let this = self.refreshed()?;
+        check_dir(ctx, Action::FsDelete, &this.path)?;
+        let parent = this.parent_fd()?.ok_or_else(|| {
             FsError::InvalidArguments("refusing to delete the root directory".into())
         })?;
-        let name = self.path.file_name().to_string();
+        let name = this.path.file_name().to_string();
         let mut report = DeleteReport::default();
         let mut plan: Vec<TreeItem> = Vec::new();
         if opts.recursive {
-            collect_tree(ctx, self, &mut plan)?;
+            collect_tree(ctx, &this, &mut plan)?;
             for (_, _, p, is_dir) in &plan {
                 if *is_dir {
                     check_dir(ctx, Action::FsDelete, p)?;
@@ -878,7 +977,7 @@ impl DirHandle {
                 }
             }
         }
-        verify_name(&parent, &name, &*self.fd, self.path.as_str())?;
+        verify_name(&parent, &name, &*this.fd, this.path.as_str())?;
         // Post-order: children before parents.
         for (fd, n, p, is_dir) in plan.iter().rev() {
             let flags = if *is_dir {
@@ -895,46 +994,86 @@ impl DirHandle {
             }
         }
         match rustix::fs::unlinkat(&*parent, name.as_str(), AtFlags::REMOVEDIR) {
-            Ok(()) => report.removed.push(self.path.as_str().to_string()),
+            Ok(()) => report.removed.push(this.path.as_str().to_string()),
             Err(Errno::NOENT) if opts.force => {}
             Err(e) if report.not_removed.is_empty() => {
-                return Err(FsError::os("rmdir", self.path.as_str(), e));
+                return Err(FsError::os("rmdir", this.path.as_str(), e));
             }
             Err(e) => report
                 .not_removed
-                .push((self.path.as_str().to_string(), e.to_string())),
+                .push((this.path.as_str().to_string(), e.to_string())),
         }
         Ok(report)
     }
 
     /// Moves (renames) this directory to `dest_parent/dest_name`. Checks `move` Dir with the
-    /// destination context, then `create` Dir on the destination.
+    /// destination context, then `create` Dir on the destination, then the same two checks
+    /// for **every entry the directory carries** (`move` on the entry with the context of
+    /// where it lands, `create` there; `File` for non-directories, `Dir` for directories), so
+    /// a file whose move is forbidden never travels with its parent. An existing destination
+    /// (an empty directory) is replaced only when `delete` on it is allowed; otherwise the
+    /// rename is `RENAME_NOREPLACE`. Every check comes before the rename.
+    ///
+    /// The tree is listed once (bounded by `max_entries`, never following symlinks); an entry
+    /// another process adds between that listing and the rename moves unchecked.
     pub fn move_to(
         self,
         ctx: &SdkContext,
         dest_parent: &DirHandle,
         dest_name: &str,
     ) -> Result<DirHandle, FsError> {
-        let dest = dest_parent.path.join(dest_name)?;
+        let this = self.refreshed()?;
+        let dest_base = dest_parent.current_path()?;
+        let dest = dest_base.join(dest_name)?;
         ctx.authorize(
             Action::FsMove,
-            &Resource::dir_path(&self.path),
-            &move_context(&dest, dest_name, &dest_parent.path),
+            &Resource::dir_path(&this.path),
+            &move_context(&dest, dest_name, &dest_base),
         )?;
         check_dir(ctx, Action::FsCreate, &dest)?;
-        let parent = self
+        let parent = this
             .parent_fd()?
             .ok_or_else(|| FsError::InvalidArguments("cannot move the root directory".into()))?;
-        let name = self.path.file_name().to_string();
-        verify_name(&parent, &name, &*self.fd, self.path.as_str())?;
-        rustix::fs::renameat(&*parent, name.as_str(), &*dest_parent.fd, dest_name)
-            .map_err(|e| FsError::os("rename", self.path.as_str(), e))?;
+        authorize_carried(ctx, &this, &dest)?;
+        let replace = authorize_replace(ctx, &dest_parent.fd, dest_name, &dest)?;
+        let name = this.path.file_name().to_string();
+        verify_name(&parent, &name, &*this.fd, this.path.as_str())?;
+        rename_no_replace(&parent, name.as_str(), &dest_parent.fd, dest_name, replace)
+            .map_err(|e| FsError::os("rename", this.path.as_str(), e))?;
         Ok(DirHandle {
-            fd: self.fd,
+            fd: this.fd,
             parent: Some(dest_parent.fd.clone()),
             path: dest,
         })
     }
+}
+
+/// Authorizes, for every entry below `dir`, the move it makes when `dir` is renamed to
+/// `dest`: `move` on the entry (with the context of its new path) and `create` on the new
+/// path, as `Dir` for directories and `File` for anything else. The first refusal fails.
+fn authorize_carried(
+    ctx: &SdkContext,
+    dir: &DirHandle,
+    dest: &ResourcePath,
+) -> Result<(), FsError> {
+    let mut tree: Vec<TreeItem> = Vec::new();
+    collect_tree(ctx, dir, &mut tree)?;
+    let base = dir.path.as_str();
+    for (_, name, p, is_dir) in &tree {
+        // `p` was joined onto `dir.path`, so it starts with it; the rest begins with `/`.
+        let rel = p.as_str().get(base.len()..).unwrap_or_default();
+        let rel = rel.strip_prefix('/').unwrap_or(rel);
+        let to = rpath(&format!("{}/{rel}", dest.as_str()))?;
+        let to_parent = to.parent().unwrap_or_else(|| dest.clone());
+        let (res, create) = if *is_dir {
+            (Resource::dir_path(p), Resource::dir_path(&to))
+        } else {
+            (Resource::file_path(p), Resource::file_path(&to))
+        };
+        ctx.authorize(Action::FsMove, &res, &move_context(&to, name, &to_parent))?;
+        ctx.check(Action::FsCreate, &create)?;
+    }
+    Ok(())
 }
 
 /// Checks that `name` in `parent` is still the inode `fd` refers to.
@@ -1115,9 +1254,26 @@ pub struct FileHandle {
 }
 
 impl FileHandle {
-    /// The authorized path.
+    /// The path this file was opened (and authorized) at. It is not updated when the file or
+    /// its directory is moved by another handle or process: see [`FileHandle::current_path`].
     pub fn path(&self) -> &ResourcePath {
         &self.path
+    }
+
+    /// The path the file has now, derived from its fd (`/proc/self/fd`). Every later check of
+    /// this handle is made against it, so a handle whose directory was moved into a tree where
+    /// the action is forbidden is refused there. Fails closed: [`FsError::Changed`] when the
+    /// file has no name any more (deleted, or replaced by [`FileHandle::write`]: the new
+    /// handle it returns names the new file), an error when the path cannot be derived.
+    pub fn current_path(&self) -> Result<ResourcePath, FsError> {
+        fd_real_path(&self.file, self.path.as_str())
+    }
+
+    /// Checks `action` on the file's [current path](FileHandle::current_path) and returns it.
+    pub(crate) fn check(&self, ctx: &SdkContext, action: Action) -> Result<ResourcePath, FsError> {
+        let p = self.current_path()?;
+        check_file(ctx, action, &p)?;
+        Ok(p)
     }
 
     /// The parent directory handle.
@@ -1176,7 +1332,7 @@ impl FileHandle {
 
     /// The whole content as bytes (`read` File; no redaction).
     pub fn read_bytes(&self, ctx: &SdkContext) -> Result<Vec<u8>, FsError> {
-        check_file(ctx, Action::FsRead, &self.path)?;
+        self.check(ctx, Action::FsRead)?;
         self.read_bytes_unchecked(ctx)
     }
 
@@ -1188,20 +1344,21 @@ impl FileHandle {
     /// Content with REX's fallback: `read` File, or when that is denied and `redacted_read` is
     /// allowed, the redacted content (§3.9). Otherwise the original denial.
     fn read_text_or_redacted(&self, ctx: &SdkContext) -> Result<String, FsError> {
-        match check_file(ctx, Action::FsRead, &self.path) {
+        let path = self.current_path()?;
+        match check_file(ctx, Action::FsRead, &path) {
             Ok(()) => {
                 let b = self.read_bytes_unchecked(ctx)?;
                 Ok(String::from_utf8_lossy(&b).into_owned())
             }
             Err(FsError::PermissionDenied(d)) => {
-                if check_file(ctx, Action::FsRedactedRead, &self.path).is_err() {
+                if check_file(ctx, Action::FsRedactedRead, &path).is_err() {
                     return Err(FsError::PermissionDenied(d));
                 }
                 let cfg = self
                     .redaction_config
                     .as_deref()
                     .unwrap_or(ctx.redaction_config());
-                if rpath(cfg).ok().as_ref() == Some(&self.path) {
+                if rpath(cfg).ok().as_ref() == Some(&path) {
                     return Err(FsError::PermissionDenied(d));
                 }
                 let redactor = match redact::load(ctx, cfg) {
@@ -1239,7 +1396,7 @@ impl FileHandle {
         if num_lines <= 0 {
             return Err(FsError::InvalidArguments("num_lines must be > 0".into()));
         }
-        check_file(ctx, Action::FsRead, &self.path)?;
+        self.check(ctx, Action::FsRead)?;
         let want = usize::try_from(num_lines).unwrap_or(usize::MAX);
         let limit = ctx.limits().max_read_bytes;
         let mut lines = Vec::new();
@@ -1304,7 +1461,7 @@ impl FileHandle {
 
     /// `stat` (`stat` File).
     pub fn metadata(&self, ctx: &SdkContext) -> Result<Metadata, FsError> {
-        check_file(ctx, Action::FsStat, &self.path)?;
+        self.check(ctx, Action::FsStat)?;
         Ok(Metadata::from_stat(&self.fstat()?))
     }
 
@@ -1324,11 +1481,11 @@ impl FileHandle {
         content: &str,
         opts: WriteOptions,
     ) -> Result<FileHandle, FsError> {
-        check_file(ctx, Action::FsWrite, &self.path)?;
+        let path = self.check(ctx, Action::FsWrite)?;
         let st = self.fstat()?;
         let dfd = &*self.dir.fd;
         let tmp = temp_name();
-        let p = self.path.as_str();
+        let p = path.as_str();
         let fd = rustix::fs::openat(
             dfd,
             tmp.as_str(),
@@ -1363,7 +1520,7 @@ impl FileHandle {
         }
         Ok(FileHandle {
             file,
-            path: self.path.clone(),
+            path,
             name: self.name.clone(),
             dir: self.dir.clone(),
             page_offset: 0,
@@ -1371,10 +1528,12 @@ impl FileHandle {
         })
     }
 
-    /// Replaces the content in place (`write` File): truncate, write, fsync.
+    /// Replaces the content in place (`write` File): clear the set-id bits, truncate, write,
+    /// fsync.
     pub fn write_in_place(&self, ctx: &SdkContext, content: &str) -> Result<(), FsError> {
-        check_file(ctx, Action::FsWrite, &self.path)?;
-        let p = self.path.as_str();
+        let path = self.check(ctx, Action::FsWrite)?;
+        let p = path.as_str();
+        clear_set_id(&self.file, p)?;
         rustix::fs::ftruncate(&self.file, 0).map_err(|e| FsError::os("truncate", p, e))?;
         self.file
             .write_all_at(content.as_bytes(), 0)
@@ -1382,10 +1541,11 @@ impl FileHandle {
         rustix::fs::fsync(&self.file).map_err(|e| FsError::os("fsync", p, e))
     }
 
-    /// Appends with `O_APPEND` (`write` File). Never reads or rewrites existing content.
+    /// Appends with `O_APPEND` (`write` File). Never reads or rewrites existing content;
+    /// clears the set-id bits first.
     pub fn append(&self, ctx: &SdkContext, content: &str) -> Result<(), FsError> {
-        check_file(ctx, Action::FsWrite, &self.path)?;
-        let p = self.path.as_str();
+        let path = self.check(ctx, Action::FsWrite)?;
+        let p = path.as_str();
         let fd = rustix::fs::openat(
             &*self.dir.fd,
             self.name.as_str(),
@@ -1397,6 +1557,7 @@ impl FileHandle {
         if !same_inode(&st, &self.fstat()?) {
             return Err(FsError::Changed(p.to_string()));
         }
+        clear_set_id(&fd, p)?;
         let mut f = File::from(fd);
         f.write_all(content.as_bytes())
             .map_err(|e| FsError::io("write", p, e))?;
@@ -1405,25 +1566,23 @@ impl FileHandle {
 
     /// Copies the content into `dest` (`read` on this file, `write` on dest). Fails with
     /// `DestinationFileNotEmpty` unless `force`; `preserve` copies the permission bits (never
-    /// the set-id bits) and timestamps.
+    /// the set-id bits) and timestamps. The destination's own set-id bits are cleared.
     pub fn copy_to(
         &self,
         ctx: &SdkContext,
         dest: &FileHandle,
         opts: CopyFileOptions,
     ) -> Result<(), FsError> {
-        check_file(ctx, Action::FsRead, &self.path)?;
-        check_file(ctx, Action::FsWrite, &dest.path)?;
+        self.check(ctx, Action::FsRead)?;
+        let dest_path = dest.check(ctx, Action::FsWrite)?;
+        let dp = dest_path.as_str();
         let dst = dest.fstat()?;
         if dst.st_size > 0 && !opts.force {
-            return Err(FsError::DestinationFileNotEmpty(
-                dest.path.as_str().to_string(),
-            ));
+            return Err(FsError::DestinationFileNotEmpty(dp.to_string()));
         }
         let src = self.fstat()?;
-        copy_fd(&self.file, &dest.file, dest.path.as_str())?;
+        copy_fd(&self.file, &dest.file, dp)?;
         if opts.preserve {
-            let dp = dest.path.as_str();
             // Permission bits only: set-id bits are never copied (see `write`).
             rustix::fs::fchmod(&dest.file, Mode::from_raw_mode(src.st_mode & 0o777))
                 .map_err(|e| FsError::os("chmod", dp, e))?;
@@ -1443,57 +1602,90 @@ impl FileHandle {
     }
 
     /// Moves the file to `dest_dir/name` (`move` File with the destination context, `create`
-    /// and `open` File on the destination). Same-filesystem moves are one `renameat`; across
-    /// filesystems the content is copied and the source unlinked.
+    /// and `open` File on the destination). An existing destination is replaced (as REX does)
+    /// only when `delete` on it is allowed too: replacing a file deletes it. Without an
+    /// existing destination the rename is `RENAME_NOREPLACE`, so nothing that appears after
+    /// the check is replaced. Same-filesystem moves are one rename; across filesystems the
+    /// content is copied to a temporary file beside the destination, renamed into place the
+    /// same way, and the source unlinked.
     pub fn move_to(
         self,
         ctx: &SdkContext,
         dest_dir: &DirHandle,
         name: &str,
     ) -> Result<FileHandle, FsError> {
-        let dest = dest_dir.path.join(name)?;
+        let src = self.current_path()?;
+        let dest_base = dest_dir.current_path()?;
+        let dest = dest_base.join(name)?;
         ctx.authorize(
             Action::FsMove,
-            &Resource::file_path(&self.path),
-            &move_context(&dest, name, &dest_dir.path),
+            &Resource::file_path(&src),
+            &move_context(&dest, name, &dest_base),
         )?;
         check_file(ctx, Action::FsCreate, &dest)?;
         check_file(ctx, Action::FsOpen, &dest)?;
-        let p = self.path.as_str();
+        let replace = authorize_replace(ctx, &dest_dir.fd, name, &dest)?;
+        let p = src.as_str();
         verify_name(&self.dir.fd, &self.name, &self.file, p)?;
-        match rustix::fs::renameat(&*self.dir.fd, self.name.as_str(), &*dest_dir.fd, name) {
+        let dir = DirHandle {
+            fd: dest_dir.fd.clone(),
+            parent: dest_dir.parent.clone(),
+            path: dest_base,
+        };
+        match rename_no_replace(
+            &self.dir.fd,
+            self.name.as_str(),
+            &dest_dir.fd,
+            name,
+            replace,
+        ) {
             Ok(()) => Ok(FileHandle {
                 file: self.file,
                 path: dest,
                 name: name.to_string(),
-                dir: dest_dir.clone(),
+                dir,
                 page_offset: 0,
                 redaction_config: self.redaction_config,
             }),
             Err(Errno::XDEV) => {
                 let st = self.fstat()?;
+                let dp = dest.as_str();
+                let tmp = temp_name();
+                // A new file beside the destination: an existing destination is replaced by
+                // the rename below, never written into (it may be linked elsewhere).
                 let fd = rustix::fs::openat(
                     &*dest_dir.fd,
-                    name,
+                    tmp.as_str(),
                     OFlags::RDWR
                         | OFlags::CREATE
-                        | OFlags::TRUNC
+                        | OFlags::EXCL
                         | OFlags::NOFOLLOW
                         | OFlags::CLOEXEC,
-                    // permission bits only: set-id bits are never copied (see `write`)
-                    Mode::from_raw_mode(st.st_mode & 0o777),
+                    Mode::from_raw_mode(0o600),
                 )
-                .map_err(|e| FsError::os("open", dest.as_str(), e))?;
+                .map_err(|e| FsError::os("create", dp, e))?;
                 let out = File::from(fd);
-                copy_fd(&self.file, &out, dest.as_str())?;
-                rustix::fs::fsync(&out).map_err(|e| FsError::os("fsync", dest.as_str(), e))?;
+                let result = (|| {
+                    copy_fd(&self.file, &out, dp)?;
+                    // permission bits only: set-id bits are never copied (see `write`)
+                    rustix::fs::fchmod(&out, Mode::from_raw_mode(st.st_mode & 0o777))
+                        .map_err(|e| FsError::os("chmod", dp, e))?;
+                    rustix::fs::fsync(&out).map_err(|e| FsError::os("fsync", dp, e))?;
+                    rename_no_replace(&dest_dir.fd, tmp.as_str(), &dest_dir.fd, name, replace)
+                        .map_err(|e| FsError::os("rename", dp, e))
+                })();
+                if let Err(e) = result {
+                    let _ = rustix::fs::unlinkat(&*dest_dir.fd, tmp.as_str(), AtFlags::empty());
+                    return Err(e);
+                }
+                verify_name(&self.dir.fd, &self.name, &self.file, p)?;
                 rustix::fs::unlinkat(&*self.dir.fd, self.name.as_str(), AtFlags::empty())
                     .map_err(|e| FsError::os("unlink", p, e))?;
                 Ok(FileHandle {
                     file: out,
                     path: dest,
                     name: name.to_string(),
-                    dir: dest_dir.clone(),
+                    dir,
                     page_offset: 0,
                     redaction_config: self.redaction_config,
                 })
@@ -1505,8 +1697,8 @@ impl FileHandle {
     /// Deletes the file (`delete` File): unlinks the name in the parent fd after checking that
     /// it still refers to the opened inode.
     pub fn delete(self, ctx: &SdkContext) -> Result<(), FsError> {
-        check_file(ctx, Action::FsDelete, &self.path)?;
-        let p = self.path.as_str();
+        let path = self.check(ctx, Action::FsDelete)?;
+        let p = path.as_str();
         verify_name(&self.dir.fd, &self.name, &self.file, p)?;
         rustix::fs::unlinkat(&*self.dir.fd, self.name.as_str(), AtFlags::empty())
             .map_err(|e| FsError::os("unlink", p, e))
@@ -1515,9 +1707,9 @@ impl FileHandle {
     /// Changes the mode (`chmod` File); `0..=0o777`.
     pub fn chmod(&self, ctx: &SdkContext, mode: i64) -> Result<(), FsError> {
         let m = valid_mode(mode)?;
-        check_file(ctx, Action::FsChmod, &self.path)?;
+        let p = self.check(ctx, Action::FsChmod)?;
         rustix::fs::fchmod(&self.file, Mode::from_raw_mode(m))
-            .map_err(|e| FsError::os("chmod", self.path.as_str(), e))
+            .map_err(|e| FsError::os("chmod", p.as_str(), e))
     }
 
     /// Changes owner and/or group (`chown` File).
@@ -1527,22 +1719,21 @@ impl FileHandle {
         user: Option<&str>,
         group: Option<&str>,
     ) -> Result<(), FsError> {
-        check_file(ctx, Action::FsChown, &self.path)?;
+        let p = self.check(ctx, Action::FsChown)?;
         let (u, g) = IdCache::default().resolve(user, group)?;
-        rustix::fs::fchown(&self.file, u, g)
-            .map_err(|e| FsError::os("chown", self.path.as_str(), e))
+        rustix::fs::fchown(&self.file, u, g).map_err(|e| FsError::os("chown", p.as_str(), e))
     }
 
-    /// Truncates or extends to `size` bytes (`write` File).
+    /// Truncates or extends to `size` bytes (`write` File); clears the set-id bits first.
     pub fn truncate(&self, ctx: &SdkContext, size: u64) -> Result<(), FsError> {
-        check_file(ctx, Action::FsWrite, &self.path)?;
-        rustix::fs::ftruncate(&self.file, size)
-            .map_err(|e| FsError::os("truncate", self.path.as_str(), e))
+        let p = self.check(ctx, Action::FsWrite)?;
+        clear_set_id(&self.file, p.as_str())?;
+        rustix::fs::ftruncate(&self.file, size).map_err(|e| FsError::os("truncate", p.as_str(), e))
     }
 
     /// Sets access and modification times to now (`write` File).
     pub fn touch(&self, ctx: &SdkContext) -> Result<(), FsError> {
-        check_file(ctx, Action::FsWrite, &self.path)?;
+        let p = self.check(ctx, Action::FsWrite)?;
         let now = rustix::fs::Timespec {
             tv_sec: 0,
             tv_nsec: rustix::fs::UTIME_NOW,
@@ -1554,13 +1745,14 @@ impl FileHandle {
                 last_modification: now,
             },
         )
-        .map_err(|e| FsError::os("utimens", self.path.as_str(), e))
+        .map_err(|e| FsError::os("utimens", p.as_str(), e))
     }
 }
 
-/// Copies all of `src` into `dst` from offset 0 (truncating `dst` first): `copy_file_range`,
-/// falling back to read/write.
+/// Copies all of `src` into `dst` from offset 0 (clearing `dst`'s set-id bits and truncating
+/// it first): `copy_file_range`, falling back to read/write.
 pub(crate) fn copy_fd(src: &File, dst: &File, dpath: &str) -> Result<(), FsError> {
+    clear_set_id(dst, dpath)?;
     rustix::fs::ftruncate(dst, 0).map_err(|e| FsError::os("truncate", dpath, e))?;
     let mut off_in = 0u64;
     let mut off_out = 0u64;

@@ -9,7 +9,9 @@ use rustix::io::Errno;
 
 use super::check_file;
 use super::error::FsError;
-use super::handle::{DirEntry, DirHandle, EntryType, FileHandle, IdCache, Metadata};
+use super::handle::{
+    DirEntry, DirHandle, EntryType, FileHandle, IdCache, Metadata, clear_set_id, fd_real_path,
+};
 use crate::SdkContext;
 
 /// The only extended attribute [`FileHandle::set_extended_attr`] supports (as in REX).
@@ -26,7 +28,7 @@ impl DirHandle {
     /// Opens the symlink `name` in this directory without following it (`open` File). Fails
     /// with `EntryTypeMismatchError` when `name` is not a symlink.
     pub fn open_symlink(&self, ctx: &SdkContext, name: &str) -> Result<SymlinkHandle, FsError> {
-        let p = self.path.join(name)?;
+        let p = self.current_path()?.join(name)?;
         check_file(ctx, Action::FsOpen, &p)?;
         let fd = rustix::fs::openat(
             &*self.fd,
@@ -54,7 +56,8 @@ impl DirHandle {
     /// directory's fd (so a denied caller learns nothing about the entry). Used by `ls` on a
     /// link path, which REX answers with the link itself.
     pub fn symlink_entry(&self, ctx: &SdkContext, name: &str) -> Result<Option<DirEntry>, FsError> {
-        let p = self.path.join(name)?;
+        let this = self.refreshed()?;
+        let p = this.path.join(name)?;
         check_file(ctx, Action::FsOpen, &p)?;
         let st = match rustix::fs::statat(&*self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
@@ -69,25 +72,31 @@ impl DirHandle {
             raw_name: name.as_bytes().to_vec(),
             entry_type: EntryType::Symlink,
             inode: st.st_ino,
-            parent: self.clone(),
+            parent: this,
         }))
     }
 }
 
 impl SymlinkHandle {
-    /// The authorized path of the link.
+    /// The path the link was opened (and authorized) at; see [`SymlinkHandle::current_path`].
     pub fn path(&self) -> &ResourcePath {
         &self.path
+    }
+
+    /// The path the link has now, derived from its fd; every later check is made against it
+    /// (see [`FileHandle::current_path`]). Fails closed when the link was removed.
+    pub fn current_path(&self) -> Result<ResourcePath, FsError> {
+        fd_real_path(&self.fd, self.path.as_str())
     }
 
     /// `lstat` of the link (`stat` File). When `read` File on the link is also allowed, the
     /// result carries the link's target in [`Metadata::symlink_target`] (REX's behaviour).
     pub fn metadata(&self, ctx: &SdkContext) -> Result<Metadata, FsError> {
-        check_file(ctx, Action::FsStat, &self.path)?;
-        let st =
-            rustix::fs::fstat(&self.fd).map_err(|e| FsError::os("fstat", self.path.as_str(), e))?;
+        let p = self.current_path()?;
+        check_file(ctx, Action::FsStat, &p)?;
+        let st = rustix::fs::fstat(&self.fd).map_err(|e| FsError::os("fstat", p.as_str(), e))?;
         let mut m = Metadata::from_stat(&st);
-        if check_file(ctx, Action::FsRead, &self.path).is_ok() {
+        if check_file(ctx, Action::FsRead, &p).is_ok() {
             m.symlink_target = Some(self.read_target()?);
         }
         Ok(m)
@@ -95,7 +104,7 @@ impl SymlinkHandle {
 
     /// The link's target (`read` File on the link).
     pub fn symlink_target(&self, ctx: &SdkContext) -> Result<String, FsError> {
-        check_file(ctx, Action::FsRead, &self.path)?;
+        check_file(ctx, Action::FsRead, &self.current_path()?)?;
         self.read_target()
     }
 
@@ -112,7 +121,7 @@ impl SymlinkHandle {
         user: Option<&str>,
         group: Option<&str>,
     ) -> Result<(), FsError> {
-        check_file(ctx, Action::FsChown, &self.path)?;
+        check_file(ctx, Action::FsChown, &self.current_path()?)?;
         let (u, g) = IdCache::default().resolve(user, group)?;
         rustix::fs::chownat(
             &self.fd,
@@ -249,14 +258,16 @@ pub fn merge_selinux_context(
 
 impl FileHandle {
     /// Preallocates `length` bytes from offset 0 (`write` File); the file grows to at least
-    /// `length` bytes. `length` must be > 0.
+    /// `length` bytes. `length` must be > 0. Clears the set-id bits first (as the kernel does
+    /// for an unprivileged caller).
     pub fn fallocate(&self, ctx: &SdkContext, length: u64) -> Result<(), FsError> {
         if length == 0 {
             return Err(FsError::InvalidArguments("length must be > 0".into()));
         }
-        check_file(ctx, Action::FsWrite, &self.path)?;
+        let p = self.check(ctx, Action::FsWrite)?;
+        clear_set_id(&self.file, p.as_str())?;
         rustix::fs::fallocate(&self.file, rustix::fs::FallocateFlags::empty(), 0, length)
-            .map_err(|e| FsError::os("fallocate", self.path.as_str(), e))
+            .map_err(|e| FsError::os("fallocate", p.as_str(), e))
     }
 
     /// Edits the SELinux context (`security.selinux`) of the file: the parts given in `opts`
@@ -268,14 +279,15 @@ impl FileHandle {
         opts: &SetXAttrOptions,
     ) -> Result<(), FsError> {
         opts.validate()?;
+        let path = self.current_path()?;
         ctx.authorize(
             Action::FsSetXAttr,
-            &Resource::file_path(&self.path),
+            &Resource::file_path(&path),
             &RequestContext::XAttr {
                 name: opts.name.clone(),
             },
         )?;
-        let p = self.path.as_str();
+        let p = path.as_str();
         let mut buf = [0u8; 4096];
         let current = match rustix::fs::fgetxattr(&self.file, SELINUX_XATTR, &mut buf[..]) {
             Ok(n) => Some(String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned()),

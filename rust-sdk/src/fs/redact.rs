@@ -121,7 +121,7 @@ pub(crate) fn load(ctx: &SdkContext, path: &str) -> Result<Arc<Redactor>, FsErro
     let dir = DirHandle::open(ctx, parent.as_str(), OpenDirOptions::default())?;
     let fh = dir.open_file(ctx, p.file_name(), OpenFileOptions::read())?;
     // `read` is checked strictly: the dictionary itself is never read in redacted mode.
-    super::check_file(ctx, rex_auth::Action::FsRead, fh.path())?;
+    fh.check(ctx, rex_auth::Action::FsRead)?;
     let st = rustix::fs::fstat(&fh.file).map_err(|e| FsError::os("fstat", path, e))?;
     let key = (
         st.st_mtime,

@@ -151,7 +151,9 @@ impl DirHandle {
         if let Ok(st) = rustix::fs::fstat(&*self.fd) {
             seen.insert((st.st_dev, st.st_ino));
         }
-        self.find_rec(ctx, opts, re.as_ref(), 1, f, &mut seen, &mut visited)
+        // Paths below are joined onto where the directory is now, not where it was opened.
+        let this = self.refreshed()?;
+        this.find_rec(ctx, opts, re.as_ref(), 1, f, &mut seen, &mut visited)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -290,6 +292,15 @@ impl DirHandle {
     /// per entry. Denied or vanished entries are skipped and listed in `skipped`. Hard links
     /// count once unless `count_hard_links`. Never follows symlinks.
     pub fn disk_usage(
+        &self,
+        ctx: &SdkContext,
+        opts: DiskUsageOptions,
+    ) -> Result<DiskUsageResult, FsError> {
+        let this = self.refreshed()?;
+        this.disk_usage_here(ctx, opts)
+    }
+
+    fn disk_usage_here(
         &self,
         ctx: &SdkContext,
         opts: DiskUsageOptions,
@@ -467,7 +478,7 @@ impl FileHandle {
     ) -> Result<DiskUsageEntry, FsError> {
         let m = self.metadata(ctx)?;
         Ok(DiskUsageEntry {
-            path: self.path().as_str().to_string(),
+            path: self.current_path()?.as_str().to_string(),
             size_bytes: if opts.apparent_size {
                 m.size
             } else {
