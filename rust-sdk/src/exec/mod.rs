@@ -91,6 +91,15 @@ pub use coredump::{
 pub use error::{ExecError, ExecErrorKind};
 pub use gdb::GDB_BINARIES;
 
+/// Makes every later sweep take **all** children of this process that no running `execute`
+/// spawned, not only those outside the process's own process group. An embedding program
+/// whose only children are `execute`'s (the runner) calls this once at start, so a
+/// descendant that joined the runner's process group before being orphaned is killed too.
+/// Programs that spawn children of their own must not call it.
+pub fn contain_all_children() {
+    run::set_contain_all(true);
+}
+
 /// Timeout used by [`ExecuteOptions::default`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
