@@ -146,6 +146,9 @@ fn main() -> ExitCode {
     // script engine; whatever it has not finished when the policies are loaded is simply done
     // (or waited for) then.
     let _ = rust_sdk::sched::spawn_beside("rex-warm-up", rex_auth::warm_up);
+    // The runner's only children are `execute`'s: every other child of the process is an
+    // escaped descendant, killed when an `execute` ends (issue 19).
+    rust_sdk::exec::contain_all_children();
     let cli = Cli::parse();
     let logging = init_logging(cli.run.log_file.clone());
     let status = match cli.command {

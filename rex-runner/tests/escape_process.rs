@@ -273,3 +273,56 @@ permit(principal, action in [process_system::Action::"list", process_system::Act
         "the process that reused the pid was killed"
     );
 }
+
+/// Issue 19 (8): a grandchild that calls `setsid()` left the child's process group and
+/// outlived the run. Through the real runner it is killed when the child exits.
+#[test]
+fn a_setsid_grandchild_does_not_outlive_the_execute() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("grandchild.pid");
+    let p = pidfile.to_str().unwrap();
+    let policy = r#"
+permit(principal, action == file_system::Action::"open", resource in file_system::Dir::"/usr/bin");
+permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/dash");
+"#;
+    let r = runner(policy);
+    let script = format!(
+        "/usr/bin/setsid -f /usr/bin/dash -c 'echo $$ > {p}.tmp && /usr/bin/mv {p}.tmp {p} && exec /usr/bin/sleep 1000' </dev/null >/dev/null 2>&1; \
+         while [ ! -s {p} ]; do /usr/bin/sleep 0.05; done; echo started"
+    );
+    let report = run_args(
+        &r,
+        r#"let d = DirConfig().path("/usr/bin").build().open(OpenDirOptions().build());
+           let f = d.open_file("dash", OpenFileOptions().read(true).build());
+           f.execute(ExecuteOptions().args(["-c", script]).build()).stdout"#,
+        &[("script", script.as_str())],
+    );
+    assert!(report.outcome.error.is_none(), "{:?}", report.outcome.error);
+    assert_eq!(report.outcome.output, "started\n");
+    let pid: u32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut gone = false;
+    for _ in 0..200 {
+        let state = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let running = state
+            .rfind(')')
+            .and_then(|i| state.get(i + 2..i + 3))
+            .is_some_and(|s| s != "Z");
+        if !running {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    if !gone {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    assert!(
+        gone,
+        "the setsid grandchild {pid} ({}) outlived the run",
+        comm(pid)
+    );
+}

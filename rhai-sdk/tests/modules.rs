@@ -546,7 +546,12 @@ fn fuser_allowed_and_denied() {
     );
     let pid = child.0.id();
     std::thread::sleep(Duration::from_millis(200));
-    let proc_read = r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource in file_system::Dir::"/proc");"#;
+    // REX's checks on /proc, plus `open` on the path's parent and `stat` on the path.
+    let proc_read = &format!(
+        r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource in file_system::Dir::"/proc");
+        permit(principal, action in [file_system::Action::"open", file_system::Action::"stat"], resource in file_system::Dir::"{}");"#,
+        tmp.path().display()
+    );
     let script = format!(r#"ProcessManager().processes_using_inode("{file}").map(|f| f.pid)"#);
 
     let e = engine(&format!("{proc_read}\n{}", allow_process("list_fds", pid)));

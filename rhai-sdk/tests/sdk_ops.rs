@@ -38,7 +38,13 @@ fn list_open_files_allowed_and_denied() {
            let files = ProcessManager().list_open_files(o);
            [files.len(), files[0].file_path, files[0].pid, files[0].file_type]"#
     );
-    let proc_open = r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource == file_system::Dir::"/proc");"#;
+    // `open`+`read` on /proc (REX's checks), plus `open` on the path's parent and `stat` on
+    // the path (Rex authorizes the script's path before touching it).
+    let proc_open = &format!(
+        r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource == file_system::Dir::"/proc");
+        permit(principal, action in [file_system::Action::"open", file_system::Action::"stat"], resource in file_system::Dir::"{}");"#,
+        dir.path().display()
+    );
     let e = engine(&format!(
         r#"{proc_open}
         permit(principal, action == process_system::Action::"list_fds", resource);"#

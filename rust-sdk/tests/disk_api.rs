@@ -153,3 +153,68 @@ fn unmount_denied_leaves_mount() {
     assert!(is_mount_point(&path), "still mounted");
     let _ = std::process::Command::new("umount").arg(&path).status();
 }
+
+/// Unmounts `0` lazily on drop, so a failing assertion leaves no mount behind.
+struct Mounted(String);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l", &self.0])
+            .status();
+    }
+}
+
+/// Mounts a tmpfs on the existing directory `path`; `None` without the privilege.
+fn mount_tmpfs(path: &str) -> Option<Mounted> {
+    std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "rex-test", path])
+        .status()
+        .is_ok_and(|s| s.success())
+        .then(|| Mounted(path.to_string()))
+}
+
+/// Issue 19 (4): `UMOUNT_NOFOLLOW` covers only the last component, so a symlink earlier in the
+/// path used to unmount a file system outside the grant. The path must have no symlink, and
+/// the mount outside stays.
+#[test]
+fn unmount_through_symlinked_parent_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let base = root.path().canonicalize().unwrap();
+    let allowed = base.join("allowed");
+    let target = base.join("outside").join("mnt");
+    std::fs::create_dir_all(&allowed).unwrap();
+    std::fs::create_dir_all(&target).unwrap();
+    let target_s = target.to_str().unwrap().to_string();
+    let Some(_outside) = mount_tmpfs(&target_s) else {
+        return; // no mount privilege: nothing to unmount
+    };
+    std::os::unix::fs::symlink(base.join("outside"), allowed.join("link")).unwrap();
+    std::os::unix::fs::symlink(&target, allowed.join("last")).unwrap();
+    let c = ctx(&format!(
+        r#"permit(principal, action == file_system::Action::"unmount", resource in file_system::Dir::"{}");"#,
+        allowed.display()
+    ));
+    let via_parent = format!("{}/link/mnt", allowed.display());
+    let err = disk::unmount(&c, &via_parent).unwrap_err();
+    assert_eq!(err.kind(), DiskErrorKind::InvalidPath, "{err:?}");
+    assert!(
+        is_mount_point(&target_s),
+        "the mount outside the grant is still there"
+    );
+    // A symlink as the last component is not followed either.
+    let via_last = format!("{}/last", allowed.display());
+    assert!(disk::unmount(&c, &via_last).is_err());
+    assert!(
+        is_mount_point(&target_s),
+        "still mounted after the last-component link"
+    );
+    // A mount point inside the grant, reached without a symlink, is unmounted.
+    let inside = allowed.join("m");
+    std::fs::create_dir(&inside).unwrap();
+    let inside_s = inside.to_str().unwrap().to_string();
+    let _inside = mount_tmpfs(&inside_s).unwrap();
+    disk::unmount(&c, &inside_s).unwrap();
+    assert!(!is_mount_point(&inside_s));
+    assert!(is_mount_point(&target_s));
+}

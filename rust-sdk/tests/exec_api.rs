@@ -703,3 +703,130 @@ fn a_child_that_leaves_its_group_is_still_killed_at_the_timeout() {
     assert!(r.timed_out);
     assert_eq!(r.signal, Some(9));
 }
+
+/// Whether `pid` is a live process (not a zombie), waiting (bounded) for a killed one to go.
+fn still_running(pid: i32) -> bool {
+    for _ in 0..200 {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rfind(')').map(|i| s[i + 2..].chars().next()));
+        if !matches!(state, Some(Some(c)) if c != 'Z') {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    true
+}
+
+/// Kills `pid` if a failed assertion left it running.
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = rustix::process::Pid::from_raw(self.0) {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+/// A dash script that starts `setsid sleep 1000` (a new session: outside the child's process
+/// group), waits until that grandchild has written its pid to `pidfile`, then runs `then`.
+fn setsid_script(pidfile: &Path, then: &str) -> String {
+    let p = pidfile.display();
+    format!(
+        "/usr/bin/setsid -f /usr/bin/dash -c 'echo $$ > {p}.tmp && /usr/bin/mv {p}.tmp {p} && exec /usr/bin/sleep 1000' </dev/null >/dev/null 2>&1; \
+         while [ ! -s {p} ]; do /usr/bin/sleep 0.05; done; {then}"
+    )
+}
+
+fn read_pid(pidfile: &Path) -> KillOnDrop {
+    KillOnDrop(
+        std::fs::read_to_string(pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap(),
+    )
+}
+
+/// Issue 19 (8): only the child's process group was killed, so a grandchild that called
+/// `setsid()` outlived the run. The runner is now the subreaper of its children's orphans
+/// and kills them when the child exits.
+#[test]
+fn a_setsid_grandchild_is_killed_when_the_child_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("grandchild.pid");
+    let c = allow("/usr/bin/dash");
+    let f = open_read(&c, "/usr/bin/dash");
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .arg("-c")
+                .arg(setsid_script(&pidfile, "echo parent-done").as_str()),
+        )
+        .unwrap();
+    assert_eq!(r.exit_code, Some(0), "{}", r.stderr_text());
+    assert_eq!(r.stdout_text(), "parent-done\n");
+    let g = read_pid(&pidfile);
+    assert!(
+        !still_running(g.0),
+        "the setsid grandchild {} was killed",
+        g.0
+    );
+}
+
+/// Issue 19 (8): the same at the timeout, while the child still runs.
+#[test]
+fn a_setsid_grandchild_is_killed_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("grandchild.pid");
+    let c = allow("/usr/bin/dash");
+    let f = open_read(&c, "/usr/bin/dash");
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .arg("-c")
+                .arg(setsid_script(&pidfile, "/usr/bin/sleep 1000").as_str())
+                .timeout(Duration::from_secs(3)),
+        )
+        .unwrap();
+    assert!(r.timed_out);
+    let g = read_pid(&pidfile);
+    assert!(
+        !still_running(g.0),
+        "the setsid grandchild {} was killed",
+        g.0
+    );
+}
+
+/// Issue 19 (8): a descriptor the runner holds without close-on-exec is not inherited.
+#[test]
+fn runner_descriptors_without_cloexec_are_not_inherited() {
+    use rustix::fs::{Mode, OFlags};
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("runner-secret");
+    std::fs::write(&secret, "x").unwrap();
+    let fd = rustix::fs::open(&secret, OFlags::RDONLY, Mode::empty()).unwrap();
+    let flags = rustix::io::fcntl_getfd(&fd).unwrap();
+    assert!(!flags.contains(rustix::io::FdFlags::CLOEXEC));
+    let n = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    let c = allow("/usr/bin/dash");
+    let f = open_read(&c, "/usr/bin/dash");
+    let r = f
+        .execute(
+            &c,
+            &ExecuteOptions::new()
+                .arg("-c")
+                .arg(format!("/usr/bin/readlink /proc/self/fd/{n}; echo checked").as_str()),
+        )
+        .unwrap();
+    let out = r.stdout_text();
+    assert!(out.ends_with("checked\n"), "{out}");
+    assert!(
+        !out.contains("runner-secret"),
+        "fd {n} was inherited: {out}"
+    );
+    drop(fd);
+}

@@ -214,6 +214,15 @@ fn kill_validation() {
 
 const PROC_DIR: &str = r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource == file_system::Dir::"/proc");"#;
 
+/// `stat` and `open` on the temp dir, its parent and everything below: what authorizing a
+/// `fuser`/`lsof` path needs (`open` on the parent, `stat` on the path).
+fn path_grant(dir: &tempfile::TempDir) -> String {
+    format!(
+        r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"stat"], resource in file_system::Dir::"{}");"#,
+        dir.path().parent().unwrap().display()
+    )
+}
+
 #[test]
 fn lsof_and_fuser_allowed() {
     let dir = tempfile::tempdir().unwrap();
@@ -224,8 +233,10 @@ fn lsof_and_fuser_allowed() {
     let child = Command::new("sleep").arg("36").stdin(file).spawn().unwrap();
     let c = ctx(&format!(
         r#"{PROC_DIR}
+        {}
         permit(principal, action == process_system::Action::"list_fds", resource)
-           when {{ resource.name == "sleep" }};"#
+           when {{ resource.name == "sleep" }};"#,
+        path_grant(&dir)
     ));
     let mut pm = ProcessManager::new();
     let files = pm
@@ -272,7 +283,7 @@ fn lsof_and_fuser_denied() {
     let file = std::fs::File::open(&path).unwrap();
     let child = Command::new("sleep").arg("37").stdin(file).spawn().unwrap();
     // /proc allowed but list_fds denied everywhere: nothing found, everything counted
-    let c = ctx(PROC_DIR);
+    let c = ctx(&format!("{PROC_DIR}\n{}", path_grant(&dir)));
     let mut pm = ProcessManager::new();
     let files = pm.list_open_files(&c, &LsofOptions::default()).unwrap();
     assert!(files.items.is_empty());
@@ -286,4 +297,92 @@ fn lsof_and_fuser_denied() {
     let err = pm.list_open_files(&c, &LsofOptions::default()).unwrap_err();
     assert_eq!(err.kind(), ProcessErrorKind::PermissionDenied);
     cleanup(child);
+}
+
+/// Issue 19 (6): `fuser` and `lsof` canonicalized the script's path by name with no
+/// file-system check, so success or failure told which names exist in a directory the policy
+/// never opened. Now a denied path gets the same denial whether it exists or not, and a
+/// symlink never leads the lookup elsewhere.
+#[test]
+fn fuser_and_lsof_do_not_probe_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().canonicalize().unwrap();
+    std::fs::write(base.join("exists"), b"x").unwrap();
+    std::fs::create_dir(base.join("subdir")).unwrap();
+    let lsof = |pm: &mut ProcessManager, c: &SdkContext, p: &std::path::Path| {
+        pm.list_open_files(
+            c,
+            &LsofOptions {
+                path: Some(p.to_path_buf()),
+                ..Default::default()
+            },
+        )
+    };
+    let mut pm = ProcessManager::new();
+    // No file-system grant at all: every name is denied alike.
+    let c = ctx(&format!(
+        r#"{PROC_DIR}
+        permit(principal, action == process_system::Action::"list_fds", resource);"#
+    ));
+    for name in ["exists", "missing", "subdir"] {
+        let p = base.join(name);
+        let e = pm.processes_using_path(&c, &p).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            ProcessErrorKind::PermissionDenied,
+            "fuser {name}: {e:?}"
+        );
+        let e = lsof(&mut pm, &c, &p).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            ProcessErrorKind::PermissionDenied,
+            "lsof {name}: {e:?}"
+        );
+    }
+    // `stat` on files only: a directory and a missing name answer the same denial.
+    let c = ctx(&format!(
+        r#"{PROC_DIR}
+        permit(principal, action == process_system::Action::"list_fds", resource);
+        permit(principal, action == file_system::Action::"open", resource == file_system::Dir::"{d}");
+        permit(principal, action == file_system::Action::"stat", resource is file_system::File in file_system::Dir::"{d}");"#,
+        d = base.display()
+    ));
+    let mut denial = |p: &std::path::Path| pm.processes_using_path(&c, p).unwrap_err().to_string();
+    let missing = denial(&base.join("missing"));
+    let subdir = denial(&base.join("subdir"));
+    assert!(missing.starts_with("permission denied"), "{missing}");
+    assert_eq!(
+        missing.replace("missing", "NAME"),
+        subdir.replace("subdir", "NAME"),
+        "the same denial for a missing name and an existing directory"
+    );
+    assert!(pm.processes_using_path(&c, &base.join("exists")).is_ok());
+    // A symlink in the path is refused without looking at its target.
+    std::os::unix::fs::symlink("/etc", base.join("link")).unwrap();
+    let c = ctx(&format!(
+        r#"{PROC_DIR}
+        permit(principal, action == process_system::Action::"list_fds", resource);
+        permit(principal, action in [file_system::Action::"open", file_system::Action::"stat"], resource);"#
+    ));
+    for name in ["passwd", "no-such-file"] {
+        let p = base.join("link").join(name);
+        let e = pm.processes_using_path(&c, &p).unwrap_err();
+        assert_ne!(e.kind(), ProcessErrorKind::PermissionDenied, "{e:?}");
+        let e2 = lsof(&mut pm, &c, &p).unwrap_err();
+        assert_eq!(
+            e.to_string().replace(name, "N"),
+            e2.to_string().replace(name, "N")
+        );
+    }
+    let a = pm
+        .processes_using_path(&c, &base.join("link").join("passwd"))
+        .unwrap_err()
+        .to_string();
+    let b = pm
+        .processes_using_path(&c, &base.join("link").join("no-such-file"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(a.replace("passwd", "N"), b.replace("no-such-file", "N"));
+    let e = pm.processes_using_path(&c, &base.join("link")).unwrap_err();
+    assert_eq!(e.kind(), ProcessErrorKind::ValidationError, "{e:?}");
 }

@@ -4,8 +4,9 @@
 //! Checks, as in REX: `filesystems` reads File `/proc/mounts` and `/proc/diskstats`, then
 //! `stat` on Dir `<mount point>` per filesystem (denied ones are left out and counted);
 //! `iostat` reads `/proc/stat` and `/proc/diskstats`; `lsblk` opens and reads Dir
-//! `/sys/block` and reads File `/proc/mounts`; `unmount` checks `unmount` on Dir `<path>` and
-//! then calls `umount2(path, UMOUNT_NOFOLLOW)`.
+//! `/sys/block` and reads File `/proc/mounts`; `unmount` checks `unmount` on Dir `<path>`, opens
+//! the parent without following any symlink (refusing a path that has one), authorizes the
+//! resolved mount point and unmounts exactly it through the parent's descriptor.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -43,6 +44,10 @@ pub enum DiskError {
     /// The path is not absolute or not valid.
     #[error("invalid path `{0}`")]
     InvalidPath(String),
+    /// The path goes through a symlink; `unmount` only acts on a path without one, so what
+    /// is unmounted is the mount point that was authorized.
+    #[error("`{0}` goes through a symlink")]
+    SymlinkInPath(String),
     /// A system call failed.
     #[error("{op} failed: {source}")]
     System {
@@ -66,9 +71,9 @@ impl DiskError {
     pub fn kind(&self) -> DiskErrorKind {
         match self {
             DiskError::Denied(_) => DiskErrorKind::PermissionDenied,
-            DiskError::Auth(AuthError::InvalidPath { .. }) | DiskError::InvalidPath(_) => {
-                DiskErrorKind::InvalidPath
-            }
+            DiskError::Auth(AuthError::InvalidPath { .. })
+            | DiskError::InvalidPath(_)
+            | DiskError::SymlinkInPath(_) => DiskErrorKind::InvalidPath,
             DiskError::Auth(_) => DiskErrorKind::AuthorizationError,
             DiskError::System { .. } => DiskErrorKind::SystemError,
             DiskError::Io { .. } => DiskErrorKind::IoError,
@@ -211,7 +216,18 @@ pub fn filesystems(
             }
             Err(e) => return Err(e.into()),
         }
-        let Ok(st) = rustix::fs::statvfs(mp.as_str()) else {
+        // By descriptor, opened without following any symlink: the usage reported is that of
+        // the mount point that was authorized, even if a component was swapped for a symlink.
+        let Ok(fd) = rustix::fs::openat2(
+            rustix::fs::CWD,
+            mp.as_str(),
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+            rustix::fs::ResolveFlags::NO_SYMLINKS | rustix::fs::ResolveFlags::NO_MAGICLINKS,
+        ) else {
+            continue;
+        };
+        let Ok(st) = rustix::fs::fstatvfs(&fd) else {
             continue;
         };
         let frsize = st.f_frsize.max(1);
@@ -473,20 +489,67 @@ pub fn lsblk(ctx: &SdkContext) -> Result<Vec<BlockDevice>, DiskError> {
 }
 
 /// Unmounts the filesystem at `path`. Checks `unmount` on Dir `<path>` (lexically
-/// normalised, absolute paths only), then calls `umount2(path, UMOUNT_NOFOLLOW)` so a symlink
-/// at the last component is not followed.
+/// normalised, absolute paths only) before touching the path. The parent directory is then
+/// opened with `openat2(RESOLVE_NO_SYMLINKS)`, so a symlink anywhere in the path is refused
+/// ([`DiskError::SymlinkInPath`]) instead of leading out of the grant; the path the kernel
+/// reports for that descriptor is authorized as well when it differs (a directory renamed
+/// meanwhile), and exactly the mount at `<that descriptor>/<name>` is unmounted:
+/// `umount2("/proc/self/fd/<N>/<name>", UMOUNT_NOFOLLOW)`. The descriptor pins the parent
+/// (on the enclosing file system, so it does not keep the mount busy), and `UMOUNT_NOFOLLOW`
+/// keeps a symlink at the last component from being followed.
 pub fn unmount(ctx: &SdkContext, path: &str) -> Result<(), DiskError> {
+    use std::os::fd::AsRawFd;
     if !path.starts_with('/') {
         return Err(DiskError::InvalidPath(path.to_string()));
     }
     let rp = ResourcePath::new(path)?;
     ctx.check(Action::FsUnmount, &Resource::dir_path(&rp))?;
-    rustix::mount::unmount(rp.as_str(), rustix::mount::UnmountFlags::NOFOLLOW).map_err(|e| {
-        DiskError::System {
-            op: "umount2",
-            source: e.into(),
+    let umount = |target: &str| {
+        rustix::mount::unmount(target, rustix::mount::UnmountFlags::NOFOLLOW).map_err(|e| {
+            DiskError::System {
+                op: "umount2",
+                source: e.into(),
+            }
+        })
+    };
+    let Some(parent) = rp.parent() else {
+        // `/` itself: there is no component to resolve.
+        return umount("/");
+    };
+    let name = rp.file_name();
+    // No O_NOFOLLOW: with O_PATH it would hand back a symlink at the last component instead
+    // of failing; RESOLVE_NO_SYMLINKS refuses a symlink at every component.
+    let flags =
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
+    let resolve = rustix::fs::ResolveFlags::NO_SYMLINKS | rustix::fs::ResolveFlags::NO_MAGICLINKS;
+    let pfd = rustix::fs::openat2(
+        rustix::fs::CWD,
+        parent.as_str(),
+        flags,
+        rustix::fs::Mode::empty(),
+        resolve,
+    )
+    .map_err(|e| {
+        if e == rustix::io::Errno::LOOP {
+            DiskError::SymlinkInPath(rp.as_str().to_string())
+        } else {
+            DiskError::System {
+                op: "open",
+                source: e.into(),
+            }
         }
-    })
+    })?;
+    let link = format!("/proc/self/fd/{}", pfd.as_raw_fd());
+    let real = std::fs::read_link(&link).map_err(|e| DiskError::System {
+        op: "readlink",
+        source: e,
+    })?;
+    let real = ResourcePath::from_bytes(std::os::unix::ffi::OsStrExt::as_bytes(real.as_os_str()))?
+        .join(name)?;
+    if real != rp {
+        ctx.check(Action::FsUnmount, &Resource::dir_path(&real))?;
+    }
+    umount(&format!("{link}/{name}"))
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@
 //! * **No shell, nothing inherited.** argv is exactly the given arguments (a `(key, value)`
 //!   pair becomes two entries; `argv[0]` is the file's name), the environment is exactly the
 //!   given map (not even `PATH` is inherited), stdin is `/dev/null`, and the child gets its own
-//!   process group.
+//!   process group. No descriptor above 2 is inherited: the spawning thread takes a private
+//!   copy of the descriptor table (`unshare(CLONE_FILES)`) and closes everything above 2 in it
+//!   but the executable and the output pipes, so even a runner descriptor opened without
+//!   close-on-exec stays in the runner.
 //! * **No privilege gain.** The child is created from a short-lived thread that first sets
 //!   `PR_SET_NO_NEW_PRIVS` and clears its ambient capabilities; both are inherited by the
 //!   child, so set-uid binaries and file capabilities grant nothing. Without requested
@@ -64,7 +67,15 @@
 //!   byte cap (the excess is read and discarded, and the truncation reported), so the child can
 //!   never block on a full pipe. A timeout or the context's cancellation flag kills the whole
 //!   process group with `SIGKILL`. When the child exits, whatever is left in its process group
-//!   is killed too, so nothing started by the call outlives it.
+//!   is killed too. **Descendants that left the group** (`setsid`, `setpgid`) are contained by
+//!   `PR_SET_CHILD_SUBREAPER` on the runner: orphans are reparented to the runner instead of
+//!   init, and a sweep (when the child exits or is killed, and again after it is reaped) kills
+//!   and reaps every child of the runner that no running `execute` spawned, with everything
+//!   below it, until none is left. Concurrent calls share one registry of live children, held
+//!   across each spawn, so a sweep never takes another call's child (it may take another
+//!   call's escaped orphan early). Without [`contain_all_children`] a sweep spares children in
+//!   the process's own process group (an embedding program's own children); the runner
+//!   calls it, so there every other child is swept.
 //!
 //! Every helper the SDK runs for itself (`sysctl --system`, gdb for core dumps and process
 //! traces) is opened through the file-system API and run through [`execute`], so the same
@@ -90,6 +101,15 @@ pub use coredump::{
 };
 pub use error::{ExecError, ExecErrorKind};
 pub use gdb::GDB_BINARIES;
+
+/// Makes every later sweep take **all** children of this process that no running `execute`
+/// spawned, not only those outside the process's own process group. An embedding program
+/// whose only children are `execute`'s (the runner) calls this once at start, so a
+/// descendant that joined the runner's process group before being orphaned is killed too.
+/// Programs that spawn children of their own must not call it.
+pub fn contain_all_children() {
+    run::set_contain_all(true);
+}
 
 /// Timeout used by [`ExecuteOptions::default`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);

@@ -1,10 +1,13 @@
 //! Spawning and supervising the child: output capture, timeout, cancellation, reaping.
 
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -22,6 +25,220 @@ const TICK: Duration = Duration::from_millis(50);
 /// After the child exited, how long output from left-over descriptor holders (processes that
 /// left the group) is still read before the pipes are abandoned.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// How many kill-and-reap rounds one sweep makes at most (each round takes the processes that
+/// were reparented to the runner since the previous one).
+const SWEEP_ROUNDS: usize = 64;
+
+/// How long a sweep waits at most for one killed process to become reapable.
+const REAP_WAIT: Duration = Duration::from_secs(2);
+
+/// The children `execute` spawned and has not reaped yet, process-wide. The lock is held
+/// across a spawn and its registration, and across a sweep, so a sweep never takes another
+/// call's new child for an escaped descendant.
+static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Whether a sweep takes every unregistered child of the process (see
+/// [`super::contain_all_children`]).
+static CONTAIN_ALL: AtomicBool = AtomicBool::new(false);
+
+/// Whether `PR_SET_CHILD_SUBREAPER` is set on the process (set once, at the first spawn).
+static SUBREAPER: OnceLock<Result<(), Errno>> = OnceLock::new();
+
+pub(super) fn set_contain_all(on: bool) {
+    CONTAIN_ALL.store(on, Ordering::SeqCst);
+}
+
+fn live() -> MutexGuard<'static, BTreeSet<i32>> {
+    LIVE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Makes the runner the reaper of every orphaned descendant of its children, so a process
+/// that leaves the child's group or session (`setsid`) is reparented to the runner instead of
+/// init, where a sweep finds it.
+fn become_subreaper() -> Result<(), ExecError> {
+    SUBREAPER
+        .get_or_init(|| rustix::process::set_child_subreaper(Some(rustix::process::getpid())))
+        .map_err(|e| ExecError::Io {
+            op: "prctl(PR_SET_CHILD_SUBREAPER)",
+            source: e.into(),
+        })
+}
+
+/// One row of the process table.
+struct Row {
+    ppid: i32,
+    pgid: i32,
+    starttime: u64,
+}
+
+fn process_table() -> HashMap<i32, Row> {
+    let mut rows = HashMap::new();
+    let Ok(all) = procfs::process::all_processes() else {
+        return rows;
+    };
+    for p in all.filter_map(Result::ok) {
+        if let Ok(st) = p.stat() {
+            rows.insert(
+                st.pid,
+                Row {
+                    ppid: st.ppid,
+                    pgid: st.pgrp,
+                    starttime: st.starttime,
+                },
+            );
+        }
+    }
+    rows
+}
+
+/// Sends SIGKILL to `pid`, a process that is not our child (so its pid could be reused): via a
+/// pidfd, and only if it is still the process seen in the table (same start time).
+fn kill_pinned(pid: i32, starttime: u64) {
+    let Some(rpid) = Pid::from_raw(pid) else {
+        return;
+    };
+    let Ok(pidfd) = rustix::process::pidfd_open(rpid, rustix::process::PidfdFlags::empty()) else {
+        return;
+    };
+    let same = procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .is_ok_and(|st| st.starttime == starttime);
+    if same {
+        let _ = rustix::process::pidfd_send_signal(&pidfd, Signal::KILL);
+    }
+}
+
+/// Reaps our child `pid` once it has exited, waiting at most [`REAP_WAIT`].
+fn reap(pid: i32) {
+    let Some(rpid) = Pid::from_raw(pid) else {
+        return;
+    };
+    let start = Instant::now();
+    loop {
+        match rustix::process::waitid(
+            WaitId::Pid(rpid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+        ) {
+            Ok(Some(_)) | Err(Errno::CHILD) => return,
+            Ok(None) | Err(Errno::INTR) => {}
+            Err(_) => return,
+        }
+        if start.elapsed() >= REAP_WAIT {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Kills and reaps every descendant of an `execute` that escaped the child's process group:
+/// whatever was reparented to the runner (it is the subreaper) and is not a child `execute`
+/// is still running, together with everything below it. Without [`CONTAIN_ALL`], children in
+/// the runner's own process group are left alone (an embedding program's own children; an
+/// `execute` child always has its own group). Repeated until nothing is left, because each
+/// kill reparents the next level to the runner.
+fn sweep() {
+    let live = live();
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    let my_pgid = rustix::process::getpgrp().as_raw_nonzero().get();
+    let all = CONTAIN_ALL.load(Ordering::SeqCst);
+    for _ in 0..SWEEP_ROUNDS {
+        let table = process_table();
+        let roots: Vec<i32> = table
+            .iter()
+            .filter(|(pid, r)| r.ppid == me && !live.contains(*pid) && (all || r.pgid != my_pgid))
+            .map(|(pid, _)| *pid)
+            .collect();
+        if roots.is_empty() {
+            return;
+        }
+        // Everything below the roots first (pinned, since those pids are not ours), then the
+        // roots themselves (our unreaped children: their pids cannot be reused).
+        let mut below: Vec<i32> = Vec::new();
+        let mut frontier: BTreeSet<i32> = roots.iter().copied().collect();
+        while !frontier.is_empty() {
+            let next: BTreeSet<i32> = table
+                .iter()
+                .filter(|(_, r)| frontier.contains(&r.ppid))
+                .map(|(pid, _)| *pid)
+                .collect();
+            below.extend(next.iter().copied());
+            frontier = next;
+            if below.len() > table.len() {
+                break;
+            }
+        }
+        for pid in &below {
+            if let Some(r) = table.get(pid) {
+                kill_pinned(*pid, r.starttime);
+            }
+        }
+        for pid in &roots {
+            if let Some(p) = Pid::from_raw(*pid) {
+                let _ = rustix::process::kill_process(p, Signal::KILL);
+            }
+        }
+        for pid in &roots {
+            reap(*pid);
+        }
+    }
+}
+
+/// The child's stdout and stderr: the runner's read ends and the write ends handed to the
+/// child.
+struct Pipes {
+    out_r: OwnedFd,
+    out_w: OwnedFd,
+    err_r: OwnedFd,
+    err_w: OwnedFd,
+}
+
+impl Pipes {
+    fn new() -> Result<Self, ExecError> {
+        let pair = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(os("pipe"));
+        let (out_r, out_w) = pair()?;
+        let (err_r, err_w) = pair()?;
+        Ok(Pipes {
+            out_r,
+            out_w,
+            err_r,
+            err_w,
+        })
+    }
+}
+
+/// Gives the calling (spawning) thread its own copy of the descriptor table and closes every
+/// descriptor above 2 in that copy except `keep`, so a child created from this thread inherits
+/// nothing but what is handed to it, whether or not the runner's descriptors are
+/// close-on-exec.
+///
+/// Sound without `unsafe` in spirit too: after `unshare(CLONE_FILES)` the numbers closed here
+/// name entries of this thread's private table only; the runner's own descriptors (and every
+/// `OwnedFd` other threads hold) live in the shared table and are untouched, and this thread
+/// holds no descriptor of its own table but those in `keep` until the spawn. The private table
+/// is released when the thread ends.
+fn private_fd_table(keep: &[RawFd]) -> Result<(), ExecError> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_FILES).map_err(|e| ExecError::Io {
+        op: "unshare(CLONE_FILES)",
+        source: e.into(),
+    })?;
+    let listed: Vec<RawFd> = std::fs::read_dir("/proc/thread-self/fd")
+        .map_err(|e| ExecError::Io {
+            op: "list /proc/thread-self/fd",
+            source: e,
+        })?
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect();
+    for fd in listed {
+        if fd > 2 && !keep.contains(&fd) {
+            // EBADF: the directory stream's own descriptor, already closed.
+            let _ = nix::unistd::close(fd);
+        }
+    }
+    Ok(())
+}
 
 /// How the child is created.
 pub(super) struct Spawn {
@@ -195,7 +412,13 @@ fn grant(caps: CapabilitySet, how: &Spawn) -> Result<(), ExecError> {
 /// has joined the target's PID namespace if one was asked for: all of these are per-thread
 /// attributes inherited by a child created from that thread, and the thread ends right after
 /// the spawn.
-fn spawn(mut cmd: Command, path: &str, how: &Spawn) -> Result<Child, ExecError> {
+fn spawn(
+    mut cmd: Command,
+    path: &str,
+    how: &Spawn,
+    pipes: &Pipes,
+    exe: RawFd,
+) -> Result<Child, ExecError> {
     let spawn_err = |source: std::io::Error| ExecError::Spawn {
         path: path.to_string(),
         source,
@@ -217,6 +440,18 @@ fn spawn(mut cmd: Command, path: &str, how: &Spawn) -> Result<Child, ExecError> 
                     source: e.into(),
                 })?;
             }
+            let (out_w, err_w) = (pipes.out_w.as_raw_fd(), pipes.err_w.as_raw_fd());
+            private_fd_table(&[exe, out_w, err_w])?;
+            // Duplicates in the private table; std hands them to the child as 1 and 2 and
+            // closes them after the spawn.
+            let dup = |fd: &OwnedFd| {
+                fd.try_clone().map_err(|e| ExecError::Io {
+                    op: "dup",
+                    source: e,
+                })
+            };
+            cmd.stdout(Stdio::from(dup(&pipes.out_w)?))
+                .stderr(Stdio::from(dup(&pipes.err_w)?));
             match how.capabilities {
                 Some(caps) => grant(caps, how)?,
                 None => {
@@ -272,8 +507,6 @@ pub(super) fn run(
         .env_clear()
         .envs(&opts.env)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .current_dir("/")
         .process_group(0);
     // Without capabilities, std does setgid, then setgroups([]) when root switches user, then
@@ -286,13 +519,33 @@ pub(super) fn run(
             cmd.uid(uid);
         }
     }
-    let mut child = spawn(cmd, path, &how)?;
-    let pid =
-        Pid::from_raw(i32::try_from(child.id()).unwrap_or(0)).ok_or_else(|| ExecError::Io {
+    become_subreaper()?;
+    let pipes = Pipes::new()?;
+    let mut child = {
+        let mut live = live();
+        let child = spawn(cmd, path, &how, &pipes, file.file.as_raw_fd())?;
+        if let Ok(raw) = i32::try_from(child.id()) {
+            live.insert(raw);
+        }
+        child
+    };
+    let Pipes {
+        out_r,
+        out_w,
+        err_r,
+        err_w,
+    } = pipes;
+    // Only the child (and what it starts) holds the write ends now: end of file comes when
+    // they are all gone.
+    drop((out_w, err_w));
+    let raw = i32::try_from(child.id()).unwrap_or(0);
+    let Some(pid) = Pid::from_raw(raw) else {
+        return Err(ExecError::Io {
             op: "spawn",
             source: std::io::Error::other("invalid child pid"),
-        })?;
-    let outcome = supervise(ctx, &mut child, pid, opts.timeout, how.cap);
+        });
+    };
+    let outcome = supervise(ctx, pid, (out_r, err_r), opts.timeout, how.cap);
     if outcome.is_err() {
         kill_group(pid);
     }
@@ -301,6 +554,9 @@ pub(super) fn run(
         op: "wait",
         source: e,
     });
+    live().remove(&raw);
+    // Whatever the child left behind (reparented to the runner meanwhile) goes too.
+    sweep();
     let (mut result, cancelled) = outcome?;
     let status = status?;
     if cancelled {
@@ -314,17 +570,13 @@ pub(super) fn run(
 /// The poll loop. Returns the captured output and whether the run was cancelled.
 fn supervise(
     ctx: &SdkContext,
-    child: &mut Child,
     pid: Pid,
+    (out_r, err_r): (OwnedFd, OwnedFd),
     timeout: Duration,
     cap: usize,
 ) -> Result<(ExecuteResult, bool), ExecError> {
-    let missing = || ExecError::Io {
-        op: "spawn",
-        source: std::io::Error::other("the child's pipes are missing"),
-    };
-    let mut out = Capture::new(OwnedFd::from(child.stdout.take().ok_or_else(missing)?), cap)?;
-    let mut err = Capture::new(OwnedFd::from(child.stderr.take().ok_or_else(missing)?), cap)?;
+    let mut out = Capture::new(out_r, cap)?;
+    let mut err = Capture::new(err_r, cap)?;
     let start = Instant::now();
     let deadline = start.checked_add(timeout);
     let mut scratch = vec![0u8; 64 * 1024];
@@ -365,8 +617,10 @@ fn supervise(
         err.drain(&mut scratch);
         if drain_until.is_none() {
             if exited(pid)? {
-                // Nothing started by the call may outlive it.
+                // Nothing started by the call may outlive it: its group, then whatever left
+                // the group and was reparented to the runner.
                 kill_group(pid);
+                sweep();
                 drain_until = Some(Instant::now() + DRAIN_GRACE);
                 continue;
             }

@@ -15,10 +15,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use procfs::process::{FDTarget, Process};
-use rex_auth::{Action, AuthError, Denied, ProcessAttrs, Resource};
+use rex_auth::{Action, AuthError, Denied, ProcessAttrs, Resource, ResourcePath};
+use rustix::fs::AtFlags;
 use rustix::process::{Pid, PidfdFlags};
 
 use crate::SdkContext;
+use crate::fs::{DirHandle, EntryType, FsError, OpenDirOptions};
 
 mod ipcs;
 mod ns;
@@ -783,8 +785,9 @@ impl ProcessManager {
         Ok(report)
     }
 
-    /// Open files of processes (`lsof`). Checks `open`+`read` on Dir `/proc`, then `list_fds`
-    /// per process; denied processes are left out and counted.
+    /// Open files of processes (`lsof`). Checks `open`+`read` on Dir `/proc`; with a `path`,
+    /// authorizes it as [`authorized_target`] describes; then `list_fds` per process; denied
+    /// processes are left out and counted.
     pub fn list_open_files(
         &mut self,
         ctx: &SdkContext,
@@ -792,10 +795,7 @@ impl ProcessManager {
     ) -> Result<Filtered<OpenFileInfo>, ProcessError> {
         check_list_dir_proc(ctx)?;
         let target = match &opts.path {
-            Some(p) => Some(std::fs::canonicalize(p).map_err(|e| ProcessError::Os {
-                op: "canonicalize",
-                source: e,
-            })?),
+            Some(p) => Some(authorized_target(ctx, p)?),
             None => None,
         };
         let pids = match opts.pid {
@@ -841,18 +841,17 @@ impl ProcessManager {
     }
 
     /// Processes using `path` (`fuser`): as an open file, cwd, root or executable. Checks
-    /// `open`+`read` on Dir `/proc`, then `list_fds` per process; denied processes are left
-    /// out and counted. The path is canonicalized (symlinks followed), as REX does.
+    /// `open`+`read` on Dir `/proc`, then authorizes the path as [`authorized_target`]
+    /// describes (`stat` on it, `open` on its parent; no symlink in it), then `list_fds` per
+    /// process; denied processes are left out and counted. Unlike REX, the path is never
+    /// canonicalized by name: a path through a symlink is refused (give the real path).
     pub fn processes_using_path(
         &mut self,
         ctx: &SdkContext,
         path: &Path,
     ) -> Result<Filtered<FuserInfo>, ProcessError> {
         check_list_dir_proc(ctx)?;
-        let target = std::fs::canonicalize(path).map_err(|e| ProcessError::Os {
-            op: "canonicalize",
-            source: e,
-        })?;
+        let target = authorized_target(ctx, path)?;
         let mut out = Filtered::default();
         for pid in all_pids()? {
             if ctx.is_cancelled() || out.items.len() >= ctx.limits().max_entries {
@@ -893,6 +892,88 @@ impl ProcessManager {
             }
         }
         Ok(out)
+    }
+}
+
+/// Authorizes the script's path for `fuser`/`lsof` before anything touches it, and returns
+/// it as the path to match.
+///
+/// Checks, in order: `stat` on the path as a `Dir` and as a `File` (at least one must be
+/// allowed; this runs before any system call), `open` on Dir `<parent>` (the parent is opened
+/// through [`DirHandle::open`] without following symlinks), then, by what the entry turns out
+/// to be (`fstatat` without following), `stat` on that type must be allowed. A missing entry is
+/// reported as missing only when both types may be `stat`ed; otherwise it gets the same denial
+/// as an existing entry of the denied type, so a denied path answers the same whether or not
+/// it exists. A symlink anywhere in the path is refused (unlike REX, which canonicalized by
+/// name); since no symlink was crossed, the path is the real path the kernel reports for the
+/// processes' files.
+fn authorized_target(ctx: &SdkContext, path: &Path) -> Result<PathBuf, ProcessError> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| ProcessError::Validation("the path is not valid UTF-8".into()))?;
+    let p = ResourcePath::new(text)?;
+    let decide = |r: Resource| match ctx.check(Action::FsStat, &r) {
+        Ok(()) => Ok(None),
+        Err(AuthError::Denied(d)) => Ok(Some(d)),
+        Err(e) => Err(ProcessError::Auth(e)),
+    };
+    let dir_denied = decide(Resource::dir_path(&p))?;
+    let file_denied = decide(Resource::file_path(&p))?;
+    let (dir_denied, file_denied) = match (dir_denied, file_denied) {
+        (Some(d), Some(_)) => return Err(ProcessError::Denied(d)),
+        other => other,
+    };
+    let Some(parent) = p.parent() else {
+        // `/`: a directory that always exists.
+        return match dir_denied {
+            Some(d) => Err(ProcessError::Denied(d)),
+            None => Ok(PathBuf::from("/")),
+        };
+    };
+    let dir = DirHandle::open(ctx, parent.as_str(), OpenDirOptions::default()).map_err(from_fs)?;
+    let kind = match rustix::fs::statat(&*dir.fd, p.file_name(), AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => EntryType::from_stat(&st),
+        Err(rustix::io::Errno::NOENT) => {
+            return match dir_denied.or(file_denied) {
+                Some(d) => Err(ProcessError::Denied(d)),
+                None => Err(ProcessError::Os {
+                    op: "stat",
+                    source: std::io::Error::from_raw_os_error(
+                        rustix::io::Errno::NOENT.raw_os_error(),
+                    ),
+                }),
+            };
+        }
+        Err(e) => {
+            return Err(ProcessError::Os {
+                op: "stat",
+                source: e.into(),
+            });
+        }
+    };
+    let denied = if kind == EntryType::Dir {
+        dir_denied
+    } else {
+        file_denied
+    };
+    if let Some(d) = denied {
+        return Err(ProcessError::Denied(d));
+    }
+    if kind == EntryType::Symlink {
+        return Err(ProcessError::Validation(format!(
+            "`{p}` is a symlink; give the path it points to"
+        )));
+    }
+    Ok(PathBuf::from(p.as_str()))
+}
+
+/// A file-system error met while authorizing a path, as a process error.
+fn from_fs(e: FsError) -> ProcessError {
+    match e {
+        FsError::PermissionDenied(d) => ProcessError::Denied(d),
+        FsError::AuthorizationError(a) => ProcessError::Auth(a),
+        FsError::Io { op, source, .. } => ProcessError::Os { op, source },
+        other => ProcessError::Validation(other.to_string()),
     }
 }
 
@@ -937,9 +1018,12 @@ fn open_pidfd(pid: u32) -> Result<rustix::fd::OwnedFd, ProcessError> {
     })
 }
 
-fn file_type_of(path: &Path) -> String {
+/// The type of what a `/proc/<pid>/{fd/<n>,cwd,root,exe}` magic link refers to: the open
+/// object itself (never a lookup of the path name it displays, which may name another file or
+/// none, and would probe a name the policy never opened).
+fn file_type_of(link: &str) -> String {
     use std::os::unix::fs::FileTypeExt;
-    match std::fs::symlink_metadata(path) {
+    match std::fs::metadata(link) {
         Ok(m) => {
             let t = m.file_type();
             if t.is_file() {
@@ -965,13 +1049,14 @@ fn file_type_of(path: &Path) -> String {
 
 fn open_files(p: &Process) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    for (res, code) in [
-        (p.cwd(), Access::Cwd),
-        (p.root(), Access::Root),
-        (p.exe(), Access::Exe),
+    let pid = p.pid();
+    for (res, code, link) in [
+        (p.cwd(), Access::Cwd, "cwd"),
+        (p.root(), Access::Root, "root"),
+        (p.exe(), Access::Exe, "exe"),
     ] {
         if let Ok(path) = res {
-            let t = file_type_of(&path);
+            let t = file_type_of(&format!("/proc/{pid}/{link}"));
             out.push((
                 path.to_string_lossy().into_owned(),
                 t,
@@ -992,7 +1077,10 @@ fn open_files(p: &Process) -> Vec<(String, String, String)> {
         }
         .to_string();
         let (path, t) = match &fd.target {
-            FDTarget::Path(path) => (path.to_string_lossy().into_owned(), file_type_of(path)),
+            FDTarget::Path(path) => (
+                path.to_string_lossy().into_owned(),
+                file_type_of(&format!("/proc/{pid}/fd/{}", fd.fd)),
+            ),
             FDTarget::Socket(i) => (format!("socket:[{i}]"), "sock".into()),
             FDTarget::Net(i) => (format!("net:[{i}]"), "sock".into()),
             FDTarget::Pipe(i) => (format!("pipe:[{i}]"), "pipe".into()),
