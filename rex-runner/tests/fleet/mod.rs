@@ -208,3 +208,173 @@ fn ssm_patterns_refuse_every_value_that_could_be_shell_text() {
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stdout.is_empty());
 }
+
+// ---- Ansible: the rex.runner collection with a real ansible-core ----
+
+/// The workspace's Python venv with ansible-core (and the MCP client), made by `.ci/run`.
+fn venv_tool(name: &str) -> Option<std::path::PathBuf> {
+    let venv = std::env::var_os("REX_TEST_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/venv"));
+    let tool = venv.join("bin").join(name);
+    if tool.exists() {
+        return Some(tool);
+    }
+    // CI installs the venv before the tests: there a missing tool is a failure, not a skip.
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing: .ci/run must install ansible-core into the venv",
+        tool.display()
+    );
+    eprintln!(
+        "SKIPPED: {} not found (python3 -m venv target/venv && target/venv/bin/pip install ansible-core)",
+        tool.display()
+    );
+    None
+}
+
+fn ansible_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../integrations/ansible")
+}
+
+/// An `ansible*` command with its state kept in `home` and the collection on its path.
+fn ansible(tool: &Path, home: &Path) -> Command {
+    let mut c = Command::new(tool);
+    c.env("ANSIBLE_HOME", home)
+        .env("ANSIBLE_LOCAL_TEMP", home.join("tmp"))
+        .env("ANSIBLE_REMOTE_TEMP", home.join("tmp"))
+        .env("ANSIBLE_COLLECTIONS_PATH", ansible_dir())
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_HOST_KEY_CHECKING", "0")
+        .env_remove("LOG_LEVEL");
+    c
+}
+
+#[test]
+fn ansible_playbook_runs_the_script_on_three_hosts_and_fails_the_denied_one() {
+    let Some(playbook) = venv_tool("ansible-playbook") else {
+        return;
+    };
+    let fx = Fixture::new();
+    let root = fx.path("fleet");
+    let examples = ansible_dir().join("examples");
+    let out = ansible(&playbook, &fx.path("home"))
+        .current_dir(&examples)
+        .args(["-i", "inventory.local.ini", "site.yml"])
+        .arg("-e")
+        .arg(format!("rex_demo_root={}", root.display()))
+        .arg("-e")
+        .arg(format!("rex_runner_binary={}", runner_path()))
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One host failed (ansible-playbook's exit 2), the others did not.
+    assert_eq!(out.status.code(), Some(2), "{log}");
+    assert!(log.contains("db1") && log.contains("failed=1"), "{log}");
+    let result = |host: &str| -> Value {
+        let text = std::fs::read_to_string(root.join("results").join(format!("{host}.json")))
+            .unwrap_or_else(|e| panic!("no result collected for {host}: {e}\n{log}"));
+        serde_json::from_str(&text).unwrap()
+    };
+    for host in ["web1", "web2"] {
+        let r = result(host);
+        assert_eq!(r["status"], "SUCCESS", "{host}: {r}");
+        assert_eq!(r["failed"], false, "{host}");
+        assert_eq!(r["changed"], false, "a read-only policy never changes the host");
+        assert_eq!(r["rc"], 0);
+        assert!(r["output"].as_str().unwrap().contains("\"count\": 2"), "{r}");
+        assert!(r["output"].as_str().unwrap().contains("ERROR disk still full"));
+        assert_eq!(r["denials"], serde_json::json!([]));
+        assert_eq!(r["script_sha256"].as_str().unwrap().len(), 64);
+    }
+    let denied = result("db1");
+    assert_eq!(denied["failed"], true, "{denied}");
+    assert_eq!(denied["rc"], 3);
+    assert_eq!(denied["error"]["error_type"], "ACCESS_DENIED_EXCEPTION");
+    let d = &denied["denials"][0];
+    assert_eq!(d["action"], "file_system::Action::\"open\"");
+    assert!(d["resource"].as_str().unwrap().contains("/db1/log"), "{d}");
+    assert_eq!(d["reason"], "no permit matched");
+    // Nothing was changed and no secret came out.
+    for host in ["web1", "web2", "db1"] {
+        let host_root = root.join(host);
+        assert_eq!(
+            std::fs::read_to_string(host_root.join("log/app.log")).unwrap(),
+            "INFO start\nERROR disk full\nINFO retry\nERROR disk still full\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(host_root.join("secret.txt")).unwrap(),
+            "TOP-SECRET\n"
+        );
+        assert!(!result(host).to_string().contains("TOP-SECRET"));
+    }
+}
+
+#[test]
+fn ansible_module_check_mode_compiles_only_and_docs_render() {
+    let (Some(adhoc), Some(doc)) = (venv_tool("ansible"), venv_tool("ansible-doc")) else {
+        return;
+    };
+    let fx = Fixture::new();
+    let home = fx.path("home");
+    let target = fx.write("target.txt", "unchanged\n");
+    let policy = fx.write(
+        "allow-write.cedar",
+        "permit(principal, action, resource);\n",
+    );
+    let adhoc_run = |script: &str, check: bool| -> (i32, String) {
+        let mut c = ansible(&adhoc, &home);
+        c.args(["localhost", "-c", "local", "-m", "rex.runner.rex_script", "-a"])
+            .arg(
+                serde_json::json!({
+                    "script": script,
+                    "policy_file": policy,
+                    "runner_path": runner_path(),
+                })
+                .to_string(),
+            )
+            .arg("-e")
+            .arg("ansible_python_interpreter={{ ansible_playbook_python }}");
+        if check {
+            c.arg("--check");
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let write = format!("rm(\"{}\")", target.display());
+    // Check mode compiles and runs nothing, even under an allow-all policy.
+    let (code, log) = adhoc_run(&write, true);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("\"compiled\": true"), "{log}");
+    assert!(target.exists(), "check mode ran the script");
+    // A script that does not compile fails in check mode.
+    let (code, log) = adhoc_run("let x = ;", true);
+    assert_ne!(code, 0, "{log}");
+    assert!(log.contains("\"compiled\": false"), "{log}");
+    // For real, an allowed delete is reported as a change.
+    let (code, log) = adhoc_run(&write, false);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("CHANGED") && log.contains("\"changed\": true"), "{log}");
+    assert!(!target.exists());
+
+    let out = ansible(&doc, &home)
+        .args(["-t", "module", "rex.runner.rex_script"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for option in ["script_file", "policy_file", "secret_args", "max_memory", "sandbox", "runner_path"] {
+        assert!(text.contains(option), "ansible-doc lacks {option}");
+    }
+}
