@@ -22,6 +22,7 @@ mod inputs;
 mod metrics;
 mod output;
 mod runner;
+pub mod ssm;
 
 pub use audit::{AuditLogSink, RUNNER_LOG_TARGET, TracingAuditSink};
 pub use exit::ExitStatus;

@@ -138,6 +138,24 @@ enum Command {
         #[arg(short = 'a', long = "script-arguments-file")]
         script_arguments_file: Option<PathBuf>,
     },
+    /// Print an AWS SSM Command document (schemaVersion 2.2) that runs a Rex script under
+    /// policy on each targeted instance; its parameters are base64 or plain names, never
+    /// shell text (see docs/FLEET.md).
+    SsmDocument {
+        /// The document's name (used in its description; 3-128 of A-Za-z0-9_.-).
+        #[arg(long, default_value = "Rex-RunScript")]
+        name: String,
+        /// `parameter`: the Policy parameter carries the Cedar text (base64); `path`: it names
+        /// a policy installed as /etc/rex/policies/NAME.cedar.
+        #[arg(long, value_enum, default_value = "path")]
+        policy_from: rex_runner::ssm::PolicyFrom,
+        /// Where rex-runner is installed on the instances (an absolute path).
+        #[arg(long, default_value = "/usr/local/bin/rex-runner")]
+        runner_path: String,
+        /// With `--policy-from path`: the directory of the instances' NAME.cedar files.
+        #[arg(long, default_value = rex_runner::ssm::POLICY_DIR)]
+        policy_dir: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -157,6 +175,17 @@ fn main() -> ExitCode {
             script,
             script_arguments_file,
         }) => check(&script, script_arguments_file.as_deref()),
+        Some(Command::SsmDocument {
+            name,
+            policy_from,
+            runner_path,
+            policy_dir,
+        }) => ssm_document(&rex_runner::ssm::SsmOptions {
+            name,
+            policy_from,
+            runner_path,
+            policy_dir,
+        }),
         None => match logging {
             Ok(()) => run(&cli.run),
             Err(message) => early(
@@ -516,5 +545,27 @@ fn check(script: &std::path::Path, args_file: Option<&std::path::Path>) -> ExitS
             eprintln!("error: {e}");
             ExitStatus::for_error(e.kind())
         }
+    }
+}
+
+/// `ssm-document`: prints the SSM Command document as pretty JSON.
+fn ssm_document(options: &rex_runner::ssm::SsmOptions) -> ExitStatus {
+    let doc = match rex_runner::ssm::ssm_document(options) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::Usage;
+        }
+    };
+    let Ok(text) = serde_json::to_string_pretty(&doc) else {
+        return ExitStatus::Internal;
+    };
+    if std::io::stdout()
+        .write_all((text + "\n").as_bytes())
+        .is_ok()
+    {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Internal
     }
 }

@@ -10,6 +10,7 @@
 )]
 
 mod common_cli;
+mod fleet;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
