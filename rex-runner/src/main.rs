@@ -12,6 +12,11 @@ use rex_runner::{
     read_policy, render,
 };
 
+/// Counts, per thread, the bytes each run holds: the exact memory budget of
+/// `--max-memory` (see docs/EMBEDDING.md, "Memory budget").
+#[global_allocator]
+static ALLOCATOR: rex_core::CountingAllocator = rex_core::CountingAllocator::new();
+
 /// Run a Rhai script on this host, with every host operation checked against Cedar policies.
 ///
 /// Exit codes: 0 success, 1 script error, 2 usage error, 3 access denied, 4 limit exceeded
@@ -77,6 +82,11 @@ struct RunArgs {
     /// Deepest function-call nesting.
     #[arg(long, value_name = "N")]
     max_call_depth: Option<usize>,
+
+    /// Memory budget of the run, in bytes: what the script holds at any moment (values,
+    /// closures, logs). Default 1 GiB.
+    #[arg(long, value_name = "BYTES")]
+    max_memory: Option<usize>,
 
     /// The Cedar principal name, `User::"<NAME>"` (default: the effective user).
     #[arg(long, value_name = "NAME")]
@@ -217,6 +227,9 @@ fn limits(args: &RunArgs) -> Limits {
     }
     if let Some(v) = args.max_call_depth {
         l.max_call_depth = v;
+    }
+    if let Some(v) = args.max_memory {
+        l.max_memory = v;
     }
     l
 }
