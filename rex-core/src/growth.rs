@@ -191,8 +191,9 @@ pub(crate) fn register(engine: &mut Engine, limits: &Limits) {
             }
             let add = len - have;
             caps.string(s.len().saturating_add(add.saturating_mul(c.len_utf8())))?;
-            let text = s.make_mut();
-            text.extend(std::iter::repeat_n(c, add));
+            let mut buf = [0; 4];
+            let unit: &str = c.encode_utf8(&mut buf);
+            s.make_mut().push_str(&unit.repeat(add));
             Ok(())
         },
     );
@@ -213,16 +214,8 @@ pub(crate) fn register(engine: &mut Engine, limits: &Limits) {
                 .min(add.div_ceil(step).saturating_mul(padding.len()));
             caps.string(s.len().saturating_add(bound))?;
             let text = s.make_mut();
-            let mut added = 0;
-            while added < add {
-                if added.saturating_add(step) <= add {
-                    text.push_str(padding);
-                    added = added.saturating_add(step);
-                } else {
-                    text.extend(padding.chars().take(add - added));
-                    added = add;
-                }
-            }
+            text.push_str(&padding.repeat(add / step));
+            text.extend(padding.chars().take(add % step));
             Ok(())
         },
     );

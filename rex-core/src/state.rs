@@ -238,9 +238,7 @@ pub fn push_log(level: LogLevel, message: impl Into<String>, line: Option<usize>
             return;
         }
         let mut message = message.into();
-        if truncate_message(&mut message, state.max_log_message_bytes) {
-            state.truncated_logs = state.truncated_logs.saturating_add(1);
-        }
+        let cut = truncate_message(&mut message, state.max_log_message_bytes);
         let bytes = message.len();
         if state.log_bytes.saturating_add(bytes) > state.max_log_bytes {
             state.dropped_logs = state.dropped_logs.saturating_add(1);
@@ -249,6 +247,9 @@ pub fn push_log(level: LogLevel, message: impl Into<String>, line: Option<usize>
             return;
         }
         state.log_bytes = state.log_bytes.saturating_add(bytes);
+        if cut {
+            state.truncated_logs = state.truncated_logs.saturating_add(1);
+        }
         state.logs.push(ScriptLog {
             level,
             message,

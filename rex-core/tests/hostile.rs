@@ -456,7 +456,7 @@ fn memory_hogs_of_every_shape_end_with_the_memory_limit() {
         // many values of a few MB (the 300 x 15 MB of the issue, scaled to the budget)
         r#"let keep = []; loop { keep.push(blob(1000000)); }"#,
         // many strings
-        r#"let keep = []; let i = 0; loop { let s = "x"; s.pad(10000, 'y'); keep.push(s + i); i += 1; }"#,
+        r#"let keep = []; let i = 0; loop { let s = `${i}`; s.pad(100000, 'y'); keep.push(s); i += 1; }"#,
         // nested arrays
         r#"let a = []; loop { a = [a, a.len(), [1, 2, 3, 4, 5, 6, 7, 8]]; let b = a; a.push(b); }"#,
         // a map of blobs
