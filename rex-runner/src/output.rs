@@ -50,6 +50,10 @@ pub struct ErrorInfo {
     pub error_type: ErrorType,
     /// What happened (at most 1024 characters).
     pub message: String,
+    /// Rex addition: the limit that ended the run (`"memory"`, `"timeout"`, ...), for a
+    /// `SCRIPT_EXCEPTION` caused by one (REX's error types have no limit type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<rex_core::LimitKind>,
 }
 
 /// Rex addition: the structured denial behind an `ACCESS_DENIED_EXCEPTION`.
@@ -109,6 +113,7 @@ impl OutputDocument {
             error: Some(ErrorInfo {
                 error_type,
                 message: truncate_message(message),
+                limit: None,
             }),
             alarms: Vec::new(),
             metrics: Vec::new(),

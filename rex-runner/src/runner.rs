@@ -385,6 +385,7 @@ impl Runner {
                     error: Some(ErrorInfo {
                         error_type,
                         message: truncate_message(&message),
+                        limit: err.limit(),
                     }),
                     alarms: Vec::new(),
                     metrics: Vec::new(),
