@@ -46,7 +46,9 @@ fn growth(c: &mut Criterion) {
     for kind in ["array", "map", "string", "blob"] {
         for n in [10_000usize, 100_000, 1_000_000] {
             let text = script(kind, n);
-            let ast = plain.compile(&text).unwrap_or_else(|_| std::process::exit(1));
+            let ast = plain
+                .compile(&text)
+                .unwrap_or_else(|_| std::process::exit(1));
             let compiled = rex
                 .compile(&text, &args)
                 .unwrap_or_else(|_| std::process::exit(1));
@@ -76,7 +78,9 @@ fn allocator(c: &mut Criterion) {
             }
         })
     });
-    group.bench_function("probe", |b| b.iter(|| black_box(rex_core::thread_held_bytes())));
+    group.bench_function("probe", |b| {
+        b.iter(|| black_box(rex_core::thread_held_bytes()))
+    });
     group.finish();
 }
 

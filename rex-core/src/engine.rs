@@ -143,7 +143,8 @@ impl RexEngineBuilder {
             push_log(LogLevel::Debug, text, pos.line());
         });
         // After every operation: the memory budget (cheap); cancel and clock less often.
-        engine.on_progress(|ops| state::poll(ops).map(|kind| Dynamic::from(TerminationToken(kind))));
+        engine
+            .on_progress(|ops| state::poll(ops).map(|kind| Dynamic::from(TerminationToken(kind))));
 
         // Per-value size limits checked in O(1) before a value grows (issue 14).
         crate::growth::register(&mut engine, &limits);

@@ -33,8 +33,8 @@ pub use limits::{CancelHandle, LimitKind, Limits};
 pub use memory::{CountingAllocator, counting_allocator_installed, thread_held_bytes};
 pub use outcome::{RunOutcome, RunStatus, Timings};
 pub use state::{
-    LOG_TRUNCATION_MARKER, LogLevel, ScriptLog, current_cancel_flag, current_interruption, push_log, record_denial,
-    run_extension,
+    LOG_TRUNCATION_MARKER, LogLevel, ScriptLog, current_cancel_flag, current_interruption,
+    push_log, record_denial, run_extension,
 };
 
 pub use rhai;

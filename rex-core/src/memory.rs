@@ -129,7 +129,9 @@ pub fn counting_allocator_installed() -> bool {
 /// with an enclosing run's ceiling), and returns the previous ceiling for [`restore_ceiling`].
 pub(crate) fn set_run_ceiling(max: usize) -> isize {
     let previous = CEILING.try_with(Cell::get).unwrap_or(isize::MAX);
-    let ceiling = thread_held_bytes().saturating_add(signed(max)).min(previous);
+    let ceiling = thread_held_bytes()
+        .saturating_add(signed(max))
+        .min(previous);
     let _ = CEILING.try_with(|c| c.set(ceiling));
     previous
 }

@@ -267,7 +267,10 @@ fn limits_end_the_run_with_exit_4() {
 fn max_memory_ends_a_memory_hog_with_exit_4() {
     let fx = Fixture::new();
     for (name, text) in [
-        ("blobs.rhai", "let keep = []; loop { keep.push(blob(1000000)); }"),
+        (
+            "blobs.rhai",
+            "let keep = []; loop { keep.push(blob(1000000)); }",
+        ),
         ("double.rhai", "let s = \"ab\"; loop { s += s; }"),
         (
             "strings.rhai",
