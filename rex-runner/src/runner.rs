@@ -374,6 +374,7 @@ impl Runner {
                 metrics: Vec::new(),
                 logs,
                 denial: None,
+                limit: None,
                 script_sha256: None,
                 policy_sha256: Vec::new(),
             },
@@ -385,7 +386,6 @@ impl Runner {
                     error: Some(ErrorInfo {
                         error_type,
                         message: truncate_message(&message),
-                        limit: err.limit(),
                     }),
                     alarms: Vec::new(),
                     metrics: Vec::new(),
@@ -397,6 +397,7 @@ impl Runner {
                         policies: d.reasons.clone(),
                         explanation: d.explanation(),
                     }),
+                    limit: err.limit(),
                     script_sha256: None,
                     policy_sha256: Vec::new(),
                 }

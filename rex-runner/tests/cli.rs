@@ -258,7 +258,7 @@ fn limits_end_the_run_with_exit_4() {
         .arg(&big)
         .args(["--max-string-size", "4096"]));
     assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
-    assert_eq!(r.json()["error"]["limit"], "string_size");
+    assert_eq!(r.json()["limit"], "string_size");
 }
 
 /// Issue 14: a script holding more than `--max-memory` ends with exit 4 and the memory
@@ -285,7 +285,7 @@ fn max_memory_ends_a_memory_hog_with_exit_4() {
         assert_eq!(r.code, 4, "{name}: {}{}", r.stdout, r.stderr);
         let doc = r.json();
         assert_eq!(doc["error"]["error_type"], "SCRIPT_EXCEPTION");
-        assert_eq!(doc["error"]["limit"], "memory", "{name}");
+        assert_eq!(doc["limit"], "memory", "{name}");
         assert!(
             doc["error"]["message"]
                 .as_str()

@@ -321,8 +321,8 @@ fn a_memory_hog_and_a_small_run_in_one_runner_are_accounted_separately() {
         hog.outcome.error.as_ref().unwrap().kind(),
         ErrorKind::Limit(rex_core::LimitKind::Memory)
     );
+    assert_eq!(hog.document.limit, Some(rex_core::LimitKind::Memory));
     let error = hog.document.error.as_ref().unwrap();
-    assert_eq!(error.limit, Some(rex_core::LimitKind::Memory));
     assert!(error.message.contains("memory limit"), "{}", error.message);
     assert_eq!(small.exit, ExitStatus::Success, "{:?}", small.outcome.error);
     assert_eq!(small.document.output, "40");
