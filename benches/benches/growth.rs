@@ -11,6 +11,12 @@
 //!   global (counting) allocator, and the budget probe (`thread_held_bytes`) alone; compare
 //!   `allocator/counting` with `alloc_plain/system` of the `alloc_plain` bench, which runs
 //!   the same loop under the system allocator.
+//!
+//! Measured (`-- --quick`, bench profile, shared 2-core machine, 2026-12-02), rex / rhai:
+//! array 3.5 / 2.5 ms at 10k, 34 / 31 ms at 100k, 341 / 312 ms at 1M (1.09x; before issue 14
+//! 50k pushes took 665 ms, quadratic); map 1.23 / 1.91 s at 1M; string `+=` 199 / 193 ms at
+//! 1M; BLOB 300 / 282 ms at 1M. Allocator: 10,000 alloc+free of 64 bytes 84 µs counting vs
+//! 105 µs system (within noise); the budget probe 0.33 ns.
 
 use std::hint::black_box;
 
