@@ -87,8 +87,10 @@ pub struct Limits {
     pub max_array_size: usize,
     /// Maximum number of entries of an object map.
     ///
-    /// Rhai checks `m[key] = value` lazily: the map is caught when it is next used, and a
-    /// loop that never uses it is bounded by [`Limits::max_operations`] and the timeout.
+    /// Checked by Rhai's data-size checks only, which the engine keeps when no
+    /// [`crate::CountingAllocator`] is installed (lazily: `m[key] = value` is caught when the
+    /// map is next used). With the allocator, map entries count toward
+    /// [`Limits::max_memory`] instead.
     pub max_map_size: usize,
     /// Maximum number of variables in scope (script arguments included).
     pub max_variables: usize,
