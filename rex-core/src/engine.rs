@@ -213,20 +213,25 @@ impl RexEngineBuilder {
                 .unwrap_or(text);
             push_log(LogLevel::Debug, text, pos.line());
         });
-        engine.on_progress(|ops| {
-            if !ops.is_multiple_of(CHECK_EVERY) {
-                return None;
-            }
-            state::poll(ops).map(|kind| Dynamic::from(TerminationToken(kind)))
-        });
+        // After every operation: the memory budget (cheap); cancel and clock less often.
+        engine
+            .on_progress(|ops| state::poll(ops).map(|kind| Dynamic::from(TerminationToken(kind))));
 
+        // Per-value size limits checked in O(1) before a value grows (issue 14).
+        crate::growth::register(&mut engine, &limits);
         engine
             .set_max_operations(limits.max_operations)
             .set_max_call_levels(limits.max_call_depth)
-            .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
-            .set_max_string_size(limits.max_string_size)
-            .set_max_array_size(limits.max_array_size)
-            .set_max_map_size(limits.max_map_size)
+            .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth);
+        if !crate::memory::counting_allocator_installed() {
+            // No exact memory count: keep Rhai's own data-size checks as the estimate (they
+            // walk arrays and maps after each call, so growing an array is quadratic).
+            engine
+                .set_max_string_size(limits.max_string_size)
+                .set_max_array_size(limits.max_array_size)
+                .set_max_map_size(limits.max_map_size);
+        }
+        engine
             .set_max_variables(limits.max_variables)
             .set_max_functions(limits.max_functions)
             .set_max_modules(limits.max_modules);
@@ -375,16 +380,12 @@ impl RexEngine {
         let cancel = options.cancel.clone().unwrap_or_default();
         let timeout = options.timeout.or(self.limits.timeout);
         let start = Instant::now();
-        let state = RunState {
-            cancel: cancel.flag(),
-            deadline: timeout.and_then(|t| start.checked_add(t)),
-            max_logs: self.limits.max_log_entries,
-            logs: Vec::new(),
-            dropped_logs: 0,
-            denials: Vec::new(),
-            terminated: None,
-            extensions: options.extensions.clone(),
-        };
+        let state = RunState::new(
+            &self.limits,
+            cancel.flag(),
+            timeout.and_then(|t| start.checked_add(t)),
+            options.extensions.clone(),
+        );
         let evaluate = move || self.evaluate(compiled, args, state);
         let (result, state) = if self.limits.stack_size == 0 {
             evaluate()
@@ -409,10 +410,10 @@ impl RexEngine {
         };
         timings.run = start.elapsed();
 
-        let (logs, dropped_logs, denials, terminated) = match state {
-            Some(s) => (s.logs, s.dropped_logs, s.denials, s.terminated),
-            None => (Vec::new(), 0, Vec::new(), None),
-        };
+        let state = state.unwrap_or_else(|| {
+            RunState::new(&self.limits, cancel.flag(), None, RunExtensions::default())
+        });
+        let terminated = state.terminated;
         let mut outcome = match result {
             Ok(Ok(Ok((output, value)))) => RunOutcome {
                 status: RunStatus::Success,
@@ -421,7 +422,9 @@ impl RexEngine {
                 error: None,
                 logs: Vec::new(),
                 dropped_logs: 0,
+                truncated_logs: 0,
                 denials: Vec::new(),
+                dropped_denials: 0,
                 timings,
             },
             Ok(Ok(Err(problem))) => RunOutcome::failed(RunError::Unrenderable(problem), timings),
@@ -443,9 +446,11 @@ impl RexEngine {
                 timings,
             ),
         };
-        outcome.logs = logs;
-        outcome.dropped_logs = dropped_logs;
-        outcome.denials = denials;
+        outcome.logs = state.logs;
+        outcome.dropped_logs = state.dropped_logs;
+        outcome.truncated_logs = state.truncated_logs;
+        outcome.denials = state.denials;
+        outcome.dropped_denials = state.dropped_denials;
         outcome
     }
 

@@ -3,20 +3,24 @@
 //! * [`RexEngine`]: built once from `Engine::new_raw()` plus the shared standard package, with
 //!   no path to the host: no file module resolver, `eval` and `print` disabled, `debug`
 //!   captured as a log, and every [`Limits`] entry enforced (operations, depths, sizes,
-//!   wall-clock timeout, [`CancelHandle`]).
+//!   wall-clock timeout, [`CancelHandle`], the memory budget [`Limits::max_memory`] counted
+//!   by [`CountingAllocator`]).
 //! * [`ScriptArguments`]: REX's JSON argument format, exposed as script variables.
 //! * [`RunOutcome`]: the value, a typed [`RunError`], logs, denials and timings.
 //! * [`error_map`] / [`script_error`] / [`DenialToken`]: how native functions raise errors so
 //!   that Cedar denials are classified from typed data, never from message text.
 //!
-//! rex-core never touches the host and does not depend on rust-sdk.
+//! rex-core never touches the host and does not depend on rust-sdk. Its only unsafe code is
+//! the [`CountingAllocator`] (`GlobalAlloc` is an unsafe trait), in one module.
 
 mod args;
 mod denial;
 mod engine;
 mod error;
 mod extensions;
+mod growth;
 mod limits;
+mod memory;
 mod outcome;
 mod render;
 mod state;
@@ -27,13 +31,14 @@ pub use engine::{CompiledScript, RexEngine, RexEngineBuilder, RunOptions, Shared
 pub use error::{ErrorKind, RunError, ScriptPosition};
 pub use extensions::RunExtensions;
 pub use limits::{CancelHandle, LimitKind, Limits};
+pub use memory::{CountingAllocator, counting_allocator_installed, thread_held_bytes};
 pub use outcome::{RunOutcome, RunStatus, Timings};
 pub use render::{
     MAX_VALUE_DEPTH, MAX_VALUE_NODES, MAX_VALUE_TEXT_BYTES, ValueProblem, check_value, render_value,
 };
 pub use state::{
-    LogLevel, ScriptLog, current_cancel_flag, current_interruption, push_log, record_denial,
-    run_extension,
+    LOG_TRUNCATION_MARKER, LogLevel, ScriptLog, current_cancel_flag, current_interruption,
+    push_log, record_denial, run_extension,
 };
 
 pub use rhai;

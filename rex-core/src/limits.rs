@@ -34,6 +34,8 @@ pub enum LimitKind {
     Timeout,
     /// The run was cancelled through a [`CancelHandle`].
     Cancelled,
+    /// The run held more memory than [`Limits::max_memory`].
+    Memory,
 }
 
 impl LimitKind {
@@ -51,6 +53,7 @@ impl LimitKind {
             Self::Modules => "modules",
             Self::Timeout => "timeout",
             Self::Cancelled => "cancelled",
+            Self::Memory => "memory",
         }
     }
 }
@@ -76,14 +79,18 @@ pub struct Limits {
     pub max_expr_depth: usize,
     /// Maximum expression nesting depth inside functions (parse time).
     pub max_function_expr_depth: usize,
-    /// Maximum length of a string, in bytes.
+    /// Maximum length of one string, in bytes. Strings inside arrays and maps count toward
+    /// [`Limits::max_memory`], not toward this limit.
     pub max_string_size: usize,
-    /// Maximum number of elements of an array (or bytes of a BLOB).
+    /// Maximum number of elements of one array (or bytes of a BLOB), nested values not
+    /// included (they count toward [`Limits::max_memory`]).
     pub max_array_size: usize,
     /// Maximum number of entries of an object map.
     ///
-    /// Rhai checks `m[key] = value` lazily: the map is caught when it is next used, and a
-    /// loop that never uses it is bounded by [`Limits::max_operations`] and the timeout.
+    /// Checked by Rhai's data-size checks only, which the engine keeps when no
+    /// [`crate::CountingAllocator`] is installed (lazily: `m[key] = value` is caught when the
+    /// map is next used). With the allocator, map entries count toward
+    /// [`Limits::max_memory`] instead.
     pub max_map_size: usize,
     /// Maximum number of variables in scope (script arguments included).
     pub max_variables: usize,
@@ -98,6 +105,18 @@ pub struct Limits {
     pub max_argument_depth: usize,
     /// Maximum number of log entries kept per run; later entries are counted and dropped.
     pub max_log_entries: usize,
+    /// Maximum bytes of one log message: longer ones are cut when they are logged (REX: 2048).
+    pub max_log_message_bytes: usize,
+    /// Maximum bytes of all log messages of a run; later entries are counted and dropped.
+    pub max_log_bytes: usize,
+    /// Maximum number of Cedar denials recorded per run (caught ones included); later ones
+    /// are counted in [`crate::RunOutcome::dropped_denials`].
+    pub max_denials: usize,
+    /// The memory budget of one run, in bytes: what the run's thread holds (values, closures,
+    /// curried arguments, logs...) beyond what it held when the run started. Counted exactly
+    /// when the process installed [`crate::CountingAllocator`]; estimated otherwise (see
+    /// docs/EMBEDDING.md, "Memory budget"). Ends the run with [`LimitKind::Memory`].
+    pub max_memory: usize,
     /// Stack size, in bytes, of the thread each run is evaluated on. Rhai walks nested
     /// values (arrays of arrays...) recursively, so a large stack keeps a deeply nested value
     /// from overflowing it. The memory is only reserved; pages are used as touched.
@@ -121,6 +140,10 @@ impl Default for Limits {
             timeout: Some(Duration::from_secs(300)),
             max_argument_depth: 2,
             max_log_entries: 10_000,
+            max_log_message_bytes: 2048,
+            max_log_bytes: 4 * 1024 * 1024,
+            max_denials: 1_000,
+            max_memory: 1024 * 1024 * 1024,
             stack_size: 256 * 1024 * 1024,
         }
     }

@@ -40,10 +40,17 @@ pub struct RunOutcome {
     pub error: Option<RunError>,
     /// Logs collected from `debug`, the log functions and [`crate::push_log`].
     pub logs: Vec<ScriptLog>,
-    /// Log entries dropped because of [`crate::Limits::max_log_entries`].
+    /// Log entries dropped because of [`crate::Limits::max_log_entries`] or
+    /// [`crate::Limits::max_log_bytes`].
     pub dropped_logs: usize,
-    /// Every Cedar denial seen during the run, including ones the script caught.
+    /// Log entries kept but cut to [`crate::Limits::max_log_message_bytes`].
+    pub truncated_logs: usize,
+    /// The Cedar denials seen during the run, including ones the script caught (at most
+    /// [`crate::Limits::max_denials`]).
     pub denials: Vec<Denied>,
+    /// Denials not kept in [`RunOutcome::denials`] because of [`crate::Limits::max_denials`]
+    /// or [`crate::Limits::max_log_bytes`].
+    pub dropped_denials: usize,
     /// Durations.
     pub timings: Timings,
 }
@@ -62,7 +69,9 @@ impl RunOutcome {
             error: Some(error),
             logs: Vec::new(),
             dropped_logs: 0,
+            truncated_logs: 0,
             denials: Vec::new(),
+            dropped_denials: 0,
             timings,
         }
     }

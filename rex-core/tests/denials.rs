@@ -33,7 +33,12 @@ fn authorizer(dir: &std::path::Path) -> Arc<Authorizer> {
 
 /// `write_file(path, text)`: authorize, then write. Denials raise an error map with a token.
 fn engine_with_writer(auth: Arc<Authorizer>) -> RexEngine {
+    engine_with_writer_and_limits(auth, rex_core::Limits::default())
+}
+
+fn engine_with_writer_and_limits(auth: Arc<Authorizer>, limits: rex_core::Limits) -> RexEngine {
     RexEngine::builder()
+        .limits(limits)
         .register(move |e| {
             e.register_fn(
                 "write_file",
@@ -199,4 +204,44 @@ fn non_denial_map_error_is_runtime() {
     );
     let err = out.error.unwrap();
     assert_eq!(err.kind(), ErrorKind::Runtime, "{err}");
+}
+
+/// Issue 19, item 11: caught denials no longer accumulate without bound. The first
+/// `max_denials` are kept, the rest are counted, and nothing was written.
+#[test]
+fn caught_denials_are_capped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::create_dir(root.join("secret")).unwrap();
+    let limits = rex_core::Limits {
+        max_denials: 5,
+        ..rex_core::Limits::default()
+    };
+    let engine = engine_with_writer_and_limits(authorizer(&root), limits);
+    let secret = root.join("secret/out.txt");
+    let script = format!(
+        "let n = 0; for i in 0..200 {{ try {{ write_file({:?}, \"x\"); }} catch {{ n += 1; }} }} n",
+        secret.to_str().unwrap()
+    );
+    let out = engine.run(&script, &ScriptArguments::new());
+    assert!(out.is_success(), "{:?}", out.error);
+    assert_eq!(out.output, "200");
+    assert_eq!(out.denials.len(), 5);
+    assert_eq!(out.dropped_denials, 195);
+    assert!(!secret.exists());
+    // Long resources count toward the byte cap (max_log_bytes) as well.
+    let limits = rex_core::Limits {
+        max_log_bytes: 10_000,
+        ..rex_core::Limits::default()
+    };
+    let engine = engine_with_writer_and_limits(authorizer(&root), limits);
+    let long = root.join(format!("secret/{}", "d".repeat(200)));
+    let script = format!(
+        "for i in 0..100 {{ try {{ write_file({:?}, \"x\"); }} catch {{}} }}",
+        long.to_str().unwrap()
+    );
+    let out = engine.run(&script, &ScriptArguments::new());
+    assert!(out.is_success(), "{:?}", out.error);
+    assert!(out.denials.len() < 100, "{}", out.denials.len());
+    assert_eq!(out.denials.len() + out.dropped_denials, 100);
 }

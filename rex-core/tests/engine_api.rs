@@ -172,3 +172,30 @@ fn timings_are_reported() {
     assert!(out.timings.compile > std::time::Duration::ZERO);
     assert!(out.timings.run > std::time::Duration::ZERO);
 }
+
+/// Issue 19, item 11: a log message is cut when it is logged (not after the run), and the
+/// total bytes of a run's logs are capped; both are counted in the outcome.
+#[test]
+fn log_messages_are_cut_on_entry_and_capped_in_bytes() {
+    let limits = Limits {
+        max_log_message_bytes: 100,
+        max_log_bytes: 1_000,
+        ..Limits::default()
+    };
+    let engine = RexEngine::builder().limits(limits).build();
+    let out = engine.run(
+        r#"let s = "é"; s.pad(100000, 'é'); for i in 0..50 { debug(s); } 1"#,
+        &ScriptArguments::new(),
+    );
+    assert!(out.is_success(), "{:?}", out.error);
+    assert!(!out.logs.is_empty());
+    for log in &out.logs {
+        assert!(log.message.len() <= 100, "{}", log.message.len());
+        assert!(log.message.ends_with(rex_core::LOG_TRUNCATION_MARKER));
+    }
+    assert_eq!(out.truncated_logs, out.logs.len());
+    let kept: usize = out.logs.iter().map(|l| l.message.len()).sum();
+    assert!(kept <= 1_000);
+    assert_eq!(out.logs.len() + out.dropped_logs, 50);
+    assert!(out.dropped_logs > 0);
+}

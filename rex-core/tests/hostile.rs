@@ -5,6 +5,13 @@
     clippy::indexing_slicing
 )]
 //! Hostile scripts: each one ends with its own typed error, and nothing reaches the host.
+//!
+//! This binary installs the counting allocator (as the rex-runner binary does), so the
+//! memory budget is exact and Rhai's own data-size walks are off: the per-value limits come
+//! from the checked growth functions, and what they do not see ends with the memory limit.
+
+#[global_allocator]
+static ALLOCATOR: rex_core::CountingAllocator = rex_core::CountingAllocator::new();
 
 use std::time::Duration;
 
@@ -32,6 +39,7 @@ fn small_limits() -> Limits {
         max_map_size: 1_000,
         max_variables: 50,
         max_functions: 5,
+        max_memory: 64 << 20,
         ..Limits::default()
     }
 }
@@ -140,8 +148,9 @@ fn native_function_sees_the_run_cancel_flag() {
 #[test]
 fn string_doubling_hits_string_limit() {
     let engine = RexEngine::builder().limits(small_limits()).build();
+    // `+=` is a built-in operator Rex does not intercept: the memory budget ends it.
     let out = run(&engine, r#"let s = "xx"; loop { s += s; }"#);
-    assert_eq!(limit_of(&out), LimitKind::StringSize);
+    assert_eq!(limit_of(&out), LimitKind::Memory);
 }
 
 #[test]
@@ -156,38 +165,42 @@ fn array_bomb_hits_array_limit() {
     let engine = RexEngine::builder().limits(small_limits()).build();
     let out = run(&engine, "let a = []; loop { a.push(1); }");
     assert_eq!(limit_of(&out), LimitKind::ArraySize);
-    let out = run(&engine, "let a = [1]; loop { a += a; }");
+    let out = run(&engine, "let a = [1]; loop { a.append(a); }");
     assert_eq!(limit_of(&out), LimitKind::ArraySize);
+    // `+` and `+=` are built-in operators Rex does not intercept: the memory budget ends them.
+    let out = run(&engine, "let a = [1]; loop { a = a + a; }");
+    assert_eq!(limit_of(&out), LimitKind::Memory);
+    let out = run(&engine, "let a = [1]; loop { a += a; }");
+    assert_eq!(limit_of(&out), LimitKind::Memory);
+    let out = run(&engine, "let a = []; a.pad(1 << 40, 0); a");
+    assert_eq!(limit_of(&out), LimitKind::ArraySize);
+    let out = run(&engine, "let b = blob(1 << 40); b");
+    assert_eq!(limit_of(&out), LimitKind::ArraySize);
+    // Strings inside an array count toward the memory budget, not toward max_string_size.
+    let out = run(
+        &engine,
+        r#"let a = []; for i in 0..100 { let s = "x"; s.pad(9000, "y"); a.push(s); } a.len()"#,
+    );
+    assert!(out.is_success(), "{:?}", out.error);
 }
 
 #[test]
-fn map_bomb_hits_map_limit() {
-    let engine = RexEngine::builder().limits(small_limits()).build();
-    let out = run(
-        &engine,
-        "let m = #{}; let i = 0; loop { m.set(`k${i}`, i); i += 1; }",
-    );
-    assert_eq!(limit_of(&out), LimitKind::MapSize);
-    let out = run(
-        &engine,
-        "let m = #{}; let i = 0; loop { m += #{}; m[`k${i}`] = i; i += 1; }",
-    );
-    assert_eq!(limit_of(&out), LimitKind::MapSize);
-    // Rhai checks `m[k] = v` sizes lazily: the map is caught as soon as it is used again,
-    // and a loop that never uses it is still bounded by the operations budget.
-    let out = run(
-        &engine,
-        "let m = #{}; let i = 0; while i < 5000 { m[`k${i}`] = i; i += 1; } m.len()",
-    );
-    assert_eq!(limit_of(&out), LimitKind::MapSize);
-    let out = run(
-        &engine,
+fn map_bomb_hits_memory_limit() {
+    // With the counting allocator, map entries count toward the memory budget (an entry
+    // added by `m[k] = v` is built into Rhai and not seen by a per-value check).
+    let limits = Limits {
+        max_operations: 0,
+        max_memory: 4 << 20,
+        ..small_limits()
+    };
+    let engine = RexEngine::builder().limits(limits).build();
+    for script in [
         "let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }",
-    );
-    assert!(matches!(
-        limit_of(&out),
-        LimitKind::MapSize | LimitKind::Operations
-    ));
+        "let m = #{}; let i = 0; loop { m.mixin(#{ x: 1 }); m[`k${i}`] = i; i += 1; }",
+    ] {
+        let out = run(&engine, script);
+        assert_eq!(limit_of(&out), LimitKind::Memory, "{script}");
+    }
 }
 
 #[test]
@@ -549,4 +562,115 @@ fn sleep_honours_the_timeout_and_cancellation() {
     );
     t.join().unwrap();
     assert_eq!(limit_of(&out), LimitKind::Cancelled);
+}
+
+/// The memory-hog shapes of issue 14 and issue 19 item 11: each one holds more than the
+/// budget in a different way, and each ends with the memory limit (not an abort, not a
+/// success), with the engine usable afterwards.
+#[test]
+fn memory_hogs_of_every_shape_end_with_the_memory_limit() {
+    let limits = Limits {
+        max_operations: 0,
+        max_memory: 64 << 20,
+        ..Limits::default()
+    };
+    let engine = RexEngine::builder().limits(limits).build();
+    for script in [
+        // many values of a few MB (the 300 x 15 MB of the issue, scaled to the budget)
+        r#"let keep = []; loop { keep.push(blob(1000000)); }"#,
+        // many strings
+        r#"let keep = []; let i = 0; loop { let s = `${i}`; s.pad(100000, 'y'); keep.push(s); i += 1; }"#,
+        // nested arrays
+        r#"let a = []; loop { a = [a, a.len(), [1, 2, 3, 4, 5, 6, 7, 8]]; let b = a; a.push(b); }"#,
+        // a map of blobs
+        r#"let m = #{}; let i = 0; loop { m[`k${i}`] = blob(1000000); i += 1; }"#,
+        // closures capturing big values
+        r#"let fs = []; loop { let big = blob(1000000); fs.push(|| big.len()); }"#,
+        // curried Fn-pointer arguments double with each curry (issue 19, item 11)
+        r#"fn f(x) { x } let p = Fn("f"); loop { p = p.curry(p); }"#,
+        // a string doubling through the built-in operator
+        r#"let s = "ab"; loop { s += s; }"#,
+    ] {
+        let out = run(&engine, script);
+        assert_eq!(limit_of(&out), LimitKind::Memory, "{script}");
+        assert_eq!(
+            out.error.as_ref().unwrap().kind(),
+            ErrorKind::Limit(LimitKind::Memory)
+        );
+    }
+    // Everything the hogs held was freed: a small run on this thread succeeds.
+    assert_eq!(run(&engine, "40 + 2").output, "42");
+}
+
+#[test]
+fn the_memory_limit_cannot_be_caught() {
+    let limits = Limits {
+        max_operations: 0,
+        max_memory: 16 << 20,
+        ..Limits::default()
+    };
+    let engine = RexEngine::builder().limits(limits).build();
+    let out = run(
+        &engine,
+        "let keep = []; try { loop { keep.push(blob(1000000)); } } catch (e) { 42 }",
+    );
+    assert_eq!(limit_of(&out), LimitKind::Memory);
+}
+
+/// Two runs on two threads of one engine: each has its own budget (per-thread counting).
+#[test]
+fn concurrent_runs_are_accounted_separately() {
+    let limits = Limits {
+        max_operations: 0,
+        max_memory: 48 << 20,
+        ..Limits::default()
+    };
+    let engine = RexEngine::builder().limits(limits).build();
+    std::thread::scope(|s| {
+        let hog = s.spawn(|| run(&engine, "let k = []; loop { k.push(blob(1000000)); }"));
+        // 40 MB held at once: under the budget of its own run, whatever the hog holds.
+        let small = s.spawn(|| {
+            run(
+                &engine,
+                "let k = []; for i in 0..40 { k.push(blob(1000000)); } k.len()",
+            )
+        });
+        let hog = hog.join().unwrap();
+        let small = small.join().unwrap();
+        assert_eq!(limit_of(&hog), LimitKind::Memory);
+        assert!(small.is_success(), "{:?}", small.error);
+        assert_eq!(small.output, "40");
+    });
+}
+
+#[test]
+fn growth_functions_check_per_value_sizes_without_walking() {
+    let engine = RexEngine::builder().limits(small_limits()).build();
+    for (script, limit) in [
+        ("let b = blob(); loop { b.push(1); }", LimitKind::ArraySize),
+        (
+            "let b = blob(10); b.pad(100000, 1); b",
+            LimitKind::ArraySize,
+        ),
+        (
+            "let b = blob(10); loop { b.append(b); }",
+            LimitKind::ArraySize,
+        ),
+        ("let a = []; loop { a.insert(0, 1); }", LimitKind::ArraySize),
+        (
+            r#"let s = ""; s.pad(1000000000, '€'); s"#,
+            LimitKind::StringSize,
+        ),
+        (r#"let s = "€"; s.pad(9000, '€'); s"#, LimitKind::StringSize),
+    ] {
+        let out = run(&engine, script);
+        assert_eq!(limit_of(&out), limit, "{script}");
+    }
+    // The same functions still work under the limits.
+    let out = run(
+        &engine,
+        r#"let a = [1]; a.append([2]); a.insert(0, 0); a.pad(5, 9); let b = blob(2, 7); b.push(1); b.append("x"); let s = "a"; s.pad(4, "bc"); `${a} ${b.len()} ${s}`"#,
+    );
+    assert!(out.is_success(), "{:?}", out.error);
+    assert_eq!(out.output, "[0, 1, 2, 9, 9] 4 abcb");
 }

@@ -12,6 +12,11 @@ use rex_runner::{
     read_policy, render,
 };
 
+/// Counts, per thread, the bytes each run holds: the exact memory budget of
+/// `--max-memory` (see docs/EMBEDDING.md, "Memory budget").
+#[global_allocator]
+static ALLOCATOR: rex_core::CountingAllocator = rex_core::CountingAllocator::new();
+
 /// Run a Rhai script on this host, with every host operation checked against Cedar policies.
 ///
 /// Exit codes: 0 success, 1 script error, 2 usage error, 3 access denied, 4 limit exceeded
@@ -83,6 +88,11 @@ struct RunArgs {
     /// document's `dropped` member.
     #[arg(long, value_name = "BYTES")]
     max_document_bytes: Option<usize>,
+
+    /// Memory budget of the run, in bytes: what the script holds at any moment (values,
+    /// closures, logs). Default 1 GiB.
+    #[arg(long, value_name = "BYTES")]
+    max_memory: Option<usize>,
 
     /// The Cedar principal name, `User::"<NAME>"` (default: the effective user).
     #[arg(long, value_name = "NAME")]
@@ -255,6 +265,9 @@ fn limits(args: &RunArgs) -> Limits {
     }
     if let Some(v) = args.max_call_depth {
         l.max_call_depth = v;
+    }
+    if let Some(v) = args.max_memory {
+        l.max_memory = v;
     }
     l
 }

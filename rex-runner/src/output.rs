@@ -89,6 +89,11 @@ pub struct OutputDocument {
     /// Rex addition: the denial behind an access-denied error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denial: Option<DenialInfo>,
+    /// Rex addition: the limit that ended the run (`"memory"`, `"timeout"`, ...), beside a
+    /// `SCRIPT_EXCEPTION` caused by one (REX's error types have no limit type, and its
+    /// `error` object keeps exactly its two fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<rex_core::LimitKind>,
     /// Rex addition: SHA-256 of the script.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_sha256: Option<String>,
@@ -228,6 +233,7 @@ impl OutputDocument {
             metrics: Vec::new(),
             logs: Vec::new(),
             denial: None,
+            limit: None,
             script_sha256: None,
             policy_sha256: Vec::new(),
             dropped: None,

@@ -388,6 +388,7 @@ impl Runner {
                 metrics: Vec::new(),
                 logs,
                 denial: None,
+                limit: None,
                 script_sha256: None,
                 policy_sha256: Vec::new(),
                 dropped: None,
@@ -411,6 +412,7 @@ impl Runner {
                         policies: d.reasons.clone(),
                         explanation: d.explanation(),
                     }),
+                    limit: err.limit(),
                     script_sha256: None,
                     policy_sha256: Vec::new(),
                     dropped: None,
@@ -466,7 +468,7 @@ fn log_run_finished(
         error_type,
         error_kind,
         duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-        denials = outcome.denials.len(),
+        denials = outcome.denials.len().saturating_add(outcome.dropped_denials),
         "run finished"
     );
 }
@@ -499,6 +501,24 @@ fn convert_logs(outcome: &RunOutcome, config: ScriptLogsConfig) -> Vec<LogEntry>
     if outcome.dropped_logs > 0 {
         logs.warn(
             &format!("{} log entries were dropped", outcome.dropped_logs),
+            None,
+        );
+    }
+    if outcome.truncated_logs > 0 {
+        logs.warn(
+            &format!(
+                "{} log entries were cut to their size limit",
+                outcome.truncated_logs
+            ),
+            None,
+        );
+    }
+    if outcome.dropped_denials > 0 {
+        logs.warn(
+            &format!(
+                "{} access denials were not recorded (limit of the run reached)",
+                outcome.dropped_denials
+            ),
             None,
         );
     }

@@ -253,12 +253,57 @@ fn limits_end_the_run_with_exit_4() {
         .args(["--max-operations", "1000"]));
     assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
 
-    let big = fx.write("big.rhai", "let s = \"x\"; loop { s += s; }");
+    let big = fx.write("big.rhai", "let s = \"x\"; s.pad(100000, 'x'); s");
     let r = run(rex()
         .arg("-s")
         .arg(&big)
         .args(["--max-string-size", "4096"]));
     assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["limit"], "string_size");
+}
+
+/// Issue 14: a script holding more than `--max-memory` ends with exit 4 and the memory
+/// limit named in the document (the binary installs the counting allocator).
+#[test]
+fn max_memory_ends_a_memory_hog_with_exit_4() {
+    let fx = Fixture::new();
+    for (name, text) in [
+        (
+            "blobs.rhai",
+            "let keep = []; loop { keep.push(blob(1000000)); }",
+        ),
+        ("double.rhai", "let s = \"ab\"; loop { s += s; }"),
+        (
+            "strings.rhai",
+            "let keep = []; let i = 0; loop { let s = `${i}`; s.pad(100000, 'y'); keep.push(s); i += 1; }",
+        ),
+    ] {
+        let script = fx.write(name, text);
+        let r = run(rex()
+            .arg("-s")
+            .arg(&script)
+            .args(["--max-memory", "67108864"]));
+        assert_eq!(r.code, 4, "{name}: {}{}", r.stdout, r.stderr);
+        let doc = r.json();
+        assert_eq!(doc["error"]["error_type"], "SCRIPT_EXCEPTION");
+        assert_eq!(doc["limit"], "memory", "{name}");
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("memory limit exceeded")
+        );
+    }
+    // Under the budget, the same kind of script runs to the end.
+    let script = fx.write(
+        "ok.rhai",
+        "let keep = []; for i in 0..10 { keep.push(blob(1000000)); } keep.len()",
+    );
+    let r = run(rex()
+        .arg("-s")
+        .arg(&script)
+        .args(["--max-memory", "67108864"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 }
 
 #[test]

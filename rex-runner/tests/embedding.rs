@@ -11,6 +11,10 @@
 
 use std::sync::Arc;
 
+// As the rex-runner binary does: the memory budget counts what each run's thread holds.
+#[global_allocator]
+static ALLOCATOR: rex_core::CountingAllocator = rex_core::CountingAllocator::new();
+
 use rex_auth::{Action, MemoryAuditSink, Outcome, Principal};
 use rex_core::{ErrorKind, ScriptArguments};
 use rex_runner::{ExitStatus, Input, Runner};
@@ -281,4 +285,47 @@ fn an_invalid_policy_still_fails_the_build_while_the_engine_is_built_alongside()
         .err()
         .expect("the build must fail");
     assert!(matches!(err, rex_runner::RunnerError::Policy(_)), "{err:?}");
+}
+
+/// Issue 14: two concurrent runs in one Runner, one holding more than the budget and one
+/// small, end with one memory-limit error and one success; the runner serves runs after.
+#[test]
+fn a_memory_hog_and_a_small_run_in_one_runner_are_accounted_separately() {
+    let runner = Runner::builder()
+        .principal(Principal::user("deploy-agent").unwrap())
+        .limits(rex_core::Limits {
+            max_memory: 64 << 20,
+            ..rex_core::Limits::default()
+        })
+        .build()
+        .unwrap();
+    let script = |text: &str| Input::from_text("t.rhai", text);
+    let args = ScriptArguments::new();
+    let (hog, small) = std::thread::scope(|scope| {
+        let hog = scope.spawn(|| {
+            runner.run(
+                &script("let keep = []; loop { keep.push(blob(1000000)); }"),
+                &args,
+            )
+        });
+        let small = scope.spawn(|| {
+            runner.run(
+                &script("let keep = []; for i in 0..40 { keep.push(blob(1000000)); } keep.len()"),
+                &args,
+            )
+        });
+        (hog.join().unwrap(), small.join().unwrap())
+    });
+    assert_eq!(hog.exit, ExitStatus::LimitExceeded);
+    assert_eq!(
+        hog.outcome.error.as_ref().unwrap().kind(),
+        ErrorKind::Limit(rex_core::LimitKind::Memory)
+    );
+    assert_eq!(hog.document.limit, Some(rex_core::LimitKind::Memory));
+    let error = hog.document.error.as_ref().unwrap();
+    assert!(error.message.contains("memory limit"), "{}", error.message);
+    assert_eq!(small.exit, ExitStatus::Success, "{:?}", small.outcome.error);
+    assert_eq!(small.document.output, "40");
+    let after = runner.run(&script("6 * 7"), &args);
+    assert_eq!(after.document.output, "42");
 }

@@ -266,6 +266,18 @@ fn log_flooding_is_capped() {
         "the output document is {} bytes",
         doc.len()
     );
+    // issue 19 item 11: messages are cut when logged (not after the run), and the document
+    // says how many entries were dropped and cut
+    assert!(report.outcome.truncated_logs > 0);
+    assert!(
+        report
+            .outcome
+            .logs
+            .iter()
+            .all(|l| l.message.len() <= Limits::default().max_log_message_bytes)
+    );
+    assert!(doc.contains("log entries were dropped"), "{doc}");
+    assert!(doc.contains("log entries were cut"), "{doc}");
 }
 
 #[test]
@@ -369,6 +381,27 @@ fn limits_and_denials_cannot_be_caught_to_keep_going() {
     );
     assert_eq!(report.outcome.output, "PermissionDenied");
     assert!(!report.outcome.denials.is_empty());
+    assert_no_leak(&report, SECRET);
+    // issue 19 item 11: caught denials are capped, counted, and the document says so
+    let r = runner_with(
+        &fx.policy(),
+        Limits {
+            max_denials: 3,
+            ..tight_limits()
+        },
+        None,
+    );
+    let report = run(
+        &r,
+        &fx.script(
+            r#"let n = 0; for i in 0..50 { try { cat("$OUT/secret.txt"); } catch { n += 1; } } n"#,
+        ),
+    );
+    assert_eq!(report.outcome.output, "50", "{:?}", report.outcome.error);
+    assert_eq!(report.outcome.denials.len(), 3);
+    assert_eq!(report.outcome.dropped_denials, 47);
+    let doc = document_text(&report);
+    assert!(doc.contains("47 access denials were not recorded"), "{doc}");
     assert_no_leak(&report, SECRET);
 }
 

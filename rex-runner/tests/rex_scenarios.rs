@@ -74,6 +74,7 @@ const DOCUMENT_FIELDS: &[&str] = &[
     "metrics",
     "logs",
     "denial",
+    "limit",
     "script_sha256",
     "policy_sha256",
 ];
