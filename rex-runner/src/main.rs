@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod mcp;
+
 use clap::{Parser, Subcommand};
 use rex_core::{Limits, ScriptArguments};
 use rex_runner::{
@@ -132,6 +134,12 @@ enum Command {
         #[arg(short = 'a', long = "script-arguments-file")]
         script_arguments_file: Option<PathBuf>,
     },
+    /// Serve the Model Context Protocol (stdio, or Streamable HTTP with --listen): agents
+    /// run scripts under named policy sets, each run in its own process.
+    Mcp(mcp::McpArgs),
+    /// Internal: one run of the MCP server, in its own process (request on stdin).
+    #[command(hide = true)]
+    McpChild,
 }
 
 fn main() -> ExitCode {
@@ -148,6 +156,8 @@ fn main() -> ExitCode {
             script,
             script_arguments_file,
         }) => check(&script, script_arguments_file.as_deref()),
+        Some(Command::Mcp(args)) => mcp::main(args),
+        Some(Command::McpChild) => mcp::child::child_main(),
         None => match logging {
             Ok(()) => run(&cli.run),
             Err(message) => early(
