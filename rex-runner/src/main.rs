@@ -136,7 +136,7 @@ enum Command {
     },
     /// Serve the Model Context Protocol (stdio, or Streamable HTTP with --listen): agents
     /// run scripts under named policy sets, each run in its own process.
-    Mcp(mcp::McpArgs),
+    Mcp(Box<mcp::McpArgs>),
     /// Internal: one run of the MCP server, in its own process (request on stdin).
     #[command(hide = true)]
     McpChild,
@@ -156,7 +156,7 @@ fn main() -> ExitCode {
             script,
             script_arguments_file,
         }) => check(&script, script_arguments_file.as_deref()),
-        Some(Command::Mcp(args)) => mcp::main(args),
+        Some(Command::Mcp(args)) => mcp::main(*args),
         Some(Command::McpChild) => mcp::child::child_main(),
         None => match logging {
             Ok(()) => run(&cli.run),

@@ -125,9 +125,9 @@ impl CallRecord {
 }
 
 /// The log file (or nothing).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct AuditWriter {
-    file: Option<Mutex<std::fs::File>>,
+    file: Option<Mutex<Box<dyn Write + Send>>>,
 }
 
 impl AuditWriter {
@@ -143,7 +143,7 @@ impl AuditWriter {
             .mode(0o600)
             .open(path)?;
         Ok(AuditWriter {
-            file: Some(Mutex::new(file)),
+            file: Some(Mutex::new(Box::new(file))),
         })
     }
 

@@ -263,11 +263,11 @@ pub(crate) fn load_agents(
         message,
     };
     // The agents file decides who may run what, like a policy: refuse one others can write.
-    let input = read_policy(path, false).or_else(|e| match e {
-        rex_runner::InputError::WritablePolicy { .. } => Err(bad(
-            "is writable by group or others; fix it with `chmod go-w`".into(),
-        )),
-        other => Err(ConfigError::Input(other)),
+    let input = read_policy(path, false).map_err(|e| match e {
+        rex_runner::InputError::WritablePolicy { .. } => {
+            bad("is writable by group or others; fix it with `chmod go-w`".into())
+        }
+        other => ConfigError::Input(other),
     })?;
     let file: AgentsFile = toml::from_str(&input.text).map_err(|e| bad(e.to_string()))?;
     let mut agents: Vec<Agent> = Vec::new();

@@ -122,11 +122,15 @@ async def limit_checks(c, cfg):
     assert r.is_error is False and r.structured_content["output"] == "42", dump(r)
     ok("runaway run ends; the server answers the next call")
 
-    hog = (
-        "let v = []; for i in 0..300 { let s = \"\"; s.pad(15000000, \"x\"); v.push(s); } v.len()"
-    )
+    # 300 separate values of 15 MB (each within the engine's string limit; 4.5 GB in all):
+    # only the child's address-space cap stops it.
+    hog = "\n".join(
+        f'let s{i} = "xxxxxxxxxxxxxxx"; while s{i}.len() < 15000000 {{ s{i} += s{i}; }}'
+        for i in range(300)
+    ) + "\n42"
     r = await c.call_tool("run_script", {"script": hog, "timeout_seconds": 60})
     assert r.is_error is True and r.structured_content["status"] == "ERROR", dump(r)
+    assert "memory limit" in r.content[0].text, dump(r)
     r = await c.call_tool("run_script", {"script": "6 * 7"})
     assert r.is_error is False and r.structured_content["output"] == "42", dump(r)
     ok("memory hog ends as an error; the server answers the next call")
