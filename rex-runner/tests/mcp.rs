@@ -361,3 +361,71 @@ fn http_needs_an_agents_file() {
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--agents"));
 }
+
+/// A stdio server with a run in flight: returns the server and the run's pid (raw JSON-RPC,
+/// no client library needed).
+fn stdio_server_with_a_runaway(host: &Host) -> (Child, u32) {
+    use std::io::Write;
+    let cmd = stdio_command(host);
+    let mut server = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .args(["--grace", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = server.stdin.take().unwrap();
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "run_script",
+            "arguments": {"script": "loop { }", "timeout_seconds": 120}}}),
+    ];
+    for m in messages {
+        writeln!(stdin, "{m}").unwrap();
+    }
+    stdin.flush().unwrap();
+    // Keep stdin open (in the child handle) until the caller decides how to end the server.
+    server.stdin = Some(stdin);
+    let mut run = None;
+    for _ in 0..600 {
+        if let Some(pid) = children_of(server.id()).first() {
+            run = Some(*pid);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (server, run.expect("the run's process never started"))
+}
+
+fn gone(pid: u32) -> bool {
+    // A zombie is reaped by its parent; once the server is gone nothing of the run remains.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.split_whitespace().nth(2) == Some("Z"),
+    }
+}
+
+#[test]
+fn end_of_input_ends_the_server_and_its_runs() {
+    let host = Host::new();
+    let (mut server, run) = stdio_server_with_a_runaway(&host);
+    drop(server.stdin.take());
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(gone(run), "run {run} outlived the server");
+}
+
+#[test]
+fn sigterm_ends_the_server_and_its_runs_after_the_grace_period() {
+    let host = Host::new();
+    let (mut server, run) = stdio_server_with_a_runaway(&host);
+    sigterm(&server);
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(gone(run), "run {run} outlived the server");
+}

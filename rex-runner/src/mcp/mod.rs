@@ -226,7 +226,7 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
     let grace = Duration::from_secs(args.grace);
     let status = runtime.block_on(async {
         let served = match http_setup {
-            None => serve_stdio(state.clone()).await,
+            None => serve_stdio(state.clone(), grace).await,
             Some((addr, agents, tls)) => {
                 http::serve(
                     state.clone(),
@@ -253,8 +253,7 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
 
 /// Waits up to `grace` for in-flight runs, then ends the rest.
 async fn drain(state: &State, grace: Duration) {
-    let all = u32::try_from(state.max_concurrent).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(grace, state.runs.acquire_many(all)).await;
+    wait_for_runs(state, grace).await;
     state.runs.close();
     state.shutdown.cancel();
     state.children.kill_all();
@@ -277,9 +276,15 @@ pub(crate) async fn terminated() {
     }
 }
 
-async fn serve_stdio(state: Arc<State>) -> ExitStatus {
+/// Over stdio, end of input ends the session: its in-flight calls are cancelled at once (no
+/// one is left to read their results). SIGTERM/SIGINT first lets in-flight runs finish (up to
+/// the grace period), so their results still reach the client, then ends the session.
+async fn serve_stdio(state: Arc<State>, grace: Duration) -> ExitStatus {
     use rmcp::ServiceExt;
-    let handler = tools::RexMcp { state, http: false };
+    let handler = tools::RexMcp {
+        state: state.clone(),
+        http: false,
+    };
     let running = match handler.serve(rmcp::transport::io::stdio_pipes()).await {
         Ok(r) => r,
         Err(e) => {
@@ -288,9 +293,21 @@ async fn serve_stdio(state: Arc<State>) -> ExitStatus {
         }
     };
     let token = running.cancellation_token();
+    let waiting = running.waiting();
+    tokio::pin!(waiting);
     tokio::select! {
-        _ = running.waiting() => {}
-        () = terminated() => token.cancel(),
+        _ = &mut waiting => {}
+        () = terminated() => {
+            wait_for_runs(&state, grace).await;
+            token.cancel();
+            let _ = waiting.await;
+        }
     }
     ExitStatus::Success
+}
+
+/// Waits up to `grace` for the runs in flight to finish.
+async fn wait_for_runs(state: &State, grace: Duration) {
+    let all = u32::try_from(state.max_concurrent).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(grace, state.runs.acquire_many(all)).await;
 }
