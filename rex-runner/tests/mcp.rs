@@ -228,16 +228,21 @@ fn http_server(host: &Host) -> (Child, String) {
         .arg(format!("compute={}", host.path("compute.cedar")))
         .arg("--log-file")
         .arg(host.root.join("audit.jsonl"))
-        .args(["--max-memory", "1G", "--grace", "2"])
+        .args(["--max-memory", "1G", "--grace", "2", "--max-timeout", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    stderr.read_line(&mut line).unwrap();
+    // Keep draining the server's stderr (a closed pipe would fail its writes), echoing it.
+    std::thread::spawn(move || {
+        for l in stderr.lines().map_while(Result::ok) {
+            eprintln!("[server] {l}");
+        }
+    });
     let url = line
         .trim()
         .strip_prefix("rex-runner mcp: listening on ")
@@ -256,6 +261,8 @@ fn stdio_command(host: &Host) -> Vec<String> {
         host.path("audit.jsonl"),
         "--max-memory".into(),
         "1G".into(),
+        "--max-timeout".into(),
+        "2".into(),
     ]
 }
 

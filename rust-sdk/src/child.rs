@@ -20,7 +20,8 @@ use rustix::process::{
 };
 
 /// A command running `program` with `args` in a new process group (whose id is the child's
-/// pid), with standard input and output piped and standard error inherited. The environment
+/// pid), with standard input and output piped and standard error discarded (a crashing child
+/// cannot write into the server's streams, which may be closed). The environment
 /// is the caller's. Spawn it with `std` or convert it (e.g. `tokio::process::Command::from`).
 pub fn command<I, S>(program: &Path, args: I) -> Command
 where
@@ -32,7 +33,7 @@ where
     cmd.args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::null())
         .process_group(0);
     cmd
 }

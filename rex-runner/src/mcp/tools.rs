@@ -145,13 +145,13 @@ impl RexMcp {
             },
             Some(_) => return tool_error("`args` must be an object"),
         };
-        let max = self.state.max_timeout_secs;
-        let timeout = match args.get("timeout_seconds") {
-            None | Some(Value::Null) => self.state.default_timeout_secs.min(max),
-            Some(v) => match v.as_u64() {
-                Some(t) if t >= 1 => t.min(max),
-                _ => return tool_error("`timeout_seconds` must be a positive integer"),
-            },
+        let timeout = match effective_timeout(
+            args.get("timeout_seconds"),
+            self.state.default_timeout_secs,
+            self.state.max_timeout_secs,
+        ) {
+            Ok(t) => t,
+            Err(e) => return tool_error(e),
         };
         let set = match self.choose_set(caller, policy_name) {
             Ok(s) => s,
@@ -343,6 +343,22 @@ impl RexMcp {
             "forbids": forbids,
         }));
         res
+    }
+}
+
+/// The run's timeout in seconds: the call's `timeout_seconds` (or the server's default),
+/// capped by the server's maximum.
+fn effective_timeout(
+    requested: Option<&Value>,
+    default: u64,
+    max: u64,
+) -> Result<u64, &'static str> {
+    match requested {
+        None | Some(Value::Null) => Ok(default.min(max)),
+        Some(v) => match v.as_u64() {
+            Some(t) if t >= 1 => Ok(t.min(max)),
+            _ => Err("`timeout_seconds` must be a positive integer"),
+        },
     }
 }
 
@@ -752,5 +768,37 @@ impl ServerHandler for RexMcp {
             Cow::Owned(format!("no resource {uri}")),
             None,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn the_timeout_is_capped_by_the_server() {
+        assert_eq!(effective_timeout(Some(&json!(600)), 60, 300), Ok(300));
+        assert_eq!(effective_timeout(Some(&json!(5)), 60, 300), Ok(5));
+        assert_eq!(effective_timeout(None, 60, 30), Ok(30));
+        assert_eq!(effective_timeout(Some(&Value::Null), 60, 300), Ok(60));
+        assert!(effective_timeout(Some(&json!(0)), 60, 300).is_err());
+        assert!(effective_timeout(Some(&json!(-3)), 60, 300).is_err());
+        assert!(effective_timeout(Some(&json!("9")), 60, 300).is_err());
+    }
+
+    #[test]
+    fn plain_json_maps_to_typed_arguments() {
+        let m = json!({"s": "x", "n": 3, "f": 1.5, "b": true, "l": [1, "a"], "o": {"k": 2}});
+        let args = plain_args(m.as_object().unwrap()).unwrap();
+        assert_eq!(args.values["n"], ScriptArgumentValue::LongValue(3));
+        assert_eq!(args.values["f"], ScriptArgumentValue::DoubleValue(1.5));
+        assert_eq!(args.values["b"], ScriptArgumentValue::BooleanValue(true));
+        assert!(matches!(
+            args.values["l"],
+            ScriptArgumentValue::ListValue(_)
+        ));
+        assert!(matches!(args.values["o"], ScriptArgumentValue::MapValue(_)));
+        assert!(plain_args(json!({"x": null}).as_object().unwrap()).is_err());
     }
 }
