@@ -436,3 +436,74 @@ fn sigterm_ends_the_server_and_its_runs_after_the_grace_period() {
     assert!(status.success(), "{status}");
     assert!(gone(run), "run {run} outlived the server");
 }
+
+#[test]
+fn https_with_a_certificate_serves_and_still_requires_the_token() {
+    let Some(python) = python() else { return };
+    let host = Host::new();
+    let (cert, key) = (host.root.join("cert.pem"), host.root.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("\n!!!!!!!! SKIPPED: openssl cannot make a test certificate !!!!!!!!\n");
+        return;
+    }
+    let mut server = Command::new(BIN)
+        .args(["mcp", "--listen", "127.0.0.1:0", "--agents"])
+        .arg(host.root.join("agents.toml"))
+        .arg("--policy")
+        .arg(format!("readonly={}", host.path("readonly.cedar")))
+        .arg("--policy")
+        .arg(format!("compute={}", host.path("compute.cedar")))
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("rex-runner mcp: listening on ")
+        .unwrap()
+        .to_string();
+    assert!(url.starts_with("https://"), "{url}");
+    let probe = r#"
+import sys, httpx2
+url, token = sys.argv[1], sys.argv[2]
+init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+h = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+with httpx2.Client(verify=False) as c:
+    print(c.post(url, json=init, headers=h).status_code)
+    print(c.post(url, json=init, headers={**h, "Authorization": "Bearer " + token}).status_code)
+"#;
+    let out = Command::new(&python)
+        .args(["-c", probe, &url, TOKEN])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.split_whitespace().collect::<Vec<_>>(),
+        ["401", "200"],
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sigterm(&server);
+    assert!(server.wait().unwrap().success());
+}
