@@ -409,12 +409,17 @@ fn stdio_server_with_a_runaway(host: &Host) -> (Child, u32) {
     (server, run.expect("the run's process never started"))
 }
 
+/// Whether `pid` is gone (or a zombie: dead, waiting to be reaped). A process killed with
+/// SIGKILL takes a moment to exit, so this waits for it (up to 20 s, to fail rather than hang).
 fn gone(pid: u32) -> bool {
-    // A zombie is reaped by its parent; once the server is gone nothing of the run remains.
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat.split_whitespace().nth(2) == Some("Z"),
+    for _ in 0..400 {
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(stat) if stat.split_whitespace().nth(2) == Some("Z") => return true,
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
     }
+    false
 }
 
 #[test]
