@@ -157,7 +157,14 @@ pub(crate) async fn serve(state: Arc<State>, options: HttpOptions) -> ExitStatus
                         ));
                     }
                     req.extensions_mut().insert(agent);
-                    mcp.call(req).await
+                    let delete = req.method() == hyper::Method::DELETE;
+                    let mut response = mcp.call(req).await?;
+                    // rmcp acknowledges a session's end with 202; the spec's clients expect
+                    // 200 or 204 (Python's warns otherwise). The body is empty either way.
+                    if delete && response.status() == hyper::StatusCode::ACCEPTED {
+                        *response.status_mut() = hyper::StatusCode::NO_CONTENT;
+                    }
+                    Ok(response)
                 }
             });
             let builder = hyper::server::conn::http1::Builder::new();
