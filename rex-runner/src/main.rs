@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod mcp;
+
 use clap::{Parser, Subcommand};
 use rex_core::{Limits, ScriptArguments};
 use rex_runner::{
@@ -166,6 +168,12 @@ enum Command {
         #[arg(long, default_value = rex_runner::ssm::POLICY_DIR)]
         policy_dir: String,
     },
+    /// Serve the Model Context Protocol (stdio, or Streamable HTTP with --listen): agents
+    /// run scripts under named policy sets, each run in its own process.
+    Mcp(Box<mcp::McpArgs>),
+    /// Internal: one run of the MCP server, in its own process (request on stdin).
+    #[command(hide = true)]
+    McpChild,
 }
 
 fn main() -> ExitCode {
@@ -196,6 +204,8 @@ fn main() -> ExitCode {
             runner_path,
             policy_dir,
         }),
+        Some(Command::Mcp(args)) => mcp::main(*args),
+        Some(Command::McpChild) => mcp::child::child_main(),
         None => match logging {
             Ok(()) => run(&cli.run),
             Err(message) => early(

@@ -6,6 +6,7 @@
 //!
 //! This crate does not depend on Rhai: it is a plain Rust API on its own.
 
+pub mod child;
 pub mod context;
 pub mod disk;
 pub mod exec;

@@ -1,0 +1,125 @@
+//! The script API as `list_functions` and the `rex://functions` resource show it: rhai-sdk's
+//! catalog (the one `--print-functions` prints) with the Cedar actions written as action
+//! UIDs, plus the runner's built-ins.
+
+use serde_json::{Value, json};
+
+/// `file_system::read` → `file_system::Action::"read"`.
+fn action_uid(short: &str) -> String {
+    match short.rsplit_once("::") {
+        Some((ns, name)) => format!("{ns}::Action::\"{name}\""),
+        None => short.to_string(),
+    }
+}
+
+/// A one-line description built from what the catalog knows.
+fn doc(module: &str, actions: &[String]) -> String {
+    if actions.is_empty() {
+        format!("{module} function; no Cedar check (touches no host resource)")
+    } else {
+        format!(
+            "{module} function; asks Cedar for {} before touching the host",
+            actions.join(", ")
+        )
+    }
+}
+
+const BUILTINS: &[(&str, &str, &str)] = &[
+    (
+        "info",
+        "info(msg)",
+        "appends an INFO entry to the run's logs",
+    ),
+    (
+        "warn",
+        "warn(msg)",
+        "appends a WARN entry to the run's logs",
+    ),
+    (
+        "error",
+        "error(msg)",
+        "appends an ERROR entry to the run's logs",
+    ),
+    (
+        "trace",
+        "trace(msg)",
+        "appends a TRACE entry to the run's logs",
+    ),
+    (
+        "debug",
+        "debug(x)",
+        "appends a DEBUG entry with x's rendering to the run's logs",
+    ),
+    (
+        "MetricBuilder",
+        "MetricBuilder()",
+        "builds a metric published in the run's document",
+    ),
+    (
+        "AlarmBuilder",
+        "AlarmBuilder()",
+        "builds an alarm published in the run's document",
+    ),
+];
+
+/// Every function (of `module` only, when given), as JSON objects.
+pub(crate) fn functions(module: Option<&str>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for f in rhai_sdk::RexModules::all().functions() {
+        if module.is_some_and(|m| m != f.module) {
+            continue;
+        }
+        let actions: Vec<String> = f.actions.iter().map(|a| action_uid(a)).collect();
+        out.push(json!({
+            "name": f.name,
+            "module": f.module,
+            "signature": f.signature,
+            "doc": doc(f.module, &actions),
+            "actions": actions,
+        }));
+    }
+    if module.is_none_or(|m| m == "runner") {
+        for (name, signature, text) in BUILTINS {
+            out.push(json!({
+                "name": name,
+                "module": "runner",
+                "signature": signature,
+                "actions": [],
+                "doc": format!("{text}; no Cedar check"),
+            }));
+        }
+    }
+    out
+}
+
+/// The module names.
+pub(crate) fn modules() -> Vec<String> {
+    let mut m: Vec<String> = rhai_sdk::RexModules::all()
+        .functions()
+        .iter()
+        .map(|f| f.module.to_string())
+        .collect();
+    m.push("runner".into());
+    m.dedup();
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_cedar_uids() {
+        assert_eq!(
+            action_uid("file_system::read"),
+            "file_system::Action::\"read\""
+        );
+        let cat = functions(Some("io"));
+        assert!(!cat.is_empty());
+        assert!(cat.iter().any(|f| {
+            f["actions"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "file_system::Action::\"read\""))
+        }));
+    }
+}

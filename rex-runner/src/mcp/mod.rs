@@ -1,0 +1,313 @@
+//! `rex-runner mcp`: the Model Context Protocol server (stdio, or Streamable HTTP at `/mcp`).
+//!
+//! Every `run_script` (and `check_script`) call runs in its own child process (this binary
+//! re-executed as `rex-runner mcp-child`, see [`child`]), so a hostile script can crash,
+//! exhaust or hang only its own run. This is the only code path that starts a Tokio runtime:
+//! the plain CLI run path stays synchronous.
+
+mod audit;
+mod catalog;
+pub(crate) mod child;
+mod config;
+mod http;
+mod tools;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rex_runner::ExitStatus;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use self::audit::AuditWriter;
+use self::child::ChildRegistry;
+use self::config::PolicySet;
+
+/// Options of `rex-runner mcp`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct McpArgs {
+    /// A named policy set, NAME=FILE (repeat for several sets; repeating a NAME combines its
+    /// files). Tool calls name the set to run under with `policy`.
+    #[arg(long = "policy", value_name = "NAME=FILE", required = true)]
+    policy: Vec<String>,
+
+    /// Serve Streamable HTTP at http(s)://ADDR:PORT/mcp instead of stdio (needs --agents).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+
+    /// The agents file (HTTP): bearer-token digests and the policy sets each agent may use.
+    #[arg(long, value_name = "AGENTS.toml")]
+    agents: Option<PathBuf>,
+
+    /// TLS certificate chain (PEM) for HTTPS.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM) for HTTPS.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Allow plain HTTP on a non-loopback address (tokens then travel in clear).
+    #[arg(long)]
+    insecure_listen: bool,
+
+    /// A browser origin allowed to call the server (`https://host:port`); repeat. Requests
+    /// carrying any other `Origin` are refused (requests without one are accepted).
+    #[arg(long, value_name = "ORIGIN")]
+    allowed_origin: Vec<String>,
+
+    /// A `Host` (name or name:port) clients may use besides the loopback names and the
+    /// listen address; repeat (DNS-rebinding protection).
+    #[arg(long, value_name = "HOST")]
+    allowed_host: Vec<String>,
+
+    /// Largest per-call timeout, in seconds (a call's `timeout_seconds` is capped by it).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    max_timeout: u64,
+
+    /// Timeout of a call that gives none, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    default_timeout: u64,
+
+    /// Address-space cap of each run's process (RLIMIT_AS), in bytes or with a K/M/G suffix.
+    #[arg(long, value_name = "BYTES", default_value = "1G", value_parser = parse_size)]
+    max_memory: u64,
+
+    /// Most runs at once (default: the number of cores); further calls wait.
+    #[arg(long, value_name = "N")]
+    max_concurrent: Option<usize>,
+
+    /// Largest HTTP request body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value = "20M", value_parser = parse_size)]
+    max_body: u64,
+
+    /// On SIGTERM or end of input: how long in-flight runs may finish before they are killed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    grace: u64,
+
+    /// Append one JSON line per tool call (caller, policy and hash, script hash, outcome,
+    /// decisions) to this file.
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+
+    /// Accept policy and agents files that group or others can write (refused by default).
+    #[arg(long)]
+    allow_writable_policy: bool,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("unknown size suffix in {s:?} (use K, M or G)")),
+            };
+            (s.get(..i).unwrap_or_default(), m)
+        }
+        _ => (s, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("invalid size {s:?}"))
+}
+
+/// What every connection and call shares.
+pub(crate) struct State {
+    pub(crate) policies: BTreeMap<String, PolicySet>,
+    pub(crate) exe: PathBuf,
+    pub(crate) os_user: String,
+    pub(crate) max_timeout_secs: u64,
+    pub(crate) default_timeout_secs: u64,
+    pub(crate) max_memory: u64,
+    pub(crate) runs: Arc<Semaphore>,
+    pub(crate) max_concurrent: usize,
+    pub(crate) children: ChildRegistry,
+    pub(crate) audit: AuditWriter,
+    pub(crate) shutdown: CancellationToken,
+}
+
+fn fail(message: &str) -> ExitStatus {
+    eprintln!("rex-runner mcp: {message}");
+    ExitStatus::InvalidInput
+}
+
+/// Runs the server until SIGTERM/SIGINT (or, over stdio, the end of input).
+pub(crate) fn main(args: McpArgs) -> ExitStatus {
+    let policies = match config::load_policies(&args.policy, args.allow_writable_policy) {
+        Ok(p) => p,
+        Err(config::ConfigError::Invalid { name, rendered }) => {
+            eprintln!("rex-runner mcp: policy set {name:?} is invalid");
+            eprintln!("{rendered}");
+            return ExitStatus::InvalidInput;
+        }
+        Err(e) => return fail(&e.to_string()),
+    };
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return fail(&format!("cannot find this program's path: {e}")),
+    };
+    let os_user = match rust_sdk::identity::effective_user_principal() {
+        Ok(p) => p.name().to_string(),
+        Err(e) => return fail(&e.to_string()),
+    };
+    let audit = match &args.log_file {
+        None => AuditWriter::default(),
+        Some(p) => match AuditWriter::open(p) {
+            Ok(w) => w,
+            Err(e) => return fail(&format!("cannot open log file {}: {e}", p.display())),
+        },
+    };
+    let http_setup = match &args.listen {
+        None => {
+            if args.agents.is_some() || args.tls_cert.is_some() {
+                return fail("--agents and --tls-cert/--tls-key apply only with --listen");
+            }
+            None
+        }
+        Some(addr) => {
+            let Some(agents_path) = &args.agents else {
+                return fail(
+                    "--listen needs --agents AGENTS.toml (who may call, with which token)",
+                );
+            };
+            let agents = match config::load_agents(agents_path, &policies) {
+                Ok(a) => a,
+                Err(e) => return fail(&e.to_string()),
+            };
+            let tls = match (&args.tls_cert, &args.tls_key) {
+                (Some(c), Some(k)) => match http::tls_acceptor(c, k) {
+                    Ok(t) => Some(t),
+                    Err(e) => return fail(&e),
+                },
+                _ => None,
+            };
+            if !addr.ip().is_loopback() && tls.is_none() && !args.insecure_listen {
+                return fail(&format!(
+                    "refusing to serve plain HTTP on non-loopback address {addr}: give \
+                     --tls-cert and --tls-key, or --insecure-listen to accept tokens in clear"
+                ));
+            }
+            Some((*addr, agents, tls))
+        }
+    };
+    let max_concurrent = args
+        .max_concurrent
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let state = Arc::new(State {
+        policies,
+        exe,
+        os_user,
+        max_timeout_secs: args.max_timeout.max(1),
+        default_timeout_secs: args.default_timeout.max(1),
+        max_memory: args.max_memory,
+        runs: Arc::new(Semaphore::new(max_concurrent)),
+        max_concurrent,
+        children: ChildRegistry::default(),
+        audit,
+        shutdown: CancellationToken::new(),
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    let grace = Duration::from_secs(args.grace);
+    let status = runtime.block_on(async {
+        let served = match http_setup {
+            None => serve_stdio(state.clone(), grace).await,
+            Some((addr, agents, tls)) => {
+                http::serve(
+                    state.clone(),
+                    http::HttpOptions {
+                        addr,
+                        agents: agents.into_iter().map(Arc::new).collect(),
+                        tls,
+                        allowed_origins: args.allowed_origin.clone(),
+                        allowed_hosts: args.allowed_host.clone(),
+                        max_body: usize::try_from(args.max_body).unwrap_or(usize::MAX),
+                    },
+                )
+                .await
+            }
+        };
+        drain(&state, grace).await;
+        served
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    // Nothing the runs started outlives the server.
+    state.children.kill_all();
+    status
+}
+
+/// Waits up to `grace` for in-flight runs, then ends the rest.
+async fn drain(state: &State, grace: Duration) {
+    wait_for_runs(state, grace).await;
+    state.runs.close();
+    state.shutdown.cancel();
+    state.children.kill_all();
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub(crate) async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+}
+
+/// Over stdio, end of input ends the session: its in-flight calls are cancelled at once (no
+/// one is left to read their results). SIGTERM/SIGINT first lets in-flight runs finish (up to
+/// the grace period), so their results still reach the client, then ends the session.
+async fn serve_stdio(state: Arc<State>, grace: Duration) -> ExitStatus {
+    use rmcp::ServiceExt;
+    let handler = tools::RexMcp {
+        state: state.clone(),
+        http: false,
+    };
+    let running = match handler.serve(rmcp::transport::io::stdio_pipes()).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rex-runner mcp: the stdio session failed to start: {e}");
+            return ExitStatus::Internal;
+        }
+    };
+    let token = running.cancellation_token();
+    let waiting = running.waiting();
+    tokio::pin!(waiting);
+    tokio::select! {
+        _ = &mut waiting => {}
+        () = terminated() => {
+            wait_for_runs(&state, grace).await;
+            token.cancel();
+            let _ = waiting.await;
+        }
+    }
+    ExitStatus::Success
+}
+
+/// Waits up to `grace` for the runs in flight to finish.
+async fn wait_for_runs(state: &State, grace: Duration) {
+    let all = u32::try_from(state.max_concurrent).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(grace, state.runs.acquire_many(all)).await;
+}
