@@ -113,6 +113,10 @@ pub struct FsRule {
     pub rights: FsRights,
     /// Why: the policy ids and built-in needs that asked for it.
     pub reasons: BTreeSet<String>,
+    /// Whether a policy's scope asked for it. Such a path may not exist yet (a file the
+    /// script will create): the rule then goes on its nearest existing ancestor. A built-in
+    /// path that does not exist is skipped.
+    pub from_policy: bool,
 }
 
 /// The file-system part of a plan.
@@ -239,28 +243,35 @@ const DNS_PORT: u16 = 53;
 
 /// Builds plans; one per derivation.
 struct Builder {
-    rules: BTreeMap<String, (FsRights, BTreeSet<String>)>,
+    rules: BTreeMap<String, (FsRights, BTreeSet<String>, bool)>,
     fs_unrestricted: Option<String>,
     ports: BTreeMap<u16, BTreeSet<String>>,
     net_unrestricted: Option<String>,
 }
 
 impl Builder {
-    fn grant(&mut self, path: &str, rights: FsRights, why: &str) {
+    fn add(&mut self, path: &str, rights: FsRights, why: &str, from_policy: bool) {
         if rights.is_empty() {
             return;
         }
         let entry = self
             .rules
             .entry(path.to_string())
-            .or_insert_with(|| (FsRights::NONE, BTreeSet::new()));
+            .or_insert_with(|| (FsRights::NONE, BTreeSet::new(), false));
         entry.0 = entry.0 | rights;
         entry.1.insert(why.to_string());
+        entry.2 |= from_policy;
     }
 
+    /// A right a policy's scope asks for.
+    fn grant(&mut self, path: &str, rights: FsRights, why: &str) {
+        self.add(path, rights, why, true);
+    }
+
+    /// A right of a built-in need (loader, resolver, ...).
     fn grant_all(&mut self, paths: &[&str], rights: FsRights, why: &str) {
         for p in paths {
-            self.grant(p, rights, why);
+            self.add(p, rights, why, false);
         }
     }
 
@@ -278,6 +289,18 @@ fn parent(path: &str) -> &str {
 }
 
 impl SandboxPlan {
+    /// A plan that restricts nothing (what `--sandbox off` stands for).
+    pub fn empty() -> SandboxPlan {
+        SandboxPlan {
+            fs: FsPlan::Unrestricted {
+                reason: "no plan".into(),
+            },
+            net: NetPlan::Unrestricted {
+                reason: "no plan".into(),
+            },
+        }
+    }
+
     /// Derives the plan of a validated policy set.
     ///
     /// ```
@@ -328,10 +351,11 @@ impl SandboxPlan {
             None => FsPlan::Rules(
                 b.rules
                     .into_iter()
-                    .map(|(path, (rights, reasons))| FsRule {
+                    .map(|(path, (rights, reasons, from_policy))| FsRule {
                         path,
                         rights,
                         reasons,
+                        from_policy,
                     })
                     .collect(),
             ),
@@ -614,8 +638,9 @@ fn union(a: &Scope, b: &Scope) -> Scope {
 }
 
 /// The rights one file-system action needs on its resource, and those it needs on the
-/// directory that holds it (creating, removing and renaming act on the parent).
-fn fs_needs(action: Action) -> Option<(FsRights, FsRights)> {
+/// directory that holds it (creating, removing and renaming act on the parent). `None` for
+/// actions that need no file-system right (or, for `unmount`, cannot be sandboxed).
+pub fn fs_needs(action: Action) -> Option<(FsRights, FsRights)> {
     let create = FsRights::MAKE_REG
         | FsRights::MAKE_DIR
         | FsRights::MAKE_SYM
@@ -723,7 +748,7 @@ fn apply_action(b: &mut Builder, action: Action, scope: &Scope, policy: &Policy,
             b.grant_all(SYSTEMD_READ, FsRights::READ, "systemd: D-Bus client");
         }
         Namespace::Sysctl => {
-            b.grant("/proc/sys", FsRights::READ | FsRights::WRITE_FILE, "sysctl");
+            b.grant_all(&["/proc/sys"], FsRights::READ | FsRights::WRITE_FILE, "sysctl");
             b.grant_all(SYSCTL_READ, FsRights::READ, "sysctl: configuration");
         }
     }
@@ -736,7 +761,6 @@ fn resolver(b: &mut Builder, why: &str) {
         FsRights::READ | FsRights::EXECUTE,
         "name service modules",
     );
-    b.grant("/etc/nsswitch.conf", FsRights::READ, why);
     b.port(DNS_PORT, why);
 }
 

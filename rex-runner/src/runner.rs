@@ -391,6 +391,7 @@ impl Runner {
                 script_sha256: None,
                 policy_sha256: Vec::new(),
                 dropped: None,
+                sandbox: None,
             },
             Some(err) => {
                 let (error_type, message) = classify(err);
@@ -414,6 +415,7 @@ impl Runner {
                     script_sha256: None,
                     policy_sha256: Vec::new(),
                     dropped: None,
+                sandbox: None,
                 }
             }
         };
