@@ -70,6 +70,11 @@ impl FsRights {
         FsRights(self.0 | other.0)
     }
 
+    /// The rights in both sets.
+    pub const fn intersect(self, other: FsRights) -> FsRights {
+        FsRights(self.0 & other.0)
+    }
+
     /// Whether every right of `other` is in `self`.
     pub const fn contains(self, other: FsRights) -> bool {
         self.0 & other.0 == other.0
@@ -641,15 +646,14 @@ fn union(a: &Scope, b: &Scope) -> Scope {
 /// directory that holds it (creating, removing and renaming act on the parent). `None` for
 /// actions that need no file-system right (or, for `unmount`, cannot be sandboxed).
 pub fn fs_needs(action: Action) -> Option<(FsRights, FsRights)> {
-    let create = FsRights::MAKE_REG
-        | FsRights::MAKE_DIR
-        | FsRights::MAKE_SYM
-        | FsRights::REFER
-        // A new file is opened for writing (O_CREAT | O_WRONLY) beneath the directory.
-        | FsRights::WRITE_FILE
-        | FsRights::TRUNCATE
-        | FsRights::READ;
-    let remove = FsRights::REMOVE_FILE | FsRights::REMOVE_DIR | FsRights::REFER | FsRights::READ;
+    let make = FsRights::MAKE_REG | FsRights::MAKE_DIR | FsRights::MAKE_SYM | FsRights::REFER;
+    // Beneath a scope: new entries, and new files opened for writing (O_CREAT | O_WRONLY).
+    let create = make | FsRights::WRITE_FILE | FsRights::TRUNCATE | FsRights::READ;
+    let remove = FsRights::REMOVE_FILE | FsRights::REMOVE_DIR | FsRights::REFER;
+    // On the parent only what acts on its entries, and listing it (the SDK opens it to
+    // create or remove the entry): never reading or writing the parent's other files.
+    let on_parent_create = make | FsRights::READ_DIR;
+    let on_parent_remove = remove | FsRights::READ_DIR;
     Some(match action {
         // rust-sdk opens files and directories O_RDONLY for every operation (metadata
         // included): Landlock cannot tell a stat from a read of an opened file.
@@ -666,9 +670,9 @@ pub fn fs_needs(action: Action) -> Option<(FsRights, FsRights)> {
             FsRights::NONE,
         ),
         Action::FsExecute => (FsRights::EXECUTE | FsRights::READ_FILE, FsRights::NONE),
-        Action::FsCreate => (create, create),
-        Action::FsDelete => (remove, remove),
-        Action::FsMove => (remove, remove),
+        Action::FsCreate => (create, on_parent_create),
+        Action::FsDelete => (remove | FsRights::READ, on_parent_remove),
+        Action::FsMove => (remove | FsRights::READ, on_parent_remove),
         _ => return None,
     })
 }
@@ -698,20 +702,32 @@ fn apply_action(b: &mut Builder, action: Action, scope: &Scope, policy: &Policy,
                 Scope::Any => b.grant("/", own | on_parent, &why),
                 Scope::Paths(targets) => {
                     for t in targets {
+                        // In the parent, only the entry itself is created or removed: a
+                        // directory for a `Dir` scope, a file or symlink for a `File`.
+                        let dir_entry = FsRights::MAKE_DIR
+                            | FsRights::REMOVE_DIR
+                            | FsRights::REFER
+                            | FsRights::READ_DIR;
+                        let file_entry = FsRights::MAKE_REG
+                            | FsRights::MAKE_SYM
+                            | FsRights::REMOVE_FILE
+                            | FsRights::REFER
+                            | FsRights::READ_DIR;
                         if t.subtree {
-                            // Beneath the directory, and the directory itself (`in` is
-                            // reflexive) as an entry of its parent.
+                            // Beneath the directory (its entries' parent is inside too),
+                            // and the directory itself (`in` is reflexive) as an entry of
+                            // its parent.
                             b.grant(&t.path, own | on_parent, &why);
-                            b.grant(parent(&t.path), on_parent, &why);
+                            b.grant(parent(&t.path), on_parent.intersect(dir_entry), &why);
                         } else if t.is_dir {
                             b.grant(&t.path, own, &why);
-                            b.grant(parent(&t.path), on_parent, &why);
+                            b.grant(parent(&t.path), on_parent.intersect(dir_entry), &why);
                         } else {
                             b.grant(&t.path, own.file_rights(), &why);
                             // A file that does not exist yet gets its rule on the nearest
                             // existing ancestor when applied; rights that act on the
                             // directory go to its parent.
-                            b.grant(parent(&t.path), on_parent, &why);
+                            b.grant(parent(&t.path), on_parent.intersect(file_entry), &why);
                         }
                     }
                 }
@@ -748,7 +764,11 @@ fn apply_action(b: &mut Builder, action: Action, scope: &Scope, policy: &Policy,
             b.grant_all(SYSTEMD_READ, FsRights::READ, "systemd: D-Bus client");
         }
         Namespace::Sysctl => {
-            b.grant_all(&["/proc/sys"], FsRights::READ | FsRights::WRITE_FILE, "sysctl");
+            b.grant_all(
+                &["/proc/sys"],
+                FsRights::READ | FsRights::WRITE_FILE,
+                "sysctl",
+            );
             b.grant_all(SYSCTL_READ, FsRights::READ, "sysctl: configuration");
         }
     }

@@ -162,7 +162,12 @@ enum Command {
         #[arg(short = 'p', long = "policy-file", required = true)]
         policies: Vec<PathBuf>,
         /// Output format.
-        #[arg(short = 'o', long = "output-format", value_enum, default_value = "human")]
+        #[arg(
+            short = 'o',
+            long = "output-format",
+            value_enum,
+            default_value = "human"
+        )]
         output_format: OutputFormat,
     },
     /// Validate policy files against the Rex schema and print diagnostics.

@@ -415,7 +415,7 @@ impl Runner {
                     script_sha256: None,
                     policy_sha256: Vec::new(),
                     dropped: None,
-                sandbox: None,
+                    sandbox: None,
                 }
             }
         };
