@@ -17,6 +17,7 @@ mod path;
 mod policy;
 mod principal;
 mod resource;
+pub mod sandbox_plan;
 mod schema;
 
 pub use action::{Action, Namespace};

@@ -96,6 +96,16 @@ struct RunArgs {
     #[arg(long, value_name = "BYTES")]
     max_memory: Option<usize>,
 
+    /// Kernel backstop under Cedar: a Landlock sandbox derived from the policies (see
+    /// docs/SANDBOX.md). `best-effort` confines where the kernel supports it; `require`
+    /// refuses to run (exit 5) where it cannot.
+    #[arg(long, value_enum, default_value = "best-effort")]
+    sandbox: SandboxArg,
+
+    /// Print the sandbox ruleset derived from the policies and exit (`-o human` for text).
+    #[arg(long)]
+    print_sandbox: bool,
+
     /// The Cedar principal name, `User::"<NAME>"` (default: the effective user).
     #[arg(long, value_name = "NAME")]
     principal: Option<String>,
@@ -134,8 +144,44 @@ struct RunArgs {
     log_file: Option<PathBuf>,
 }
 
+/// `--sandbox` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SandboxArg {
+    /// No kernel sandbox.
+    Off,
+    /// Confine where the kernel supports Landlock; report "not enforced" elsewhere.
+    BestEffort,
+    /// Refuse to run where the kernel cannot enforce the sandbox.
+    Require,
+}
+
+impl SandboxArg {
+    fn mode(self) -> rust_sdk::sandbox::SandboxMode {
+        match self {
+            SandboxArg::Off => rust_sdk::sandbox::SandboxMode::Off,
+            SandboxArg::BestEffort => rust_sdk::sandbox::SandboxMode::BestEffort,
+            SandboxArg::Require => rust_sdk::sandbox::SandboxMode::Require,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Print the Landlock sandbox ruleset derived from policy files (what `--sandbox`
+    /// applies), for review.
+    SandboxPlan {
+        /// The policy files.
+        #[arg(short = 'p', long = "policy-file", required = true)]
+        policies: Vec<PathBuf>,
+        /// Output format.
+        #[arg(
+            short = 'o',
+            long = "output-format",
+            value_enum,
+            default_value = "human"
+        )]
+        output_format: OutputFormat,
+    },
     /// Validate policy files against the Rex schema and print diagnostics.
     Validate {
         /// The policy files.
@@ -189,6 +235,10 @@ fn main() -> ExitCode {
     let logging = init_logging(cli.run.log_file.clone());
     let status = match cli.command {
         Some(Command::Validate { policies }) => validate(&policies),
+        Some(Command::SandboxPlan {
+            policies,
+            output_format,
+        }) => sandbox_plan(&policies, output_format),
         Some(Command::Check {
             script,
             script_arguments_file,
@@ -351,6 +401,10 @@ fn run(args: &RunArgs) -> ExitStatus {
     if args.print_functions {
         return print_functions(&runner, args.output_format);
     }
+    if args.print_sandbox {
+        let plan = rex_auth::sandbox_plan::SandboxPlan::derive(&runner.authorizer().policies());
+        return print_plan(&plan, args.output_format);
+    }
     let Some(script_path) = &args.script_file else {
         eprintln!("error: --script-file is required (or use `validate` / `check`); see --help");
         return ExitStatus::Usage;
@@ -378,12 +432,37 @@ fn run(args: &RunArgs) -> ExitStatus {
             ExitStatus::Internal,
         );
     }
-    let report = runner.run(&script, &script_args);
+    // The metrics file is opened before the sandbox is applied (the policies need not
+    // allow writing it): it is the operator's file, not the script's.
+    let metrics_out = match &args.metrics_file {
+        Some(path) => match open_operator_file(path) {
+            Ok(f) => Some((path, f)),
+            Err(e) => {
+                eprintln!("error: cannot write metrics file {}: {e}", path.display());
+                return ExitStatus::Internal;
+            }
+        },
+        None => None,
+    };
+    // Every input is read; the script's thread, the monitor and any child start after this.
+    let sandbox = match apply_sandbox(&runner, args.sandbox) {
+        Ok(s) => s,
+        Err(e) => {
+            return early(
+                args,
+                ErrorType::ValidationException,
+                &e.to_string(),
+                ExitStatus::InvalidInput,
+            );
+        }
+    };
+    let mut report = runner.run(&script, &script_args);
+    report.document.sandbox = Some(sandbox);
     if !emit(&report.document, args.output_format, args.verbose) {
         return ExitStatus::Internal;
     }
-    if let Some(path) = &args.metrics_file
-        && let Err(e) = write_operator_file(path, &report.metrics.to_prometheus_text())
+    if let Some((path, file)) = metrics_out
+        && let Err(e) = write_operator_file(file, &report.metrics.to_prometheus_text())
     {
         eprintln!("error: cannot write metrics file {}: {e}", path.display());
         return ExitStatus::Internal;
@@ -476,11 +555,88 @@ fn cancel_on_signals(runner: &Runner) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes a file the operator named on the command line (not a script operation, so it does
+/// Creates a file the operator named on the command line (not a script operation, so it does
 /// not go through rust-sdk or Cedar).
-#[allow(clippy::disallowed_methods)]
-fn write_operator_file(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+fn open_operator_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::create(path)
+}
+
+/// Writes the operator's file opened by [`open_operator_file`].
+#[allow(clippy::disallowed_types)]
+fn write_operator_file(mut file: std::fs::File, text: &str) -> std::io::Result<()> {
+    file.write_all(text.as_bytes())
+}
+
+/// Derives the sandbox from the runner's policies and applies it to this thread (which then
+/// starts the script's thread). The result goes in the document and the log.
+fn apply_sandbox(
+    runner: &Runner,
+    arg: SandboxArg,
+) -> Result<serde_json::Value, rust_sdk::sandbox::SandboxError> {
+    let mode = arg.mode();
+    let report = if mode == rust_sdk::sandbox::SandboxMode::Off {
+        rust_sdk::sandbox::apply(&rex_auth::sandbox_plan::SandboxPlan::empty(), mode)?
+    } else {
+        let plan = rex_auth::sandbox_plan::SandboxPlan::derive(&runner.authorizer().policies());
+        rust_sdk::sandbox::apply(&plan, mode)?
+    };
+    tracing::info!(
+        target: rex_runner::RUNNER_LOG_TARGET,
+        mode = mode.as_str(),
+        status = report.status.as_str(),
+        landlock_abi = report.kernel_abi,
+        fs_rules = report.fs_rules,
+        "sandbox"
+    );
+    Ok(serde_json::json!({
+        "mode": mode.as_str(),
+        "status": report.status.as_str(),
+        "landlock_abi": report.kernel_abi,
+        "file_system_restricted": report.fs_restricted,
+        "tcp_connect_restricted": report.net_restricted,
+        "rules": report.fs_rules,
+        "no_new_privs": report.no_new_privs,
+    }))
+}
+
+/// `sandbox-plan`: the ruleset that `--sandbox` derives from these policy files.
+fn sandbox_plan(policies: &[PathBuf], format: OutputFormat) -> ExitStatus {
+    let mut inputs = Vec::new();
+    for p in policies {
+        match read_input("policy file", p) {
+            Ok(i) => inputs.push(i),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitStatus::InvalidInput;
+            }
+        }
+    }
+    let set = match rex_auth::Policies::from_sources(
+        inputs.iter().map(|i| (i.name.as_str(), i.text.as_str())),
+    ) {
+        Ok(set) => set,
+        Err(e) => {
+            eprintln!("{}", e.render());
+            return ExitStatus::InvalidInput;
+        }
+    };
+    print_plan(&rex_auth::sandbox_plan::SandboxPlan::derive(&set), format)
+}
+
+fn print_plan(plan: &rex_auth::sandbox_plan::SandboxPlan, format: OutputFormat) -> ExitStatus {
+    let text = match format {
+        OutputFormat::Human => plan.render_text(),
+        OutputFormat::Json => plan.to_json().to_string() + "\n",
+        OutputFormat::PrettyJson => match serde_json::to_string_pretty(&plan.to_json()) {
+            Ok(t) => t + "\n",
+            Err(_) => return ExitStatus::Internal,
+        },
+    };
+    if std::io::stdout().write_all(text.as_bytes()).is_err() {
+        return ExitStatus::Internal;
+    }
+    ExitStatus::Success
 }
 
 fn load_args(path: Option<&std::path::Path>) -> Result<ScriptArguments, (ErrorType, String)> {

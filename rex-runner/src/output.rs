@@ -104,6 +104,10 @@ pub struct OutputDocument {
     /// ([`cap_document`]); absent when nothing was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropped: Option<DroppedInfo>,
+    /// Rex addition: the kernel sandbox the run was confined in (`mode`, `status`,
+    /// `landlock_abi`, ...); set by the CLI, absent for embedders that apply none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<serde_json::Value>,
 }
 
 /// Default cap of the output document (its compact JSON), in bytes: 16 MiB.
@@ -237,6 +241,7 @@ impl OutputDocument {
             script_sha256: None,
             policy_sha256: Vec::new(),
             dropped: None,
+            sandbox: None,
         }
     }
 }

@@ -392,6 +392,7 @@ impl Runner {
                 script_sha256: None,
                 policy_sha256: Vec::new(),
                 dropped: None,
+                sandbox: None,
             },
             Some(err) => {
                 let (error_type, message) = classify(err);
@@ -416,6 +417,7 @@ impl Runner {
                     script_sha256: None,
                     policy_sha256: Vec::new(),
                     dropped: None,
+                    sandbox: None,
                 }
             }
         };

@@ -11,6 +11,7 @@
 
 mod common_cli;
 mod fleet;
+mod sandbox;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -16,6 +16,7 @@ pub mod monitor;
 pub mod network;
 mod proc_file;
 pub mod process;
+pub mod sandbox;
 pub mod sched;
 pub mod sysctl;
 pub mod system;

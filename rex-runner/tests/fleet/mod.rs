@@ -284,10 +284,21 @@ fn ansible_playbook_runs_the_script_on_three_hosts_and_fails_the_denied_one() {
         let r = result(host);
         assert_eq!(r["status"], "SUCCESS", "{host}: {r}");
         assert_eq!(r["failed"], false, "{host}");
-        assert_eq!(r["changed"], false, "a read-only policy never changes the host");
+        assert_eq!(
+            r["changed"], false,
+            "a read-only policy never changes the host"
+        );
         assert_eq!(r["rc"], 0);
-        assert!(r["output"].as_str().unwrap().contains("\"count\": 2"), "{r}");
-        assert!(r["output"].as_str().unwrap().contains("ERROR disk still full"));
+        assert!(
+            r["output"].as_str().unwrap().contains("\"count\": 2"),
+            "{r}"
+        );
+        assert!(
+            r["output"]
+                .as_str()
+                .unwrap()
+                .contains("ERROR disk still full")
+        );
         assert_eq!(r["denials"], serde_json::json!([]));
         assert_eq!(r["script_sha256"].as_str().unwrap().len(), 64);
     }
@@ -328,17 +339,24 @@ fn ansible_module_check_mode_compiles_only_and_docs_render() {
     );
     let adhoc_run = |script: &str, check: bool| -> (i32, String) {
         let mut c = ansible(&adhoc, &home);
-        c.args(["localhost", "-c", "local", "-m", "rex.runner.rex_script", "-a"])
-            .arg(
-                serde_json::json!({
-                    "script": script,
-                    "policy_file": policy,
-                    "runner_path": runner_path(),
-                })
-                .to_string(),
-            )
-            .arg("-e")
-            .arg("ansible_python_interpreter={{ ansible_playbook_python }}");
+        c.args([
+            "localhost",
+            "-c",
+            "local",
+            "-m",
+            "rex.runner.rex_script",
+            "-a",
+        ])
+        .arg(
+            serde_json::json!({
+                "script": script,
+                "policy_file": policy,
+                "runner_path": runner_path(),
+            })
+            .to_string(),
+        )
+        .arg("-e")
+        .arg("ansible_python_interpreter={{ ansible_playbook_python }}");
         if check {
             c.arg("--check");
         }
@@ -365,7 +383,10 @@ fn ansible_module_check_mode_compiles_only_and_docs_render() {
     // For real, an allowed delete is reported as a change.
     let (code, log) = adhoc_run(&write, false);
     assert_eq!(code, 0, "{log}");
-    assert!(log.contains("CHANGED") && log.contains("\"changed\": true"), "{log}");
+    assert!(
+        log.contains("CHANGED") && log.contains("\"changed\": true"),
+        "{log}"
+    );
     assert!(!target.exists());
 
     let out = ansible(&doc, &home)
@@ -374,7 +395,14 @@ fn ansible_module_check_mode_compiles_only_and_docs_render() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    for option in ["script_file", "policy_file", "secret_args", "max_memory", "sandbox", "runner_path"] {
+    for option in [
+        "script_file",
+        "policy_file",
+        "secret_args",
+        "max_memory",
+        "sandbox",
+        "runner_path",
+    ] {
         assert!(text.contains(option), "ansible-doc lacks {option}");
     }
 }

@@ -298,6 +298,13 @@ pub(crate) fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW
 }
 
+/// Flags of the directories passed through on the way to a target: `O_PATH` descriptors serve
+/// as `*at` anchors without opening the directory for reading, so the kernel sandbox
+/// (Landlock, `crate::sandbox`) need not grant reading `/` and every ancestor of a scope.
+pub(crate) fn walk_flags() -> OFlags {
+    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW
+}
+
 /// Smallest growth step (and first buffer) of a whole-file read.
 const READ_CHUNK_MIN: usize = 4096;
 /// Largest growth step of a whole-file read.
@@ -329,10 +336,11 @@ fn open_parent_by_path(path: &ResourcePath) -> Result<Option<OwnedFd>, FsError> 
     let Some(parent) = path.parent() else {
         return Ok(None);
     };
-    let mut fd = rustix::fs::openat(CWD, "/", dir_flags(), Mode::empty())
+    // The parent serves only as the anchor of `unlinkat`/`renameat`: `O_PATH` all the way.
+    let mut fd = rustix::fs::openat(CWD, "/", walk_flags(), Mode::empty())
         .map_err(|e| FsError::os("open", "/", e))?;
     for c in parent.as_str().split('/').filter(|c| !c.is_empty()) {
-        fd = rustix::fs::openat(&fd, c, dir_flags(), Mode::empty())
+        fd = rustix::fs::openat(&fd, c, walk_flags(), Mode::empty())
             .map_err(|e| FsError::os("open", parent.as_str(), e))?;
     }
     Ok(Some(fd))
@@ -443,15 +451,29 @@ impl DirHandle {
             return Self::open_follow(ctx, p, opts);
         }
         let components: Vec<&str> = p.as_str().split('/').filter(|c| !c.is_empty()).collect();
+        // Directories on the way are `O_PATH` anchors (see `walk_flags`); only the target is
+        // opened for reading.
+        let flags_at = |i: usize| {
+            if i + 1 >= components.len() {
+                dir_flags()
+            } else {
+                walk_flags()
+            }
+        };
+        let root_flags = if components.is_empty() {
+            dir_flags()
+        } else {
+            walk_flags()
+        };
         let mut fd = Arc::new(
-            rustix::fs::openat(CWD, "/", dir_flags(), Mode::empty())
+            rustix::fs::openat(CWD, "/", root_flags, Mode::empty())
                 .map_err(|e| FsError::os("open", "/", e))?,
         );
         let mut parent: Option<Arc<OwnedFd>> = None;
         let mut cur = rpath("/")?;
         for (i, c) in components.iter().enumerate() {
             let next_path = cur.join(c)?;
-            match rustix::fs::openat(&*fd, *c, dir_flags(), Mode::empty()) {
+            match rustix::fs::openat(&*fd, *c, flags_at(i), Mode::empty()) {
                 Ok(next) => {
                     parent = Some(fd);
                     fd = Arc::new(next);
