@@ -19,7 +19,7 @@ use crate::extensions::RunExtensions;
 use crate::limits::{CancelHandle, Limits};
 use crate::outcome::{RunOutcome, RunStatus, Timings};
 use crate::render::{ValueProblem, check_value};
-use crate::state::{self, CHECK_EVERY, LogLevel, RunGuard, RunState, push_log};
+use crate::state::{self, LogLevel, RunGuard, RunState, push_log};
 
 /// The final value rendered (Rhai text, JSON), or why it cannot be.
 type Rendered = Result<(String, serde_json::Value), ValueProblem>;

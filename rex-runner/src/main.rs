@@ -574,7 +574,14 @@ fn apply_sandbox(
     runner: &Runner,
     arg: SandboxArg,
 ) -> Result<serde_json::Value, rust_sdk::sandbox::SandboxError> {
-    let mode = arg.mode();
+    apply_sandbox_mode(runner, arg.mode())
+}
+
+/// [`apply_sandbox`] with a mode (the MCP child receives it from the server).
+fn apply_sandbox_mode(
+    runner: &Runner,
+    mode: rust_sdk::sandbox::SandboxMode,
+) -> Result<serde_json::Value, rust_sdk::sandbox::SandboxError> {
     let report = if mode == rust_sdk::sandbox::SandboxMode::Off {
         rust_sdk::sandbox::apply(&rex_auth::sandbox_plan::SandboxPlan::empty(), mode)?
     } else {

@@ -51,6 +51,13 @@ pub(crate) struct ChildRequest {
     pub script: String,
     pub args: ScriptArguments,
     pub timeout_ms: u64,
+    /// The kernel sandbox mode (`off`, `best-effort`, `require`; default `best-effort`).
+    #[serde(default)]
+    pub sandbox: Option<String>,
+    /// The engine's memory budget, in bytes (below the process's address-space cap, so a
+    /// hog ends with the typed memory limit before the cap aborts the process).
+    #[serde(default)]
+    pub max_memory: Option<usize>,
 }
 
 /// One denied check of a run.
@@ -139,10 +146,13 @@ fn early(error_type: rex_runner::ErrorType, message: &str, exit: ExitStatus) -> 
 }
 
 fn answer(request: &ChildRequest) -> ChildResponse {
-    let limits = Limits {
+    let mut limits = Limits {
         timeout: Some(Duration::from_millis(request.timeout_ms)),
         ..Limits::default()
     };
+    if let Some(m) = request.max_memory {
+        limits.max_memory = m;
+    }
     let sink = Arc::new(MemoryAuditSink::new());
     let mut builder = Runner::builder()
         .limits(limits)
@@ -192,10 +202,36 @@ fn answer(request: &ChildRequest) -> ChildResponse {
             ExitStatus::Internal,
         );
     }
-    let report = runner.run(
+    let mode = match request
+        .sandbox
+        .as_deref()
+        .unwrap_or("best-effort")
+        .parse::<rust_sdk::sandbox::SandboxMode>()
+    {
+        Ok(m) => m,
+        Err(e) => {
+            return early(
+                rex_runner::ErrorType::ValidationException,
+                &e.to_string(),
+                ExitStatus::InvalidInput,
+            );
+        }
+    };
+    let sandbox = match crate::apply_sandbox_mode(&runner, mode) {
+        Ok(s) => s,
+        Err(e) => {
+            return early(
+                rex_runner::ErrorType::ValidationException,
+                &e.to_string(),
+                ExitStatus::InvalidInput,
+            );
+        }
+    };
+    let mut report = runner.run(
         &Input::from_text("script.rhai", &request.script),
         &request.args,
     );
+    report.document.sandbox = Some(sandbox);
     let denials = report
         .outcome
         .denials
@@ -245,6 +281,9 @@ fn check(runner: &Runner, request: &ChildRequest) -> ChildResponse {
                 denial: None,
                 script_sha256: Some(rex_runner::sha256_hex(request.script.as_bytes())),
                 policy_sha256: Vec::new(),
+                dropped: None,
+                limit: None,
+                sandbox: None,
             },
             ExitStatus::Success,
             None,

@@ -68,6 +68,11 @@ pub(crate) struct McpArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     max_timeout: u64,
 
+    /// Kernel sandbox of each run's process, derived from the call's policy set (see
+    /// docs/SANDBOX.md).
+    #[arg(long, value_enum, default_value = "best-effort")]
+    sandbox: crate::SandboxArg,
+
     /// Timeout of a call that gives none, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     default_timeout: u64,
@@ -128,6 +133,7 @@ pub(crate) struct State {
     pub(crate) max_timeout_secs: u64,
     pub(crate) default_timeout_secs: u64,
     pub(crate) max_memory: u64,
+    pub(crate) sandbox: crate::SandboxArg,
     pub(crate) runs: Arc<Semaphore>,
     pub(crate) max_concurrent: usize,
     pub(crate) children: ChildRegistry,
@@ -210,6 +216,7 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
         max_timeout_secs: args.max_timeout.max(1),
         default_timeout_secs: args.default_timeout.max(1),
         max_memory: args.max_memory,
+        sandbox: args.sandbox,
         runs: Arc::new(Semaphore::new(max_concurrent)),
         max_concurrent,
         children: ChildRegistry::default(),

@@ -176,6 +176,9 @@ impl RexMcp {
             script,
             args: script_args,
             timeout_ms: timeout.saturating_mul(1000),
+            sandbox: Some(self.state.sandbox.mode().as_str().to_string()),
+            // Three quarters of the address-space cap: the engine's typed limit fires first.
+            max_memory: usize::try_from(self.state.max_memory / 4 * 3).ok(),
         };
         let response = self.in_child(&request, ctx).await;
         let result = run_result(set, response.as_ref());
@@ -217,6 +220,8 @@ impl RexMcp {
             script,
             args: script_args,
             timeout_ms: 30_000,
+            sandbox: None,
+            max_memory: None,
         };
         let response = self.in_child(&request, ctx).await;
         self.state.audit.write(&CallRecord::check(

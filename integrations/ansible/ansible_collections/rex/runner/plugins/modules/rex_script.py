@@ -64,7 +64,7 @@ options:
     description: Stop the script after this many seconds (rex-runner C(--timeout)).
     type: float
   max_memory:
-    description: Memory budget of the run (rex-runner C(--max-memory), for example C(256MiB)).
+    description: Memory budget of the run in bytes (rex-runner C(--max-memory), for example C(268435456)).
     type: str
   sandbox:
     description: Kernel sandbox mode (rex-runner C(--sandbox)); left to the runner's default when unset.
