@@ -696,3 +696,110 @@ fn principal_must_be_given() {
         Err(AuthError::Config(_))
     ));
 }
+
+// ---- Issue 15: the sandbox plan never denies what the policies allow ----
+
+mod sandbox_plan_soundness {
+    use super::*;
+    use rex_auth::sandbox_plan::{SandboxPlan, fs_needs};
+
+    const DIRS: &[&str] = &["/a", "/a/b", "/a/b/c", "/d", "/d/e"];
+    const ACTIONS: &[(&str, Action)] = &[
+        ("open", Action::FsOpen),
+        ("read", Action::FsRead),
+        ("stat", Action::FsStat),
+        ("write", Action::FsWrite),
+        ("create", Action::FsCreate),
+        ("delete", Action::FsDelete),
+        ("chmod", Action::FsChmod),
+    ];
+
+    fn paths() -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        for d in DIRS {
+            out.push((d.to_string(), true));
+            out.push((format!("{d}/f"), false));
+            out.push((format!("{d}/g.log"), false));
+        }
+        out
+    }
+
+    fn permit() -> impl Strategy<Value = String> {
+        let action = proptest::sample::subsequence(ACTIONS.to_vec(), 1..4);
+        let all = paths();
+        let scope = prop_oneof![
+            Just(String::new()),
+            proptest::sample::select(DIRS.to_vec())
+                .prop_map(|d| format!(" in file_system::Dir::\"{d}\"")),
+            proptest::sample::select(DIRS.to_vec())
+                .prop_map(|d| format!(" == file_system::Dir::\"{d}\"")),
+            proptest::sample::select(
+                all.into_iter()
+                    .filter(|p| !p.1)
+                    .map(|p| p.0)
+                    .collect::<Vec<_>>()
+            )
+            .prop_map(|f| format!(" == file_system::File::\"{f}\"")),
+        ];
+        let when = prop_oneof![
+            Just(String::new()),
+            proptest::sample::select(DIRS.to_vec())
+                .prop_map(|d| format!(" when {{ resource in file_system::Dir::\"{d}\" }}")),
+            Just(" when { resource.path like \"*.log\" }".to_string()),
+        ];
+        (action, scope, when).prop_map(|(actions, scope, when)| {
+            let list: Vec<String> = actions
+                .iter()
+                .map(|(n, _)| format!("file_system::Action::\"{n}\""))
+                .collect();
+            format!(
+                "permit(principal, action in [{}], resource{scope}){when};",
+                list.join(", ")
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn the_plan_allows_every_access_the_policies_allow(
+            permits in proptest::collection::vec(permit(), 1..5),
+            forbid_dir in proptest::sample::select(DIRS.to_vec()),
+        ) {
+            let text = format!(
+                "{}\nforbid(principal, action == file_system::Action::\"read\", resource in file_system::Dir::\"{forbid_dir}\");",
+                permits.join("\n")
+            );
+            let a = auth(&text);
+            let plan = SandboxPlan::derive(&a.policies());
+            for (path, is_dir) in paths() {
+                let resource = if is_dir { Resource::dir(&path) } else { Resource::file(&path) }.unwrap();
+                for (_, action) in ACTIONS {
+                    let kind = if is_dir { rex_auth::ResourceKind::Dir } else { rex_auth::ResourceKind::File };
+                    if !action.applies_to_kind(kind) {
+                        continue;
+                    }
+                    if !allowed(&a, *action, &resource, &RequestContext::None) {
+                        continue;
+                    }
+                    let (own, on_parent) = fs_needs(*action).unwrap();
+                    let own = if is_dir { own } else { own.file_rights() };
+                    prop_assert!(plan.allows(&path, own), "{action:?} {path}: {own:?} not in\n{}\n{text}", plan.render_text());
+                    let parent = path.rsplit_once('/').map(|(p, _)| if p.is_empty() { "/" } else { p }).unwrap();
+                    // The parent needs only the rights of this entry's kind.
+                    let kind_rights = if is_dir {
+                        rex_auth::sandbox_plan::FsRights::MAKE_DIR
+                            | rex_auth::sandbox_plan::FsRights::REMOVE_DIR
+                            | rex_auth::sandbox_plan::FsRights::READ_DIR
+                    } else {
+                        rex_auth::sandbox_plan::FsRights::MAKE_REG
+                            | rex_auth::sandbox_plan::FsRights::REMOVE_FILE
+                            | rex_auth::sandbox_plan::FsRights::READ_DIR
+                    };
+                    let need = on_parent.intersect(kind_rights);
+                    prop_assert!(plan.allows(parent, need), "{action:?} {path}: parent {parent} lacks {need:?}\n{}\n{text}", plan.render_text());
+                }
+            }
+        }
+    }
+}

@@ -629,7 +629,9 @@ fn script_timeout_stops_a_running_child_not_only_the_interpreter() {
     let policy = fx.write(
         "p.cedar",
         r#"permit(principal, action == file_system::Action::"open", resource in file_system::Dir::"/usr/bin");
-permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/dash");"#,
+permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/dash");
+// The kernel sandbox lets dash start only the programs the policy names.
+permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/sleep");"#,
     );
     // The child would create the marker after 3 s; the script's timeout is 1 s and the
     // execute call's own timeout is 60 s, so only the script's deadline can stop it in time.

@@ -77,6 +77,7 @@ const DOCUMENT_FIELDS: &[&str] = &[
     "limit",
     "script_sha256",
     "policy_sha256",
+    "sandbox",
 ];
 
 const METRIC_UNITS: &[&str] = &["UNDEFINED", "COUNT", "TIME", "MEGABYTES", "PERCENT"];

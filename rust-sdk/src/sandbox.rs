@@ -20,6 +20,16 @@ use landlock::{
 };
 use rex_auth::sandbox_plan::{FsPlan, FsRights, NetPlan, SandboxPlan};
 
+/// What the runner itself reads besides the plan: `/proc` and `/sys`, because rust-sdk reads
+/// a process's attributes (and the system's) to build the Cedar request before it can be
+/// decided, so a denial is a typed denial and an empty listing stays empty, not an error.
+/// Programs the script executes do not get these: their spawning thread adds a second,
+/// stricter layer with the plan alone ([`confine_child`]).
+const RUNNER_READ: &[&str] = &["/proc", "/sys"];
+
+/// The plan of the domain in force, for the extra layer of executed programs.
+static CHILD_PLAN: std::sync::OnceLock<SandboxPlan> = std::sync::OnceLock::new();
+
 /// The newest Landlock ABI whose rights Rex handles (tested on this ABI).
 const TARGET_ABI: ABI = ABI::V7;
 
@@ -231,34 +241,19 @@ pub fn apply(plan: &SandboxPlan, mode: SandboxMode) -> Result<SandboxReport, San
         report.status = SandboxStatus::NothingToRestrict;
         return Ok(report);
     }
-    let err = |e: landlock::RulesetError| SandboxError::Landlock(e.to_string());
-    let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::BestEffort);
-    if fs_rules.is_some() {
-        ruleset = ruleset.handle_access(handled_fs()).map_err(err)?;
-    }
-    if ports.is_some() {
-        ruleset = ruleset.handle_access(AccessNet::ConnectTcp).map_err(err)?;
-    }
-    let mut created = ruleset.create().map_err(err)?;
-    if let Some(rules) = &fs_rules {
-        for (path, rights) in rules {
-            let Ok(fd) = PathFd::new(path) else {
-                continue;
-            };
-            created = created
-                .add_rule(PathBeneath::new(fd, to_access(*rights) & handled_fs()))
-                .map_err(err)?;
-            report.fs_rules += 1;
-        }
-    }
-    if let Some(ports) = &ports {
-        for p in ports {
-            created = created
-                .add_rule(NetPort::new(*p, AccessNet::ConnectTcp))
-                .map_err(err)?;
-        }
-    }
-    let status = created.restrict_self().map_err(err)?;
+    let runner_rules = fs_rules.map(|mut rules| {
+        rules.extend(
+            RUNNER_READ
+                .iter()
+                .map(|p| (PathBuf::from(p), FsRights::READ)),
+        );
+        rules
+    });
+    let status = restrict(
+        runner_rules.as_deref(),
+        ports.as_deref(),
+        &mut report.fs_rules,
+    )?;
     report.no_new_privs = status.no_new_privs;
     if let LandlockStatus::Available {
         effective_abi,
@@ -272,8 +267,11 @@ pub fn apply(plan: &SandboxPlan, mode: SandboxMode) -> Result<SandboxReport, San
         RulesetStatus::PartiallyEnforced => SandboxStatus::PartiallyEnforced,
         RulesetStatus::NotEnforced => SandboxStatus::NotEnforced,
     };
-    report.fs_restricted = fs_rules.is_some() && report.status != SandboxStatus::NotEnforced;
+    report.fs_restricted = runner_rules.is_some() && report.status != SandboxStatus::NotEnforced;
     report.net_restricted = ports.is_some() && report.status != SandboxStatus::NotEnforced;
+    if report.fs_restricted {
+        let _ = CHILD_PLAN.set(plan.clone());
+    }
     if mode == SandboxMode::Require && report.status == SandboxStatus::NotEnforced {
         return Err(SandboxError::Required(
             "this kernel does not enforce Landlock (not compiled in, not enabled, or too old)"
@@ -281,4 +279,55 @@ pub fn apply(plan: &SandboxPlan, mode: SandboxMode) -> Result<SandboxReport, San
         ));
     }
     Ok(report)
+}
+
+/// Adds the plan's layer without the runner's own needs ([`RUNNER_READ`]) to the calling
+/// thread, which then only spawns a program (`exec` calls it on its spawning thread): the
+/// program gets exactly what the policies could allow. A no-op when no file-system sandbox
+/// is in force.
+pub(crate) fn confine_child() -> Result<(), SandboxError> {
+    let Some(plan) = CHILD_PLAN.get() else {
+        return Ok(());
+    };
+    let FsPlan::Rules(rules) = &plan.fs else {
+        return Ok(());
+    };
+    let mut n = 0;
+    restrict(Some(&rules_of(rules)), None, &mut n).map(|_| ())
+}
+
+/// Creates and applies one Landlock layer on the calling thread.
+fn restrict(
+    fs_rules: Option<&[(PathBuf, FsRights)]>,
+    ports: Option<&[u16]>,
+    added: &mut usize,
+) -> Result<landlock::RestrictionStatus, SandboxError> {
+    let err = |e: landlock::RulesetError| SandboxError::Landlock(e.to_string());
+    let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::BestEffort);
+    if fs_rules.is_some() {
+        ruleset = ruleset.handle_access(handled_fs()).map_err(err)?;
+    }
+    if ports.is_some() {
+        ruleset = ruleset.handle_access(AccessNet::ConnectTcp).map_err(err)?;
+    }
+    let mut created = ruleset.create().map_err(err)?;
+    if let Some(rules) = fs_rules {
+        for (path, rights) in rules {
+            let Ok(fd) = PathFd::new(path) else {
+                continue;
+            };
+            created = created
+                .add_rule(PathBeneath::new(fd, to_access(*rights) & handled_fs()))
+                .map_err(err)?;
+            *added += 1;
+        }
+    }
+    if let Some(ports) = ports {
+        for p in ports {
+            created = created
+                .add_rule(NetPort::new(*p, AccessNet::ConnectTcp))
+                .map_err(err)?;
+        }
+    }
+    created.restrict_self().map_err(err)
 }

@@ -523,3 +523,52 @@ fn created_files_never_get_set_id_bits() {
     .unwrap();
     assert_eq!(mode(&root.join("new")) & 0o6000, 0);
 }
+
+/// Issue 15: the Landlock backstop catches an SDK bug. Code confined by a ruleset derived from
+/// a policy that reads only `inside` calls `std::fs::read` (no Cedar check at all, as a bug in
+/// rust-sdk would) on a file outside the scopes, and the kernel refuses it.
+#[test]
+fn the_kernel_backstop_refuses_a_raw_read_outside_the_policy() {
+    use rust_sdk::sandbox::{SandboxMode, SandboxStatus, apply};
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let inside = root.join("inside");
+    std::fs::create_dir(&inside).unwrap();
+    std::fs::write(inside.join("ok.txt"), "ok").unwrap();
+    std::fs::write(root.join("secret.txt"), "TOP-SECRET").unwrap();
+    let policies = rex_auth::Policies::parse(
+        "p.cedar",
+        &format!(
+            r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"],
+                      resource in file_system::Dir::"{}");"#,
+            inside.display()
+        ),
+    )
+    .unwrap();
+    let plan = rex_auth::sandbox_plan::SandboxPlan::derive(&policies);
+    // Landlock confines the thread that applies it (and what it creates), so the confined
+    // code runs on its own thread and the test harness stays free.
+    let (status, inside_read, outside_read) = std::thread::spawn(move || {
+        let report = apply(&plan, SandboxMode::BestEffort).unwrap();
+        (
+            report.status,
+            std::fs::read_to_string(inside.join("ok.txt")),
+            std::fs::read_to_string(root.join("secret.txt")),
+        )
+    })
+    .join()
+    .unwrap();
+    if status == SandboxStatus::NotEnforced {
+        eprintln!("SKIPPED: this kernel does not enforce Landlock");
+        return;
+    }
+    assert_eq!(status, SandboxStatus::FullyEnforced);
+    assert_eq!(inside_read.unwrap(), "ok");
+    let err = outside_read.unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(13), "{err}");
+    // The test's own thread was never confined.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("secret.txt")).unwrap(),
+        "TOP-SECRET"
+    );
+}

@@ -442,6 +442,11 @@ fn spawn(
             }
             let (out_w, err_w) = (pipes.out_w.as_raw_fd(), pipes.err_w.as_raw_fd());
             private_fd_table(&[exe, out_w, err_w])?;
+            // The program gets the policy's kernel sandbox without the runner's own needs.
+            crate::sandbox::confine_child().map_err(|e| ExecError::Io {
+                op: "landlock",
+                source: std::io::Error::other(e.to_string()),
+            })?;
             // Duplicates in the private table; std hands them to the child as 1 and 2 and
             // closes them after the spawn.
             let dup = |fd: &OwnedFd| {

@@ -346,6 +346,24 @@ fn open_parent_by_path(path: &ResourcePath) -> Result<Option<OwnedFd>, FsError> 
     Ok(Some(fd))
 }
 
+/// When a follow-mode open is refused with `EACCES`, the kernel sandbox (`crate::sandbox`)
+/// may have refused a symlink's target before Cedar saw it. The target is resolved with
+/// `O_PATH` (which the sandbox does not mediate) and returned when it differs from the path
+/// asked for, so the caller asks Cedar about it and a denial is the same typed denial as
+/// without the sandbox. `None` when there is no other target to judge.
+fn refused_target(
+    dirfd: impl AsFd,
+    name: &str,
+    asked: &ResourcePath,
+) -> Result<Option<ResourcePath>, FsError> {
+    let Ok(probe) = rustix::fs::openat(&dirfd, name, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+    else {
+        return Ok(None);
+    };
+    let real = fd_real_path(&probe, asked.as_str())?;
+    Ok((&real != asked).then_some(real))
+}
+
 /// What the kernel appends to the `/proc/self/fd` path of an entry that has no name any more.
 const DELETED_SUFFIX: &[u8] = b" (deleted)";
 
@@ -541,6 +559,12 @@ impl DirHandle {
                     },
                 );
             }
+            Err(Errno::ACCESS) => {
+                if let Some(real) = refused_target(CWD, p.as_str(), &p)? {
+                    check_dir(ctx, Action::FsOpen, &real)?;
+                }
+                return Err(FsError::os("open", p.as_str(), Errno::ACCESS));
+            }
             Err(e) => return Err(FsError::os("open", p.as_str(), e)),
         };
         let real = if no_symlinks {
@@ -637,7 +661,7 @@ impl DirHandle {
             flags |= OFlags::CREATE;
         }
         let mode = Mode::from_raw_mode(opts.permissions.unwrap_or(0o644) & 0o777);
-        let (fd, no_symlinks) = if opts.create && opts.follow_symlinks {
+        let opened = if opts.create && opts.follow_symlinks {
             // Creation never follows symlinks: O_CREAT through a dangling link would create
             // its target (anywhere) before the resolved path could be authorized. Open an
             // existing target following links; create only the name itself, no-follow.
@@ -652,8 +676,17 @@ impl DirHandle {
             open_following(&*self.fd, name, flags, mode)
         } else {
             rustix::fs::openat(&*self.fd, name, flags, mode).map(|fd| (fd, true))
-        }
-        .map_err(|e| FsError::os("open", p.as_str(), e))?;
+        };
+        let (fd, no_symlinks) = match opened {
+            Ok(v) => v,
+            Err(Errno::ACCESS) if opts.follow_symlinks => {
+                if let Some(real) = refused_target(&*self.fd, name, &p)? {
+                    check_file(ctx, Action::FsOpen, &real)?;
+                }
+                return Err(FsError::os("open", p.as_str(), Errno::ACCESS));
+            }
+            Err(e) => return Err(FsError::os("open", p.as_str(), e)),
+        };
         // In follow mode the handle names what the fd really is, so later checks (`read`,
         // `write`, ...) apply to the target, not to the link.
         let p = if opts.follow_symlinks && !no_symlinks {
