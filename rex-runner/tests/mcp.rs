@@ -33,10 +33,15 @@ const OTHER_TOKEN: &str = "rex-test-token-other-9876543210";
 fn python() -> Option<PathBuf> {
     let candidate = match std::env::var_os("REX_MCP_PYTHON") {
         Some(p) => PathBuf::from(p),
+        // The workspace's venv (`.ci/run` makes it), else one beside the binaries.
         None => {
-            // target/<profile>/rex-runner → target/venv-mcp
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/venv/bin/python");
             let target = Path::new(BIN).parent().and_then(Path::parent).unwrap();
-            target.join("venv-mcp/bin/python")
+            if workspace.exists() {
+                workspace
+            } else {
+                target.join("venv-mcp/bin/python")
+            }
         }
     };
     let works = Command::new(&candidate)
