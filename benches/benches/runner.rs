@@ -129,5 +129,29 @@ fn run(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, startup, run);
+/// The kernel backstop's start-up work that can be repeated in-process: deriving the plan
+/// from the policies (applying it confines the thread for good, so it is measured whole-process;
+/// see docs/SANDBOX.md).
+fn sandbox(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sandbox");
+    let scoped = rex_auth::Policies::parse(
+        "scoped.cedar",
+        r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"],
+                  resource in file_system::Dir::"/srv/app/public");
+permit(principal, action == file_system::Action::"execute", resource == file_system::File::"/usr/bin/cat")
+  when { context.arguments.flags.isEmpty() };
+permit(principal, action == network::Action::"GET", resource == network::url::"https://example.com/x");"#,
+    )
+    .unwrap_or_else(fail);
+    group.bench_function("derive_3_policies", |b| {
+        b.iter(|| {
+            black_box(rex_auth::sandbox_plan::SandboxPlan::derive(black_box(
+                &scoped,
+            )))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, startup, run, sandbox);
 criterion_main!(benches);
