@@ -515,23 +515,25 @@ fn scope_of(policy: &Policy) -> Scope {
             target_of(&uid, true).map_or(Scope::Any, |t| Scope::Paths(vec![t]))
         }
     };
-    let mut scope = from_scope;
-    if let Ok(est) = policy.to_json() {
-        for cond in est
-            .get("conditions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if cond.get("kind").and_then(Value::as_str) != Some("when") {
-                continue;
-            }
-            if let Some(s) = cond.get("body").and_then(condition_scope) {
-                scope = intersect(&scope, &s);
-            }
-        }
-    }
-    scope
+    when_bodies(policy)
+        .iter()
+        .filter_map(condition_scope)
+        .fold(from_scope, |scope, s| intersect(&scope, &s))
+}
+
+/// The bodies of a policy's `when` clauses, in Cedar's JSON form (`unless` clauses cannot
+/// narrow anything and are left out).
+fn when_bodies(policy: &Policy) -> Vec<Value> {
+    let Ok(est) = policy.to_json() else {
+        return Vec::new();
+    };
+    est.get("conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("kind").and_then(Value::as_str) == Some("when"))
+        .filter_map(|c| c.get("body").cloned())
+        .collect()
 }
 
 /// A file-system entity as a target (`None` for other types: not a path).
@@ -797,23 +799,11 @@ fn ports_of(policy: &Policy) -> Option<BTreeSet<u16>> {
         _ => None,
     };
     let mut ports = from_scope;
-    if let Ok(est) = policy.to_json() {
-        for cond in est
-            .get("conditions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if cond.get("kind").and_then(Value::as_str) != Some("when") {
-                continue;
-            }
-            if let Some(p) = cond.get("body").and_then(condition_ports) {
-                ports = Some(match ports {
-                    Some(have) => have.intersection(&p).copied().collect(),
-                    None => p,
-                });
-            }
-        }
+    for p in when_bodies(policy).iter().filter_map(condition_ports) {
+        ports = Some(match ports {
+            Some(have) => have.intersection(&p).copied().collect(),
+            None => p,
+        });
     }
     ports
 }
