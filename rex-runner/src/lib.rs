@@ -18,6 +18,7 @@
 mod audit;
 mod builtins;
 mod exit;
+pub mod explain;
 mod inputs;
 mod metrics;
 mod output;

@@ -214,6 +214,25 @@ enum Command {
         #[arg(long, default_value = rex_runner::ssm::POLICY_DIR)]
         policy_dir: String,
     },
+    /// Decide one request under policy files, as a run would, and say why: ALLOW or DENY,
+    /// the determining policies, and for a denial the permits of the same action. Exit 0
+    /// allow, 3 deny, 5 invalid input.
+    Explain {
+        /// The policy files.
+        #[arg(short = 'p', long = "policy-file", required = true)]
+        policies: Vec<PathBuf>,
+        /// The action: `file_system::Action::"read"` or `file_system::read`.
+        action: String,
+        /// The resource: `file_system::File::"/var/log/syslog"`, `systemd::Service::"x"`, ...
+        resource: String,
+        /// The request's context as JSON (execute: arguments, environment, user; move:
+        /// destination; ...), see docs/POLICY_GUIDE.md.
+        #[arg(long, value_name = "JSON")]
+        context: Option<String>,
+        /// The Cedar principal name (default: the effective user).
+        #[arg(long, value_name = "NAME")]
+        principal: Option<String>,
+    },
     /// Serve the Model Context Protocol (stdio, or Streamable HTTP with --listen): agents
     /// run scripts under named policy sets, each run in its own process.
     Mcp(Box<mcp::McpArgs>),
@@ -254,6 +273,19 @@ fn main() -> ExitCode {
             runner_path,
             policy_dir,
         }),
+        Some(Command::Explain {
+            policies,
+            action,
+            resource,
+            context,
+            principal,
+        }) => explain(
+            &policies,
+            &action,
+            &resource,
+            context.as_deref(),
+            principal.as_deref(),
+        ),
         Some(Command::Mcp(args)) => mcp::main(*args),
         Some(Command::McpChild) => mcp::child::child_main(),
         None => match logging {
@@ -661,6 +693,79 @@ fn load_args(path: Option<&std::path::Path>) -> Result<ScriptArguments, (ErrorTy
             rex_core::ArgumentsError::Malformed(e.to_string()).to_string(),
         )
     })
+}
+
+/// Reads and strictly validates policy files (diagnostics on stderr).
+fn load_policy_files(policies: &[PathBuf]) -> Result<rex_auth::Policies, ExitStatus> {
+    let mut inputs = Vec::new();
+    for p in policies {
+        match read_input("policy file", p) {
+            Ok(i) => inputs.push(i),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(ExitStatus::InvalidInput);
+            }
+        }
+    }
+    rex_auth::Policies::from_sources(inputs.iter().map(|i| (i.name.as_str(), i.text.as_str())))
+        .map_err(|e| {
+            eprintln!("{}", e.render());
+            ExitStatus::InvalidInput
+        })
+}
+
+/// The principal of `--principal`, or the effective user.
+fn principal_of(name: Option<&str>) -> Result<rex_auth::Principal, String> {
+    match name {
+        Some(n) => rex_auth::Principal::user(n).map_err(|e| e.to_string()),
+        None => rust_sdk::identity::effective_user_principal().map_err(|e| e.to_string()),
+    }
+}
+
+/// `explain`: decides one request with the runner's authorizer and prints why.
+fn explain(
+    policies: &[PathBuf],
+    action: &str,
+    resource: &str,
+    context: Option<&str>,
+    principal: Option<&str>,
+) -> ExitStatus {
+    let set = match load_policy_files(policies) {
+        Ok(s) => s,
+        Err(status) => return status,
+    };
+    let principal = match principal_of(principal) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::InvalidInput;
+        }
+    };
+    let (action, resource, context) =
+        match rex_runner::explain::parse_request(action, resource, context) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitStatus::InvalidInput;
+            }
+        };
+    let e = match rex_auth::explain(&set, &principal, action, &resource, &context) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::InvalidInput;
+        }
+    };
+    let text =
+        rex_runner::explain::render_explanation(&principal.to_string(), action, &resource, &e);
+    if std::io::stdout().write_all(text.as_bytes()).is_err() {
+        return ExitStatus::Internal;
+    }
+    if e.is_allowed() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::AccessDenied
+    }
 }
 
 fn validate(policies: &[PathBuf]) -> ExitStatus {
