@@ -20,6 +20,7 @@ mod builtins;
 mod exit;
 pub mod explain;
 mod inputs;
+pub mod learn;
 mod metrics;
 mod output;
 mod runner;

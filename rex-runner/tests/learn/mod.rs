@@ -193,3 +193,170 @@ fn a_denial_carries_its_hint_in_the_document_and_in_the_scripts_error_map() {
     assert!(parts[4].starts_with("User::"), "{out}");
     assert_eq!(fs::read_to_string(&target).unwrap(), "top secret content");
 }
+
+fn learn_run(
+    fx: &Fixture,
+    script: &std::path::Path,
+    ceiling: &std::path::Path,
+    mode: &str,
+) -> (crate::common_cli::Run, std::path::PathBuf, String) {
+    let out = fx.path(&format!("learned-{mode}.cedar"));
+    let r = run(rex()
+        .arg("learn")
+        .arg("-s")
+        .arg(script)
+        .arg("-p")
+        .arg(ceiling)
+        .arg("-o")
+        .arg(&out)
+        .args(["--generalize", mode]));
+    let text = fs::read_to_string(&out).unwrap_or_default();
+    (r, out, text)
+}
+
+fn read_only_ceiling(fx: &Fixture) -> std::path::PathBuf {
+    fx.write(
+        "ceiling.cedar",
+        &format!(
+            r#"@id("read-only")
+permit(principal, action in [file_system::Action::"open", file_system::Action::"read", file_system::Action::"stat"],
+       resource in file_system::Dir::"{}");
+"#,
+            fx.root()
+        ),
+    )
+}
+
+#[test]
+fn a_log_reading_script_learned_under_a_read_only_ceiling_runs_under_its_policy_and_nothing_else() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    fs::create_dir(fx.path("log")).unwrap();
+    fx.write("log/app.log", "line one\nline two\n");
+    fx.write("log/other.log", "sibling");
+    fx.write("log/secret", "hunter2");
+    let ceiling = read_only_ceiling(&fx);
+    let script = fx.write("s.rhai", &format!("cat(\"{root}/log/app.log\")"));
+    let (r, learned, text) = learn_run(&fx, &script, &ceiling, "exact");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("denied by the ceiling: 0"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("-p {}", learned.display())),
+        "{}",
+        r.stdout
+    );
+    assert!(text.contains("@id(\"learned-1\")"), "{text}");
+    assert!(text.contains("// learned-1: the script's"), "{text}");
+    assert!(
+        text.contains(&format!(
+            r#"resource == file_system::File::"{root}/log/app.log""#
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2") && !text.contains("line one"),
+        "{text}"
+    );
+    // It validates.
+    let v = run(rex().arg("validate").arg(&learned));
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    // The script succeeds under it.
+    let ok = run(rex().arg("-s").arg(&script).arg("-p").arg(&learned));
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert_eq!(ok.json()["output"], "line one\nline two\n");
+    // A sibling file and the secret next to the read one are denied.
+    for other in ["log/other.log", "log/secret"] {
+        let s = fx.write("o.rhai", &format!("cat(\"{root}/{other}\")"));
+        let denied = run(rex().arg("-s").arg(&s).arg("-p").arg(&learned));
+        assert_eq!(
+            denied.code, 3,
+            "{other}: {}{}",
+            denied.stdout, denied.stderr
+        );
+        assert!(!denied.stdout.contains("hunter2"));
+        let e = explain_run(
+            &learned,
+            r#"file_system::Action::"read""#,
+            &format!(r#"file_system::File::"{root}/{other}""#),
+        );
+        assert_eq!(e.code, 3, "{}", e.stdout);
+    }
+    // `--generalize dir` widens the file to its directory.
+    let (r, _, text) = learn_run(&fx, &script, &ceiling, "dir");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        text.contains(&format!(r#"resource in file_system::Dir::"{root}/log""#)),
+        "{text}"
+    );
+}
+
+#[test]
+fn rm_under_a_read_only_ceiling_deletes_nothing_and_the_report_lists_the_delete() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    let victim = fx.write("data.txt", "keep me");
+    let ceiling = read_only_ceiling(&fx);
+    let script = fx.write("rm.rhai", &format!("rm(\"{root}/data.txt\")"));
+    let (r, _, text) = learn_run(&fx, &script, &ceiling, "exact");
+    // The denial stays a denial: the script sees it (uncaught: exit 3).
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("denied by the ceiling: 1"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            r#"file_system::Action::"delete" on file_system::File::"{root}/data.txt""#
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("ACCESS_DENIED_EXCEPTION"), "{}", r.stdout);
+    assert!(!text.contains("delete"), "{text}");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+}
+
+#[test]
+fn execute_is_learned_with_its_argv_condition() {
+    let fx = Fixture::new();
+    let ceiling = fx.write(
+        "ceiling.cedar",
+        r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read"], resource in file_system::Dir::"/usr/bin");
+permit(principal, action == file_system::Action::"execute", resource in file_system::Dir::"/usr/bin");
+"#,
+    );
+    let exec = |args: &str| {
+        format!(
+            r#"let bin = DirConfig().path("/usr/bin").build().open(OpenDirOptions().build());
+let f = bin.open_file("echo", OpenFileOptions().read(true).build());
+f.execute(ExecuteOptions().args({args}).build()).stdout"#
+        )
+    };
+    let script = fx.write("e.rhai", &exec(r#"["-n", "a \"quoted\" word"]"#));
+    let (r, learned, text) = learn_run(&fx, &script, &ceiling, "exact");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        text.contains(r#"context.arguments.argv == [{index: 0, value: "-n"}, {index: 1, value: "a \"quoted\" word"}]"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"resource == file_system::File::"/usr/bin/echo""#),
+        "{text}"
+    );
+    let ok = run(rex().arg("-s").arg(&script).arg("-p").arg(&learned));
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert_eq!(ok.json()["output"], "a \"quoted\" word");
+    // Other arguments are denied by the learned policy.
+    let other = fx.write("o.rhai", &exec(r#"["-n", "something else"]"#));
+    let denied = run(rex().arg("-s").arg(&other).arg("-p").arg(&learned));
+    assert_eq!(denied.code, 3, "{}{}", denied.stdout, denied.stderr);
+    assert_eq!(
+        denied.json()["denial"]["action"],
+        r#"file_system::Action::"execute""#
+    );
+}
