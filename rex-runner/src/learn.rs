@@ -420,3 +420,98 @@ fn verify(policies: &Policies, allowed: &[&Observed]) -> Result<(), LearnError> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
+    use super::*;
+    use proptest::prelude::*;
+
+    const ACTIONS: [Action; 5] = [
+        Action::FsOpen,
+        Action::FsRead,
+        Action::FsStat,
+        Action::FsWrite,
+        Action::FsDelete,
+    ];
+
+    /// Every request of the grid: each action on each file of a small tree (names with
+    /// quotes, backslashes and spaces, which the builder must escape).
+    fn grid() -> Vec<(Action, Resource)> {
+        let mut out = Vec::new();
+        for dir in ["/t/a", "/t/b \"q\""] {
+            for file in ["f0", "f\\1", "f 2"] {
+                for a in ACTIONS {
+                    out.push((a, Resource::file(&format!("{dir}/{file}")).unwrap()));
+                }
+            }
+        }
+        out
+    }
+
+    fn auth(text: &str) -> Authorizer {
+        Authorizer::builder()
+            .principal(Principal::user("someone").unwrap())
+            .policies(Policies::parse("learned.cedar", text).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// The learned policy allows every request the learning run made, and in exact mode
+        /// nothing else among the requests tried (denied ones included).
+        #[test]
+        fn learned_policy_allows_exactly_the_run(mask in proptest::collection::vec(0u8..3, 30)) {
+            let grid = grid();
+            let observed: Vec<Observed> = grid
+                .iter()
+                .zip(&mask)
+                .filter(|(_, m)| **m != 0)
+                .map(|((a, r), m)| Observed {
+                    action: *a,
+                    resource: r.clone(),
+                    context: RequestContext::None,
+                    outcome: if *m == 1 { Outcome::Allow } else { Outcome::Deny },
+                })
+                .collect();
+            let allowed: BTreeSet<(Action, String)> = observed
+                .iter()
+                .filter(|o| o.outcome == Outcome::Allow)
+                .map(|o| (o.action, o.resource.to_string()))
+                .collect();
+            let exact = build_policy(&observed, Generalize::Exact, "h").unwrap();
+            prop_assert_eq!(exact.requests, allowed.len());
+            let a = auth(&exact.text);
+            for (action, r) in &grid {
+                let expect = allowed.contains(&(*action, r.to_string()));
+                prop_assert_eq!(
+                    a.is_allowed(*action, r, &RequestContext::None).unwrap(),
+                    expect,
+                    "{} {}\n{}", action, r, exact.text
+                );
+            }
+            let dir = build_policy(&observed, Generalize::Dir, "h").unwrap();
+            let d = auth(&dir.text);
+            for o in observed.iter().filter(|o| o.outcome == Outcome::Allow) {
+                prop_assert!(d.is_allowed(o.action, &o.resource, &o.context).unwrap());
+            }
+            // Never an action the run did not use.
+            for action in ACTIONS {
+                if !allowed.iter().any(|(a, _)| *a == action) {
+                    prop_assert!(!dir.text.contains(&action.uid_text()), "{}", dir.text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn comments_cannot_break_out_of_their_line() {
+        assert_eq!(comment("a\nb\r\u{2028}c"), "// a b \u{2028}c\n");
+    }
+}

@@ -354,9 +354,17 @@ pub fn render(doc: &OutputDocument, format: OutputFormat, verbose: bool) -> Rend
                             "  denied: {} may not perform {} on {}: {}\n",
                             d.principal, d.action, d.resource, d.explanation
                         ));
-                        err.push_str(
-                            "  hint: change the script to stay within the policy, or ask the host owner to grant this action\n",
-                        );
+                        if d.hint.is_empty() {
+                            err.push_str(
+                                "  hint: the policy permits this action on nothing; change the script, or ask the host owner to grant it\n",
+                            );
+                        } else {
+                            err.push_str(&format!(
+                                "  hint: the policy permits {} only on: {}\n",
+                                d.action,
+                                d.hint.join("; ")
+                            ));
+                        }
                     }
                 }
             }

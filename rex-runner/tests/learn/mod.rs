@@ -360,3 +360,59 @@ f.execute(ExecuteOptions().args({args}).build()).stdout"#
         r#"file_system::Action::"execute""#
     );
 }
+
+/// A one-shot HTTP server on 127.0.0.1 that answers every request with `body`.
+fn http_once(body: &'static str) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (format!("http://127.0.0.1:{port}/status"), t)
+}
+
+#[test]
+fn a_get_is_learned_as_its_method_and_url() {
+    let fx = Fixture::new();
+    let ceiling = fx.write(
+        "ceiling.cedar",
+        r#"permit(principal, action in network::Action::"NetworkAction", resource) when { resource.host == "127.0.0.1" };
+permit(principal, action == sysinfo::Action::"resolve_hostname", resource);
+"#,
+    );
+    let (url, server) = http_once("up");
+    let script = fx.write("g.rhai", &format!("curl(\"{url}\")"));
+    let (r, learned, text) = learn_run(&fx, &script, &ceiling, "exact");
+    server.join().unwrap();
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        text.contains(&format!(
+            "action == network::Action::\"GET\",\n  resource == network::url::\"{url}\""
+        )),
+        "{text}"
+    );
+    let v = run(rex().arg("validate").arg(&learned));
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    // Another path on the same host is denied by the learned policy.
+    let e = explain_run(
+        &learned,
+        r#"network::Action::"GET""#,
+        &format!("network::url::\"{}\"", url.replace("/status", "/admin")),
+    );
+    assert_eq!(e.code, 3, "{}{}", e.stdout, e.stderr);
+    let e = explain_run(
+        &learned,
+        r#"network::Action::"GET""#,
+        &format!("network::url::\"{url}\""),
+    );
+    assert_eq!(e.code, 0, "{}{}", e.stdout, e.stderr);
+}
