@@ -164,6 +164,8 @@ fn scope_key(type_name: &str, id: &str) -> String {
 struct State {
     policies: Policies,
     slices: Vec<Slice>,
+    /// Per action: the permits for it, as [`crate::PermitScope`] text (a denial's hint).
+    hints: Vec<Arc<[String]>>,
     caches: Vec<Mutex<HashMap<Resource, CachedDecision>>>,
 }
 
@@ -291,6 +293,7 @@ impl AuthorizerBuilder {
             state: RwLock::new(Arc::new(State {
                 policies: Policies::deny_all(),
                 slices: Vec::new(),
+                hints: Vec::new(),
                 caches: Vec::new(),
             })),
             audit: self.audit,
@@ -371,6 +374,11 @@ impl Authorizer {
                 action,
                 resource: resource.to_string(),
                 reasons: policies.to_vec(),
+                hint: state
+                    .hints
+                    .get(action.index())
+                    .map(|h| h.to_vec())
+                    .unwrap_or_default(),
             }))),
             Outcome::Error => Err(AuthError::Evaluation {
                 action,
@@ -445,9 +453,21 @@ impl Authorizer {
             .iter()
             .map(|_| Mutex::new(HashMap::new()))
             .collect();
+        let hints = Action::ALL
+            .iter()
+            .map(|a| {
+                policies
+                    .permits_for(*a)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .into()
+            })
+            .collect();
         Ok(State {
             policies,
             slices,
+            hints,
             caches,
         })
     }

@@ -15,6 +15,10 @@ pub struct Denied {
     pub resource: String,
     /// The ids of the `forbid` policies that matched; empty when no `permit` applied.
     pub reasons: Vec<String>,
+    /// Where this policy set permits the same action: the resource scope of each permit that
+    /// covers it (e.g. `resource in file_system::Dir::"/var/log"`), so the caller can retry
+    /// within bounds. Policy text only: never the resource's content.
+    pub hint: Vec<String>,
 }
 
 impl Denied {

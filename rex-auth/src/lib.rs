@@ -13,6 +13,7 @@ mod audit;
 mod authorizer;
 mod context;
 mod error;
+mod explain;
 mod path;
 mod policy;
 mod principal;
@@ -28,6 +29,7 @@ pub use context::{
     flatten_arguments, is_reserved_tag,
 };
 pub use error::{ArgumentProblem, AuthError, Denied, PathProblem, PolicyDiagnostic, PolicyError};
+pub use explain::{Explanation, PermitScope, explain, parse_uid_parts};
 pub use path::{NAME_MAX, PATH_MAX, ResourcePath};
 pub use policy::Policies;
 pub use principal::Principal;

@@ -235,6 +235,22 @@ impl Resource {
         &self.id
     }
 
+    /// The attributes of a `process_system::Process` resource.
+    pub fn process_attrs(&self) -> Option<&ProcessAttrs> {
+        match &self.attrs {
+            Attrs::Process(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The attributes of a `network::url` resource.
+    pub fn url_attrs(&self) -> Option<&UrlAttrs> {
+        match &self.attrs {
+            Attrs::Url(u) => Some(u),
+            _ => None,
+        }
+    }
+
     /// The entities whose `resource == E` / `resource in E` scope can match this resource:
     /// itself and, for files and directories, every lexical ancestor `Dir` (as type name
     /// and id). Used to index policies by resource scope.

@@ -803,3 +803,102 @@ mod sandbox_plan_soundness {
         }
     }
 }
+
+/// Issue 16: `explain` (what `rex-runner explain` prints) agrees with the runner's own
+/// decision on every case above (allow, other resource, forbid, default deny), and a denial
+/// carries the permits of the same action as its hint.
+#[test]
+fn explain_agrees_with_the_authorizer_and_denials_carry_hints() {
+    let none = RequestContext::None;
+    let alice = Principal::user("alice").unwrap();
+    for (action, yes, no, permit, forbid) in cases() {
+        for text in [
+            permit.clone(),
+            format!("{permit}\n@id(\"the-forbid\")\n{forbid}"),
+            r#"permit(principal, action == sysinfo::Action::"list", resource is sysinfo::Uname);"#
+                .to_string(),
+        ] {
+            let policies = Policies::parse("test.cedar", &text).unwrap();
+            let a = auth(&text);
+            for r in [&yes, &no] {
+                let e = rex_auth::explain(&policies, &alice, action, r, &none).unwrap();
+                match a.authorize(action, r, &none) {
+                    Ok(()) => {
+                        assert_eq!(e.outcome, Outcome::Allow, "{action} {r} {text}");
+                        assert!(!e.determining_policies.is_empty());
+                    }
+                    Err(AuthError::Denied(d)) => {
+                        assert_eq!(e.outcome, Outcome::Deny, "{action} {r} {text}");
+                        assert_eq!(e.determining_policies, d.reasons);
+                        let hint: Vec<String> =
+                            e.nearest_permits.iter().map(ToString::to_string).collect();
+                        assert_eq!(d.hint, hint, "{action} {r} {text}");
+                    }
+                    Err(other) => panic!("{other}"),
+                }
+            }
+        }
+    }
+    // The hint of a default deny names the permit's scope, with the group covered.
+    let a = auth(
+        r#"@id("logs") permit(principal, action in file_system::Action::"SafeIO", resource in file_system::Dir::"/var/log");
+           permit(principal, action == file_system::Action::"write", resource == file_system::File::"/tmp/x");"#,
+    );
+    match a.authorize(
+        Action::FsRead,
+        &Resource::file("/etc/shadow").unwrap(),
+        &none,
+    ) {
+        Err(AuthError::Denied(d)) => {
+            assert!(d.reasons.is_empty());
+            assert_eq!(d.hint, [r#"resource in file_system::Dir::"/var/log""#]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // An action that does not apply to the resource is invalid input, not a decision.
+    let p = Policies::parse("t", "permit(principal, action, resource);").unwrap();
+    assert!(
+        rex_auth::explain(
+            &p,
+            &alice,
+            Action::FsExecute,
+            &Resource::dir("/x").unwrap(),
+            &none
+        )
+        .is_err()
+    );
+    // Evaluation errors are reported, fail closed.
+    let p = Policies::parse(
+        "t",
+        r#"@id("bad") permit(principal, action == file_system::Action::"read", resource) when { resource.path like "/x*" && context.nope == 1 };"#,
+    );
+    assert!(
+        p.is_err(),
+        "strict validation refuses unknown context attributes"
+    );
+}
+
+#[test]
+fn resource_uids_parse_like_the_runner_builds_them() {
+    assert_eq!(
+        Resource::parse_uid(r#"file_system::File::"/var/log/syslog""#).unwrap(),
+        Resource::file("/var/log/syslog").unwrap()
+    );
+    assert_eq!(
+        Resource::parse_uid(r#"systemd::Service::"nginx.service""#).unwrap(),
+        Resource::service("nginx.service").unwrap()
+    );
+    assert_eq!(
+        Resource::parse_uid(r#"sysinfo::Sysinfo::"anything""#).unwrap(),
+        Resource::sysinfo()
+    );
+    for bad in [
+        r#"file_system::File::"relative""#,
+        r#"file_system::File::"/a/../b""#,
+        r#"file_system::Symlink::"/a""#,
+        r#"file_system::File::/a"#,
+        r#"process_system::Process::"1""#,
+    ] {
+        assert!(Resource::parse_uid(bad).is_err(), "{bad}");
+    }
+}

@@ -56,6 +56,19 @@ pub fn error_map(kind: &str, message: &str, source: &str, denial: Option<Denied>
     map.insert("source".into(), Dynamic::from(source.to_string()));
     if let Some(denied) = denial {
         record_denial(&denied);
+        // The structured denial (issue 16): what was denied and where the same action is
+        // permitted. Policy text and request names only, never the resource's content.
+        map.insert("action".into(), Dynamic::from(denied.action.to_string()));
+        map.insert("resource".into(), Dynamic::from(denied.resource.clone()));
+        map.insert("principal".into(), Dynamic::from(denied.principal.clone()));
+        map.insert(
+            "determining_policies".into(),
+            Dynamic::from_array(denied.reasons.iter().cloned().map(Dynamic::from).collect()),
+        );
+        map.insert(
+            "hint".into(),
+            Dynamic::from_array(denied.hint.iter().cloned().map(Dynamic::from).collect()),
+        );
         map.insert(DENIAL_FIELD.into(), Dynamic::from(DenialToken::new(denied)));
     }
     Dynamic::from_map(map)

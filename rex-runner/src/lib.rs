@@ -18,7 +18,9 @@
 mod audit;
 mod builtins;
 mod exit;
+pub mod explain;
 mod inputs;
+pub mod learn;
 mod metrics;
 mod output;
 mod runner;

@@ -165,6 +165,40 @@ impl SandboxArg {
     }
 }
 
+/// `learn`'s arguments.
+#[derive(Debug, clap::Args)]
+struct LearnArgs {
+    /// The Rhai script to run.
+    #[arg(short = 's', long = "script-file", value_name = "PATH")]
+    script_file: PathBuf,
+    /// The ceiling: a Cedar policy file the run is enforced under (repeat for several).
+    #[arg(
+        short = 'p',
+        long = "policy-file",
+        value_name = "PATH",
+        required = true
+    )]
+    policy_file: Vec<PathBuf>,
+    /// Where to write the learned policy.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    output: PathBuf,
+    /// Script arguments in REX's JSON format.
+    #[arg(short = 'a', long = "script-arguments-file", value_name = "PATH")]
+    script_arguments_file: Option<PathBuf>,
+    /// `exact`: the resources used; `dir`: files widened to their directory.
+    #[arg(long, value_enum, default_value = "exact")]
+    generalize: rex_runner::learn::Generalize,
+    /// Kernel backstop derived from the ceiling (as for a run).
+    #[arg(long, value_enum, default_value = "best-effort")]
+    sandbox: SandboxArg,
+    /// The Cedar principal name (default: the effective user).
+    #[arg(long, value_name = "NAME")]
+    principal: Option<String>,
+    /// Accept a policy file that group or others can write (refused by default).
+    #[arg(long)]
+    allow_writable_policy: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print the Landlock sandbox ruleset derived from policy files (what `--sandbox`
@@ -214,6 +248,29 @@ enum Command {
         #[arg(long, default_value = rex_runner::ssm::POLICY_DIR)]
         policy_dir: String,
     },
+    /// Run a script under a ceiling policy and write the minimal policy it needed: every
+    /// allowed request becomes a permit (grouped by resource), what the ceiling denies stays
+    /// denied and is reported.
+    Learn(Box<LearnArgs>),
+    /// Decide one request under policy files, as a run would, and say why: ALLOW or DENY,
+    /// the determining policies, and for a denial the permits of the same action. Exit 0
+    /// allow, 3 deny, 5 invalid input.
+    Explain {
+        /// The policy files.
+        #[arg(short = 'p', long = "policy-file", required = true)]
+        policies: Vec<PathBuf>,
+        /// The action: `file_system::Action::"read"` or `file_system::read`.
+        action: String,
+        /// The resource: `file_system::File::"/var/log/syslog"`, `systemd::Service::"x"`, ...
+        resource: String,
+        /// The request's context as JSON (execute: arguments, environment, user; move:
+        /// destination; ...), see docs/POLICY_GUIDE.md.
+        #[arg(long, value_name = "JSON")]
+        context: Option<String>,
+        /// The Cedar principal name (default: the effective user).
+        #[arg(long, value_name = "NAME")]
+        principal: Option<String>,
+    },
     /// Serve the Model Context Protocol (stdio, or Streamable HTTP with --listen): agents
     /// run scripts under named policy sets, each run in its own process.
     Mcp(Box<mcp::McpArgs>),
@@ -254,6 +311,20 @@ fn main() -> ExitCode {
             runner_path,
             policy_dir,
         }),
+        Some(Command::Learn(args)) => learn(&args),
+        Some(Command::Explain {
+            policies,
+            action,
+            resource,
+            context,
+            principal,
+        }) => explain(
+            &policies,
+            &action,
+            &resource,
+            context.as_deref(),
+            principal.as_deref(),
+        ),
         Some(Command::Mcp(args)) => mcp::main(*args),
         Some(Command::McpChild) => mcp::child::child_main(),
         None => match logging {
@@ -661,6 +732,197 @@ fn load_args(path: Option<&std::path::Path>) -> Result<ScriptArguments, (ErrorTy
             rex_core::ArgumentsError::Malformed(e.to_string()).to_string(),
         )
     })
+}
+
+/// `learn`: runs the script under the ceiling, then writes and summarises the learned policy.
+fn learn(args: &LearnArgs) -> ExitStatus {
+    let fail = |message: &str, status: ExitStatus| {
+        eprintln!("error: {message}");
+        status
+    };
+    let sink = std::sync::Arc::new(rex_runner::learn::LearnSink::new());
+    let mut builder = Runner::builder()
+        .log_config(rex_logging::ScriptLogsConfig::from_env())
+        .process_monitoring(false)
+        .audit_sink(sink.clone());
+    for p in &args.policy_file {
+        match read_policy(p, args.allow_writable_policy) {
+            Ok(input) => builder = builder.policy(input),
+            Err(e) => return fail(&e.to_string(), ExitStatus::InvalidInput),
+        }
+    }
+    if let Some(name) = &args.principal {
+        match rex_auth::Principal::user(name) {
+            Ok(p) => builder = builder.principal(p),
+            Err(e) => return fail(&e.to_string(), ExitStatus::InvalidInput),
+        }
+    }
+    let runner = match builder.build() {
+        Ok(r) => r,
+        Err(rex_runner::RunnerError::Policy(p)) => {
+            return fail(&p.render(), ExitStatus::InvalidInput);
+        }
+        Err(e) => return fail(&e.to_string(), ExitStatus::InvalidInput),
+    };
+    let script = match read_input("script file", &args.script_file) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string(), ExitStatus::InvalidInput),
+    };
+    let script_args = match load_args(args.script_arguments_file.as_deref()) {
+        Ok(a) => a,
+        Err((_, m)) => return fail(&m, ExitStatus::InvalidInput),
+    };
+    // The output is the operator's file: opened before the sandbox confines this process.
+    let out = match open_operator_file(&args.output) {
+        Ok(f) => f,
+        Err(e) => {
+            return fail(
+                &format!("cannot write {}: {e}", args.output.display()),
+                ExitStatus::InvalidInput,
+            );
+        }
+    };
+    if let Err(e) = apply_sandbox(&runner, args.sandbox) {
+        return fail(&e.to_string(), ExitStatus::InvalidInput);
+    }
+    let report = runner.run(&script, &script_args);
+    let header = format!(
+        "Learned by `rex-runner learn` from {} (sha256 {}) under {} (generalize: {}).\n\
+         Review it before use: it allows what this run did, nothing else.",
+        script.name,
+        script.sha256,
+        args.policy_file
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        args.generalize.as_str()
+    );
+    let learned = match rex_runner::learn::build_policy(&sink.observed(), args.generalize, &header)
+    {
+        Ok(l) => l,
+        Err(e) => return fail(&e.to_string(), ExitStatus::Internal),
+    };
+    if let Err(e) = write_operator_file(out, &learned.text) {
+        return fail(
+            &format!("cannot write {}: {e}", args.output.display()),
+            ExitStatus::Internal,
+        );
+    }
+    let mut text = format!(
+        "learned {} requests -> {} permits, written to {}\n",
+        learned.requests,
+        learned.permits,
+        args.output.display()
+    );
+    text.push_str(&format!(
+        "denied by the ceiling: {}\n",
+        learned.denied.len()
+    ));
+    for d in &learned.denied {
+        text.push_str(&format!("  {d}\n"));
+    }
+    for e in &learned.errors {
+        text.push_str(&format!("  not evaluated: {e}\n"));
+    }
+    match &report.document.error {
+        None => text.push_str("script: SUCCESS\n"),
+        Some(e) => text.push_str(&format!(
+            "script: ERROR ({}): {}\n",
+            e.error_type.as_str(),
+            e.message
+        )),
+    }
+    text.push_str(&format!(
+        "run it enforced:\n  rex-runner -s {} -p {}{}{}\n",
+        args.script_file.display(),
+        args.output.display(),
+        args.script_arguments_file
+            .as_ref()
+            .map(|a| format!(" -a {}", a.display()))
+            .unwrap_or_default(),
+        args.principal
+            .as_ref()
+            .map(|p| format!(" --principal {p}"))
+            .unwrap_or_default(),
+    ));
+    if std::io::stdout().write_all(text.as_bytes()).is_err() {
+        return ExitStatus::Internal;
+    }
+    report.exit
+}
+
+/// Reads and strictly validates policy files (diagnostics on stderr).
+fn load_policy_files(policies: &[PathBuf]) -> Result<rex_auth::Policies, ExitStatus> {
+    let mut inputs = Vec::new();
+    for p in policies {
+        match read_input("policy file", p) {
+            Ok(i) => inputs.push(i),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(ExitStatus::InvalidInput);
+            }
+        }
+    }
+    rex_auth::Policies::from_sources(inputs.iter().map(|i| (i.name.as_str(), i.text.as_str())))
+        .map_err(|e| {
+            eprintln!("{}", e.render());
+            ExitStatus::InvalidInput
+        })
+}
+
+/// The principal of `--principal`, or the effective user.
+fn principal_of(name: Option<&str>) -> Result<rex_auth::Principal, String> {
+    match name {
+        Some(n) => rex_auth::Principal::user(n).map_err(|e| e.to_string()),
+        None => rust_sdk::identity::effective_user_principal().map_err(|e| e.to_string()),
+    }
+}
+
+/// `explain`: decides one request with the runner's authorizer and prints why.
+fn explain(
+    policies: &[PathBuf],
+    action: &str,
+    resource: &str,
+    context: Option<&str>,
+    principal: Option<&str>,
+) -> ExitStatus {
+    let set = match load_policy_files(policies) {
+        Ok(s) => s,
+        Err(status) => return status,
+    };
+    let principal = match principal_of(principal) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::InvalidInput;
+        }
+    };
+    let (action, resource, context) =
+        match rex_runner::explain::parse_request(action, resource, context) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitStatus::InvalidInput;
+            }
+        };
+    let e = match rex_auth::explain(&set, &principal, action, &resource, &context) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::InvalidInput;
+        }
+    };
+    let text =
+        rex_runner::explain::render_explanation(&principal.to_string(), action, &resource, &e);
+    if std::io::stdout().write_all(text.as_bytes()).is_err() {
+        return ExitStatus::Internal;
+    }
+    if e.is_allowed() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::AccessDenied
+    }
 }
 
 fn validate(policies: &[PathBuf]) -> ExitStatus {

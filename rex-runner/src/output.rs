@@ -63,8 +63,30 @@ pub struct DenialInfo {
     pub resource: String,
     /// The `forbid` policies that matched (empty: no policy permits it).
     pub policies: Vec<String>,
+    /// The determining policies (the same ids as `policies`; empty when no permit matched).
+    #[serde(default)]
+    pub determining_policies: Vec<String>,
+    /// Where the policy set permits the same action: each permit's resource scope, e.g.
+    /// `resource in file_system::Dir::"/var/log"` (policy text only).
+    #[serde(default)]
+    pub hint: Vec<String>,
     /// One-line explanation.
     pub explanation: String,
+}
+
+impl DenialInfo {
+    /// The structured denial of a typed [`rex_auth::Denied`].
+    pub fn of(d: &rex_auth::Denied) -> Self {
+        DenialInfo {
+            principal: d.principal.clone(),
+            action: d.action.to_string(),
+            resource: d.resource.clone(),
+            policies: d.reasons.clone(),
+            determining_policies: d.reasons.clone(),
+            hint: d.hint.clone(),
+            explanation: d.explanation(),
+        }
+    }
 }
 
 /// The document printed by the runner.
@@ -332,9 +354,17 @@ pub fn render(doc: &OutputDocument, format: OutputFormat, verbose: bool) -> Rend
                             "  denied: {} may not perform {} on {}: {}\n",
                             d.principal, d.action, d.resource, d.explanation
                         ));
-                        err.push_str(
-                            "  hint: change the script to stay within the policy, or ask the host owner to grant this action\n",
-                        );
+                        if d.hint.is_empty() {
+                            err.push_str(
+                                "  hint: the policy permits this action on nothing; change the script, or ask the host owner to grant it\n",
+                            );
+                        } else {
+                            err.push_str(&format!(
+                                "  hint: the policy permits {} only on: {}\n",
+                                d.action,
+                                d.hint.join("; ")
+                            ));
+                        }
                     }
                 }
             }

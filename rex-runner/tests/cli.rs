@@ -11,6 +11,7 @@
 
 mod common_cli;
 mod fleet;
+mod learn;
 mod sandbox;
 
 use std::fs;

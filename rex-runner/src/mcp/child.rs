@@ -68,6 +68,9 @@ pub(crate) struct DeniedCheck {
     pub resource: String,
     /// The `forbid` policies that matched (empty: nothing permits it).
     pub policies: Vec<String>,
+    /// Where the policy set permits the same action (each permit's resource scope).
+    #[serde(default)]
+    pub hint: Vec<String>,
     pub explanation: String,
 }
 
@@ -241,6 +244,7 @@ fn answer(request: &ChildRequest) -> ChildResponse {
             action: d.action.to_string(),
             resource: d.resource.clone(),
             policies: d.reasons.clone(),
+            hint: d.hint.clone(),
             explanation: d.explanation(),
         })
         .collect();

@@ -448,6 +448,8 @@ fn run_result(set: &PolicySet, response: Result<&ChildResponse, &String>) -> Cal
                 "action": d.action,
                 "resource": d.resource,
                 "principal": d.principal,
+                "determining_policies": d.policies,
+                "hint": d.hint,
                 "reason": denial_reason(set, &d.action, &d.explanation),
             })
         })
@@ -550,7 +552,9 @@ pub(crate) fn tools() -> Vec<Tool> {
             "policy": {"type": "string"},
             "denials": {"type": "array", "items": {"type": "object", "properties": {
                 "action": {"type": "string"}, "resource": {"type": "string"},
-                "principal": {"type": "string"}, "reason": {"type": "string"}},
+                "principal": {"type": "string"}, "reason": {"type": "string"},
+                "determining_policies": {"type": "array", "items": {"type": "string"}},
+                "hint": {"type": "array", "items": {"type": "string"}}},
                 "required": ["action", "resource", "principal", "reason"]}}
         },
         "required": ["status", "output", "denials"]

@@ -80,9 +80,14 @@ async def core_checks(c, cfg):
     assert secret in resources and target in resources, sc["denials"]
     assert any("write" in a or "open" in a for a in actions), actions
     for d in sc["denials"]:
-        assert set(d) == {"action", "resource", "principal", "reason"}, d
+        assert set(d) == {"action", "resource", "principal", "reason",
+                          "determining_policies", "hint"}, d
         assert "permits" in d["reason"], d
+        assert d["determining_policies"] == [], d
+        # issue 16: the hint is the permits' resource scopes for the same action
+        assert all(h.startswith("resource") for h in d["hint"]), d
     assert cfg["allowed_dir"] in " ".join(d["reason"] for d in sc["denials"]), sc["denials"]
+    assert any(cfg["allowed_dir"] in h for d in sc["denials"] for h in d["hint"]), sc["denials"]
     assert "denied:" in r.content[0].text
     ok("denied run: typed denials, a hint of what is allowed, no secret")
 
