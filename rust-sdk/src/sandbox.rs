@@ -12,13 +12,15 @@
 //! own process (like `monitor`, `identity` and `sched`).
 
 use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, LandlockStatus, NetPort,
-    PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
+    PathBeneath, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
 };
 use rex_auth::sandbox_plan::{FsPlan, FsRights, NetPlan, SandboxPlan};
+use rustix::fs::{Mode, OFlags};
 
 /// What the runner itself reads besides the plan: `/proc` and `/sys`, because rust-sdk reads
 /// a process's attributes (and the system's) to build the Cedar request before it can be
@@ -171,41 +173,50 @@ fn shebang_interpreter(path: &Path) -> Option<PathBuf> {
     interp.starts_with('/').then(|| PathBuf::from(interp))
 }
 
-/// The rules to add: each planned path that exists (a policy's path that does not exist yet
-/// goes to its nearest existing ancestor), plus the interpreters of executable scripts.
-fn rules_of(plan_rules: &[rex_auth::sandbox_plan::FsRule]) -> Vec<(PathBuf, FsRights)> {
-    let mut out: Vec<(PathBuf, FsRights)> = Vec::new();
+/// Opens `path` as an `O_PATH` anchor for a rule (following symlinks, as Landlock resolves
+/// rule paths) and tells whether it is a directory.
+fn anchor(path: &Path) -> Option<(OwnedFd, bool)> {
+    let fd = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let st = rustix::fs::fstat(&fd).ok()?;
+    let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory;
+    Some((fd, is_dir))
+}
+
+/// The rules to add, each on an open anchor: each planned path that exists (a policy's path
+/// that does not exist yet goes to its nearest existing ancestor), plus the interpreters of
+/// executable scripts. One `open` and one `fstat` per rule.
+fn rules_of(plan_rules: &[rex_auth::sandbox_plan::FsRule]) -> Vec<(OwnedFd, FsRights)> {
+    let mut out = Vec::new();
     for r in plan_rules {
         let mut path = PathBuf::from(&r.path);
-        let mut rights = r.rights;
-        loop {
-            match std::fs::symlink_metadata(&path) {
-                Ok(_) => break,
-                Err(_) if r.from_policy => match path.parent() {
-                    Some(p) => path = p.to_path_buf(),
-                    None => break,
-                },
-                Err(_) => {
-                    rights = FsRights::NONE;
-                    break;
-                }
+        let found = loop {
+            if let Some(a) = anchor(&path) {
+                break Some(a);
             }
-        }
-        if rights.is_empty() {
+            if !r.from_policy {
+                break None;
+            }
+            match path.parent() {
+                Some(p) => path = p.to_path_buf(),
+                None => break None,
+            }
+        };
+        let Some((fd, is_dir)) = found else {
             continue;
-        }
+        };
         // A rule on a file can carry only the rights that apply to files.
-        let is_dir = std::fs::metadata(&path).is_ok_and(|m| m.is_dir());
+        let mut rights = r.rights;
         if !is_dir {
             rights = rights.file_rights();
             if rights.contains(FsRights::EXECUTE)
                 && let Some(interp) = shebang_interpreter(&path)
+                && let Some((ifd, _)) = anchor(&interp)
             {
-                out.push((interp, FsRights::EXECUTE | FsRights::READ_FILE));
+                out.push((ifd, FsRights::EXECUTE | FsRights::READ_FILE));
             }
         }
         if !rights.is_empty() {
-            out.push((path, rights));
+            out.push((fd, rights));
         }
     }
     out
@@ -245,7 +256,8 @@ pub fn apply(plan: &SandboxPlan, mode: SandboxMode) -> Result<SandboxReport, San
         rules.extend(
             RUNNER_READ
                 .iter()
-                .map(|p| (PathBuf::from(p), FsRights::READ)),
+                .filter_map(|p| anchor(Path::new(p)))
+                .map(|(fd, _)| (fd, FsRights::READ)),
         );
         rules
     });
@@ -298,7 +310,7 @@ pub(crate) fn confine_child() -> Result<(), SandboxError> {
 
 /// Creates and applies one Landlock layer on the calling thread.
 fn restrict(
-    fs_rules: Option<&[(PathBuf, FsRights)]>,
+    fs_rules: Option<&[(OwnedFd, FsRights)]>,
     ports: Option<&[u16]>,
     added: &mut usize,
 ) -> Result<landlock::RestrictionStatus, SandboxError> {
@@ -312,10 +324,7 @@ fn restrict(
     }
     let mut created = ruleset.create().map_err(err)?;
     if let Some(rules) = fs_rules {
-        for (path, rights) in rules {
-            let Ok(fd) = PathFd::new(path) else {
-                continue;
-            };
+        for (fd, rights) in rules {
             created = created
                 .add_rule(PathBeneath::new(fd, to_access(*rights) & handled_fs()))
                 .map_err(err)?;
