@@ -61,7 +61,10 @@ fn group_text(action: Action) -> String {
 }
 
 /// Whether an action scope can match `action` (its own UID, or its group for `in`).
-fn covers(c: &ActionConstraint, action: Action) -> bool {
+/// Whether a policy's action scope matches requests for `action` (Cedar's semantics: `==`
+/// names one action, `in [...]` also matches through action groups). Shared with the
+/// sandbox plan, which must read action scopes exactly as the hints do.
+pub(crate) fn covers(c: &ActionConstraint, action: Action) -> bool {
     let own = action.uid_text();
     let group = group_text(action);
     let is = |u: &EntityUid| {

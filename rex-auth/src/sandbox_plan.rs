@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cedar_policy::{ActionConstraint, Effect, EntityUid, Policy, ResourceConstraint};
+use cedar_policy::{Effect, EntityUid, Policy, ResourceConstraint};
 use serde_json::Value;
 
 use crate::{Action, Namespace, Policies};
@@ -335,17 +335,12 @@ impl SandboxPlan {
                 continue;
             }
             let id = policy.id().to_string();
-            let actions = match actions_of(policy) {
-                Some(a) => a,
-                None => {
-                    // An action scope this analysis does not know: it cannot tell what the
-                    // permit needs, so it restricts nothing.
-                    let why = format!("{id}: action scope not analysable");
-                    b.fs_unrestricted.get_or_insert(why.clone());
-                    b.net_unrestricted.get_or_insert(why);
-                    continue;
-                }
-            };
+            // Strict validation admits only the schema's actions, all of them in `Action::ALL`.
+            let constraint = policy.action_constraint();
+            let actions = Action::ALL
+                .iter()
+                .copied()
+                .filter(|a| crate::explain::covers(&constraint, *a));
             let scope = scope_of(policy);
             for action in actions {
                 apply_action(&mut b, action, &scope, policy, &id);
@@ -472,36 +467,6 @@ fn is_within(path: &str, dir: &str) -> bool {
     dir == "/"
         || path == dir
         || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))
-}
-
-/// The actions a permit's action scope names, expanding action groups. `None` for an action
-/// this crate does not know (cannot happen for a strictly validated policy).
-fn actions_of(policy: &Policy) -> Option<Vec<Action>> {
-    match policy.action_constraint() {
-        ActionConstraint::Any => Some(Action::ALL.to_vec()),
-        ActionConstraint::Eq(uid) => expand(&uid),
-        ActionConstraint::In(uids) => {
-            let mut out = Vec::new();
-            for uid in &uids {
-                out.extend(expand(uid)?);
-            }
-            Some(out)
-        }
-    }
-}
-
-fn expand(uid: &EntityUid) -> Option<Vec<Action>> {
-    let ty = uid.type_name().to_string();
-    let id = uid.id().unescaped();
-    let members: Vec<Action> = Action::ALL
-        .iter()
-        .copied()
-        .filter(|a| {
-            format!("{}::Action", a.namespace().name()) == ty
-                && (a.name() == id || a.namespace().group() == id)
-        })
-        .collect();
-    (!members.is_empty()).then_some(members)
 }
 
 /// The scope of a permit: its resource scope, narrowed by the `when` conditions it can read.

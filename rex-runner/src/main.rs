@@ -457,10 +457,7 @@ fn run(args: &RunArgs) -> ExitStatus {
     let runner = match builder.build() {
         Ok(r) => r,
         Err(e) => {
-            let message = match &e {
-                rex_runner::RunnerError::Policy(p) => p.render(),
-                other => other.to_string(),
-            };
+            let message = e.render();
             return early(
                 args,
                 ErrorType::ValidationException,
@@ -680,26 +677,10 @@ fn apply_sandbox_mode(
 
 /// `sandbox-plan`: the ruleset that `--sandbox` derives from these policy files.
 fn sandbox_plan(policies: &[PathBuf], format: OutputFormat) -> ExitStatus {
-    let mut inputs = Vec::new();
-    for p in policies {
-        match read_input("policy file", p) {
-            Ok(i) => inputs.push(i),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitStatus::InvalidInput;
-            }
-        }
+    match load_policy_files(policies) {
+        Ok(set) => print_plan(&rex_auth::sandbox_plan::SandboxPlan::derive(&set), format),
+        Err(status) => status,
     }
-    let set = match rex_auth::Policies::from_sources(
-        inputs.iter().map(|i| (i.name.as_str(), i.text.as_str())),
-    ) {
-        Ok(set) => set,
-        Err(e) => {
-            eprintln!("{}", e.render());
-            return ExitStatus::InvalidInput;
-        }
-    };
-    print_plan(&rex_auth::sandbox_plan::SandboxPlan::derive(&set), format)
 }
 
 fn print_plan(plan: &rex_auth::sandbox_plan::SandboxPlan, format: OutputFormat) -> ExitStatus {
@@ -926,21 +907,7 @@ fn explain(
 }
 
 fn validate(policies: &[PathBuf]) -> ExitStatus {
-    let mut inputs = Vec::new();
-    for p in policies {
-        match read_input("policy file", p) {
-            Ok(i) => inputs.push(i),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitStatus::InvalidInput;
-            }
-        }
-    }
-    let sources: Vec<(&str, &str)> = inputs
-        .iter()
-        .map(|i| (i.name.as_str(), i.text.as_str()))
-        .collect();
-    match rex_auth::Policies::from_sources(sources) {
+    match load_policy_files(policies) {
         Ok(set) => {
             for w in set.warnings() {
                 eprintln!("{}", w.rendered);
@@ -948,10 +915,7 @@ fn validate(policies: &[PathBuf]) -> ExitStatus {
             println!("ok: {} policies valid: {}", set.len(), set.ids().join(", "));
             ExitStatus::Success
         }
-        Err(e) => {
-            eprintln!("{}", e.render());
-            ExitStatus::InvalidInput
-        }
+        Err(status) => status,
     }
 }
 

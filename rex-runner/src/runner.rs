@@ -42,6 +42,17 @@ pub enum RunnerError {
     Internal(String),
 }
 
+impl RunnerError {
+    /// The error for a person: a policy error with its located diagnostics (as
+    /// `rex-runner validate` prints them), anything else as its message.
+    pub fn render(&self) -> String {
+        match self {
+            RunnerError::Policy(p) => p.render(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Builds a [`Runner`].
 #[derive(Default)]
 pub struct RunnerBuilder {

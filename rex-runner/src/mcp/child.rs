@@ -184,10 +184,7 @@ fn answer(request: &ChildRequest) -> ChildResponse {
     let runner = match builder.build() {
         Ok(r) => r,
         Err(e) => {
-            let message = match &e {
-                rex_runner::RunnerError::Policy(p) => p.render(),
-                other => other.to_string(),
-            };
+            let message = e.render();
             return early(
                 rex_runner::ErrorType::ValidationException,
                 &message,

@@ -88,11 +88,6 @@ impl Rule {
             self.id
         )
     }
-
-    /// Whether the rule can apply to `action` (a Cedar action UID text).
-    pub(crate) fn covers(&self, action: &str) -> bool {
-        self.actions.is_empty() || self.actions.iter().any(|a| a == action)
-    }
 }
 
 impl PolicySet {
@@ -118,25 +113,6 @@ impl PolicySet {
             }
         }
         out
-    }
-
-    /// What this set permits for `action`, as short lines (for denial hints).
-    pub(crate) fn permits_for(&self, action: &str) -> Vec<String> {
-        self.rules
-            .iter()
-            .filter(|r| r.permit && r.covers(action))
-            .map(|r| {
-                format!(
-                    "{}{}",
-                    r.resource,
-                    if r.conditional {
-                        " (with conditions)"
-                    } else {
-                        ""
-                    }
-                )
-            })
-            .collect()
     }
 }
 

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::State;
 use super::audit::CallRecord;
-use super::child::{ChildMode, ChildRequest, ChildResponse, run_in_child};
+use super::child::{ChildMode, ChildRequest, ChildResponse, DeniedCheck, run_in_child};
 use super::config::{Agent, PolicySet};
 
 /// Who is calling.
@@ -450,7 +450,7 @@ fn run_result(set: &PolicySet, response: Result<&ChildResponse, &String>) -> Cal
                 "principal": d.principal,
                 "determining_policies": d.policies,
                 "hint": d.hint,
-                "reason": denial_reason(set, &d.action, &d.explanation),
+                "reason": denial_reason(set, d),
             })
         })
         .collect();
@@ -481,9 +481,10 @@ fn run_result(set: &PolicySet, response: Result<&ChildResponse, &String>) -> Cal
     res
 }
 
-/// Why a check was denied, and what the policy does allow for the same action.
-fn denial_reason(set: &PolicySet, action: &str, explanation: &str) -> String {
-    let nearby = set.permits_for(action);
+/// Why a check was denied, and what the policy does allow for the same action (the denial's
+/// `hint`, which rex-auth computed from the same policies, action groups included).
+fn denial_reason(set: &PolicySet, d: &DeniedCheck) -> String {
+    let (action, explanation, nearby) = (&d.action, &d.explanation, &d.hint);
     if nearby.is_empty() {
         format!(
             "{explanation}; policy set {} permits {action} on nothing",
