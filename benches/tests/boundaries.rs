@@ -167,3 +167,48 @@ fn boundary_crates_carry_disallowed_lists() {
         }
     }
 }
+
+/// The repository is self-contained: code and docs cite `docs/compat.md`, never a reference
+/// file outside the repository that a reader of the crates does not have.
+#[test]
+fn nothing_cites_a_path_outside_the_repository() {
+    let root = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    // Built by concatenation so that this file does not match itself.
+    let outside = ["..", "/shared/"].concat();
+    let reference = ["rex-", "compat.md"].concat();
+    let mut stack = vec![root.clone()];
+    let mut offenders = Vec::new();
+    let mut seen = 0usize;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().unwrap().is_dir() {
+                if !matches!(name.as_str(), "target" | ".git" | "__pycache__") {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let text_like = ["rs", "md", "toml", "cedar", "py", "yml", "yaml", "sh", "json"]
+                .iter()
+                .any(|ext| name.ends_with(&format!(".{ext}")))
+                || name == "run";
+            if !text_like {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            seen += 1;
+            if text.contains(&outside) || text.contains(&reference) {
+                offenders.push(path.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    assert!(seen > 100, "walked only {seen} files under {}", root.display());
+    assert!(
+        offenders.is_empty(),
+        "these files cite a path outside the repository (cite docs/compat.md): {offenders:?}"
+    );
+}
