@@ -9,7 +9,7 @@
 //! alphabet, pasted into a quoted heredoc and decoded by `base64 -d` into a private file; the
 //! remaining parameters (a policy name, the timeout) have patterns that admit only names and
 //! digits. The decoded files are handed to `rex-runner` as paths: nothing a caller sends is
-//! ever parsed by the shell. `rex-runner/tests/cli.rs` substitutes hostile values exactly as
+//! ever parsed by the shell. `rex-runner/tests/it/cli.rs` substitutes hostile values exactly as
 //! SSM does and runs the result with bash.
 //!
 //! This module builds the document only; it does no I/O.

@@ -1,6 +1,6 @@
 """Drives `rex-runner mcp` with the official Python MCP client (`mcp` >= 2.3).
 
-Run by rex-runner/tests/mcp.rs: `python driver.py CONFIG.json`. CONFIG names the transport
+Run by rex-runner/tests/it/mcp.rs: `python driver.py CONFIG.json`. CONFIG names the transport
 (`stdio` or `http`), the protocol mode (`legacy` or `2026-07-28`), the server (a command for
 stdio, a URL and tokens for HTTP) and the host paths the checks use. Every check asserts;
 the process exits non-zero on the first failure. It prints one `ok: <check>` line per check.

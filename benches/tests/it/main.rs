@@ -1,0 +1,12 @@
+//! The integration tests of `benches`, in one test binary (one link instead of one per file).
+//! Each module is one former `tests/*.rs` file; shared helpers are the non-test modules.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod boundaries;
+mod gen_validates;
