@@ -8,21 +8,19 @@
 
 use rex_auth::Denied;
 use rhai::{Engine, EvalAltResult, Module, Position};
-use rust_sdk::fs::FsError;
-use rust_sdk::network::NetworkError;
-use rust_sdk::process::ProcessError;
-use rust_sdk::system::SysinfoError;
+use rust_sdk::SdkError;
+use rust_sdk::error::kind_module;
 
 /// `source` of file-system errors.
-pub const IO_SOURCE: &str = "IoErrorKind";
+pub const IO_SOURCE: &str = kind_module::IO;
 /// `source` of process errors.
-pub const PROCESS_SOURCE: &str = "ProcessErrorKind";
+pub const PROCESS_SOURCE: &str = kind_module::PROCESS;
 /// `source` of system-information errors.
-pub const SYSTEMINFO_SOURCE: &str = "SysteminfoErrorKind";
+pub const SYSTEMINFO_SOURCE: &str = kind_module::SYSTEMINFO;
 /// `source` of disk-information errors.
-pub const DISKINFO_SOURCE: &str = "DiskinfoErrorKind";
+pub const DISKINFO_SOURCE: &str = kind_module::DISKINFO;
 /// `source` of network errors.
-pub const NETWORK_SOURCE: &str = "NetworkErrorKind";
+pub const NETWORK_SOURCE: &str = kind_module::NETWORK;
 /// `source` of common-utility errors.
 pub const COMMON_SOURCE: &str = "CommonUtilsErrorKind";
 
@@ -121,7 +119,8 @@ pub const KIND_MODULES: &[(&str, &[&str])] = &[
 /// Everything a script error map is built from: the REX `kind` and `source` names, a message,
 /// and the typed Cedar denial when the error is one.
 ///
-/// Every rust-sdk error type converts into it (`From`), and vendor crates can implement
+/// Every rust-sdk error type converts into it through one generic `From` over
+/// [`rust_sdk::SdkError`]; vendor crates either implement `SdkError` for their error type or
 /// `From<TheirError> for SdkErrorInfo` to use [`crate::vendor`]'s helpers.
 #[derive(Debug, Clone)]
 pub struct SdkErrorInfo {
@@ -180,44 +179,14 @@ pub(crate) fn script_err(
     SdkErrorInfo::new(source, kind, message).into_script_error(Position::NONE)
 }
 
-/// The `Debug` name of a fieldless kind enum, which is the REX kind name.
-fn kind_name(kind: impl std::fmt::Debug) -> String {
-    format!("{kind:?}")
-}
-
-impl From<FsError> for SdkErrorInfo {
-    fn from(e: FsError) -> Self {
-        if let Some(d) = e.as_denied() {
-            return Self::denied(IO_SOURCE, d);
+/// The one conversion of every rust-sdk error: its kind name and error module, and the typed
+/// denial when Cedar refused (see [`rust_sdk::SdkError`]).
+impl<E: SdkError> From<E> for SdkErrorInfo {
+    fn from(e: E) -> Self {
+        if let Some(d) = e.denial() {
+            return Self::denied(E::KIND_MODULE, d);
         }
-        Self::new(IO_SOURCE, &kind_name(e.kind()), e.to_string())
-    }
-}
-
-impl From<ProcessError> for SdkErrorInfo {
-    fn from(e: ProcessError) -> Self {
-        if let ProcessError::Denied(d) = &e {
-            return Self::denied(PROCESS_SOURCE, d);
-        }
-        Self::new(PROCESS_SOURCE, &kind_name(e.kind()), e.to_string())
-    }
-}
-
-impl From<SysinfoError> for SdkErrorInfo {
-    fn from(e: SysinfoError) -> Self {
-        if let SysinfoError::Denied(d) = &e {
-            return Self::denied(SYSTEMINFO_SOURCE, d);
-        }
-        Self::new(SYSTEMINFO_SOURCE, &kind_name(e.kind()), e.to_string())
-    }
-}
-
-impl From<NetworkError> for SdkErrorInfo {
-    fn from(e: NetworkError) -> Self {
-        if let NetworkError::Denied(d) = &e {
-            return Self::denied(NETWORK_SOURCE, d);
-        }
-        Self::new(NETWORK_SOURCE, &kind_name(e.kind()), e.to_string())
+        Self::new(E::KIND_MODULE, &e.kind_name(), e.to_string())
     }
 }
 
@@ -235,41 +204,5 @@ pub(crate) fn register_string_constants(engine: &mut Engine, modules: &[(&str, &
             module.set_var(*v, (*v).to_string());
         }
         engine.register_static_module(*name, module.into());
-    }
-}
-
-impl From<rust_sdk::disk::DiskError> for SdkErrorInfo {
-    fn from(e: rust_sdk::disk::DiskError) -> Self {
-        if let rust_sdk::disk::DiskError::Denied(d) = &e {
-            return Self::denied(DISKINFO_SOURCE, d);
-        }
-        Self::new(DISKINFO_SOURCE, &kind_name(e.kind()), e.to_string())
-    }
-}
-
-impl From<rust_sdk::sysctl::SysctlError> for SdkErrorInfo {
-    fn from(e: rust_sdk::sysctl::SysctlError) -> Self {
-        if let rust_sdk::sysctl::SysctlError::Denied(d) = &e {
-            return Self::denied(SYSTEMINFO_SOURCE, d);
-        }
-        Self::new(SYSTEMINFO_SOURCE, &kind_name(e.kind()), e.to_string())
-    }
-}
-
-impl From<rust_sdk::exec::ExecError> for SdkErrorInfo {
-    fn from(e: rust_sdk::exec::ExecError) -> Self {
-        if let Some(d) = e.as_denied() {
-            return Self::denied(IO_SOURCE, d);
-        }
-        Self::new(IO_SOURCE, &kind_name(e.kind()), e.to_string())
-    }
-}
-
-impl From<rust_sdk::systemd::SystemdError> for SdkErrorInfo {
-    fn from(e: rust_sdk::systemd::SystemdError) -> Self {
-        if let rust_sdk::systemd::SystemdError::Denied(d) = &e {
-            return Self::denied(PROCESS_SOURCE, d);
-        }
-        Self::new(PROCESS_SOURCE, &kind_name(e.kind()), e.to_string())
     }
 }

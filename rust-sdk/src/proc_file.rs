@@ -1,5 +1,6 @@
 //! Reading `/proc` pseudo-files through the gate: the one helper of the SDK's readers of whole
-//! `/proc` files (`system::slab_info`, `ProcessManager::ipcs_info`).
+//! `/proc` files (`system::slab_info`, `ProcessManager::ipcs_info`). A lower module: it
+//! depends on no category module; each category converts [`ProcReadError`] into its own error.
 //!
 //! [`authorize`] checks `open` on the Dir, then `open` and `read` on every File, **all before
 //! anything is opened** (REX's sequence); only then can the files be read, each bounded by
@@ -11,8 +12,6 @@ use std::io::Read;
 use rex_auth::{Action, AuthError, Resource};
 
 use crate::SdkContext;
-use crate::process::ProcessError;
-use crate::system::SysinfoError;
 
 /// A `/proc` file that Cedar allowed to open and read (made only by [`authorize`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,24 +98,6 @@ where
     Ok(file.read(ctx)?)
 }
 
-impl From<ProcReadError> for SysinfoError {
-    fn from(e: ProcReadError) -> Self {
-        SysinfoError::Io {
-            op: e.op,
-            source: e.source,
-        }
-    }
-}
-
-impl From<ProcReadError> for ProcessError {
-    fn from(e: ProcReadError) -> Self {
-        ProcessError::Os {
-            op: e.op,
-            source: e.source,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -182,7 +163,10 @@ forbid(principal, action == file_system::Action::"read", resource == file_system
         assert_eq!(e.op, "open");
         assert_eq!(e.source.kind(), std::io::ErrorKind::NotFound);
         assert!(e.to_string().contains("/proc/self/no-such-file"), "{e}");
-        let e = SysinfoError::from(e);
-        assert!(matches!(e, SysinfoError::Io { op: "open", .. }), "{e:?}");
+        let e = crate::system::SysinfoError::from(e);
+        assert!(
+            matches!(e, crate::system::SysinfoError::Io { op: "open", .. }),
+            "{e:?}"
+        );
     }
 }

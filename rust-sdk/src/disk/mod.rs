@@ -81,14 +81,12 @@ impl DiskError {
     }
 }
 
-impl From<AuthError> for DiskError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Denied(d) => DiskError::Denied(d),
-            other => DiskError::Auth(other),
-        }
-    }
-}
+crate::error::sdk_error!(
+    DiskError,
+    module: crate::error::kind_module::DISKINFO,
+    denied: DiskError::Denied,
+    auth: DiskError::Auth,
+);
 
 fn read_file(ctx: &SdkContext, path: &str) -> Result<(), DiskError> {
     ctx.check(Action::FsRead, &Resource::file(path)?)?;
@@ -209,7 +207,7 @@ pub fn filesystems(
             continue;
         };
         match ctx.check(Action::FsStat, &Resource::dir_path(&rp)) {
-            Ok(()) => {}
+            Ok(_) => {}
             Err(AuthError::Denied(_)) => {
                 out.denied_count += 1;
                 continue;

@@ -51,20 +51,24 @@ pub use walk::{
 
 use rex_auth::{Action, Resource, ResourcePath};
 
-use crate::SdkContext;
+use crate::{Permit, SdkContext};
 
 /// Asks Cedar about a `File`.
 pub(crate) fn check_file(
     ctx: &SdkContext,
     action: Action,
     p: &ResourcePath,
-) -> Result<(), FsError> {
+) -> Result<Permit, FsError> {
     ctx.check(action, &Resource::file_path(p))
         .map_err(FsError::from)
 }
 
 /// Asks Cedar about a `Dir`.
-pub(crate) fn check_dir(ctx: &SdkContext, action: Action, p: &ResourcePath) -> Result<(), FsError> {
+pub(crate) fn check_dir(
+    ctx: &SdkContext,
+    action: Action,
+    p: &ResourcePath,
+) -> Result<Permit, FsError> {
     ctx.check(action, &Resource::dir_path(p))
         .map_err(FsError::from)
 }

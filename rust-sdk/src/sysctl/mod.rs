@@ -99,14 +99,13 @@ impl From<ExecError> for SysctlError {
     }
 }
 
-impl From<AuthError> for SysctlError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Denied(d) => SysctlError::Denied(d),
-            other => SysctlError::Auth(other),
-        }
-    }
-}
+crate::error::sdk_error!(
+    SysctlError,
+    module: crate::error::kind_module::SYSTEMINFO,
+    denied: SysctlError::Denied,
+    auth: SysctlError::Auth,
+    denial: SysctlError::as_denied,
+);
 
 /// Validates a key and returns its `/proc/sys` path.
 pub fn key_to_path(key: &str) -> Result<ResourcePath, SysctlError> {
@@ -213,7 +212,7 @@ pub fn find(ctx: &SdkContext, pattern: &str) -> Result<SysctlFind, SysctlError> 
     let mut out = SysctlFind::default();
     let mut stack = vec![ResourcePath::new(SYSCTL_ROOT)?];
     let allowed = |action: Action, r: &Resource| match ctx.check(action, r) {
-        Ok(()) => Ok(true),
+        Ok(_) => Ok(true),
         Err(AuthError::Denied(_)) => Ok(false),
         Err(e) => Err(SysctlError::Auth(e)),
     };

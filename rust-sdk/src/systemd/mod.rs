@@ -57,14 +57,12 @@ impl SystemdError {
     }
 }
 
-impl From<AuthError> for SystemdError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Denied(d) => SystemdError::Denied(d),
-            other => SystemdError::Auth(other),
-        }
-    }
-}
+crate::error::sdk_error!(
+    SystemdError,
+    module: crate::error::kind_module::PROCESS,
+    denied: SystemdError::Denied,
+    auth: SystemdError::Auth,
+);
 
 fn dbus_err(e: zbus::Error) -> SystemdError {
     SystemdError::DBus(e.to_string())
