@@ -206,3 +206,69 @@ pub(crate) fn register_string_constants(engine: &mut Engine, modules: &[(&str, &
         engine.register_static_module(*name, module.into());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use rust_sdk::disk::DiskError;
+    use rust_sdk::exec::ExecError;
+    use rust_sdk::fs::FsError;
+    use rust_sdk::network::NetworkError;
+    use rust_sdk::process::ProcessError;
+    use rust_sdk::sysctl::SysctlError;
+    use rust_sdk::system::SysinfoError;
+    use rust_sdk::systemd::SystemdError;
+
+    use super::*;
+
+    fn info(e: impl Into<SdkErrorInfo>) -> (String, String, String) {
+        let i = e.into();
+        assert!(i.denial.is_none());
+        (i.source, i.kind, i.message)
+    }
+
+    #[test]
+    fn every_sdk_error_keeps_its_module_kind_and_message() {
+        let t = |s: &str, k: &str, m: &str| (s.to_string(), k.to_string(), m.to_string());
+        assert_eq!(
+            info(FsError::InvalidArguments("x".into())),
+            t(IO_SOURCE, "InvalidArguments", "invalid argument: x")
+        );
+        assert_eq!(
+            info(ExecError::Cancelled),
+            t(IO_SOURCE, "Other", "cancelled")
+        );
+        assert_eq!(
+            info(ProcessError::Validation("x".into())),
+            t(PROCESS_SOURCE, "ValidationError", "invalid argument: x")
+        );
+        assert_eq!(
+            info(SystemdError::DBus("x".into())),
+            t(PROCESS_SOURCE, "DBusError", "D-Bus error: x")
+        );
+        assert_eq!(
+            info(SysinfoError::InvalidValue("x".into())),
+            t(SYSTEMINFO_SOURCE, "InvalidValue", "invalid value: x")
+        );
+        assert_eq!(
+            info(SysctlError::InvalidParameter("x".into())),
+            t(
+                SYSTEMINFO_SOURCE,
+                "InvalidParameter",
+                "invalid parameter: x"
+            )
+        );
+        assert_eq!(
+            info(DiskError::InvalidPath("x".into())),
+            t(DISKINFO_SOURCE, "InvalidPath", "invalid path `x`")
+        );
+        assert_eq!(
+            info(NetworkError::TooManyRedirects),
+            t(
+                NETWORK_SOURCE,
+                "RequestError",
+                "too many redirects (more than 5)"
+            )
+        );
+    }
+}

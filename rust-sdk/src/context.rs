@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use rex_auth::{Action, AuthError, Authorizer, RequestContext, Resource, ResourceKind};
+use rex_auth::{Action, AuthError, Authorizer, Namespace, RequestContext, Resource, ResourceKind};
 
 /// Size and count limits the SDK enforces on what it reads and returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,6 +319,73 @@ impl Permit {
     }
 }
 
+impl Permit {
+    /// Fails closed unless this permit is a decision of namespace `ns` (for a channel shared
+    /// by that namespace's operations, such as the systemd bus connection).
+    pub(crate) fn require_namespace(&self, ns: Namespace) -> Result<(), AuthError> {
+        if self.action.namespace() == ns {
+            Ok(())
+        } else {
+            Err(AuthError::Config(format!(
+                "internal: a permit for {} is not a {ns:?} decision",
+                self.action
+            )))
+        }
+    }
+}
+
 fn kind_name(kind: ResourceKind) -> String {
     format!("{kind:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use rex_auth::{Policies, Principal};
+
+    fn ctx(policy: &str) -> SdkContext {
+        let auth = Authorizer::builder()
+            .principal(Principal::user("tester").unwrap())
+            .policies(Policies::parse("test", policy).unwrap())
+            .build()
+            .unwrap();
+        SdkContext::new(Arc::new(auth))
+    }
+
+    #[test]
+    fn a_permit_covers_exactly_its_decision() {
+        let c = ctx(
+            r#"permit(principal, action == file_system::Action::"read", resource == file_system::File::"/etc/hosts");"#,
+        );
+        let hosts = Resource::file("/etc/hosts").unwrap();
+        let p = c.check(Action::FsRead, &hosts).unwrap();
+        assert_eq!(p.action(), Action::FsRead);
+        assert_eq!(p.resource_kind(), ResourceKind::File);
+        assert_eq!(p.resource_id(), "/etc/hosts");
+        assert!(p.covers(Action::FsRead, &hosts));
+        assert!(!p.covers(Action::FsWrite, &hosts));
+        assert!(!p.covers(Action::FsRead, &Resource::file("/etc/shadow").unwrap()));
+        assert!(!p.covers(Action::FsRead, &Resource::dir("/etc/hosts").unwrap()));
+        assert!(
+            p.require(
+                &[Action::FsWrite, Action::FsRead],
+                ResourceKind::File,
+                "/etc/hosts"
+            )
+            .is_ok()
+        );
+        // Another resource, kind or action: refused, and not as a policy denial.
+        for (actions, kind, id) in [
+            (&[Action::FsRead][..], ResourceKind::File, "/etc/shadow"),
+            (&[Action::FsRead][..], ResourceKind::Dir, "/etc/hosts"),
+            (&[Action::FsWrite][..], ResourceKind::File, "/etc/hosts"),
+        ] {
+            let e = p.require(actions, kind, id).unwrap_err();
+            assert!(matches!(e, AuthError::Config(_)), "{e:?}");
+        }
+        // A denial hands out no permit.
+        let shadow = Resource::file("/etc/shadow").unwrap();
+        assert!(c.check(Action::FsRead, &shadow).unwrap_err().is_denied());
+    }
 }

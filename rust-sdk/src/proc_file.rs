@@ -9,14 +9,16 @@
 
 use std::io::Read;
 
-use rex_auth::{Action, AuthError, Resource};
+use rex_auth::{Action, AuthError, Resource, ResourceKind};
 
-use crate::SdkContext;
+use crate::{Permit, SdkContext};
 
-/// A `/proc` file that Cedar allowed to open and read (made only by [`authorize`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `/proc` file that Cedar allowed to open and read (made only by [`authorize`]): it holds
+/// the [`Permit`] of the `read` check, which [`ProcFile::read`] demands.
+#[derive(Debug)]
 pub(crate) struct ProcFile {
     path: String,
+    read: Permit,
 }
 
 /// Opening or reading an authorized `/proc` file failed.
@@ -46,15 +48,17 @@ pub(crate) fn authorize<const N: usize>(
     names: [&str; N],
 ) -> Result<[ProcFile; N], AuthError> {
     ctx.check(Action::FsOpen, &Resource::dir(dir)?)?;
-    let files = names.map(|n| ProcFile {
-        path: format!("{}/{n}", dir.trim_end_matches('/')),
-    });
-    for f in &files {
-        let file = Resource::file(&f.path)?;
+    let paths = names.map(|n| format!("{}/{n}", dir.trim_end_matches('/')));
+    let mut files = Vec::with_capacity(N);
+    for path in paths {
+        let file = Resource::file(&path)?;
         ctx.check(Action::FsOpen, &file)?;
-        ctx.check(Action::FsRead, &file)?;
+        let read = ctx.check(Action::FsRead, &file)?;
+        files.push(ProcFile { path, read });
     }
-    Ok(files)
+    files
+        .try_into()
+        .map_err(|_| AuthError::Config("internal: /proc files miscounted".into()))
 }
 
 impl ProcFile {
@@ -66,6 +70,15 @@ impl ProcFile {
 
     /// Reads the file as text, at most `ctx.limits().max_read_bytes` bytes.
     pub(crate) fn read(&self, ctx: &SdkContext) -> Result<String, ProcReadError> {
+        if let Err(e) = self
+            .read
+            .require(&[Action::FsRead], ResourceKind::File, &self.path)
+        {
+            return Err(ProcReadError {
+                op: "open",
+                source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, e),
+            });
+        }
         let err = |op, source| ProcReadError {
             op,
             source: wrap(&self.path, source),

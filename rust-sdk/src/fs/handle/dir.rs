@@ -5,7 +5,7 @@ use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use rex_auth::{Action, ResourcePath};
+use rex_auth::{Action, AuthError, ResourceKind, ResourcePath};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -13,9 +13,9 @@ use super::at::*;
 use super::file::*;
 use super::names::*;
 use super::types::*;
-use crate::SdkContext;
 use crate::fs::error::FsError;
 use crate::fs::{check_dir, check_file, rpath};
+use crate::{Permit, SdkContext};
 
 /// A directory opened by fd. It remembers the path that was authorized.
 #[derive(Debug, Clone)]
@@ -211,10 +211,12 @@ impl DirHandle {
     ) -> Result<FileHandle, FsError> {
         let this = self.refreshed()?;
         let p = this.path.join(name)?;
-        check_file(ctx, Action::FsOpen, &p)?;
-        if opts.create {
-            check_file(ctx, Action::FsCreate, &p)?;
-        }
+        let open = check_file(ctx, Action::FsOpen, &p)?;
+        let create = if opts.create {
+            Some(check_file(ctx, Action::FsCreate, &p)?)
+        } else {
+            None
+        };
         let writing = opts.write || opts.create;
         let mut flags = OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
         flags |= match (opts.read, writing) {
@@ -228,23 +230,7 @@ impl DirHandle {
         if opts.create {
             flags |= OFlags::CREATE;
         }
-        let mode = Mode::from_raw_mode(opts.permissions.unwrap_or(0o644) & 0o777);
-        let opened = if opts.create && opts.follow_symlinks {
-            // Creation never follows symlinks: O_CREAT through a dangling link would create
-            // its target (anywhere) before the resolved path could be authorized. Open an
-            // existing target following links; create only the name itself, no-follow.
-            match open_following(&*self.fd, name, flags - OFlags::CREATE, mode) {
-                Err(Errno::NOENT) => {
-                    rustix::fs::openat(&*self.fd, name, flags | OFlags::NOFOLLOW, mode)
-                        .map(|fd| (fd, true))
-                }
-                other => other,
-            }
-        } else if opts.follow_symlinks {
-            open_following(&*self.fd, name, flags, mode)
-        } else {
-            rustix::fs::openat(&*self.fd, name, flags, mode).map(|fd| (fd, true))
-        };
+        let opened = self.open_name(name, &p, flags, opts, &open, create.as_ref())?;
         let (fd, no_symlinks) = match opened {
             Ok(v) => v,
             Err(Errno::ACCESS) if opts.follow_symlinks => {
@@ -288,6 +274,45 @@ impl DirHandle {
             dir: this,
             page_offset: 0,
             redaction_config: None,
+        })
+    }
+
+    /// The `openat` of [`DirHandle::open_file`], relative to this directory's fd. `open` is
+    /// the proof of `open` File on `p` and, when creating, `create` that of `create` File on
+    /// `p`; without them (or with proofs of anything else) nothing is opened.
+    fn open_name(
+        &self,
+        name: &str,
+        p: &ResourcePath,
+        flags: OFlags,
+        opts: OpenFileOptions,
+        open: &Permit,
+        create: Option<&Permit>,
+    ) -> Result<Result<(OwnedFd, bool), Errno>, FsError> {
+        open.require(&[Action::FsOpen], ResourceKind::File, p.as_str())?;
+        if opts.create {
+            create
+                .ok_or_else(|| {
+                    AuthError::Config(format!("internal: no `create` permit for `{p}`"))
+                })?
+                .require(&[Action::FsCreate], ResourceKind::File, p.as_str())?;
+        }
+        let mode = Mode::from_raw_mode(opts.permissions.unwrap_or(0o644) & 0o777);
+        Ok(if opts.create && opts.follow_symlinks {
+            // Creation never follows symlinks: O_CREAT through a dangling link would create
+            // its target (anywhere) before the resolved path could be authorized. Open an
+            // existing target following links; create only the name itself, no-follow.
+            match open_following(&*self.fd, name, flags - OFlags::CREATE, mode) {
+                Err(Errno::NOENT) => {
+                    rustix::fs::openat(&*self.fd, name, flags | OFlags::NOFOLLOW, mode)
+                        .map(|fd| (fd, true))
+                }
+                other => other,
+            }
+        } else if opts.follow_symlinks {
+            open_following(&*self.fd, name, flags, mode)
+        } else {
+            rustix::fs::openat(&*self.fd, name, flags, mode).map(|fd| (fd, true))
         })
     }
 

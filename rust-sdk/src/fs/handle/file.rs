@@ -569,3 +569,45 @@ fn load_redactor(ctx: &SdkContext, path: &str) -> Result<Arc<redact::Redactor>, 
         Ok(String::from_utf8_lossy(&fh.read_bytes_with(ctx, &read)?).into_owned())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use rex_auth::AuthError;
+
+    use super::*;
+
+    #[test]
+    fn a_read_demands_the_permit_of_its_own_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("a"), "A").unwrap();
+        std::fs::write(tmp.path().join("b"), "B").unwrap();
+        let base = tmp.path().to_str().unwrap();
+        let policy = format!(
+            r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read", file_system::Action::"stat"], resource in file_system::Dir::"{base}");"#
+        );
+        let auth = rex_auth::Authorizer::builder()
+            .principal(rex_auth::Principal::user("tester").unwrap())
+            .policies(rex_auth::Policies::parse("test", &policy).unwrap())
+            .build()
+            .unwrap();
+        let c = SdkContext::new(Arc::new(auth));
+        let d = DirHandle::open(&c, base, OpenDirOptions::default()).unwrap();
+        let a = d.open_file(&c, "a", OpenFileOptions::read()).unwrap();
+        let b = d.open_file(&c, "b", OpenFileOptions::read()).unwrap();
+        let read_a = a.permit(&c, Action::FsRead).unwrap();
+        assert_eq!(a.read_bytes_with(&c, &read_a).unwrap(), b"A");
+        // The proof of another file, or of another action, reads nothing.
+        let e = b.read_bytes_with(&c, &read_a).unwrap_err();
+        assert!(
+            matches!(e, FsError::AuthorizationError(AuthError::Config(_))),
+            "{e:?}"
+        );
+        let stat_a = a.permit(&c, Action::FsStat).unwrap();
+        let e = a.read_bytes_with(&c, &stat_a).unwrap_err();
+        assert!(
+            matches!(e, FsError::AuthorizationError(AuthError::Config(_))),
+            "{e:?}"
+        );
+    }
+}
