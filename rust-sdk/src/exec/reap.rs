@@ -13,10 +13,10 @@ use super::ExecError;
 
 /// How many kill-and-reap rounds one sweep makes at most (each round takes the processes that
 /// were reparented to the runner since the previous one).
-pub(super) const SWEEP_ROUNDS: usize = 64;
+const SWEEP_ROUNDS: usize = 64;
 
 /// How long a sweep waits at most for one killed process to become reapable.
-pub(super) const REAP_WAIT: Duration = Duration::from_secs(2);
+const REAP_WAIT: Duration = Duration::from_secs(2);
 
 /// The children `execute` spawned and has not reaped yet, process-wide. The lock is held
 /// across a spawn and its registration, and across a sweep, so a sweep never takes another
@@ -25,10 +25,10 @@ pub(super) static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
 /// Whether a sweep takes every unregistered child of the process (see
 /// [`super::contain_all_children`]).
-pub(super) static CONTAIN_ALL: AtomicBool = AtomicBool::new(false);
+static CONTAIN_ALL: AtomicBool = AtomicBool::new(false);
 
 /// Whether `PR_SET_CHILD_SUBREAPER` is set on the process (set once, at the first spawn).
-pub(super) static SUBREAPER: OnceLock<Result<(), Errno>> = OnceLock::new();
+static SUBREAPER: OnceLock<Result<(), Errno>> = OnceLock::new();
 
 pub(super) fn set_contain_all(on: bool) {
     CONTAIN_ALL.store(on, Ordering::SeqCst);
@@ -52,13 +52,13 @@ pub(super) fn become_subreaper() -> Result<(), ExecError> {
 }
 
 /// One row of the process table.
-pub(super) struct Row {
-    pub(super) ppid: i32,
-    pub(super) pgid: i32,
-    pub(super) starttime: u64,
+struct Row {
+    ppid: i32,
+    pgid: i32,
+    starttime: u64,
 }
 
-pub(super) fn process_table() -> HashMap<i32, Row> {
+fn process_table() -> HashMap<i32, Row> {
     let mut rows = HashMap::new();
     let Ok(all) = procfs::process::all_processes() else {
         return rows;
@@ -80,7 +80,7 @@ pub(super) fn process_table() -> HashMap<i32, Row> {
 
 /// Sends SIGKILL to `pid`, a process that is not our child (so its pid could be reused): via a
 /// pidfd, and only if it is still the process seen in the table (same start time).
-pub(super) fn kill_pinned(pid: i32, starttime: u64) {
+fn kill_pinned(pid: i32, starttime: u64) {
     let Some(rpid) = Pid::from_raw(pid) else {
         return;
     };

@@ -58,7 +58,7 @@ pub struct NetworkStats {
     pub unix_sockets: Vec<UnixSocket>,
 }
 
-pub(super) fn tcp_state(s: &procfs::net::TcpState) -> &'static str {
+fn tcp_state(s: &procfs::net::TcpState) -> &'static str {
     use procfs::net::TcpState as T;
     match s {
         T::Established => "ESTABLISHED",
@@ -77,7 +77,7 @@ pub(super) fn tcp_state(s: &procfs::net::TcpState) -> &'static str {
 }
 
 /// Maps socket inodes to their owning processes, for the processes `list_fds` allows.
-pub(super) fn socket_owners(ctx: &SdkContext) -> Result<HashMap<u64, SocketProcess>, NetworkError> {
+fn socket_owners(ctx: &SdkContext) -> Result<HashMap<u64, SocketProcess>, NetworkError> {
     let mut map = HashMap::new();
     let Ok(all) = procfs::process::all_processes() else {
         return Ok(map);

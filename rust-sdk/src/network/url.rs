@@ -112,7 +112,7 @@ pub fn normalize_url(raw: &str) -> Result<NormalizedUrl, NetworkError> {
 /// or `..` segment (also percent-encoded, or with a `;` parameter, as some servers accept),
 /// a backslash, or an encoded separator (`%2F`, `%5C`). Servers and proxies resolve these, so a grant
 /// such as `resource.path like "/public/*"` would otherwise match `/public/../secret`.
-pub(super) fn has_ambiguous_segment(path: &str) -> bool {
+fn has_ambiguous_segment(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     if lower.contains('\\') || lower.contains("%2f") || lower.contains("%5c") {
         return true;

@@ -55,7 +55,7 @@ impl MonitorProcessesCpuOptions {
 }
 
 /// Sleeps `d` in short slices; `false` when cancelled meanwhile.
-pub(super) fn sleep_unless_cancelled(ctx: &SdkContext, d: std::time::Duration) -> bool {
+fn sleep_unless_cancelled(ctx: &SdkContext, d: std::time::Duration) -> bool {
     let slice = std::time::Duration::from_millis(50);
     let mut left = d;
     while !left.is_zero() {

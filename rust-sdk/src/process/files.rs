@@ -194,7 +194,7 @@ impl ProcessManager {
 /// it exists. A symlink anywhere in the path is refused (unlike REX, which canonicalized by
 /// name); since no symlink was crossed, the path is the real path the kernel reports for the
 /// processes' files.
-pub(super) fn authorized_target(ctx: &SdkContext, path: &Path) -> Result<PathBuf, ProcessError> {
+fn authorized_target(ctx: &SdkContext, path: &Path) -> Result<PathBuf, ProcessError> {
     let text = path
         .to_str()
         .ok_or_else(|| ProcessError::Validation("the path is not valid UTF-8".into()))?;
@@ -254,7 +254,7 @@ pub(super) fn authorized_target(ctx: &SdkContext, path: &Path) -> Result<PathBuf
     Ok(PathBuf::from(p.as_str()))
 }
 
-pub(super) fn from_fs(e: FsError) -> ProcessError {
+fn from_fs(e: FsError) -> ProcessError {
     match e {
         FsError::PermissionDenied(d) => ProcessError::Denied(d),
         FsError::AuthorizationError(a) => ProcessError::Auth(a),
@@ -266,7 +266,7 @@ pub(super) fn from_fs(e: FsError) -> ProcessError {
 /// The type of what a `/proc/<pid>/{fd/<n>,cwd,root,exe}` magic link refers to: the open
 /// object itself (never a lookup of the path name it displays, which may name another file or
 /// none, and would probe a name the policy never opened).
-pub(super) fn file_type_of(link: &str) -> String {
+fn file_type_of(link: &str) -> String {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::metadata(link) {
         Ok(m) => {
@@ -292,7 +292,7 @@ pub(super) fn file_type_of(link: &str) -> String {
     .to_string()
 }
 
-pub(super) fn open_files(p: &Process) -> Vec<(String, String, String)> {
+fn open_files(p: &Process) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     let pid = p.pid();
     for (res, code, link) in [

@@ -165,7 +165,7 @@ impl ProcessManager {
 /// A file-system error met while authorizing a path, as a process error.
 /// Sends `signal` through the pinned `pidfd` of `pid`. `permit` is the proof that Cedar allowed
 /// the signal's action on that process; any other proof is refused before the syscall.
-pub(super) fn send_signal(
+fn send_signal(
     pidfd: &rustix::fd::OwnedFd,
     pid: u32,
     signal: Signal,
@@ -210,7 +210,7 @@ pub(crate) fn pin_pidfd(pid: u32) -> Result<rustix::fd::OwnedFd, ProcessError> {
     pin_process(pid, &mut Users::default()).map(|(pidfd, _)| pidfd)
 }
 
-pub(super) fn open_pidfd(pid: u32) -> Result<rustix::fd::OwnedFd, ProcessError> {
+fn open_pidfd(pid: u32) -> Result<rustix::fd::OwnedFd, ProcessError> {
     let raw = i32::try_from(pid).map_err(|_| ProcessError::NotFound { pid })?;
     let rpid = Pid::from_raw(raw).ok_or(ProcessError::NotFound { pid })?;
     rustix::process::pidfd_open(rpid, PidfdFlags::empty()).map_err(|e| {

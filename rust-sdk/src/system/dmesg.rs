@@ -64,7 +64,7 @@ pub fn dmesg(ctx: &SdkContext, opts: DmesgOptions) -> Result<Vec<DmesgEntry>, Sy
     Ok(out)
 }
 
-pub(super) fn libc_nonblock() -> i32 {
+fn libc_nonblock() -> i32 {
     rustix::fs::OFlags::NONBLOCK.bits() as i32
 }
 

@@ -4,9 +4,9 @@
 use super::*;
 
 /// Reads a file through its fd at an explicit offset (the fd's own cursor is not used).
-pub(super) struct PositionedReader<'a> {
+struct PositionedReader<'a> {
     pub(super) file: &'a File,
-    pub(super) offset: u64,
+    offset: u64,
 }
 
 impl Read for PositionedReader<'_> {
@@ -18,10 +18,10 @@ impl Read for PositionedReader<'_> {
 }
 
 /// Fails once more than `limit` bytes have been read.
-pub(super) struct CappedReader<R> {
-    pub(super) inner: R,
+struct CappedReader<R> {
+    inner: R,
     pub(super) read: u64,
-    pub(super) limit: u64,
+    limit: u64,
 }
 
 impl<R: Read> Read for CappedReader<R> {
@@ -37,7 +37,7 @@ impl<R: Read> Read for CappedReader<R> {
 
 #[derive(Debug, thiserror::Error)]
 #[error("the archive stream is larger than {0} bytes")]
-pub(super) struct StreamTooLarge(u64);
+struct StreamTooLarge(u64);
 
 /// The kind of a planned entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,7 +241,7 @@ pub(super) fn plan(
     Ok(out)
 }
 
-pub(super) fn conflict(archive: &str, comps: &[String]) -> FsError {
+fn conflict(archive: &str, comps: &[String]) -> FsError {
     FsError::InvalidContent {
         path: archive.to_string(),
         reason: format!(

@@ -29,7 +29,7 @@ impl Staged {
     }
 }
 
-pub(super) fn set_times(file: &File, mtime: u64, p: &str) -> Result<(), FsError> {
+fn set_times(file: &File, mtime: u64, p: &str) -> Result<(), FsError> {
     let t = rustix::fs::Timespec {
         tv_sec: i64::try_from(mtime).unwrap_or(i64::MAX),
         tv_nsec: 0,
@@ -44,7 +44,7 @@ pub(super) fn set_times(file: &File, mtime: u64, p: &str) -> Result<(), FsError>
     .map_err(|e| FsError::os("utimens", p, e))
 }
 
-pub(super) fn ids(e: &Planned) -> (Option<rustix::fs::Uid>, Option<rustix::fs::Gid>) {
+fn ids(e: &Planned) -> (Option<rustix::fs::Uid>, Option<rustix::fs::Gid>) {
     (
         u32::try_from(e.uid).ok().map(rustix::fs::Uid::from_raw),
         u32::try_from(e.gid).ok().map(rustix::fs::Gid::from_raw),

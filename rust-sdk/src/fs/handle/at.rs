@@ -85,7 +85,7 @@ pub(super) fn refused_target(
 }
 
 /// What the kernel appends to the `/proc/self/fd` path of an entry that has no name any more.
-pub(super) const DELETED_SUFFIX: &[u8] = b" (deleted)";
+const DELETED_SUFFIX: &[u8] = b" (deleted)";
 
 /// The path the kernel says an fd refers to **now** (`/proc/self/fd/N`), so it follows every
 /// rename of the entry and of its ancestors. Fails closed: an error if `/proc` is unavailable

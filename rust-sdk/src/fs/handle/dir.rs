@@ -108,7 +108,7 @@ impl DirHandle {
         })
     }
 
-    pub(super) fn open_follow(
+    fn open_follow(
         ctx: &SdkContext,
         p: ResourcePath,
         opts: OpenDirOptions,

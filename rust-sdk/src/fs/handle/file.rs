@@ -135,14 +135,14 @@ impl FileHandle {
         self.read_bytes_with(ctx, &permit)
     }
 
-    pub(super) fn read_text_strict(&self, ctx: &SdkContext) -> Result<String, FsError> {
+    fn read_text_strict(&self, ctx: &SdkContext) -> Result<String, FsError> {
         let b = self.read_bytes(ctx)?;
         Ok(String::from_utf8_lossy(&b).into_owned())
     }
 
     /// Content with REX's fallback: `read` File, or when that is denied and `redacted_read` is
     /// allowed, the redacted content (§3.9). Otherwise the original denial.
-    pub(super) fn read_text_or_redacted(&self, ctx: &SdkContext) -> Result<String, FsError> {
+    fn read_text_or_redacted(&self, ctx: &SdkContext) -> Result<String, FsError> {
         let path = self.current_path()?;
         match check_file(ctx, Action::FsRead, &path) {
             Ok(permit) => {

@@ -61,7 +61,7 @@ pub(crate) fn lexical_resolve(base: &ResourcePath, target: &str) -> Result<Resou
     rpath(&format!("/{}", parts.join("/")))
 }
 
-pub(super) static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn temp_name() -> String {
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -97,8 +97,8 @@ pub(crate) fn ownership_names(uid: u32, gid: u32) -> Ownership {
 /// Caches user/group name lookups for the duration of one call.
 #[derive(Default)]
 pub(crate) struct IdCache {
-    pub(super) users: HashMap<String, u32>,
-    pub(super) groups: HashMap<String, u32>,
+    users: HashMap<String, u32>,
+    groups: HashMap<String, u32>,
 }
 
 impl IdCache {

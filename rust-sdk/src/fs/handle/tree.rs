@@ -61,11 +61,7 @@ impl DirHandle {
         Ok(report)
     }
 
-    pub(super) fn plan_recursive(
-        &self,
-        ctx: &SdkContext,
-        action: Action,
-    ) -> Result<Vec<TreeItem>, FsError> {
+    fn plan_recursive(&self, ctx: &SdkContext, action: Action) -> Result<Vec<TreeItem>, FsError> {
         check_dir(ctx, action, &self.path)?;
         let mut plan = Vec::new();
         collect_tree(ctx, self, &mut plan)?;
@@ -81,7 +77,7 @@ impl DirHandle {
         Ok(plan)
     }
 
-    pub(super) fn apply_recursive(
+    fn apply_recursive(
         &self,
         plan: &[TreeItem],
         f: impl Fn(&OwnedFd) -> rustix::io::Result<()>,
@@ -230,7 +226,7 @@ impl DirHandle {
 /// Authorizes, for every entry below `dir`, the move it makes when `dir` is renamed to
 /// `dest`: `move` on the entry (with the context of its new path) and `create` on the new
 /// path, as `Dir` for directories and `File` for anything else. The first refusal fails.
-pub(super) fn authorize_carried(
+fn authorize_carried(
     ctx: &SdkContext,
     dir: &DirHandle,
     dest: &ResourcePath,
