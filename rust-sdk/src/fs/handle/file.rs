@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
 
 use rex_auth::{Action, Resource, ResourceKind, ResourcePath};
 use rustix::fs::{AtFlags, Mode, OFlags, Stat};
@@ -15,7 +14,7 @@ use super::dir::*;
 use super::names::*;
 use super::types::*;
 use crate::fs::error::FsError;
-use crate::fs::{check_file, redact, rpath, text};
+use crate::fs::{check_file, text};
 use crate::{Permit, SdkContext};
 
 /// A file opened relative to its parent directory's fd.
@@ -138,37 +137,6 @@ impl FileHandle {
     fn read_text_strict(&self, ctx: &SdkContext) -> Result<String, FsError> {
         let b = self.read_bytes(ctx)?;
         Ok(String::from_utf8_lossy(&b).into_owned())
-    }
-
-    /// Content with REX's fallback: `read` File, or when that is denied and `redacted_read` is
-    /// allowed, the redacted content (§3.9). Otherwise the original denial.
-    fn read_text_or_redacted(&self, ctx: &SdkContext) -> Result<String, FsError> {
-        let path = self.current_path()?;
-        match check_file(ctx, Action::FsRead, &path) {
-            Ok(permit) => {
-                let b = self.read_bytes_with(ctx, &permit)?;
-                Ok(String::from_utf8_lossy(&b).into_owned())
-            }
-            Err(FsError::PermissionDenied(d)) => {
-                let Ok(permit) = check_file(ctx, Action::FsRedactedRead, &path) else {
-                    return Err(FsError::PermissionDenied(d));
-                };
-                let cfg = self
-                    .redaction_config
-                    .as_deref()
-                    .unwrap_or(ctx.redaction_config());
-                if rpath(cfg).ok().as_ref() == Some(&path) {
-                    return Err(FsError::PermissionDenied(d));
-                }
-                let redactor = match load_redactor(ctx, cfg) {
-                    Ok(r) => r,
-                    Err(_) => return Err(FsError::PermissionDenied(d)),
-                };
-                let b = self.read_bytes_with(ctx, &permit)?;
-                Ok(redactor.redact(&String::from_utf8_lossy(&b)))
-            }
-            Err(e) => Err(e),
-        }
     }
 
     /// The whole content as text (`read` File, falling back to `redacted_read`). Invalid
@@ -548,31 +516,11 @@ impl FileHandle {
     }
 }
 
-/// Loads (through the gated SDK: `open` Dir, `open` + `read` File) and compiles the redaction
-/// dictionary at `path`, cached by [`redact::compiled`].
-fn load_redactor(ctx: &SdkContext, path: &str) -> Result<Arc<redact::Redactor>, FsError> {
-    let p = rpath(path)?;
-    let parent = p
-        .parent()
-        .ok_or_else(|| FsError::InvalidArguments("no redaction dictionary".into()))?;
-    let dir = DirHandle::open(ctx, parent.as_str(), OpenDirOptions::default())?;
-    let fh = dir.open_file(ctx, p.file_name(), OpenFileOptions::read())?;
-    // `read` is checked strictly: the dictionary itself is never read in redacted mode.
-    let read = fh.permit(ctx, Action::FsRead)?;
-    let st = rustix::fs::fstat(&fh.file).map_err(|e| FsError::os("fstat", path, e))?;
-    let key = (
-        st.st_mtime,
-        i64::try_from(st.st_mtime_nsec).unwrap_or(0),
-        u64::try_from(st.st_size).unwrap_or(0),
-    );
-    redact::compiled(p.as_str(), key, || {
-        Ok(String::from_utf8_lossy(&fh.read_bytes_with(ctx, &read)?).into_owned())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use std::sync::Arc;
+
     use rex_auth::AuthError;
 
     use super::*;

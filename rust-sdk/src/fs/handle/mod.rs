@@ -9,7 +9,7 @@
 //!   `move_to`).
 //! * `names`: name and identity helpers (name-still-refers check, move contexts, lexical
 //!   resolution, temporary names, modes, owner names).
-//! * `file`: reading (strict and redacted), writing, copying, moving one file.
+//! * `file`: reading, writing, copying, moving one file; `redacted`: its redacted read.
 //!
 //! Every system call that reads a file's content demands the [`Permit`](crate::Permit) of the
 //! `read`/`redacted_read` check that allowed it (`FileHandle::read_bytes_with`).
@@ -18,6 +18,7 @@ mod at;
 mod dir;
 mod file;
 mod names;
+mod redacted;
 mod tree;
 mod types;
 
