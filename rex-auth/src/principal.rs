@@ -8,7 +8,7 @@ use crate::error::AuthError;
 use crate::resource::uid;
 
 /// The Cedar principal, `User::"<name>"`. rex-auth does not touch the OS, so the name of the
-/// effective user is resolved by the caller (see `rust_sdk::identity`) or supplied by the
+/// effective user is resolved by the caller (see `rust_sdk::runtime::identity`) or supplied by the
 /// embedder, once per authorizer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Principal {

@@ -1,6 +1,6 @@
 //! The kernel backstop's plan: which file-system rights beneath which paths, and which TCP
 //! ports, the loaded policies can ever need. rust-sdk turns a plan into a Landlock ruleset
-//! (`rust_sdk::sandbox`); this module only analyses policies and does no OS access.
+//! (`rust_sdk::runtime::sandbox`); this module only analyses policies and does no OS access.
 //!
 //! The plan must **never deny what the policies allow**: it is derived from the permits
 //! only (forbids never narrow it, Cedar still enforces them), from their resource scopes and

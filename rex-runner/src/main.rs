@@ -156,11 +156,11 @@ enum SandboxArg {
 }
 
 impl SandboxArg {
-    fn mode(self) -> rust_sdk::sandbox::SandboxMode {
+    fn mode(self) -> rust_sdk::runtime::sandbox::SandboxMode {
         match self {
-            SandboxArg::Off => rust_sdk::sandbox::SandboxMode::Off,
-            SandboxArg::BestEffort => rust_sdk::sandbox::SandboxMode::BestEffort,
-            SandboxArg::Require => rust_sdk::sandbox::SandboxMode::Require,
+            SandboxArg::Off => rust_sdk::runtime::sandbox::SandboxMode::Off,
+            SandboxArg::BestEffort => rust_sdk::runtime::sandbox::SandboxMode::BestEffort,
+            SandboxArg::Require => rust_sdk::runtime::sandbox::SandboxMode::Require,
         }
     }
 }
@@ -284,7 +284,7 @@ fn main() -> ExitCode {
     // this thread parses the command line, sets up logging, reads the inputs and builds the
     // script engine; whatever it has not finished when the policies are loaded is simply done
     // (or waited for) then.
-    let _ = rust_sdk::sched::spawn_beside("rex-warm-up", rex_auth::warm_up);
+    let _ = rust_sdk::runtime::sched::spawn_beside("rex-warm-up", rex_auth::warm_up);
     // The runner's only children are `execute`'s: every other child of the process is an
     // escaped descendant, killed when an `execute` ends (issue 19).
     rust_sdk::exec::contain_all_children();
@@ -641,20 +641,20 @@ fn write_operator_file(mut file: std::fs::File, text: &str) -> std::io::Result<(
 fn apply_sandbox(
     runner: &Runner,
     arg: SandboxArg,
-) -> Result<serde_json::Value, rust_sdk::sandbox::SandboxError> {
+) -> Result<serde_json::Value, rust_sdk::runtime::sandbox::SandboxError> {
     apply_sandbox_mode(runner, arg.mode())
 }
 
 /// [`apply_sandbox`] with a mode (the MCP child receives it from the server).
 fn apply_sandbox_mode(
     runner: &Runner,
-    mode: rust_sdk::sandbox::SandboxMode,
-) -> Result<serde_json::Value, rust_sdk::sandbox::SandboxError> {
-    let report = if mode == rust_sdk::sandbox::SandboxMode::Off {
-        rust_sdk::sandbox::apply(&rex_auth::sandbox_plan::SandboxPlan::empty(), mode)?
+    mode: rust_sdk::runtime::sandbox::SandboxMode,
+) -> Result<serde_json::Value, rust_sdk::runtime::sandbox::SandboxError> {
+    let report = if mode == rust_sdk::runtime::sandbox::SandboxMode::Off {
+        rust_sdk::runtime::sandbox::apply(&rex_auth::sandbox_plan::SandboxPlan::empty(), mode)?
     } else {
         let plan = rex_auth::sandbox_plan::SandboxPlan::derive(&runner.authorizer().policies());
-        rust_sdk::sandbox::apply(&plan, mode)?
+        rust_sdk::runtime::sandbox::apply(&plan, mode)?
     };
     tracing::info!(
         target: rex_runner::RUNNER_LOG_TARGET,
@@ -856,7 +856,7 @@ fn load_policy_files(policies: &[PathBuf]) -> Result<rex_auth::Policies, ExitSta
 fn principal_of(name: Option<&str>) -> Result<rex_auth::Principal, String> {
     match name {
         Some(n) => rex_auth::Principal::user(n).map_err(|e| e.to_string()),
-        None => rust_sdk::identity::effective_user_principal().map_err(|e| e.to_string()),
+        None => rust_sdk::runtime::identity::effective_user_principal().map_err(|e| e.to_string()),
     }
 }
 

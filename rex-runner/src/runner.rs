@@ -11,7 +11,7 @@ use rex_core::{
 use rex_logging::{LogEntry, ScriptLogs, ScriptLogsConfig};
 use rex_metrics::{MetricsLimits, RunMetrics};
 use rhai_sdk::RexModules;
-use rust_sdk::monitor::ProcessMonitor;
+use rust_sdk::runtime::monitor::ProcessMonitor;
 use rust_sdk::{AuthorizerSlot, SdkContext, SdkLimits};
 
 use crate::audit::{AuditLogSink, RUNNER_LOG_TARGET, RunScript, TracingAuditSink};
@@ -252,7 +252,7 @@ impl RunnerBuilder {
         };
         let principal = match self.principal {
             Some(p) => p,
-            None => rust_sdk::identity::effective_user_principal()?,
+            None => rust_sdk::runtime::identity::effective_user_principal()?,
         };
         let authorizer = Arc::new(
             Authorizer::builder()

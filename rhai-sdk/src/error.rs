@@ -8,21 +8,19 @@
 
 use rex_auth::Denied;
 use rhai::{Engine, EvalAltResult, Module, Position};
-use rust_sdk::fs::FsError;
-use rust_sdk::network::NetworkError;
-use rust_sdk::process::ProcessError;
-use rust_sdk::system::SysinfoError;
+use rust_sdk::SdkError;
+use rust_sdk::error::kind_module;
 
 /// `source` of file-system errors.
-pub const IO_SOURCE: &str = "IoErrorKind";
+pub const IO_SOURCE: &str = kind_module::IO;
 /// `source` of process errors.
-pub const PROCESS_SOURCE: &str = "ProcessErrorKind";
+pub const PROCESS_SOURCE: &str = kind_module::PROCESS;
 /// `source` of system-information errors.
-pub const SYSTEMINFO_SOURCE: &str = "SysteminfoErrorKind";
+pub const SYSTEMINFO_SOURCE: &str = kind_module::SYSTEMINFO;
 /// `source` of disk-information errors.
-pub const DISKINFO_SOURCE: &str = "DiskinfoErrorKind";
+pub const DISKINFO_SOURCE: &str = kind_module::DISKINFO;
 /// `source` of network errors.
-pub const NETWORK_SOURCE: &str = "NetworkErrorKind";
+pub const NETWORK_SOURCE: &str = kind_module::NETWORK;
 /// `source` of common-utility errors.
 pub const COMMON_SOURCE: &str = "CommonUtilsErrorKind";
 
@@ -121,7 +119,8 @@ pub const KIND_MODULES: &[(&str, &[&str])] = &[
 /// Everything a script error map is built from: the REX `kind` and `source` names, a message,
 /// and the typed Cedar denial when the error is one.
 ///
-/// Every rust-sdk error type converts into it (`From`), and vendor crates can implement
+/// Every rust-sdk error type converts into it through one generic `From` over
+/// [`rust_sdk::SdkError`]; vendor crates either implement `SdkError` for their error type or
 /// `From<TheirError> for SdkErrorInfo` to use [`crate::vendor`]'s helpers.
 #[derive(Debug, Clone)]
 pub struct SdkErrorInfo {
@@ -180,44 +179,14 @@ pub(crate) fn script_err(
     SdkErrorInfo::new(source, kind, message).into_script_error(Position::NONE)
 }
 
-/// The `Debug` name of a fieldless kind enum, which is the REX kind name.
-fn kind_name(kind: impl std::fmt::Debug) -> String {
-    format!("{kind:?}")
-}
-
-impl From<FsError> for SdkErrorInfo {
-    fn from(e: FsError) -> Self {
-        if let Some(d) = e.as_denied() {
-            return Self::denied(IO_SOURCE, d);
+/// The one conversion of every rust-sdk error: its kind name and error module, and the typed
+/// denial when Cedar refused (see [`rust_sdk::SdkError`]).
+impl<E: SdkError> From<E> for SdkErrorInfo {
+    fn from(e: E) -> Self {
+        if let Some(d) = e.denial() {
+            return Self::denied(E::KIND_MODULE, d);
         }
-        Self::new(IO_SOURCE, &kind_name(e.kind()), e.to_string())
-    }
-}
-
-impl From<ProcessError> for SdkErrorInfo {
-    fn from(e: ProcessError) -> Self {
-        if let ProcessError::Denied(d) = &e {
-            return Self::denied(PROCESS_SOURCE, d);
-        }
-        Self::new(PROCESS_SOURCE, &kind_name(e.kind()), e.to_string())
-    }
-}
-
-impl From<SysinfoError> for SdkErrorInfo {
-    fn from(e: SysinfoError) -> Self {
-        if let SysinfoError::Denied(d) = &e {
-            return Self::denied(SYSTEMINFO_SOURCE, d);
-        }
-        Self::new(SYSTEMINFO_SOURCE, &kind_name(e.kind()), e.to_string())
-    }
-}
-
-impl From<NetworkError> for SdkErrorInfo {
-    fn from(e: NetworkError) -> Self {
-        if let NetworkError::Denied(d) = &e {
-            return Self::denied(NETWORK_SOURCE, d);
-        }
-        Self::new(NETWORK_SOURCE, &kind_name(e.kind()), e.to_string())
+        Self::new(E::KIND_MODULE, &e.kind_name(), e.to_string())
     }
 }
 
@@ -238,38 +207,68 @@ pub(crate) fn register_string_constants(engine: &mut Engine, modules: &[(&str, &
     }
 }
 
-impl From<rust_sdk::disk::DiskError> for SdkErrorInfo {
-    fn from(e: rust_sdk::disk::DiskError) -> Self {
-        if let rust_sdk::disk::DiskError::Denied(d) = &e {
-            return Self::denied(DISKINFO_SOURCE, d);
-        }
-        Self::new(DISKINFO_SOURCE, &kind_name(e.kind()), e.to_string())
-    }
-}
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use rust_sdk::disk::DiskError;
+    use rust_sdk::exec::ExecError;
+    use rust_sdk::fs::FsError;
+    use rust_sdk::network::NetworkError;
+    use rust_sdk::process::ProcessError;
+    use rust_sdk::sysctl::SysctlError;
+    use rust_sdk::system::SysinfoError;
+    use rust_sdk::systemd::SystemdError;
 
-impl From<rust_sdk::sysctl::SysctlError> for SdkErrorInfo {
-    fn from(e: rust_sdk::sysctl::SysctlError) -> Self {
-        if let rust_sdk::sysctl::SysctlError::Denied(d) = &e {
-            return Self::denied(SYSTEMINFO_SOURCE, d);
-        }
-        Self::new(SYSTEMINFO_SOURCE, &kind_name(e.kind()), e.to_string())
-    }
-}
+    use super::*;
 
-impl From<rust_sdk::exec::ExecError> for SdkErrorInfo {
-    fn from(e: rust_sdk::exec::ExecError) -> Self {
-        if let Some(d) = e.as_denied() {
-            return Self::denied(IO_SOURCE, d);
-        }
-        Self::new(IO_SOURCE, &kind_name(e.kind()), e.to_string())
+    fn info(e: impl Into<SdkErrorInfo>) -> (String, String, String) {
+        let i = e.into();
+        assert!(i.denial.is_none());
+        (i.source, i.kind, i.message)
     }
-}
 
-impl From<rust_sdk::systemd::SystemdError> for SdkErrorInfo {
-    fn from(e: rust_sdk::systemd::SystemdError) -> Self {
-        if let rust_sdk::systemd::SystemdError::Denied(d) = &e {
-            return Self::denied(PROCESS_SOURCE, d);
-        }
-        Self::new(PROCESS_SOURCE, &kind_name(e.kind()), e.to_string())
+    #[test]
+    fn every_sdk_error_keeps_its_module_kind_and_message() {
+        let t = |s: &str, k: &str, m: &str| (s.to_string(), k.to_string(), m.to_string());
+        assert_eq!(
+            info(FsError::InvalidArguments("x".into())),
+            t(IO_SOURCE, "InvalidArguments", "invalid argument: x")
+        );
+        assert_eq!(
+            info(ExecError::Cancelled),
+            t(IO_SOURCE, "Other", "cancelled")
+        );
+        assert_eq!(
+            info(ProcessError::Validation("x".into())),
+            t(PROCESS_SOURCE, "ValidationError", "invalid argument: x")
+        );
+        assert_eq!(
+            info(SystemdError::DBus("x".into())),
+            t(PROCESS_SOURCE, "DBusError", "D-Bus error: x")
+        );
+        assert_eq!(
+            info(SysinfoError::InvalidValue("x".into())),
+            t(SYSTEMINFO_SOURCE, "InvalidValue", "invalid value: x")
+        );
+        assert_eq!(
+            info(SysctlError::InvalidParameter("x".into())),
+            t(
+                SYSTEMINFO_SOURCE,
+                "InvalidParameter",
+                "invalid parameter: x"
+            )
+        );
+        assert_eq!(
+            info(DiskError::InvalidPath("x".into())),
+            t(DISKINFO_SOURCE, "InvalidPath", "invalid path `x`")
+        );
+        assert_eq!(
+            info(NetworkError::TooManyRedirects),
+            t(
+                NETWORK_SOURCE,
+                "RequestError",
+                "too many redirects (more than 5)"
+            )
+        );
     }
 }

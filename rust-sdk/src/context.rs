@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use rex_auth::{Action, AuthError, Authorizer, RequestContext, Resource};
+use rex_auth::{Action, AuthError, Authorizer, Namespace, RequestContext, Resource, ResourceKind};
 
 /// Size and count limits the SDK enforces on what it reads and returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,22 +213,179 @@ impl SdkContext {
         self.cancelled.load(Ordering::Relaxed) || self.interrupt.as_ref().is_some_and(|f| f())
     }
 
-    /// Asks Cedar; `Ok(())` means the operation may proceed.
+    /// Asks Cedar; a [`Permit`] (the proof of the decision) means the operation may proceed.
     pub fn authorize(
         &self,
         action: Action,
         resource: &Resource,
         context: &RequestContext,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Permit, AuthError> {
         self.authorizer
             .require()?
-            .authorize(action, resource, context)
+            .authorize(action, resource, context)?;
+        Ok(Permit::new(action, resource))
     }
 
     /// Asks Cedar for a request without context.
-    pub fn check(&self, action: Action, resource: &Resource) -> Result<(), AuthError> {
-        self.authorizer
-            .require()?
-            .authorize(action, resource, &RequestContext::None)
+    pub fn check(&self, action: Action, resource: &Resource) -> Result<Permit, AuthError> {
+        self.authorize(action, resource, &RequestContext::None)
+    }
+}
+
+/// The proof that Cedar allowed one request: `action` on one resource.
+///
+/// Only [`SdkContext::check`] and [`SdkContext::authorize`] make one, and only when the
+/// answer is Allow (the constructor is private to this module). It is neither `Clone` nor
+/// `Copy`, so a proof is not duplicated past the operation it was asked for. The SDK's
+/// syscall-performing internals take a `&Permit` (or consume one) and refuse, fail closed,
+/// one that does not cover what they are about to touch (see [`Permit::covers`]); so an
+/// operation cannot reach its system call without having asked Cedar first.
+///
+/// ```
+/// use std::sync::Arc;
+/// use rex_auth::{Action, Authorizer, Policies, Principal, Resource};
+/// use rust_sdk::SdkContext;
+/// let auth = Authorizer::builder()
+///     .principal(Principal::user("alice").unwrap())
+///     .policies(Policies::parse("p", r#"permit(principal, action, resource);"#).unwrap())
+///     .build()
+///     .unwrap();
+/// let ctx = SdkContext::new(Arc::new(auth));
+/// let etc = Resource::dir("/etc").unwrap();
+/// let permit = ctx.check(Action::FsOpen, &etc).unwrap();
+/// assert!(permit.covers(Action::FsOpen, &etc));
+/// assert!(!permit.covers(Action::FsRead, &etc));
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub struct Permit {
+    action: Action,
+    kind: ResourceKind,
+    id: Box<str>,
+}
+
+impl Permit {
+    fn new(action: Action, resource: &Resource) -> Self {
+        Permit {
+            action,
+            kind: resource.kind(),
+            id: resource.id().into(),
+        }
+    }
+
+    /// The action allowed.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// The kind of the resource it was allowed on.
+    pub fn resource_kind(&self) -> ResourceKind {
+        self.kind
+    }
+
+    /// The id of the resource it was allowed on (a path, a PID, a URL, ...).
+    pub fn resource_id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether this permit allows `action` on `resource` (same action, resource kind and id).
+    pub fn covers(&self, action: Action, resource: &Resource) -> bool {
+        self.covers_id(action, resource.kind(), resource.id())
+    }
+
+    /// Whether this permit allows `action` on the resource of kind `kind` and id `id`.
+    pub(crate) fn covers_id(&self, action: Action, kind: ResourceKind, id: &str) -> bool {
+        self.action == action && self.kind == kind && *self.id == *id
+    }
+
+    /// Fails closed unless this permit allows one of `actions` on the resource `kind`/`id`:
+    /// what a syscall-performing internal asks of the proof it is handed.
+    pub(crate) fn require(
+        &self,
+        actions: &[Action],
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<(), AuthError> {
+        if actions.iter().any(|a| self.covers_id(*a, kind, id)) {
+            Ok(())
+        } else {
+            Err(AuthError::Config(format!(
+                "internal: a permit for {} on {} `{}` does not cover {} `{id}`",
+                self.action,
+                kind_name(self.kind),
+                self.id,
+                kind_name(kind)
+            )))
+        }
+    }
+}
+
+impl Permit {
+    /// Fails closed unless this permit is a decision of namespace `ns` (for a channel shared
+    /// by that namespace's operations, such as the systemd bus connection).
+    pub(crate) fn require_namespace(&self, ns: Namespace) -> Result<(), AuthError> {
+        if self.action.namespace() == ns {
+            Ok(())
+        } else {
+            Err(AuthError::Config(format!(
+                "internal: a permit for {} is not a {ns:?} decision",
+                self.action
+            )))
+        }
+    }
+}
+
+fn kind_name(kind: ResourceKind) -> String {
+    format!("{kind:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use rex_auth::{Policies, Principal};
+
+    fn ctx(policy: &str) -> SdkContext {
+        let auth = Authorizer::builder()
+            .principal(Principal::user("tester").unwrap())
+            .policies(Policies::parse("test", policy).unwrap())
+            .build()
+            .unwrap();
+        SdkContext::new(Arc::new(auth))
+    }
+
+    #[test]
+    fn a_permit_covers_exactly_its_decision() {
+        let c = ctx(
+            r#"permit(principal, action == file_system::Action::"read", resource == file_system::File::"/etc/hosts");"#,
+        );
+        let hosts = Resource::file("/etc/hosts").unwrap();
+        let p = c.check(Action::FsRead, &hosts).unwrap();
+        assert_eq!(p.action(), Action::FsRead);
+        assert_eq!(p.resource_kind(), ResourceKind::File);
+        assert_eq!(p.resource_id(), "/etc/hosts");
+        assert!(p.covers(Action::FsRead, &hosts));
+        assert!(!p.covers(Action::FsWrite, &hosts));
+        assert!(!p.covers(Action::FsRead, &Resource::file("/etc/shadow").unwrap()));
+        assert!(!p.covers(Action::FsRead, &Resource::dir("/etc/hosts").unwrap()));
+        assert!(
+            p.require(
+                &[Action::FsWrite, Action::FsRead],
+                ResourceKind::File,
+                "/etc/hosts"
+            )
+            .is_ok()
+        );
+        // Another resource, kind or action: refused, and not as a policy denial.
+        for (actions, kind, id) in [
+            (&[Action::FsRead][..], ResourceKind::File, "/etc/shadow"),
+            (&[Action::FsRead][..], ResourceKind::Dir, "/etc/hosts"),
+            (&[Action::FsWrite][..], ResourceKind::File, "/etc/hosts"),
+        ] {
+            let e = p.require(actions, kind, id).unwrap_err();
+            assert!(matches!(e, AuthError::Config(_)), "{e:?}");
+        }
+        // A denial hands out no permit.
+        let shadow = Resource::file("/etc/shadow").unwrap();
+        assert!(c.check(Action::FsRead, &shadow).unwrap_err().is_denied());
     }
 }

@@ -1,5 +1,6 @@
 //! Reading `/proc` pseudo-files through the gate: the one helper of the SDK's readers of whole
-//! `/proc` files (`system::slab_info`, `ProcessManager::ipcs_info`).
+//! `/proc` files (`system::slab_info`, `ProcessManager::ipcs_info`). A lower module: it
+//! depends on no category module; each category converts [`ProcReadError`] into its own error.
 //!
 //! [`authorize`] checks `open` on the Dir, then `open` and `read` on every File, **all before
 //! anything is opened** (REX's sequence); only then can the files be read, each bounded by
@@ -8,16 +9,16 @@
 
 use std::io::Read;
 
-use rex_auth::{Action, AuthError, Resource};
+use rex_auth::{Action, AuthError, Resource, ResourceKind};
 
-use crate::SdkContext;
-use crate::process::ProcessError;
-use crate::system::SysinfoError;
+use crate::{Permit, SdkContext};
 
-/// A `/proc` file that Cedar allowed to open and read (made only by [`authorize`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `/proc` file that Cedar allowed to open and read (made only by [`authorize`]): it holds
+/// the [`Permit`] of the `read` check, which [`ProcFile::read`] demands.
+#[derive(Debug)]
 pub(crate) struct ProcFile {
     path: String,
+    read: Permit,
 }
 
 /// Opening or reading an authorized `/proc` file failed.
@@ -47,15 +48,17 @@ pub(crate) fn authorize<const N: usize>(
     names: [&str; N],
 ) -> Result<[ProcFile; N], AuthError> {
     ctx.check(Action::FsOpen, &Resource::dir(dir)?)?;
-    let files = names.map(|n| ProcFile {
-        path: format!("{}/{n}", dir.trim_end_matches('/')),
-    });
-    for f in &files {
-        let file = Resource::file(&f.path)?;
+    let paths = names.map(|n| format!("{}/{n}", dir.trim_end_matches('/')));
+    let mut files = Vec::with_capacity(N);
+    for path in paths {
+        let file = Resource::file(&path)?;
         ctx.check(Action::FsOpen, &file)?;
-        ctx.check(Action::FsRead, &file)?;
+        let read = ctx.check(Action::FsRead, &file)?;
+        files.push(ProcFile { path, read });
     }
-    Ok(files)
+    files
+        .try_into()
+        .map_err(|_| AuthError::Config("internal: /proc files miscounted".into()))
 }
 
 impl ProcFile {
@@ -67,6 +70,15 @@ impl ProcFile {
 
     /// Reads the file as text, at most `ctx.limits().max_read_bytes` bytes.
     pub(crate) fn read(&self, ctx: &SdkContext) -> Result<String, ProcReadError> {
+        if let Err(e) = self
+            .read
+            .require(&[Action::FsRead], ResourceKind::File, &self.path)
+        {
+            return Err(ProcReadError {
+                op: "open",
+                source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, e),
+            });
+        }
         let err = |op, source| ProcReadError {
             op,
             source: wrap(&self.path, source),
@@ -97,24 +109,6 @@ where
 {
     let [file] = authorize(ctx, dir, [name])?;
     Ok(file.read(ctx)?)
-}
-
-impl From<ProcReadError> for SysinfoError {
-    fn from(e: ProcReadError) -> Self {
-        SysinfoError::Io {
-            op: e.op,
-            source: e.source,
-        }
-    }
-}
-
-impl From<ProcReadError> for ProcessError {
-    fn from(e: ProcReadError) -> Self {
-        ProcessError::Os {
-            op: e.op,
-            source: e.source,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -182,7 +176,10 @@ forbid(principal, action == file_system::Action::"read", resource == file_system
         assert_eq!(e.op, "open");
         assert_eq!(e.source.kind(), std::io::ErrorKind::NotFound);
         assert!(e.to_string().contains("/proc/self/no-such-file"), "{e}");
-        let e = SysinfoError::from(e);
-        assert!(matches!(e, SysinfoError::Io { op: "open", .. }), "{e:?}");
+        let e = crate::system::SysinfoError::from(e);
+        assert!(
+            matches!(e, crate::system::SysinfoError::Io { op: "open", .. }),
+            "{e:?}"
+        );
     }
 }

@@ -108,7 +108,7 @@ pub(crate) struct ChildResponse {
 
 /// The child process: reads one request from standard input, answers on standard output.
 pub(crate) fn child_main() -> ExitStatus {
-    if rust_sdk::child::die_with_parent().is_err() {
+    if rust_sdk::runtime::child::die_with_parent().is_err() {
         return ExitStatus::Internal;
     }
     let mut bytes = Vec::new();
@@ -206,7 +206,7 @@ fn answer(request: &ChildRequest) -> ChildResponse {
         .sandbox
         .as_deref()
         .unwrap_or("best-effort")
-        .parse::<rust_sdk::sandbox::SandboxMode>()
+        .parse::<rust_sdk::runtime::sandbox::SandboxMode>()
     {
         Ok(m) => m,
         Err(e) => {
@@ -336,7 +336,7 @@ impl ChildRegistry {
     pub(crate) fn kill_all(&self) {
         if let Ok(g) = self.groups.lock() {
             for pgid in g.iter() {
-                let _ = rust_sdk::child::kill_group(*pgid);
+                let _ = rust_sdk::runtime::child::kill_group(*pgid);
             }
         }
     }
@@ -352,7 +352,7 @@ struct GroupGuard<'a> {
 
 impl Drop for GroupGuard<'_> {
     fn drop(&mut self) {
-        let _ = rust_sdk::child::kill_group(self.pgid);
+        let _ = rust_sdk::runtime::child::kill_group(self.pgid);
         self.registry.remove(self.pgid);
     }
 }
@@ -391,7 +391,8 @@ pub(crate) async fn run_in_child(
     registry: &ChildRegistry,
 ) -> Result<ChildResponse, ChildError> {
     let body = serde_json::to_vec(request).map_err(|e| ChildError::Spawn(e.into()))?;
-    let mut cmd = tokio::process::Command::from(rust_sdk::child::command(exe, ["mcp-child"]));
+    let mut cmd =
+        tokio::process::Command::from(rust_sdk::runtime::child::command(exe, ["mcp-child"]));
     cmd.kill_on_drop(true);
     let mut child = cmd.spawn().map_err(ChildError::Spawn)?;
     let Some(pid) = child.id() else {
@@ -404,7 +405,7 @@ pub(crate) async fn run_in_child(
     };
     // The cap is set before the request is written: the child reads its whole request before
     // it runs anything, so no script code runs uncapped.
-    rust_sdk::child::limit_address_space(pid, max_memory).map_err(ChildError::Spawn)?;
+    rust_sdk::runtime::child::limit_address_space(pid, max_memory).map_err(ChildError::Spawn)?;
     let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(ChildError::Spawn(std::io::Error::other("no child pipes")));
     };

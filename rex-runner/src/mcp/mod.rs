@@ -161,7 +161,7 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
         Ok(p) => p,
         Err(e) => return fail(&format!("cannot find this program's path: {e}")),
     };
-    let os_user = match rust_sdk::identity::effective_user_principal() {
+    let os_user = match rust_sdk::runtime::identity::effective_user_principal() {
         Ok(p) => p.name().to_string(),
         Err(e) => return fail(&e.to_string()),
     };

@@ -11,9 +11,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use rex_auth::{Action, AuthError, Denied, Resource, ResourcePath};
+use rex_auth::{Action, AuthError, Denied, Resource, ResourceKind, ResourcePath};
 
-use crate::SdkContext;
+use crate::{Permit, SdkContext};
 
 /// The kind of a [`DiskError`], mirroring REX's `DiskinfoErrorKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,14 +81,12 @@ impl DiskError {
     }
 }
 
-impl From<AuthError> for DiskError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Denied(d) => DiskError::Denied(d),
-            other => DiskError::Auth(other),
-        }
-    }
-}
+crate::error::sdk_error!(
+    DiskError,
+    module: crate::error::kind_module::DISKINFO,
+    denied: DiskError::Denied,
+    auth: DiskError::Auth,
+);
 
 fn read_file(ctx: &SdkContext, path: &str) -> Result<(), DiskError> {
     ctx.check(Action::FsRead, &Resource::file(path)?)?;
@@ -209,7 +207,7 @@ pub fn filesystems(
             continue;
         };
         match ctx.check(Action::FsStat, &Resource::dir_path(&rp)) {
-            Ok(()) => {}
+            Ok(_) => {}
             Err(AuthError::Denied(_)) => {
                 out.denied_count += 1;
                 continue;
@@ -503,18 +501,10 @@ pub fn unmount(ctx: &SdkContext, path: &str) -> Result<(), DiskError> {
         return Err(DiskError::InvalidPath(path.to_string()));
     }
     let rp = ResourcePath::new(path)?;
-    ctx.check(Action::FsUnmount, &Resource::dir_path(&rp))?;
-    let umount = |target: &str| {
-        rustix::mount::unmount(target, rustix::mount::UnmountFlags::NOFOLLOW).map_err(|e| {
-            DiskError::System {
-                op: "umount2",
-                source: e.into(),
-            }
-        })
-    };
+    let asked = ctx.check(Action::FsUnmount, &Resource::dir_path(&rp))?;
     let Some(parent) = rp.parent() else {
         // `/` itself: there is no component to resolve.
-        return umount("/");
+        return unmount_at("/", &asked, &rp);
     };
     let name = rp.file_name();
     // No O_NOFOLLOW: with O_PATH it would hand back a symlink at the last component instead
@@ -546,10 +536,28 @@ pub fn unmount(ctx: &SdkContext, path: &str) -> Result<(), DiskError> {
     })?;
     let real = ResourcePath::from_bytes(std::os::unix::ffi::OsStrExt::as_bytes(real.as_os_str()))?
         .join(name)?;
-    if real != rp {
-        ctx.check(Action::FsUnmount, &Resource::dir_path(&real))?;
-    }
-    umount(&format!("{link}/{name}"))
+    let resolved = if real != rp {
+        Some(ctx.check(Action::FsUnmount, &Resource::dir_path(&real))?)
+    } else {
+        None
+    };
+    unmount_at(
+        &format!("{link}/{name}"),
+        resolved.as_ref().unwrap_or(&asked),
+        &real,
+    )
+}
+
+/// `umount2(target, UMOUNT_NOFOLLOW)`, where `target` names the mount point `covers`.
+/// `permit` is the proof of `unmount` on Dir `covers`; any other proof is refused first.
+fn unmount_at(target: &str, permit: &Permit, covers: &ResourcePath) -> Result<(), DiskError> {
+    permit.require(&[Action::FsUnmount], ResourceKind::Dir, covers.as_str())?;
+    rustix::mount::unmount(target, rustix::mount::UnmountFlags::NOFOLLOW).map_err(|e| {
+        DiskError::System {
+            op: "umount2",
+            source: e.into(),
+        }
+    })
 }
 
 #[cfg(test)]

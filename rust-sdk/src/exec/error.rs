@@ -171,17 +171,23 @@ impl ExecError {
     }
 }
 
-/// The one place where authorization errors become execution errors.
-impl From<AuthError> for ExecError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Denied(d) => ExecError::PermissionDenied(d),
-            AuthError::InvalidValue { what, message } => {
-                ExecError::InvalidArguments(format!("{what}: {message}"))
-            }
-            AuthError::InvalidArguments(p) => ExecError::InvalidArguments(p.to_string()),
-            other => ExecError::AuthorizationError(other),
+crate::error::sdk_error!(
+    ExecError,
+    module: crate::error::kind_module::IO,
+    denied: ExecError::PermissionDenied,
+    auth: auth_failure,
+    denial: ExecError::as_denied,
+);
+
+/// An authorization failure that is not a denial: invalid values and arguments are the
+/// caller's arguments, anything else an authorization error.
+fn auth_failure(e: AuthError) -> ExecError {
+    match e {
+        AuthError::InvalidValue { what, message } => {
+            ExecError::InvalidArguments(format!("{what}: {message}"))
         }
+        AuthError::InvalidArguments(p) => ExecError::InvalidArguments(p.to_string()),
+        other => ExecError::AuthorizationError(other),
     }
 }
 

@@ -1,23 +1,22 @@
 //! Spawning and supervising the child: output capture, timeout, cancellation, reaping.
 
-use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use rex_auth::Action;
 use rustix::io::Errno;
 use rustix::process::{Gid, Pid, Signal, Uid, WaitId, WaitIdOptions};
 use rustix::thread::{CapabilitiesSecureBits, CapabilitySet, CapabilitySets, ThreadNameSpaceType};
 
+use super::reap::*;
 use super::{ExecError, ExecuteOptions, ExecuteResult, caps};
-use crate::SdkContext;
 use crate::fs::FileHandle;
+use crate::{Permit, SdkContext};
 
 /// How long one `poll` waits at most, so the timeout and the cancel flag are seen promptly.
 const TICK: Duration = Duration::from_millis(50);
@@ -25,165 +24,6 @@ const TICK: Duration = Duration::from_millis(50);
 /// After the child exited, how long output from left-over descriptor holders (processes that
 /// left the group) is still read before the pipes are abandoned.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
-
-/// How many kill-and-reap rounds one sweep makes at most (each round takes the processes that
-/// were reparented to the runner since the previous one).
-const SWEEP_ROUNDS: usize = 64;
-
-/// How long a sweep waits at most for one killed process to become reapable.
-const REAP_WAIT: Duration = Duration::from_secs(2);
-
-/// The children `execute` spawned and has not reaped yet, process-wide. The lock is held
-/// across a spawn and its registration, and across a sweep, so a sweep never takes another
-/// call's new child for an escaped descendant.
-static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
-
-/// Whether a sweep takes every unregistered child of the process (see
-/// [`super::contain_all_children`]).
-static CONTAIN_ALL: AtomicBool = AtomicBool::new(false);
-
-/// Whether `PR_SET_CHILD_SUBREAPER` is set on the process (set once, at the first spawn).
-static SUBREAPER: OnceLock<Result<(), Errno>> = OnceLock::new();
-
-pub(super) fn set_contain_all(on: bool) {
-    CONTAIN_ALL.store(on, Ordering::SeqCst);
-}
-
-fn live() -> MutexGuard<'static, BTreeSet<i32>> {
-    LIVE.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Makes the runner the reaper of every orphaned descendant of its children, so a process
-/// that leaves the child's group or session (`setsid`) is reparented to the runner instead of
-/// init, where a sweep finds it.
-fn become_subreaper() -> Result<(), ExecError> {
-    SUBREAPER
-        .get_or_init(|| rustix::process::set_child_subreaper(Some(rustix::process::getpid())))
-        .map_err(|e| ExecError::Io {
-            op: "prctl(PR_SET_CHILD_SUBREAPER)",
-            source: e.into(),
-        })
-}
-
-/// One row of the process table.
-struct Row {
-    ppid: i32,
-    pgid: i32,
-    starttime: u64,
-}
-
-fn process_table() -> HashMap<i32, Row> {
-    let mut rows = HashMap::new();
-    let Ok(all) = procfs::process::all_processes() else {
-        return rows;
-    };
-    for p in all.filter_map(Result::ok) {
-        if let Ok(st) = p.stat() {
-            rows.insert(
-                st.pid,
-                Row {
-                    ppid: st.ppid,
-                    pgid: st.pgrp,
-                    starttime: st.starttime,
-                },
-            );
-        }
-    }
-    rows
-}
-
-/// Sends SIGKILL to `pid`, a process that is not our child (so its pid could be reused): via a
-/// pidfd, and only if it is still the process seen in the table (same start time).
-fn kill_pinned(pid: i32, starttime: u64) {
-    let Some(rpid) = Pid::from_raw(pid) else {
-        return;
-    };
-    let Ok(pidfd) = rustix::process::pidfd_open(rpid, rustix::process::PidfdFlags::empty()) else {
-        return;
-    };
-    let same = procfs::process::Process::new(pid)
-        .and_then(|p| p.stat())
-        .is_ok_and(|st| st.starttime == starttime);
-    if same {
-        let _ = rustix::process::pidfd_send_signal(&pidfd, Signal::KILL);
-    }
-}
-
-/// Reaps our child `pid` once it has exited, waiting at most [`REAP_WAIT`].
-fn reap(pid: i32) {
-    let Some(rpid) = Pid::from_raw(pid) else {
-        return;
-    };
-    let start = Instant::now();
-    loop {
-        match rustix::process::waitid(
-            WaitId::Pid(rpid),
-            WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
-        ) {
-            Ok(Some(_)) | Err(Errno::CHILD) => return,
-            Ok(None) | Err(Errno::INTR) => {}
-            Err(_) => return,
-        }
-        if start.elapsed() >= REAP_WAIT {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Kills and reaps every descendant of an `execute` that escaped the child's process group:
-/// whatever was reparented to the runner (it is the subreaper) and is not a child `execute`
-/// is still running, together with everything below it. Without [`CONTAIN_ALL`], children in
-/// the runner's own process group are left alone (an embedding program's own children; an
-/// `execute` child always has its own group). Repeated until nothing is left, because each
-/// kill reparents the next level to the runner.
-fn sweep() {
-    let live = live();
-    let me = rustix::process::getpid().as_raw_nonzero().get();
-    let my_pgid = rustix::process::getpgrp().as_raw_nonzero().get();
-    let all = CONTAIN_ALL.load(Ordering::SeqCst);
-    for _ in 0..SWEEP_ROUNDS {
-        let table = process_table();
-        let roots: Vec<i32> = table
-            .iter()
-            .filter(|(pid, r)| r.ppid == me && !live.contains(*pid) && (all || r.pgid != my_pgid))
-            .map(|(pid, _)| *pid)
-            .collect();
-        if roots.is_empty() {
-            return;
-        }
-        // Everything below the roots first (pinned, since those pids are not ours), then the
-        // roots themselves (our unreaped children: their pids cannot be reused).
-        let mut below: Vec<i32> = Vec::new();
-        let mut frontier: BTreeSet<i32> = roots.iter().copied().collect();
-        while !frontier.is_empty() {
-            let next: BTreeSet<i32> = table
-                .iter()
-                .filter(|(_, r)| frontier.contains(&r.ppid))
-                .map(|(pid, _)| *pid)
-                .collect();
-            below.extend(next.iter().copied());
-            frontier = next;
-            if below.len() > table.len() {
-                break;
-            }
-        }
-        for pid in &below {
-            if let Some(r) = table.get(pid) {
-                kill_pinned(*pid, r.starttime);
-            }
-        }
-        for pid in &roots {
-            if let Some(p) = Pid::from_raw(*pid) {
-                let _ = rustix::process::kill_process(p, Signal::KILL);
-            }
-        }
-        for pid in &roots {
-            reap(*pid);
-        }
-    }
-}
 
 /// The child's stdout and stderr: the runner's read ends and the write ends handed to the
 /// child.
@@ -443,7 +283,7 @@ fn spawn(
             let (out_w, err_w) = (pipes.out_w.as_raw_fd(), pipes.err_w.as_raw_fd());
             private_fd_table(&[exe, out_w, err_w])?;
             // The program gets the policy's kernel sandbox without the runner's own needs.
-            crate::sandbox::confine_child().map_err(|e| ExecError::Io {
+            crate::runtime::sandbox::confine_child().map_err(|e| ExecError::Io {
                 op: "landlock",
                 source: std::io::Error::other(e.to_string()),
             })?;
@@ -499,12 +339,16 @@ fn kill_group(pid: Pid) {
     let _ = rustix::process::kill_process(pid, Signal::KILL);
 }
 
+/// Spawns and supervises the child. `permit` is the proof of the `execute` check on `file`
+/// (consumed: one spawn per decision); any other proof is refused before anything is spawned.
 pub(super) fn run(
     ctx: &SdkContext,
     file: &FileHandle,
     opts: &ExecuteOptions,
     how: Spawn,
+    permit: Permit,
 ) -> Result<ExecuteResult, ExecError> {
+    file.require(&permit, &[Action::FsExecute])?;
     let path = file.path.as_str();
     let mut cmd = Command::new(format!("/proc/self/fd/{}", file.file.as_raw_fd()));
     cmd.arg0(file.name.as_str())

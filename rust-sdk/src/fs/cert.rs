@@ -15,7 +15,7 @@ use webpki::{EndEntityCert, KeyPurposeIdIter};
 
 use super::error::FsError;
 use super::handle::FileHandle;
-use crate::SdkContext;
+use crate::{Permit, SdkContext};
 
 /// The largest certificate file read.
 pub const MAX_CERT_FILE_BYTES: u64 = 1 << 20;
@@ -32,15 +32,19 @@ impl webpki::ExtendedKeyUsageValidator for AnyUsage {
     }
 }
 
-/// Reads and decodes the certificates of one file. The caller has already checked `read`
-/// File on it (`verify_cert_chain` checks every handle before reading any).
-fn load(ctx: &SdkContext, f: &FileHandle) -> Result<Vec<CertificateDer<'static>>, FsError> {
+/// Reads and decodes the certificates of one file. `read` is the proof of the caller's `read`
+/// File check on it (`verify_cert_chain` checks every handle before reading any).
+fn load(
+    ctx: &SdkContext,
+    f: &FileHandle,
+    read: &Permit,
+) -> Result<Vec<CertificateDer<'static>>, FsError> {
     let p = f.path().as_str();
     let limited = ctx.clone().with_limits(crate::SdkLimits {
         max_read_bytes: ctx.limits().max_read_bytes.min(MAX_CERT_FILE_BYTES),
         ..*ctx.limits()
     });
-    let bytes = f.read_bytes_unchecked(&limited)?;
+    let bytes = f.read_bytes_with(&limited, read)?;
     let invalid = |reason: String| FsError::InvalidContent {
         path: p.to_string(),
         reason,
@@ -73,20 +77,24 @@ pub fn verify_cert_chain(
     root: &FileHandle,
     intermediates: &[&FileHandle],
 ) -> Result<(), FsError> {
-    for f in [cert, root].iter().chain(intermediates.iter()) {
-        f.check(ctx, Action::FsRead)?;
-    }
+    let read = |f: &FileHandle| f.permit(ctx, Action::FsRead);
+    let cert_read = read(cert)?;
+    let root_read = read(root)?;
+    let inter_read = intermediates
+        .iter()
+        .map(|f| read(f))
+        .collect::<Result<Vec<_>, _>>()?;
     let p = cert.path().as_str();
-    let mut leaf = load(ctx, cert)?.into_iter();
+    let mut leaf = load(ctx, cert, &cert_read)?.into_iter();
     let ee_der = leaf.next().ok_or_else(|| FsError::InvalidContent {
         path: p.to_string(),
         reason: "no certificate".into(),
     })?;
     let mut inter: Vec<CertificateDer<'static>> = leaf.collect();
-    for f in intermediates {
-        inter.extend(load(ctx, f)?);
+    for (f, permit) in intermediates.iter().zip(&inter_read) {
+        inter.extend(load(ctx, f, permit)?);
     }
-    let roots = load(ctx, root)?;
+    let roots = load(ctx, root, &root_read)?;
     let anchors = roots
         .iter()
         .map(|c| {

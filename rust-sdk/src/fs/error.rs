@@ -204,20 +204,26 @@ impl FsError {
     }
 }
 
-/// The one place where authorization errors become file-system errors.
-impl From<AuthError> for FsError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Denied(d) => FsError::PermissionDenied(d),
-            AuthError::InvalidPath { path, problem } => FsError::InvalidPath {
-                path,
-                reason: problem.to_string(),
-            },
-            AuthError::InvalidValue { what, message } => FsError::InvalidPath {
-                path: message.clone(),
-                reason: format!("invalid {what}: {message}"),
-            },
-            other => FsError::AuthorizationError(other),
-        }
+crate::error::sdk_error!(
+    FsError,
+    module: crate::error::kind_module::IO,
+    denied: FsError::PermissionDenied,
+    auth: auth_failure,
+    denial: FsError::as_denied,
+);
+
+/// An authorization failure that is not a denial: an invalid path or value is the caller's
+/// path, anything else an authorization error.
+fn auth_failure(e: AuthError) -> FsError {
+    match e {
+        AuthError::InvalidPath { path, problem } => FsError::InvalidPath {
+            path,
+            reason: problem.to_string(),
+        },
+        AuthError::InvalidValue { what, message } => FsError::InvalidPath {
+            path: message.clone(),
+            reason: format!("invalid {what}: {message}"),
+        },
+        other => FsError::AuthorizationError(other),
     }
 }

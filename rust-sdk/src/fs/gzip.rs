@@ -33,9 +33,9 @@ pub fn compress(
     if !(1..=9).contains(&level) {
         return Err(FsError::InvalidArguments("level must be 1..=9".into()));
     }
-    src.check(ctx, Action::FsRead)?;
+    let read = src.permit(ctx, Action::FsRead)?;
     let dest_path = dest.check(ctx, Action::FsWrite)?;
-    let data = src.read_bytes_unchecked(ctx)?;
+    let data = src.read_bytes_with(ctx, &read)?;
     let dp = dest_path.as_str();
     clear_set_id(&dest.file, dp)?;
     rustix::fs::ftruncate(&dest.file, 0).map_err(|e| FsError::os("truncate", dp, e))?;
@@ -51,8 +51,8 @@ pub fn compress(
 
 /// Decompresses the whole file, bounded (`read` File).
 fn decompress(ctx: &SdkContext, f: &FileHandle) -> Result<(u64, String), FsError> {
-    f.check(ctx, Action::FsRead)?;
-    let raw = f.read_bytes_unchecked(ctx)?;
+    let read = f.permit(ctx, Action::FsRead)?;
+    let raw = f.read_bytes_with(ctx, &read)?;
     let limit = ctx.limits().max_read_bytes;
     let mut out = Vec::new();
     MultiGzDecoder::new(raw.as_slice())

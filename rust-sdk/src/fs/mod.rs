@@ -10,7 +10,8 @@
 //!   `O_NOFOLLOW` (unless following) and `O_NONBLOCK` so a FIFO never blocks; the type is then
 //!   checked with `fstat` and anything but a regular file is refused unless asked for.
 //! * Every operation makes REX's Cedar checks (§1.4/§2.2 of the compat notes) **before** the
-//!   system call; a denial is [`FsError::PermissionDenied`].
+//!   system call; a denial is [`FsError::PermissionDenied`]. The internals that open a file
+//!   or read its content demand the [`Permit`](crate::Permit) of the check that allowed it.
 //! * The shell-style helpers in [`commands`] take absolute path strings and are built on the
 //!   handles.
 
@@ -51,20 +52,24 @@ pub use walk::{
 
 use rex_auth::{Action, Resource, ResourcePath};
 
-use crate::SdkContext;
+use crate::{Permit, SdkContext};
 
 /// Asks Cedar about a `File`.
 pub(crate) fn check_file(
     ctx: &SdkContext,
     action: Action,
     p: &ResourcePath,
-) -> Result<(), FsError> {
+) -> Result<Permit, FsError> {
     ctx.check(action, &Resource::file_path(p))
         .map_err(FsError::from)
 }
 
 /// Asks Cedar about a `Dir`.
-pub(crate) fn check_dir(ctx: &SdkContext, action: Action, p: &ResourcePath) -> Result<(), FsError> {
+pub(crate) fn check_dir(
+    ctx: &SdkContext,
+    action: Action,
+    p: &ResourcePath,
+) -> Result<Permit, FsError> {
     ctx.check(action, &Resource::dir_path(p))
         .map_err(FsError::from)
 }

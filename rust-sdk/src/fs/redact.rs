@@ -3,7 +3,8 @@
 //!
 //! Unlike REX, literal template text is regex-escaped, templates are anchored, and the
 //! compiled set is cached per dictionary file (reloaded when its size or mtime changes).
-//! The dictionary is read through the gated SDK (`open` Dir, `open` + `read` File).
+//! The dictionary is read through the gated SDK (`open` Dir, `open` + `read` File) by the
+//! file handle's redacted read; this module only compiles and caches it (no I/O).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -11,9 +12,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use regex::RegexSet;
 
 use super::error::FsError;
-use super::handle::{DirHandle, OpenDirOptions, OpenFileOptions};
-use super::rpath;
-use crate::SdkContext;
 
 /// Where REX keeps the redaction dictionary.
 pub const DEFAULT_REDACTION_CONFIG: &str = "/etc/opt/rex/rex_redaction.config";
@@ -105,39 +103,35 @@ fn template_to_regex(t: &str) -> Option<String> {
     Some(re)
 }
 
-type Cache = Mutex<HashMap<String, (i64, i64, u64, Arc<Redactor>)>>;
+/// The compiled dictionary's cache key: the file's mtime (seconds, nanoseconds) and size.
+pub(crate) type CacheKey = (i64, i64, u64);
+
+type Cache = Mutex<HashMap<String, (CacheKey, Arc<Redactor>)>>;
 
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// Loads (through the gated SDK) and compiles the dictionary at `path`, cached.
-pub(crate) fn load(ctx: &SdkContext, path: &str) -> Result<Arc<Redactor>, FsError> {
-    let p = rpath(path)?;
-    let parent = p
-        .parent()
-        .ok_or_else(|| FsError::InvalidArguments("no redaction dictionary".into()))?;
-    let dir = DirHandle::open(ctx, parent.as_str(), OpenDirOptions::default())?;
-    let fh = dir.open_file(ctx, p.file_name(), OpenFileOptions::read())?;
-    // `read` is checked strictly: the dictionary itself is never read in redacted mode.
-    fh.check(ctx, rex_auth::Action::FsRead)?;
-    let st = rustix::fs::fstat(&fh.file).map_err(|e| FsError::os("fstat", path, e))?;
-    let key = (
-        st.st_mtime,
-        i64::try_from(st.st_mtime_nsec).unwrap_or(0),
-        u64::try_from(st.st_size).unwrap_or(0),
-    );
+/// The dictionary compiled from `path` when its file still has `key`; `text` (the file's
+/// content, read by the caller through the gate) is compiled and cached otherwise.
+///
+/// The file-system side (opening and reading the dictionary, checked) lives with the file
+/// handle's redacted read: this module does no I/O.
+pub(crate) fn compiled(
+    path: &str,
+    key: CacheKey,
+    text: impl FnOnce() -> Result<String, FsError>,
+) -> Result<Arc<Redactor>, FsError> {
     if let Ok(c) = cache().lock()
-        && let Some((a, b, s, r)) = c.get(p.as_str())
-        && (*a, *b, *s) == key
+        && let Some((k, r)) = c.get(path)
+        && *k == key
     {
         return Ok(r.clone());
     }
-    let text = String::from_utf8_lossy(&fh.read_bytes_unchecked(ctx)?).into_owned();
-    let r = Arc::new(Redactor::from_templates(&text)?);
+    let r = Arc::new(Redactor::from_templates(&text()?)?);
     if let Ok(mut c) = cache().lock() {
-        c.insert(p.as_str().to_string(), (key.0, key.1, key.2, r.clone()));
+        c.insert(path.to_string(), (key, r.clone()));
     }
     Ok(r)
 }

@@ -20,235 +20,21 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
-use rex_auth::{Action, AuthError, Denied, ProcessAttrs, Resource, UrlAttrs};
+use rex_auth::{Action, AuthError, Denied, ProcessAttrs, Resource, ResourceKind, UrlAttrs};
 
-use crate::SdkContext;
+use crate::{Permit, SdkContext};
+
+mod error;
+mod stats;
+mod url;
+
+pub use error::{NetworkError, NetworkErrorKind};
+pub use stats::{InternetConnection, NetworkStats, SocketProcess, UnixSocket, network_stats};
+use url::join_location;
+pub use url::{NormalizedUrl, normalize_url};
 
 /// Most redirects [`http_get`] follows.
 pub const MAX_REDIRECTS: usize = 5;
-
-/// The kind of a [`NetworkError`], mirroring REX's `NetworkErrorKind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NetworkErrorKind {
-    /// Cedar denied the operation.
-    PermissionDenied,
-    /// The authorization could not be evaluated.
-    AuthorizationError,
-    /// The request failed (invalid URL, connection, protocol, too large, too many redirects).
-    RequestError,
-    /// Anything else.
-    Other,
-}
-
-/// Errors of the network API.
-#[derive(Debug, thiserror::Error)]
-pub enum NetworkError {
-    /// Cedar denied the operation; no socket was opened.
-    #[error("permission denied: {0}")]
-    Denied(Box<Denied>),
-    /// The authorization failed for another reason.
-    #[error("authorization error: {0}")]
-    Auth(AuthError),
-    /// The URL is not acceptable.
-    #[error("invalid url `{url}`: {reason}")]
-    InvalidUrl {
-        /// The URL as given.
-        url: String,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// The request failed.
-    #[error("request failed: {0}")]
-    Request(String),
-    /// The response body exceeded the limit.
-    #[error("response body larger than {limit} bytes")]
-    BodyTooLarge {
-        /// The limit in bytes.
-        limit: u64,
-    },
-    /// More than [`MAX_REDIRECTS`] redirects.
-    #[error("too many redirects (more than {MAX_REDIRECTS})")]
-    TooManyRedirects,
-    /// Connecting failed.
-    #[error("connect to {endpoint} failed: {source}")]
-    Connect {
-        /// Host and port.
-        endpoint: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// Reading `/proc/net` failed.
-    #[error("cannot read socket table: {0}")]
-    ProcFs(String),
-}
-
-impl NetworkError {
-    /// REX's error kind.
-    pub fn kind(&self) -> NetworkErrorKind {
-        match self {
-            NetworkError::Denied(_) => NetworkErrorKind::PermissionDenied,
-            NetworkError::Auth(_) => NetworkErrorKind::AuthorizationError,
-            NetworkError::InvalidUrl { .. }
-            | NetworkError::Request(_)
-            | NetworkError::BodyTooLarge { .. }
-            | NetworkError::TooManyRedirects
-            | NetworkError::Connect { .. } => NetworkErrorKind::RequestError,
-            NetworkError::ProcFs(_) => NetworkErrorKind::Other,
-        }
-    }
-}
-
-impl From<AuthError> for NetworkError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Denied(d) => NetworkError::Denied(d),
-            other => NetworkError::Auth(other),
-        }
-    }
-}
-
-/// A normalised HTTP(S) URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NormalizedUrl {
-    /// The normalised URL: the Cedar resource id and what is requested.
-    pub url: String,
-    /// `http` or `https`.
-    pub scheme: String,
-    /// Lower-case host (IPv6 in brackets).
-    pub host: String,
-    /// The port (the scheme's default when absent).
-    pub port: u16,
-    /// Path without the query (`""` when the URL has none).
-    pub path: String,
-}
-
-impl NormalizedUrl {
-    fn attrs(&self) -> UrlAttrs {
-        UrlAttrs {
-            scheme: self.scheme.clone(),
-            host: self.host.clone(),
-            port: self.port,
-            path: self.path.clone(),
-        }
-    }
-}
-
-/// Normalises an `http`/`https` URL (see the module documentation).
-pub fn normalize_url(raw: &str) -> Result<NormalizedUrl, NetworkError> {
-    let bad = |reason| NetworkError::InvalidUrl {
-        url: raw.to_string(),
-        reason,
-    };
-    if raw.is_empty() || raw.len() > 8192 {
-        return Err(bad("empty or longer than 8192 bytes"));
-    }
-    if raw.bytes().any(|b| b <= b' ' || b == 0x7f) || !raw.is_ascii() {
-        return Err(bad("whitespace, control or non-ASCII characters"));
-    }
-    let (scheme, rest) = raw.split_once("://").ok_or_else(|| bad("missing scheme"))?;
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "http" => 80,
-        "https" => 443,
-        _ => return Err(bad("only http and https are supported")),
-    };
-    let rest = rest.split_once('#').map_or(rest, |(a, _)| a);
-    let split = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(split);
-    if authority.contains('@') {
-        return Err(bad("userinfo is not allowed"));
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6
-            .split_once(']')
-            .ok_or_else(|| bad("unterminated IPv6 host"))?;
-        if h.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(bad("invalid IPv6 host"));
-        }
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':').ok_or_else(|| bad("junk after host"))?),
-        };
-        (format!("[{}]", h.to_ascii_lowercase()), port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_ascii_lowercase(), Some(p)),
-            None => (authority.to_ascii_lowercase(), None),
-        }
-    };
-    if host.is_empty()
-        || !host.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
-        })
-    {
-        return Err(bad("invalid host"));
-    }
-    let port = match port {
-        None => default_port,
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-            p.parse::<u16>().map_err(|_| bad("invalid port"))?
-        }
-        Some(_) => return Err(bad("invalid port")),
-    };
-    if port == 0 {
-        return Err(bad("port 0"));
-    }
-    let path = tail.split_once('?').map_or(tail, |(p, _)| p).to_string();
-    if has_ambiguous_segment(&path) {
-        return Err(bad(
-            "dot segments, backslashes or encoded separators in the path",
-        ));
-    }
-    let url = if port == default_port {
-        format!("{scheme}://{host}{tail}")
-    } else {
-        format!("{scheme}://{host}:{port}{tail}")
-    };
-    Ok(NormalizedUrl {
-        url,
-        scheme,
-        host,
-        port,
-        path,
-    })
-}
-
-/// Whether a URL path could name something other than what it spells for a policy: a `.`
-/// or `..` segment (also percent-encoded, or with a `;` parameter, as some servers accept),
-/// a backslash, or an encoded separator (`%2F`, `%5C`). Servers and proxies resolve these, so a grant
-/// such as `resource.path like "/public/*"` would otherwise match `/public/../secret`.
-fn has_ambiguous_segment(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    if lower.contains('\\') || lower.contains("%2f") || lower.contains("%5c") {
-        return true;
-    }
-    lower.split('/').any(|seg| {
-        let seg = seg.split(';').next().unwrap_or("").replace("%2e", ".");
-        seg == "." || seg == ".."
-    })
-}
-
-/// Resolves a redirect `Location` against the URL that returned it.
-fn join_location(base: &NormalizedUrl, location: &str) -> String {
-    if location.contains("://") {
-        return location.to_string();
-    }
-    let origin = if (base.scheme == "http" && base.port == 80)
-        || (base.scheme == "https" && base.port == 443)
-    {
-        format!("{}://{}", base.scheme, base.host)
-    } else {
-        format!("{}://{}:{}", base.scheme, base.host, base.port)
-    };
-    if let Some(rest) = location.strip_prefix("//") {
-        return format!("{}://{rest}", base.scheme);
-    }
-    if location.starts_with('/') {
-        return format!("{origin}{location}");
-    }
-    let dir = base.path.rsplit_once('/').map_or("", |(d, _)| d);
-    format!("{origin}{dir}/{location}")
-}
 
 /// Options of [`http_get`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,14 +94,11 @@ pub fn http_get(
     let agent = ureq::Agent::new_with_config(config);
     let mut current = normalize_url(url)?;
     for _ in 0..=MAX_REDIRECTS {
-        ctx.check(
+        let permit = ctx.check(
             Action::NetworkGet,
             &Resource::url(&current.url, current.attrs())?,
         )?;
-        let mut resp = agent
-            .get(&current.url)
-            .call()
-            .map_err(|e| NetworkError::Request(e.to_string()))?;
+        let mut resp = get(&agent, &current, &permit)?;
         let status = resp.status().as_u16();
         if (300..400).contains(&status)
             && status != 304
@@ -340,6 +123,20 @@ pub fn http_get(
         });
     }
     Err(NetworkError::TooManyRedirects)
+}
+
+/// Sends one GET for `url`. `permit` is the proof that `GET` on exactly that URL was
+/// allowed; any other proof is refused before a socket is opened.
+fn get(
+    agent: &ureq::Agent,
+    url: &NormalizedUrl,
+    permit: &Permit,
+) -> Result<ureq::http::Response<ureq::Body>, NetworkError> {
+    permit.require(&[Action::NetworkGet], ResourceKind::Url, &url.url)?;
+    agent
+        .get(&url.url)
+        .call()
+        .map_err(|e| NetworkError::Request(e.to_string()))
 }
 
 /// The transport of a [`connect`] probe.
@@ -388,7 +185,7 @@ pub fn connect(
         Transport::Tcp => "tcp",
         Transport::Udp => "udp",
     };
-    ctx.check(
+    let permit = ctx.check(
         Action::NetworkConnect,
         &Resource::url(
             &h,
@@ -400,15 +197,25 @@ pub fn connect(
             },
         )?,
     )?;
+    probe(&h, port, transport, &permit)
+}
+
+/// Connects to `h:port` (5 s timeout per address) and closes the connection. `permit` is the
+/// proof that `connect` on `network::url::"<h>"` was allowed; any other proof is refused
+/// before anything is resolved or opened.
+fn probe(
+    h: &str,
+    port: u16,
+    transport: Transport,
+    permit: &Permit,
+) -> Result<Connection, NetworkError> {
+    permit.require(&[Action::NetworkConnect], ResourceKind::Url, h)?;
     let endpoint = format!("{h}:{port}");
     let cerr = |source| NetworkError::Connect {
         endpoint: endpoint.clone(),
         source,
     };
-    let addrs: Vec<SocketAddr> = (h.as_str(), port)
-        .to_socket_addrs()
-        .map_err(cerr)?
-        .collect();
+    let addrs: Vec<SocketAddr> = (h, port).to_socket_addrs().map_err(cerr)?.collect();
     let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
     for addr in addrs {
         let r = match transport {
@@ -433,205 +240,6 @@ pub fn connect(
         }
     }
     Err(cerr(last))
-}
-
-/// The process owning a socket.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SocketProcess {
-    /// Process id.
-    pub pid: u32,
-    /// Process name.
-    pub process_name: String,
-}
-
-/// An internet socket (REX's `InternetConnection`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct InternetConnection {
-    /// `tcp`, `tcp6`, `udp` or `udp6`.
-    pub protocol: String,
-    /// Receive queue.
-    pub recv_queue: u32,
-    /// Send queue.
-    pub send_queue: u32,
-    /// Local address.
-    pub local_address: String,
-    /// Remote address.
-    pub remote_address: String,
-    /// TCP state (`LISTEN`, `ESTABLISHED`, ...); `NONE` for UDP.
-    pub state: String,
-    /// Socket inode.
-    pub inode: u64,
-    /// Owner, when `list_fds` allows it.
-    pub process_info: Option<SocketProcess>,
-}
-
-/// A unix socket (REX's `UnixSocket`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct UnixSocket {
-    /// `STREAM`, `DGRAM` or `SEQPACKET`.
-    pub protocol: String,
-    /// Reference count.
-    pub ref_count: u32,
-    /// `UNCONNECTED`, `CONNECTING`, `CONNECTED`, `DISCONNECTING`.
-    pub state: String,
-    /// Socket inode.
-    pub inode: u64,
-    /// The bound path, if any.
-    pub path: Option<String>,
-    /// Owner, when `list_fds` allows it.
-    pub process_info: Option<SocketProcess>,
-}
-
-/// The socket table (REX's `NetworkStats`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-pub struct NetworkStats {
-    /// TCP and UDP sockets.
-    pub internet_connections: Vec<InternetConnection>,
-    /// Unix sockets.
-    pub unix_sockets: Vec<UnixSocket>,
-}
-
-fn tcp_state(s: &procfs::net::TcpState) -> &'static str {
-    use procfs::net::TcpState as T;
-    match s {
-        T::Established => "ESTABLISHED",
-        T::SynSent => "SYN_SENT",
-        T::SynRecv => "SYN_RECV",
-        T::FinWait1 => "FIN_WAIT1",
-        T::FinWait2 => "FIN_WAIT2",
-        T::TimeWait => "TIME_WAIT",
-        T::Close => "CLOSE",
-        T::CloseWait => "CLOSE_WAIT",
-        T::LastAck => "LAST_ACK",
-        T::Listen => "LISTEN",
-        T::Closing => "CLOSING",
-        T::NewSynRecv => "NEW_SYN_RECV",
-    }
-}
-
-/// Maps socket inodes to their owning processes, for the processes `list_fds` allows.
-fn socket_owners(ctx: &SdkContext) -> Result<HashMap<u64, SocketProcess>, NetworkError> {
-    let mut map = HashMap::new();
-    let Ok(all) = procfs::process::all_processes() else {
-        return Ok(map);
-    };
-    for p in all.filter_map(|p| p.ok()) {
-        let Ok(stat) = p.stat() else { continue };
-        let Ok(status) = p.status() else { continue };
-        let pid = u32::try_from(p.pid()).unwrap_or(0);
-        let username = match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(status.ruid)) {
-            Ok(Some(u)) => u.name,
-            _ => status.ruid.to_string(),
-        };
-        let attrs = ProcessAttrs {
-            pid,
-            uid: status.ruid,
-            name: stat.comm.clone(),
-            username,
-            command: p.cmdline().map(|c| c.join(" ")).unwrap_or_default(),
-        };
-        match ctx.check(Action::ProcessListFds, &Resource::process(attrs)) {
-            Ok(()) => {}
-            Err(AuthError::Denied(_)) => continue,
-            Err(e) => return Err(NetworkError::Auth(e)),
-        }
-        let Ok(fds) = p.fd() else { continue };
-        for fd in fds.filter_map(|f| f.ok()) {
-            if let procfs::process::FDTarget::Socket(inode) = fd.target {
-                map.entry(inode).or_insert_with(|| SocketProcess {
-                    pid,
-                    process_name: stat.comm.clone(),
-                });
-            }
-        }
-    }
-    Ok(map)
-}
-
-/// The socket table (`netstat`). See the module documentation for the checks.
-pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
-    let proc_file = Resource::file("/proc")?;
-    ctx.check(Action::FsOpen, &proc_file)?;
-    ctx.check(Action::FsRead, &proc_file)?;
-    for f in ["tcp", "tcp6", "udp", "udp6", "unix"] {
-        let r = Resource::file(&format!("/proc/net/{f}"))?;
-        ctx.check(Action::FsOpen, &r)?;
-        ctx.check(Action::FsRead, &r)?;
-    }
-    let pe = |e: procfs::ProcError| NetworkError::ProcFs(e.to_string());
-    let owners = socket_owners(ctx)?;
-    let mut out = NetworkStats::default();
-    let tcp = [("tcp", procfs::net::tcp()), ("tcp6", procfs::net::tcp6())];
-    for (proto, entries) in tcp {
-        // tcp6/udp6 are missing when IPv6 is disabled
-        let Ok(entries) = entries.or_else(|e| {
-            if proto.ends_with('6') {
-                Ok(Vec::new())
-            } else {
-                Err(pe(e))
-            }
-        }) else {
-            continue;
-        };
-        for e in entries {
-            out.internet_connections.push(InternetConnection {
-                protocol: proto.into(),
-                recv_queue: e.rx_queue,
-                send_queue: e.tx_queue,
-                local_address: e.local_address.to_string(),
-                remote_address: e.remote_address.to_string(),
-                state: tcp_state(&e.state).into(),
-                inode: e.inode,
-                process_info: owners.get(&e.inode).cloned(),
-            });
-        }
-    }
-    let udp = [("udp", procfs::net::udp()), ("udp6", procfs::net::udp6())];
-    for (proto, entries) in udp {
-        let entries = match entries {
-            Ok(e) => e,
-            Err(_) if proto == "udp6" => Vec::new(),
-            Err(e) => return Err(pe(e)),
-        };
-        for e in entries {
-            out.internet_connections.push(InternetConnection {
-                protocol: proto.into(),
-                recv_queue: e.rx_queue,
-                send_queue: e.tx_queue,
-                local_address: e.local_address.to_string(),
-                remote_address: e.remote_address.to_string(),
-                state: "NONE".into(),
-                inode: e.inode,
-                process_info: owners.get(&e.inode).cloned(),
-            });
-        }
-    }
-    for e in procfs::net::unix().map_err(pe)? {
-        let protocol = match e.socket_type {
-            1 => "STREAM",
-            2 => "DGRAM",
-            5 => "SEQPACKET",
-            _ => "UNKNOWN",
-        };
-        let state = match e.state {
-            procfs::net::UnixState::UNCONNECTED => "UNCONNECTED",
-            procfs::net::UnixState::CONNECTING => "CONNECTING",
-            procfs::net::UnixState::CONNECTED => "CONNECTED",
-            procfs::net::UnixState::DISCONNECTING => "DISCONNECTING",
-        };
-        out.unix_sockets.push(UnixSocket {
-            protocol: protocol.into(),
-            ref_count: e.ref_count,
-            state: state.into(),
-            inode: e.inode,
-            path: e.path.map(|p| p.to_string_lossy().into_owned()),
-            process_info: owners.get(&e.inode).cloned(),
-        });
-        if out.unix_sockets.len() >= ctx.limits().max_entries {
-            break;
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

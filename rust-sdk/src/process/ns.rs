@@ -20,7 +20,8 @@ use std::os::fd::OwnedFd;
 use nix::sched::CloneFlags;
 use rex_auth::{Action, Resource};
 
-use super::{ProcessError, ProcessManager, pin_process};
+use super::signal::pin_process;
+use super::{ProcessError, ProcessManager};
 use crate::SdkContext;
 
 /// Which namespace to enter.

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use rex_auth::{Action, Resource};
 
-use super::{ProcessError, ProcessManager, pin_process, read_identity};
+use super::signal::pin_process;
+use super::{ProcessError, ProcessManager, read_identity};
 use crate::SdkContext;
 use crate::exec::ExecError;
 use crate::exec::gdb::{self, Target};

@@ -17,11 +17,11 @@
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 
-use rex_auth::{Action, AuthError, Denied, Resource, ResourcePath};
+use rex_auth::{Action, AuthError, Denied, Resource, ResourceKind, ResourcePath};
 
-use crate::SdkContext;
 use crate::exec::{ExecError, ExecErrorKind, ExecuteOptions, ExecuteResult};
 use crate::system::SysinfoErrorKind;
+use crate::{Permit, SdkContext};
 
 /// Where the `sysctl` binary is looked for, in order.
 pub const SYSCTL_BINARIES: &[&str] = &["/usr/sbin/sysctl", "/sbin/sysctl"];
@@ -99,14 +99,13 @@ impl From<ExecError> for SysctlError {
     }
 }
 
-impl From<AuthError> for SysctlError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Denied(d) => SysctlError::Denied(d),
-            other => SysctlError::Auth(other),
-        }
-    }
-}
+crate::error::sdk_error!(
+    SysctlError,
+    module: crate::error::kind_module::SYSTEMINFO,
+    denied: SysctlError::Denied,
+    auth: SysctlError::Auth,
+    denial: SysctlError::as_denied,
+);
 
 /// Validates a key and returns its `/proc/sys` path.
 pub fn key_to_path(key: &str) -> Result<ResourcePath, SysctlError> {
@@ -140,7 +139,10 @@ fn io(op: &'static str, key: &str) -> impl FnOnce(std::io::Error) -> SysctlError
     move |source| SysctlError::Io { op, key, source }
 }
 
-fn read_value(path: &ResourcePath, key: &str) -> Result<String, SysctlError> {
+/// Reads the value at `path`. `read` is the proof of `read` File on it; any other proof is
+/// refused before anything is opened.
+fn read_value(path: &ResourcePath, key: &str, read: &Permit) -> Result<String, SysctlError> {
+    read.require(&[Action::FsRead], ResourceKind::File, path.as_str())?;
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
@@ -159,8 +161,8 @@ pub fn read(ctx: &SdkContext, key: &str) -> Result<String, SysctlError> {
     let path = key_to_path(key)?;
     let file = Resource::file_path(&path);
     ctx.check(Action::FsOpen, &file)?;
-    ctx.check(Action::FsRead, &file)?;
-    read_value(&path, key)
+    let read = ctx.check(Action::FsRead, &file)?;
+    read_value(&path, key, &read)
 }
 
 /// Writes a parameter. Checks `open` and `write` on the File, then writes `value` (at most
@@ -174,7 +176,19 @@ pub fn write(ctx: &SdkContext, key: &str, value: &str) -> Result<(), SysctlError
     }
     let file = Resource::file_path(&path);
     ctx.check(Action::FsOpen, &file)?;
-    ctx.check(Action::FsWrite, &file)?;
+    let permit = ctx.check(Action::FsWrite, &file)?;
+    write_value(&path, key, value, &permit)
+}
+
+/// Writes `value` at `path` in one `write` call. `permit` is the proof of `write` File on it;
+/// any other proof is refused before anything is opened.
+fn write_value(
+    path: &ResourcePath,
+    key: &str,
+    value: &str,
+    permit: &Permit,
+) -> Result<(), SysctlError> {
+    permit.require(&[Action::FsWrite], ResourceKind::File, path.as_str())?;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
@@ -212,11 +226,12 @@ pub fn find(ctx: &SdkContext, pattern: &str) -> Result<SysctlFind, SysctlError> 
         .map_err(|e| SysctlError::InvalidParameter(e.to_string()))?;
     let mut out = SysctlFind::default();
     let mut stack = vec![ResourcePath::new(SYSCTL_ROOT)?];
-    let allowed = |action: Action, r: &Resource| match ctx.check(action, r) {
-        Ok(()) => Ok(true),
-        Err(AuthError::Denied(_)) => Ok(false),
+    let permitted = |action: Action, r: &Resource| match ctx.check(action, r) {
+        Ok(p) => Ok(Some(p)),
+        Err(AuthError::Denied(_)) => Ok(None),
         Err(e) => Err(SysctlError::Auth(e)),
     };
+    let allowed = |action: Action, r: &Resource| permitted(action, r).map(|p| p.is_some());
     while let Some(dir) = stack.pop() {
         if ctx.is_cancelled() || out.entries.len() >= ctx.limits().max_entries {
             break;
@@ -247,11 +262,16 @@ pub fn find(ctx: &SdkContext, pattern: &str) -> Result<SysctlFind, SysctlError> 
                 continue;
             }
             let f = Resource::file_path(&child);
-            if !(allowed(Action::FsOpen, &f)? && allowed(Action::FsRead, &f)?) {
+            let read = if allowed(Action::FsOpen, &f)? {
+                permitted(Action::FsRead, &f)?
+            } else {
+                None
+            };
+            let Some(read) = read else {
                 out.denied_count += 1;
                 continue;
-            }
-            if let Ok(value) = read_value(&child, &key) {
+            };
+            if let Ok(value) = read_value(&child, &key, &read) {
                 out.entries.push(SysctlEntry { key, value });
             }
         }

@@ -19,85 +19,15 @@ use rex_auth::{Action, AuthError, Denied, RequestContext, Resource};
 
 use crate::SdkContext;
 
+mod dmesg;
 mod dns;
+mod error;
+mod slab;
 
-/// The kind of a [`SysinfoError`], mirroring REX's `SysteminfoErrorKind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SysinfoErrorKind {
-    /// Cedar denied the operation.
-    PermissionDenied,
-    /// The authorization could not be evaluated.
-    AuthorizationError,
-    /// An OS error.
-    IoError,
-    /// An invalid argument.
-    InvalidParameter,
-    /// A value read from the system could not be interpreted.
-    InvalidValue,
-    /// `/proc` could not be parsed.
-    ProcFsError,
-    /// Anything else (including unsupported requests).
-    Other,
-}
-
-/// Errors of the system-information API.
-#[derive(Debug, thiserror::Error)]
-pub enum SysinfoError {
-    /// Cedar denied the operation; nothing was read.
-    #[error("permission denied: {0}")]
-    Denied(Box<Denied>),
-    /// The authorization failed for another reason.
-    #[error("authorization error: {0}")]
-    Auth(AuthError),
-    /// An OS error.
-    #[error("{op} failed: {source}")]
-    Io {
-        /// What was being done.
-        op: &'static str,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// An invalid argument.
-    #[error("invalid parameter: {0}")]
-    InvalidParameter(String),
-    /// A system value could not be interpreted.
-    #[error("invalid value: {0}")]
-    InvalidValue(String),
-    /// `/proc` could not be read or parsed.
-    #[error("procfs error: {0}")]
-    ProcFs(String),
-    /// The operation timed out.
-    #[error("timed out: {0}")]
-    Timeout(String),
-}
-
-impl SysinfoError {
-    /// REX's error kind.
-    pub fn kind(&self) -> SysinfoErrorKind {
-        match self {
-            SysinfoError::Denied(_) => SysinfoErrorKind::PermissionDenied,
-            SysinfoError::Auth(_) => SysinfoErrorKind::AuthorizationError,
-            SysinfoError::Io { .. } => SysinfoErrorKind::IoError,
-            SysinfoError::InvalidParameter(_) => SysinfoErrorKind::InvalidParameter,
-            SysinfoError::InvalidValue(_) => SysinfoErrorKind::InvalidValue,
-            SysinfoError::ProcFs(_) => SysinfoErrorKind::ProcFsError,
-            SysinfoError::Timeout(_) => SysinfoErrorKind::Other,
-        }
-    }
-}
-
-impl From<AuthError> for SysinfoError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Denied(d) => SysinfoError::Denied(d),
-            other => SysinfoError::Auth(other),
-        }
-    }
-}
-
-fn procfs_err(e: impl std::fmt::Display) -> SysinfoError {
-    SysinfoError::ProcFs(e.to_string())
-}
+pub use dmesg::{DmesgEntry, DmesgOptions, dmesg};
+use error::procfs_err;
+pub use error::{SysinfoError, SysinfoErrorKind};
+pub use slab::{SlabEntry, SlabInfo, SlabSummary, parse_slabinfo, slab_info};
 
 fn check_read_file(ctx: &SdkContext, path: &str) -> Result<(), SysinfoError> {
     ctx.check(Action::FsRead, &Resource::file(path)?)?;
@@ -294,173 +224,6 @@ impl ResolveOptions {
     }
 }
 
-/// One kernel log record (REX's `DmesgEntry`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DmesgEntry {
-    /// Time since boot: seconds with microseconds (`"12.345678"`) or, with
-    /// `human_readable_time`, `[   12.345678]`.
-    pub timestamp_from_system_start: String,
-    /// The message.
-    pub message: String,
-}
-
-/// Options of [`dmesg`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DmesgOptions {
-    /// Format the timestamp like `dmesg` does (`[    1.234567]`).
-    pub human_readable_time: bool,
-}
-
-/// One slab cache of `/proc/slabinfo` (REX's `SlabEntry`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SlabEntry {
-    /// Cache name.
-    pub name: String,
-    /// Objects in use.
-    pub active_objs: u64,
-    /// Allocated objects.
-    pub num_objs: u64,
-    /// Object size in bytes.
-    pub obj_size: u64,
-    /// Objects per slab.
-    pub objs_per_slab: u64,
-    /// Pages per slab.
-    pub pages_per_slab: u64,
-    /// Slabs with at least one object in use.
-    pub active_slabs: u64,
-    /// Allocated slabs.
-    pub num_slabs: u64,
-    /// `num_slabs * pages_per_slab * page size`, in bytes.
-    pub cache_size: u64,
-}
-
-/// Totals over every slab cache, like `slabtop`'s header (REX's `SlabSummary`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct SlabSummary {
-    /// Objects in use, all caches.
-    pub active_objects: u64,
-    /// Allocated objects.
-    pub total_objects: u64,
-    /// Active objects in percent of allocated ones.
-    pub active_objects_percent: f64,
-    /// Active slabs.
-    pub active_slabs: u64,
-    /// Allocated slabs.
-    pub total_slabs: u64,
-    /// Caches with an object in use.
-    pub active_caches: u64,
-    /// Caches.
-    pub total_caches: u64,
-    /// Bytes of objects in use.
-    pub active_size: u64,
-    /// Bytes of all slabs.
-    pub total_size: u64,
-    /// Smallest object size in bytes (0 without caches).
-    pub min_obj_size: u64,
-    /// Average object size in bytes over allocated objects.
-    pub avg_obj_size: u64,
-    /// Largest object size in bytes.
-    pub max_obj_size: u64,
-}
-
-/// `/proc/slabinfo` (REX's `SlabInfo`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct SlabInfo {
-    /// Every cache, in file order.
-    pub slabs: Vec<SlabEntry>,
-    /// Totals.
-    pub summary: SlabSummary,
-}
-
-/// Parses `/proc/slabinfo` version 2.x text. `page_size` is in bytes.
-pub fn parse_slabinfo(text: &str, page_size: u64) -> Result<SlabInfo, SysinfoError> {
-    let mut lines = text.lines();
-    let version = lines.next().unwrap_or_default();
-    if !version.starts_with("slabinfo - version: 2.") {
-        return Err(SysinfoError::InvalidValue(format!(
-            "unsupported slabinfo header `{version}`"
-        )));
-    }
-    let mut slabs = Vec::new();
-    for line in lines {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let mut f = line.split_whitespace();
-        let name = f.next().unwrap_or_default().to_string();
-        let mut num = || -> Result<u64, SysinfoError> {
-            f.next().and_then(|v| v.parse().ok()).ok_or_else(|| {
-                SysinfoError::InvalidValue(format!("malformed slabinfo line `{line}`"))
-            })
-        };
-        let active_objs = num()?;
-        let num_objs = num()?;
-        let obj_size = num()?;
-        let objs_per_slab = num()?;
-        let pages_per_slab = num()?;
-        // `: tunables <limit> <batchcount> <sharedfactor> : slabdata <active> <num> <shared>`
-        let rest: Vec<&str> = line.split_whitespace().collect();
-        let slabdata = rest
-            .iter()
-            .position(|w| *w == "slabdata")
-            .and_then(|i| rest.get(i.saturating_add(1)..i.saturating_add(3)))
-            .ok_or_else(|| {
-                SysinfoError::InvalidValue(format!("malformed slabinfo line `{line}`"))
-            })?;
-        let parse = |v: &str| -> Result<u64, SysinfoError> {
-            v.parse().map_err(|_| {
-                SysinfoError::InvalidValue(format!("malformed slabinfo line `{line}`"))
-            })
-        };
-        let active_slabs = parse(slabdata.first().copied().unwrap_or_default())?;
-        let num_slabs = parse(slabdata.get(1).copied().unwrap_or_default())?;
-        slabs.push(SlabEntry {
-            name,
-            active_objs,
-            num_objs,
-            obj_size,
-            objs_per_slab,
-            pages_per_slab,
-            active_slabs,
-            num_slabs,
-            cache_size: num_slabs
-                .saturating_mul(pages_per_slab)
-                .saturating_mul(page_size),
-        });
-    }
-    let sum = |f: fn(&SlabEntry) -> u64| slabs.iter().fold(0u64, |a, e| a.saturating_add(f(e)));
-    let active_objects = sum(|e| e.active_objs);
-    let total_objects = sum(|e| e.num_objs);
-    let total_obj_bytes = sum(|e| e.num_objs.saturating_mul(e.obj_size));
-    let summary = SlabSummary {
-        active_objects,
-        total_objects,
-        active_objects_percent: if total_objects > 0 {
-            active_objects as f64 / total_objects as f64 * 100.0
-        } else {
-            0.0
-        },
-        active_slabs: sum(|e| e.active_slabs),
-        total_slabs: sum(|e| e.num_slabs),
-        active_caches: slabs.iter().filter(|e| e.active_objs > 0).count() as u64,
-        total_caches: slabs.len() as u64,
-        active_size: sum(|e| e.active_objs.saturating_mul(e.obj_size)),
-        total_size: sum(|e| e.cache_size),
-        min_obj_size: slabs.iter().map(|e| e.obj_size).min().unwrap_or(0),
-        avg_obj_size: total_obj_bytes.checked_div(total_objects).unwrap_or(0),
-        max_obj_size: slabs.iter().map(|e| e.obj_size).max().unwrap_or(0),
-    };
-    Ok(SlabInfo { slabs, summary })
-}
-
-/// Slab allocator statistics from `/proc/slabinfo` (readable by root only on most kernels).
-/// Checks `open` on Dir `/proc`, then `open` and `read` on File `/proc/slabinfo`. At most
-/// `max_read_bytes` are read.
-pub fn slab_info(ctx: &SdkContext) -> Result<SlabInfo, SysinfoError> {
-    let text = crate::proc_file::read_one::<SysinfoError>(ctx, "/proc", "slabinfo")?;
-    parse_slabinfo(&text, procfs::page_size())
-}
-
 /// Memory figures. Checks `read` on File `/proc/meminfo`.
 pub fn memory_info(ctx: &SdkContext) -> Result<MemInfo, SysinfoError> {
     check_read_file(ctx, "/proc/meminfo")?;
@@ -643,73 +406,6 @@ pub fn resolve_hostname(
     Ok(out)
 }
 
-/// Reads the kernel log from `/dev/kmsg` without blocking. Checks `read` on File `/dev/kmsg`.
-/// At most `ctx.limits().max_entries` records and `max_read_bytes` bytes are returned.
-pub fn dmesg(ctx: &SdkContext, opts: DmesgOptions) -> Result<Vec<DmesgEntry>, SysinfoError> {
-    check_read_file(ctx, "/dev/kmsg")?;
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc_nonblock())
-        .open("/dev/kmsg")
-        .map_err(|e| SysinfoError::Io {
-            op: "open /dev/kmsg",
-            source: e,
-        })?;
-    let mut out = Vec::new();
-    let mut total: u64 = 0;
-    let mut buf = vec![0u8; 8192];
-    loop {
-        if out.len() >= ctx.limits().max_entries
-            || total >= ctx.limits().max_read_bytes
-            || ctx.is_cancelled()
-        {
-            break;
-        }
-        let n = match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            // EPIPE: records were overwritten while reading; continue with the next one.
-            Err(e) if e.raw_os_error() == Some(32) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(SysinfoError::Io {
-                    op: "read /dev/kmsg",
-                    source: e,
-                });
-            }
-        };
-        total = total.saturating_add(n as u64);
-        let rec = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
-        if let Some(e) = parse_kmsg(&rec, opts.human_readable_time) {
-            out.push(e);
-        }
-    }
-    Ok(out)
-}
-
-fn libc_nonblock() -> i32 {
-    rustix::fs::OFlags::NONBLOCK.bits() as i32
-}
-
-/// Parses `pri,seq,usec,flags[,...];message\n[ continuation lines]`.
-fn parse_kmsg(rec: &str, human: bool) -> Option<DmesgEntry> {
-    let (head, rest) = rec.split_once(';')?;
-    let usec: u64 = head.split(',').nth(2)?.parse().ok()?;
-    let message = rest.lines().next().unwrap_or_default().to_string();
-    let secs = usec / 1_000_000;
-    let micros = usec % 1_000_000;
-    let timestamp_from_system_start = if human {
-        format!("[{secs:5}.{micros:06}]")
-    } else {
-        format!("{secs}.{micros:06}")
-    };
-    Some(DmesgEntry {
-        timestamp_from_system_start,
-        message,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(
@@ -718,6 +414,7 @@ mod tests {
         clippy::panic,
         clippy::indexing_slicing
     )]
+    use super::dmesg::parse_kmsg;
     use super::*;
 
     #[test]

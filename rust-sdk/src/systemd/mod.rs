@@ -14,12 +14,12 @@
 
 use std::sync::OnceLock;
 
-use rex_auth::{Action, AuthError, Denied, Resource};
+use rex_auth::{Action, AuthError, Denied, Namespace, Resource};
 use zbus::blocking::{Connection, Proxy};
 use zbus::zvariant::OwnedObjectPath;
 
-use crate::SdkContext;
 use crate::process::ProcessErrorKind;
+use crate::{Permit, SdkContext};
 
 const DEST: &str = "org.freedesktop.systemd1";
 const PATH: &str = "/org/freedesktop/systemd1";
@@ -57,14 +57,12 @@ impl SystemdError {
     }
 }
 
-impl From<AuthError> for SystemdError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Denied(d) => SystemdError::Denied(d),
-            other => SystemdError::Auth(other),
-        }
-    }
-}
+crate::error::sdk_error!(
+    SystemdError,
+    module: crate::error::kind_module::PROCESS,
+    denied: SystemdError::Denied,
+    auth: SystemdError::Auth,
+);
 
 fn dbus_err(e: zbus::Error) -> SystemdError {
     SystemdError::DBus(e.to_string())
@@ -140,8 +138,10 @@ impl SystemdManager {
         self.conn.get().is_some()
     }
 
-    /// The connection, opened on first use. Call only after the Cedar check passed.
-    fn conn(&self) -> Result<&Connection, SystemdError> {
+    /// The connection, opened on first use. `permit` is the proof of the Cedar check of the
+    /// operation about to use it (any systemd decision); without one the bus is not touched.
+    fn conn(&self, permit: &Permit) -> Result<&Connection, SystemdError> {
+        permit.require_namespace(Namespace::Systemd)?;
         if let Some(c) = self.conn.get() {
             return Ok(c);
         }
@@ -155,8 +155,8 @@ impl SystemdManager {
         Ok(self.conn.get_or_init(|| conn))
     }
 
-    fn manager(&self) -> Result<Proxy<'_>, SystemdError> {
-        Proxy::new(self.conn()?, DEST, PATH, MANAGER).map_err(dbus_err)
+    fn manager(&self, permit: &Permit) -> Result<Proxy<'_>, SystemdError> {
+        Proxy::new(self.conn(permit)?, DEST, PATH, MANAGER).map_err(dbus_err)
     }
 
     fn job(
@@ -166,9 +166,9 @@ impl SystemdManager {
         method: &str,
         service: &str,
     ) -> Result<(), SystemdError> {
-        ctx.check(action, &Resource::service(service)?)?;
+        let permit = ctx.check(action, &Resource::service(service)?)?;
         let _job: OwnedObjectPath = self
-            .manager()?
+            .manager(&permit)?
             .call(method, &(service, "replace"))
             .map_err(|e| not_found_or(e, service))?;
         Ok(())
@@ -196,20 +196,20 @@ impl SystemdManager {
 
     /// Reloads unit files. Checks `daemon_reload` on the `Systemd` resource.
     pub fn daemon_reload(&self, ctx: &SdkContext) -> Result<(), SystemdError> {
-        ctx.check(Action::SystemdDaemonReload, &Resource::systemd())?;
-        self.manager()?
+        let permit = ctx.check(Action::SystemdDaemonReload, &Resource::systemd())?;
+        self.manager(&permit)?
             .call::<_, _, ()>("Reload", &())
             .map_err(dbus_err)
     }
 
     /// The state of a service. Checks `status`.
     pub fn status(&self, ctx: &SdkContext, service: &str) -> Result<ServiceInfo, SystemdError> {
-        ctx.check(Action::SystemdStatus, &Resource::service(service)?)?;
+        let permit = ctx.check(Action::SystemdStatus, &Resource::service(service)?)?;
         let path: OwnedObjectPath = self
-            .manager()?
+            .manager(&permit)?
             .call("LoadUnit", &(service,))
             .map_err(|e| not_found_or(e, service))?;
-        let conn = self.conn()?;
+        let conn = self.conn(&permit)?;
         let unit = Proxy::new(conn, DEST, path.clone(), UNIT).map_err(dbus_err)?;
         let svc = Proxy::new(conn, DEST, path, SERVICE).map_err(dbus_err)?;
         let s = |p: &Proxy<'_>, name: &str| p.get_property::<String>(name).unwrap_or_default();

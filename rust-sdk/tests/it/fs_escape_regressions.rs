@@ -1,4 +1,4 @@
-//! Regressions found by the runner's escape suite (rex-runner/tests/escape_*.rs), fixed here
+//! Regressions found by the runner's escape suite (rex-runner/tests/it/escape_*.rs), fixed here
 //! in the crate that owns them.
 #![allow(
     clippy::unwrap_used,
@@ -529,7 +529,7 @@ fn created_files_never_get_set_id_bits() {
 /// rust-sdk would) on a file outside the scopes, and the kernel refuses it.
 #[test]
 fn the_kernel_backstop_refuses_a_raw_read_outside_the_policy() {
-    use rust_sdk::sandbox::{SandboxMode, SandboxStatus, apply};
+    use rust_sdk::runtime::sandbox::{SandboxMode, SandboxStatus, apply};
     let dir = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(dir.path()).unwrap();
     let inside = root.join("inside");

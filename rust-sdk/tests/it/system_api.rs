@@ -17,7 +17,7 @@ use rust_sdk::system::{self, DmesgOptions, ResolveOptions, SysinfoErrorKind};
 fn ctx_with(policy: &str) -> (SdkContext, Arc<MemoryAuditSink>) {
     let sink = Arc::new(MemoryAuditSink::new());
     let auth = Authorizer::builder()
-        .principal(rust_sdk::identity::effective_user_principal().unwrap())
+        .principal(rust_sdk::runtime::identity::effective_user_principal().unwrap())
         .policies(Policies::parse("test", policy).unwrap())
         .audit_sink(sink.clone())
         .build()

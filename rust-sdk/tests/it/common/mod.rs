@@ -30,7 +30,7 @@ pub fn ctx(policy: &str) -> SdkContext {
 /// machine: processes, disks, sockets, systemd) under `policy`.
 pub fn user_ctx(policy: &str) -> SdkContext {
     ctx_as(
-        rust_sdk::identity::effective_user_principal().unwrap(),
+        rust_sdk::runtime::identity::effective_user_principal().unwrap(),
         policy,
     )
 }

@@ -18,7 +18,7 @@ use rustix::thread::{CpuSet, sched_getaffinity, sched_getcpu, sched_setaffinity}
 /// core, or the affinity cannot be read or changed, the thread is simply spawned.
 ///
 /// ```
-/// let h = rust_sdk::sched::spawn_beside("example", || 6 * 7).unwrap();
+/// let h = rust_sdk::runtime::sched::spawn_beside("example", || 6 * 7).unwrap();
 /// assert_eq!(h.join().unwrap(), 42);
 /// ```
 pub fn spawn_beside<F, T>(name: &str, f: F) -> std::io::Result<JoinHandle<T>>

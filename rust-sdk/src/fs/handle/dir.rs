@@ -1,0 +1,492 @@
+//! [`DirHandle`]: opening directories, listing, metadata, permissions and links.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use rex_auth::{Action, AuthError, ResourceKind, ResourcePath};
+use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::at::*;
+use super::file::*;
+use super::names::*;
+use super::types::*;
+use crate::fs::error::FsError;
+use crate::fs::{check_dir, check_file, rpath};
+use crate::{Permit, SdkContext};
+
+/// A directory opened by fd. It remembers the path that was authorized.
+#[derive(Debug, Clone)]
+pub struct DirHandle {
+    pub(crate) fd: Arc<OwnedFd>,
+    /// The parent directory when it was opened on the way here; `None` for `/` and for
+    /// handles opened in follow mode (see [`DirHandle::parent_fd`]).
+    pub(crate) parent: Option<Arc<OwnedFd>>,
+    pub(crate) path: ResourcePath,
+}
+
+impl DirHandle {
+    /// Opens a directory. Checks `open` Dir (+ `create` Dir on every new component when
+    /// creating; + `open` on the fd-resolved path in follow mode) before the system calls.
+    pub fn open(ctx: &SdkContext, path: &str, opts: OpenDirOptions) -> Result<Self, FsError> {
+        let p = rpath(path)?;
+        check_dir(ctx, Action::FsOpen, &p)?;
+        if opts.follow_symlinks {
+            return Self::open_follow(ctx, p, opts);
+        }
+        let components: Vec<&str> = p.as_str().split('/').filter(|c| !c.is_empty()).collect();
+        // Directories on the way are `O_PATH` anchors (see `walk_flags`); only the target is
+        // opened for reading.
+        let flags_at = |i: usize| {
+            if i + 1 >= components.len() {
+                dir_flags()
+            } else {
+                walk_flags()
+            }
+        };
+        let root_flags = if components.is_empty() {
+            dir_flags()
+        } else {
+            walk_flags()
+        };
+        let mut fd = Arc::new(
+            rustix::fs::openat(CWD, "/", root_flags, Mode::empty())
+                .map_err(|e| FsError::os("open", "/", e))?,
+        );
+        let mut parent: Option<Arc<OwnedFd>> = None;
+        let mut cur = rpath("/")?;
+        for (i, c) in components.iter().enumerate() {
+            let next_path = cur.join(c)?;
+            match rustix::fs::openat(&*fd, *c, flags_at(i), Mode::empty()) {
+                Ok(next) => {
+                    parent = Some(fd);
+                    fd = Arc::new(next);
+                }
+                Err(Errno::NOENT) if opts.create => {
+                    let is_last = i + 1 == components.len();
+                    if !is_last && !opts.recursive {
+                        return Err(FsError::os("open", next_path.as_str(), Errno::NOENT));
+                    }
+                    // Authorize every new component before creating any of them.
+                    let mut new_paths = Vec::new();
+                    let mut np = cur.clone();
+                    for c2 in components.iter().skip(i) {
+                        np = np.join(c2)?;
+                        check_dir(ctx, Action::FsCreate, &np)?;
+                        new_paths.push(np.clone());
+                    }
+                    for (c2, np) in components.iter().skip(i).zip(new_paths.iter()) {
+                        match rustix::fs::mkdirat(&*fd, *c2, Mode::from_raw_mode(0o755)) {
+                            Ok(()) | Err(Errno::EXIST) => {}
+                            Err(e) => return Err(FsError::os("mkdir", np.as_str(), e)),
+                        }
+                        let next = rustix::fs::openat(&*fd, *c2, dir_flags(), Mode::empty())
+                            .map_err(|e| FsError::os("open", np.as_str(), e))?;
+                        parent = Some(fd);
+                        fd = Arc::new(next);
+                    }
+                    return Ok(DirHandle {
+                        fd,
+                        parent,
+                        path: p,
+                    });
+                }
+                Err(e) => return Err(FsError::os("open", next_path.as_str(), e)),
+            }
+            cur = next_path;
+        }
+        if opts.create {
+            // REX: `create` is checked on an existing directory opened with create(true).
+            check_dir(ctx, Action::FsCreate, &p)?;
+        }
+        Ok(DirHandle {
+            fd,
+            parent,
+            path: p,
+        })
+    }
+
+    fn open_follow(
+        ctx: &SdkContext,
+        p: ResourcePath,
+        opts: OpenDirOptions,
+    ) -> Result<Self, FsError> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let (fd, no_symlinks) = match open_following(CWD, p.as_str(), flags, Mode::empty()) {
+            Ok(opened) => opened,
+            Err(Errno::NOENT) if opts.create => {
+                // Creation never follows symlinks: use the no-follow path.
+                return Self::open(
+                    ctx,
+                    p.as_str(),
+                    OpenDirOptions {
+                        follow_symlinks: false,
+                        ..opts
+                    },
+                );
+            }
+            Err(Errno::ACCESS) => {
+                if let Some(real) = refused_target(CWD, p.as_str(), &p)? {
+                    check_dir(ctx, Action::FsOpen, &real)?;
+                }
+                return Err(FsError::os("open", p.as_str(), Errno::ACCESS));
+            }
+            Err(e) => return Err(FsError::os("open", p.as_str(), e)),
+        };
+        let real = if no_symlinks {
+            p
+        } else {
+            let real = fd_real_path(&fd, p.as_str())?;
+            if real != p {
+                check_dir(ctx, Action::FsOpen, &real)?;
+            }
+            real
+        };
+        // The handle names what the fd really is. Its parent is opened only if it is needed
+        // (delete, move), from that path.
+        Ok(DirHandle {
+            fd: Arc::new(fd),
+            parent: None,
+            path: real,
+        })
+    }
+
+    /// The path this directory was opened (and authorized) at. It is not updated when the
+    /// directory is moved by another handle or process: see [`DirHandle::current_path`].
+    pub fn path(&self) -> &ResourcePath {
+        &self.path
+    }
+
+    /// The path the directory has now, derived from its fd (`/proc/self/fd`). Every later
+    /// check of this handle is made against it, so a handle whose directory was moved (or
+    /// whose ancestor was) is authorized where the directory is, not where it was opened.
+    /// Fails closed: [`FsError::Changed`] when the directory was removed, an error when the
+    /// path cannot be derived.
+    pub fn current_path(&self) -> Result<ResourcePath, FsError> {
+        fd_real_path(&*self.fd, self.path.as_str())
+    }
+
+    /// This handle with its path re-derived from the fd (the same fds).
+    pub(crate) fn refreshed(&self) -> Result<DirHandle, FsError> {
+        Ok(DirHandle {
+            fd: self.fd.clone(),
+            parent: self.parent.clone(),
+            path: self.current_path()?,
+        })
+    }
+
+    /// The parent directory: the one opened on the way here, or else the one the current
+    /// path names now (opened without following symlinks). `None` for `/`. Either way the
+    /// caller confirms with [`verify_name`] that the name in it is still this directory, so
+    /// nothing is removed or moved unless the authorized path names the inode held.
+    pub(super) fn parent_fd(&self) -> Result<Option<Arc<OwnedFd>>, FsError> {
+        match &self.parent {
+            Some(fd) => Ok(Some(fd.clone())),
+            None => Ok(open_parent_by_path(&self.path)?.map(Arc::new)),
+        }
+    }
+
+    /// Opens a child directory by single-component name, never following symlinks (`open` Dir).
+    pub fn open_subdir(&self, ctx: &SdkContext, name: &str) -> Result<DirHandle, FsError> {
+        let p = self.current_path()?.join(name)?;
+        check_dir(ctx, Action::FsOpen, &p)?;
+        let fd = rustix::fs::openat(&*self.fd, name, dir_flags(), Mode::empty())
+            .map_err(|e| FsError::os("open", p.as_str(), e))?;
+        Ok(DirHandle {
+            fd: Arc::new(fd),
+            parent: Some(self.fd.clone()),
+            path: p,
+        })
+    }
+
+    /// Opens a file in this directory. `name` must be a single component. Checks `open` File
+    /// (+ `create` with `create`; + `open` on the resolved path when following).
+    pub fn open_file(
+        &self,
+        ctx: &SdkContext,
+        name: &str,
+        opts: OpenFileOptions,
+    ) -> Result<FileHandle, FsError> {
+        let this = self.refreshed()?;
+        let p = this.path.join(name)?;
+        let open = check_file(ctx, Action::FsOpen, &p)?;
+        let create = if opts.create {
+            Some(check_file(ctx, Action::FsCreate, &p)?)
+        } else {
+            None
+        };
+        let writing = opts.write || opts.create;
+        let mut flags = OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+        flags |= match (opts.read, writing) {
+            (_, false) => OFlags::RDONLY,
+            (false, true) => OFlags::WRONLY,
+            (true, true) => OFlags::RDWR,
+        };
+        if !opts.follow_symlinks {
+            flags |= OFlags::NOFOLLOW;
+        }
+        if opts.create {
+            flags |= OFlags::CREATE;
+        }
+        let opened = self.open_name(name, &p, flags, opts, &open, create.as_ref())?;
+        let (fd, no_symlinks) = match opened {
+            Ok(v) => v,
+            Err(Errno::ACCESS) if opts.follow_symlinks => {
+                if let Some(real) = refused_target(&*self.fd, name, &p)? {
+                    check_file(ctx, Action::FsOpen, &real)?;
+                }
+                return Err(FsError::os("open", p.as_str(), Errno::ACCESS));
+            }
+            Err(e) => return Err(FsError::os("open", p.as_str(), e)),
+        };
+        // In follow mode the handle names what the fd really is, so later checks (`read`,
+        // `write`, ...) apply to the target, not to the link.
+        let p = if opts.follow_symlinks && !no_symlinks {
+            let real = fd_real_path(&fd, p.as_str())?;
+            if real != p {
+                check_file(ctx, Action::FsOpen, &real)?;
+            }
+            real
+        } else {
+            p
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| FsError::os("fstat", p.as_str(), e))?;
+        let t = EntryType::from_stat(&st);
+        if t != EntryType::File && !(opts.special_file && t != EntryType::Dir) {
+            return Err(FsError::EntryTypeMismatch {
+                path: p.as_str().to_string(),
+                expected: "file",
+                found: t.name(),
+            });
+        }
+        if t == EntryType::File {
+            // F_SETFL only looks at the status flags (O_APPEND, O_NONBLOCK, ...) of what we
+            // opened with, so no F_GETFL round trip is needed.
+            rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK)
+                .map_err(|e| FsError::os("fcntl", p.as_str(), e))?;
+        }
+        Ok(FileHandle {
+            file: File::from(fd),
+            path: p,
+            name: name.to_string(),
+            dir: this,
+            page_offset: 0,
+            redaction_config: None,
+        })
+    }
+
+    /// The `openat` of [`DirHandle::open_file`], relative to this directory's fd. `open` is
+    /// the proof of `open` File on `p` and, when creating, `create` that of `create` File on
+    /// `p`; without them (or with proofs of anything else) nothing is opened.
+    fn open_name(
+        &self,
+        name: &str,
+        p: &ResourcePath,
+        flags: OFlags,
+        opts: OpenFileOptions,
+        open: &Permit,
+        create: Option<&Permit>,
+    ) -> Result<Result<(OwnedFd, bool), Errno>, FsError> {
+        open.require(&[Action::FsOpen], ResourceKind::File, p.as_str())?;
+        if opts.create {
+            create
+                .ok_or_else(|| {
+                    AuthError::Config(format!("internal: no `create` permit for `{p}`"))
+                })?
+                .require(&[Action::FsCreate], ResourceKind::File, p.as_str())?;
+        }
+        let mode = Mode::from_raw_mode(opts.permissions.unwrap_or(0o644) & 0o777);
+        Ok(if opts.create && opts.follow_symlinks {
+            // Creation never follows symlinks: O_CREAT through a dangling link would create
+            // its target (anywhere) before the resolved path could be authorized. Open an
+            // existing target following links; create only the name itself, no-follow.
+            match open_following(&*self.fd, name, flags - OFlags::CREATE, mode) {
+                Err(Errno::NOENT) => {
+                    rustix::fs::openat(&*self.fd, name, flags | OFlags::NOFOLLOW, mode)
+                        .map(|fd| (fd, true))
+                }
+                other => other,
+            }
+        } else if opts.follow_symlinks {
+            open_following(&*self.fd, name, flags, mode)
+        } else {
+            rustix::fs::openat(&*self.fd, name, flags, mode).map(|fd| (fd, true))
+        })
+    }
+
+    /// Lists the directory (`read` Dir). Names that are not UTF-8 are decoded lossily (the raw
+    /// bytes are kept in [`DirEntry::raw_name`]).
+    pub fn list_entries(&self, ctx: &SdkContext) -> Result<BTreeMap<String, DirEntry>, FsError> {
+        let this = self.refreshed()?;
+        check_dir(ctx, Action::FsRead, &this.path)?;
+        let mut out = BTreeMap::new();
+        for (raw, t, ino) in this.raw_entries(ctx)? {
+            let name = String::from_utf8_lossy(&raw).into_owned();
+            out.insert(
+                name.clone(),
+                DirEntry {
+                    name,
+                    raw_name: raw,
+                    entry_type: t,
+                    inode: ino,
+                    parent: this.clone(),
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Reads the directory without any check (callers authorize). Bounded by `max_entries`.
+    pub(crate) fn raw_entries(
+        &self,
+        ctx: &SdkContext,
+    ) -> Result<Vec<(Vec<u8>, EntryType, u64)>, FsError> {
+        let dir = rustix::fs::Dir::read_from(&*self.fd)
+            .map_err(|e| FsError::os("readdir", self.path.as_str(), e))?;
+        let mut out = Vec::new();
+        for ent in dir {
+            if ctx.is_cancelled() {
+                return Err(FsError::Cancelled);
+            }
+            let ent = ent.map_err(|e| FsError::os("readdir", self.path.as_str(), e))?;
+            let raw = ent.file_name().to_bytes().to_vec();
+            if raw == b"." || raw == b".." {
+                continue;
+            }
+            let mut t = EntryType::from_file_type(ent.file_type());
+            if t == EntryType::Unknown
+                && let Ok(st) =
+                    rustix::fs::statat(&*self.fd, raw.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
+            {
+                t = EntryType::from_stat(&st);
+            }
+            if out.len() >= ctx.limits().max_entries {
+                return Err(FsError::TooManyEntries(ctx.limits().max_entries));
+            }
+            out.push((raw, t, ent.ino()));
+        }
+        Ok(out)
+    }
+
+    /// `stat` on the directory (`stat` Dir).
+    pub fn metadata(&self, ctx: &SdkContext) -> Result<Metadata, FsError> {
+        check_dir(ctx, Action::FsStat, &self.current_path()?)?;
+        let st = rustix::fs::fstat(&*self.fd)
+            .map_err(|e| FsError::os("fstat", self.path.as_str(), e))?;
+        Ok(Metadata::from_stat(&st))
+    }
+
+    /// `stat` on a child without following symlinks (`stat` on Dir or File by its type).
+    ///
+    /// The entity type (`File` or `Dir`) depends on what the name is, so this makes one
+    /// type lookup (`fstatat`) before the check; use [`DirEntry::metadata`] to check first.
+    pub fn entry_metadata(&self, ctx: &SdkContext, name: &str) -> Result<Metadata, FsError> {
+        self.entry_metadata_typed(ctx, name, None)
+    }
+
+    pub(crate) fn entry_metadata_typed(
+        &self,
+        ctx: &SdkContext,
+        name: &str,
+        known: Option<EntryType>,
+    ) -> Result<Metadata, FsError> {
+        let p = self.current_path()?.join(name)?;
+        let check = |t: EntryType| {
+            if t == EntryType::Dir {
+                check_dir(ctx, Action::FsStat, &p)
+            } else {
+                check_file(ctx, Action::FsStat, &p)
+            }
+        };
+        if let Some(t) = known {
+            check(t)?;
+        }
+        let st = rustix::fs::statat(&*self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| FsError::os("stat", p.as_str(), e))?;
+        let t = EntryType::from_stat(&st);
+        if known != Some(t) {
+            check(t)?;
+        }
+        Ok(Metadata::from_stat(&st))
+    }
+
+    /// Owner and group of the directory (`stat` Dir).
+    pub fn get_ownership(&self, ctx: &SdkContext) -> Result<Ownership, FsError> {
+        let m = self.metadata(ctx)?;
+        Ok(ownership_names(m.uid, m.gid))
+    }
+
+    /// Changes the directory's mode (`chmod` Dir). Mode must be within `0..=0o777`.
+    pub fn chmod(&self, ctx: &SdkContext, mode: i64) -> Result<(), FsError> {
+        let m = valid_mode(mode)?;
+        check_dir(ctx, Action::FsChmod, &self.current_path()?)?;
+        rustix::fs::fchmod(&*self.fd, Mode::from_raw_mode(m))
+            .map_err(|e| FsError::os("chmod", self.path.as_str(), e))
+    }
+
+    /// Changes the directory's owner and/or group (`chown` Dir).
+    pub fn set_ownership(
+        &self,
+        ctx: &SdkContext,
+        user: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<(), FsError> {
+        check_dir(ctx, Action::FsChown, &self.current_path()?)?;
+        let mut cache = IdCache::default();
+        let (u, g) = cache.resolve(user, group)?;
+        rustix::fs::fchown(&*self.fd, u, g).map_err(|e| FsError::os("chown", self.path.as_str(), e))
+    }
+
+    /// The target of a symlink in this directory (`read` File `<dir>/<name>`).
+    pub fn read_link_target(&self, ctx: &SdkContext, name: &str) -> Result<String, FsError> {
+        let p = self.current_path()?.join(name)?;
+        check_file(ctx, Action::FsRead, &p)?;
+        let t = rustix::fs::readlinkat(&*self.fd, name, Vec::new())
+            .map_err(|e| FsError::os("readlink", p.as_str(), e))?;
+        Ok(String::from_utf8_lossy(t.as_bytes()).into_owned())
+    }
+
+    /// Creates a symlink `<dir>/<link_name>` → `target`.
+    ///
+    /// Checks `create` File on the link **and** `open` File on the target (relative targets are
+    /// resolved lexically against this directory), so a link can only point at something the
+    /// principal may open anyway. With `force` an existing link is atomically replaced (also
+    /// checks `delete` File on the link).
+    pub fn create_symlink(
+        &self,
+        ctx: &SdkContext,
+        target: &str,
+        link_name: &str,
+        force: bool,
+    ) -> Result<(), FsError> {
+        let base = self.current_path()?;
+        let link = base.join(link_name)?;
+        let target_path = lexical_resolve(&base, target)?;
+        check_file(ctx, Action::FsCreate, &link)?;
+        check_file(ctx, Action::FsOpen, &target_path)?;
+        if force {
+            check_file(ctx, Action::FsDelete, &link)?;
+            let tmp = temp_name();
+            rustix::fs::symlinkat(target, &*self.fd, tmp.as_str())
+                .map_err(|e| FsError::os("symlink", link.as_str(), e))?;
+            if let Err(e) = rustix::fs::renameat(&*self.fd, tmp.as_str(), &*self.fd, link_name) {
+                let _ = rustix::fs::unlinkat(&*self.fd, tmp.as_str(), AtFlags::empty());
+                return Err(FsError::os("rename", link.as_str(), e));
+            }
+            return Ok(());
+        }
+        rustix::fs::symlinkat(target, &*self.fd, link_name)
+            .map_err(|e| FsError::os("symlink", link.as_str(), e))
+    }
+
+    /// Removes a non-directory child (a file or symlink; never followed) by name after
+    /// checking `delete` File.
+    pub fn remove_entry(&self, ctx: &SdkContext, name: &str) -> Result<(), FsError> {
+        let p = self.current_path()?.join(name)?;
+        check_file(ctx, Action::FsDelete, &p)?;
+        rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty())
+            .map_err(|e| FsError::os("unlink", p.as_str(), e))
+    }
+}
