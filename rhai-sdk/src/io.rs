@@ -15,13 +15,15 @@ use std::collections::BTreeMap;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module};
 use rust_sdk::SdkContext;
 use rust_sdk::fs::commands;
+use rust_sdk::fs::listing::{Listing, listing};
 use rust_sdk::fs::{
     CopyFileOptions, DirEntry, DirHandle, DiskUsageOptions, EntryType, FileHandle, FindOptions,
     FsError, OpenDirOptions, OpenFileOptions,
 };
 
-use crate::catalog::FunctionInfo;
+use crate::binding::{Binding, NO_HOST};
 use crate::error::{IO_SOURCE, script_err, to_script_error};
+use rex_auth::Action;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -108,12 +110,36 @@ pub(crate) fn flag(
 }
 
 /// Registers the `CommandFlag` type and the flag modules of the io commands.
-fn register_flag_modules(engine: &mut Engine) {
-    engine.register_type_with_name::<CommandFlag>("CommandFlag");
-    engine.register_fn("to_string", |f: &mut CommandFlag| f.to_string());
-    engine.register_fn("to_debug", |f: &mut CommandFlag| format!("{f:?}"));
-    engine.register_fn("==", |a: CommandFlag, b: CommandFlag| a == b);
-    engine.register_fn("!=", |a: CommandFlag, b: CommandFlag| a != b);
+fn register_flag_modules(b: &mut Binding<'_>) {
+    b.custom_type::<CommandFlag>();
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |f: &mut CommandFlag| f.to_string()
+    );
+    crate::declare!(
+        b,
+        "to_debug",
+        NO_HOST,
+        "The debug text.",
+        |f: &mut CommandFlag| format!("{f:?}")
+    );
+    crate::declare!(
+        b,
+        "==",
+        NO_HOST,
+        "Equality.",
+        |a: CommandFlag, b: CommandFlag| a == b
+    );
+    crate::declare!(
+        b,
+        "!=",
+        NO_HOST,
+        "Inequality.",
+        |a: CommandFlag, b: CommandFlag| a != b
+    );
 
     for (module_name, flags) in VALUE_FLAGS {
         let mut module = Module::new();
@@ -126,24 +152,72 @@ fn register_flag_modules(engine: &mut Engine) {
         }
         match *module_name {
             "tail" => {
-                module.set_native_fn("n", |k: i64| Ok(flag("tail", "n", k, 0)));
-                module.set_native_fn("from", |line: i64| Ok(flag("tail", "from", line, 0)));
-                module.set_native_fn("range", |a: i64, b: i64| Ok(flag("tail", "range", a, b)));
+                crate::declare!(
+                    Binding::into_module(&mut module, "io"),
+                    "n",
+                    NO_HOST,
+                    "The `n` flag.",
+                    |k: i64| flag("tail", "n", k, 0)
+                );
+                crate::declare!(
+                    Binding::into_module(&mut module, "io"),
+                    "from",
+                    NO_HOST,
+                    "The `from` flag.",
+                    |line: i64| flag("tail", "from", line, 0)
+                );
+                crate::declare!(
+                    Binding::into_module(&mut module, "io"),
+                    "range",
+                    NO_HOST,
+                    "The `range` flag.",
+                    |a: i64, b: i64| flag("tail", "range", a, b)
+                );
             }
             "grep" => {
-                module.set_native_fn("max_count", |n: i64| Ok(flag("grep", "max_count", n, 0)));
-                module.set_native_fn("m", |n: i64| Ok(flag("grep", "max_count", n, 0)));
+                crate::declare!(
+                    Binding::into_module(&mut module, "io"),
+                    "max_count",
+                    NO_HOST,
+                    "The `max_count` flag.",
+                    |n: i64| flag("grep", "max_count", n, 0)
+                );
+                crate::declare!(
+                    Binding::into_module(&mut module, "io"),
+                    "m",
+                    NO_HOST,
+                    "The `m` flag.",
+                    |n: i64| flag("grep", "max_count", n, 0)
+                );
             }
             "seq" => {
-                module.set_native_fn("step", |n: i64| Ok(flag("seq", "step", n, 0)));
+                crate::declare!(
+                    Binding::into_module(&mut module, "io"),
+                    "step",
+                    NO_HOST,
+                    "The `step` flag.",
+                    |n: i64| flag("seq", "step", n, 0)
+                );
             }
             "du" => {
-                module.set_native_fn("max_depth", |n: i64| Ok(flag("du", "max_depth", n, 0)));
-                module.set_native_fn("d", |n: i64| Ok(flag("du", "max_depth", n, 0)));
+                crate::declare!(
+                    Binding::into_module(&mut module, "io"),
+                    "max_depth",
+                    NO_HOST,
+                    "The `max_depth` flag.",
+                    |n: i64| flag("du", "max_depth", n, 0)
+                );
+                crate::declare!(
+                    Binding::into_module(&mut module, "io"),
+                    "d",
+                    NO_HOST,
+                    "The `d` flag.",
+                    |n: i64| flag("du", "max_depth", n, 0)
+                );
             }
             _ => {}
         }
-        engine.register_static_module(*module_name, module.into());
+        b.static_module(*module_name, module.into());
     }
 }
 
@@ -188,61 +262,6 @@ impl Flags {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Path helpers (no host access: everything goes through rust-sdk handles)
-
-/// Splits an absolute path into (parent, name).
-pub(crate) fn split_path(path: &str) -> RResult<(String, String)> {
-    let invalid = |reason: &str| {
-        script_err(
-            IO_SOURCE,
-            "InvalidPath",
-            format!("invalid path `{path}`: {reason}"),
-        )
-    };
-    if !path.starts_with('/') {
-        return Err(invalid("paths must be absolute"));
-    }
-    let trimmed = path.trim_end_matches('/');
-    match trimmed.rsplit_once('/') {
-        Some((_, "")) | None => Err(invalid("the path names no entry")),
-        Some(("", name)) => Ok(("/".to_string(), name.to_string())),
-        Some((dir, name)) => Ok((dir.to_string(), name.to_string())),
-    }
-}
-
-fn open_dir(ctx: &SdkContext, path: &str, follow: bool) -> RResult<DirHandle> {
-    DirHandle::open(
-        ctx,
-        path,
-        OpenDirOptions {
-            follow_symlinks: follow,
-            ..Default::default()
-        },
-    )
-    .map_err(to_script_error)
-}
-
-fn open_parent(ctx: &SdkContext, path: &str, follow: bool) -> RResult<(DirHandle, String)> {
-    let (dir, name) = split_path(path)?;
-    Ok((open_dir(ctx, &dir, follow)?, name))
-}
-
-pub(crate) fn open_file(
-    ctx: &SdkContext,
-    path: &str,
-    opts: OpenFileOptions,
-) -> RResult<FileHandle> {
-    let (dir, name) = open_parent(ctx, path, true)?;
-    dir.open_file(ctx, &name, opts).map_err(to_script_error)
-}
-
-fn read_text(ctx: &SdkContext, path: &str) -> RResult<String> {
-    open_file(ctx, path, OpenFileOptions::read())?
-        .read(ctx)
-        .map_err(to_script_error)
-}
-
 fn invalid_args(message: impl Into<String>) -> Box<EvalAltResult> {
     script_err(IO_SOURCE, "InvalidArguments", message)
 }
@@ -263,94 +282,47 @@ fn cat(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<String> {
     commands::cat(ctx, path, flags.has("number")).map_err(to_script_error)
 }
 
-/// REX's `ls` on a symlink path: a one-entry map with the link itself (`open` File on it).
-fn ls_link(ctx: &SdkContext, path: &str) -> Option<Map> {
-    let (parent, name) = split_path(path).ok()?;
-    let dir = DirHandle::open(
-        ctx,
-        &parent,
-        OpenDirOptions {
-            follow_symlinks: true,
-            ..Default::default()
-        },
-    )
-    .ok()?;
-    let entry = dir.symlink_entry(ctx, &name).ok()??;
-    let mut out = Map::new();
-    out.insert(name.into(), Dynamic::from(entry));
-    Some(out)
-}
-
 fn ls(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
     let flags = Flags::parse("ls", flags)?;
-    // Only a path whose resolution involved a symlink (or failed) is probed as a link, so a
-    // plain directory costs no extra check.
-    let dir = match open_dir(ctx, path, true) {
-        Ok(d) => d,
-        Err(e) => return ls_link(ctx, path).ok_or(e),
+    let opts = commands::LsOptions {
+        all: flags.has("all"),
+        long: flags.has("long"),
+        recursive: flags.has("recursive"),
     };
-    if rex_auth::ResourcePath::new(path).ok().as_ref() != Some(dir.path())
-        && let Some(m) = ls_link(ctx, path)
-    {
-        return Ok(m);
-    }
-    let all = flags.has("all");
     let mut out = Map::new();
-    if flags.has("long") {
-        // REX ignored `long`; here each entry carries its metadata (`stat` per entry).
-        let entries = commands::ls(
-            ctx,
-            path,
-            commands::LsOptions {
-                all,
-                long: true,
-                recursive: flags.has("recursive"),
-            },
-        )
-        .map_err(to_script_error)?;
-        for (name, e) in entries {
-            let mut m = Map::new();
-            m.insert("name".into(), name.clone().into());
-            m.insert("type".into(), e.entry_type.name().into());
-            m.insert("inode".into(), int(e.inode).into());
-            m.insert(
-                "metadata".into(),
-                e.metadata
-                    .as_ref()
-                    .map_or(Dynamic::UNIT, |md| crate::handles::metadata_map(md).into()),
-            );
-            out.insert(name.into(), m.into());
+    match listing(ctx, path, opts).map_err(to_script_error)? {
+        Listing::Link(name, entry) => {
+            out.insert(name.into(), Dynamic::from(entry));
         }
-        return Ok(out);
-    }
-    if flags.has("recursive") {
-        let found = dir
-            .find(
-                ctx,
-                &FindOptions {
-                    ..Default::default()
-                },
-            )
-            .map_err(to_script_error)?;
-        for e in found {
-            let relative = e.path.get(dir.path().as_str().len()..).unwrap_or_default();
-            if !all && relative.split('/').any(|c| c.starts_with('.')) {
-                continue;
+        Listing::Entries(entries) => {
+            for (name, entry) in entries {
+                out.insert(name.into(), Dynamic::from(entry));
             }
-            let mut m = Map::new();
-            m.insert("name".into(), e.name.clone().into());
-            m.insert("path".into(), e.path.clone().into());
-            m.insert("type".into(), e.entry_type.name().into());
-            out.insert(e.path.into(), m.into());
         }
-        return Ok(out);
-    }
-    let entries = dir.list_entries(ctx).map_err(to_script_error)?;
-    for (name, entry) in entries {
-        if !all && name.starts_with('.') {
-            continue;
+        Listing::Long(entries) => {
+            for (name, e) in entries {
+                let mut m = Map::new();
+                m.insert("name".into(), name.clone().into());
+                m.insert("type".into(), e.entry_type.name().into());
+                m.insert("inode".into(), int(e.inode).into());
+                m.insert(
+                    "metadata".into(),
+                    e.metadata
+                        .as_ref()
+                        .map_or(Dynamic::UNIT, |md| crate::handles::metadata_map(md).into()),
+                );
+                out.insert(name.into(), m.into());
+            }
         }
-        out.insert(name.into(), Dynamic::from(entry));
+        Listing::Found(found) => {
+            for e in found {
+                let mut m = Map::new();
+                m.insert("name".into(), e.name.clone().into());
+                m.insert("path".into(), e.path.clone().into());
+                m.insert("type".into(), e.entry_type.name().into());
+                out.insert(e.path.into(), m.into());
+            }
+        }
     }
     Ok(out)
 }
@@ -390,9 +362,6 @@ fn tail(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Array> {
     } else {
         commands::TailMode::Last(10)
     };
-    if mode == commands::TailMode::Last(0) {
-        return Ok(Array::new());
-    }
     commands::tail(ctx, path, mode)
         .map(to_array)
         .map_err(to_script_error)
@@ -430,37 +399,33 @@ fn rm(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<()> {
     }
 }
 
-/// `seq(a, b)`: inclusive range with an optional `seq::step(n)`, at most [`MAX_SEQ_LEN`]
-/// items.
-pub fn seq_values(a: i64, b: i64, step: Option<i64>) -> Result<Vec<i64>, String> {
-    let step = step.unwrap_or(if b >= a { 1 } else { -1 });
-    if step == 0 {
-        return Err("seq::step must not be 0".into());
+/// The error of a command whose arguments are wrong: the SDK's message as is.
+fn command_error(e: FsError) -> Box<EvalAltResult> {
+    match e {
+        FsError::InvalidArguments(m) => invalid_args(m),
+        e => to_script_error(e),
     }
-    let (a128, b128, s128) = (i128::from(a), i128::from(b), i128::from(step));
-    if (b128 - a128).signum() * s128.signum() < 0 {
-        return Ok(Vec::new());
-    }
-    let len = (b128 - a128) / s128 + 1;
-    if len > i128::from(MAX_SEQ_LEN) {
-        return Err(format!(
-            "seq would produce {len} values, more than the limit of {MAX_SEQ_LEN}"
-        ));
-    }
-    let len = usize::try_from(len).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(len);
-    let mut v = a128;
-    for _ in 0..len {
-        out.push(i64::try_from(v).map_err(|e| e.to_string())?);
-        v += s128;
-    }
-    Ok(out)
 }
 
+/// The 1-based field number of the `awk_*` commands.
+fn field_number(n: i64) -> RResult<usize> {
+    usize::try_from(n)
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| invalid_args("field numbers start at 1"))
+}
+
+/// `seq(a, b)`: inclusive range with an optional `seq::step(n)`, at most [`MAX_SEQ_LEN`]
+/// items.
 fn seq(flags: &Array, a: i64, b: i64) -> RResult<Array> {
     let flags = Flags::parse("seq", flags)?;
-    let values = seq_values(a, b, flags.get("step").map(|f| f.value)).map_err(invalid_args)?;
-    Ok(to_array(values))
+    let step = flags
+        .get("step")
+        .map_or(if b >= a { 1 } else { -1 }, |f| f.value);
+    let max = usize::try_from(MAX_SEQ_LEN).unwrap_or(usize::MAX);
+    commands::seq(a, b, step, max)
+        .map(to_array)
+        .map_err(command_error)
 }
 
 fn find_files(ctx: &SdkContext, flags: &Array, glob: &str, dir: &str) -> RResult<Array> {
@@ -470,38 +435,16 @@ fn find_files(ctx: &SdkContext, flags: &Array, glob: &str, dir: &str) -> RResult
         .map_err(to_script_error)
 }
 
-fn fields<'a>(line: &'a str, delim: &str) -> Vec<&'a str> {
-    if delim.is_empty() || delim == " " {
-        line.split_whitespace().collect()
-    } else {
-        line.split(delim).collect()
-    }
-}
-
-fn field<'a>(line: &'a str, n: i64, delim: &str) -> Option<&'a str> {
-    let idx = usize::try_from(n).ok()?.checked_sub(1)?;
-    fields(line, delim).get(idx).copied()
-}
-
 fn awk_field(ctx: &SdkContext, n: i64, delim: &str, path: &str) -> RResult<Array> {
-    if n < 1 {
-        return Err(invalid_args("field numbers start at 1"));
-    }
-    let text = read_text(ctx, path)?;
-    Ok(to_array(
-        text.lines()
-            .filter_map(|l| field(l, n, delim))
-            .map(str::to_string),
-    ))
+    commands::awk_field(ctx, field_number(n)?, delim, path)
+        .map(to_array)
+        .map_err(to_script_error)
 }
 
 fn awk_filter(ctx: &SdkContext, substr: &str, path: &str) -> RResult<Array> {
-    let text = read_text(ctx, path)?;
-    Ok(to_array(
-        text.lines()
-            .filter(|l| l.contains(substr))
-            .map(str::to_string),
-    ))
+    commands::awk_filter(ctx, substr, path)
+        .map(to_array)
+        .map_err(to_script_error)
 }
 
 fn awk_filter_field(
@@ -511,64 +454,33 @@ fn awk_filter_field(
     substr: &str,
     path: &str,
 ) -> RResult<Array> {
-    if n < 1 {
-        return Err(invalid_args("field numbers start at 1"));
-    }
-    let text = read_text(ctx, path)?;
-    Ok(to_array(
-        text.lines()
-            .filter(|l| field(l, n, delim).is_some_and(|f| f.contains(substr)))
-            .map(str::to_string),
-    ))
+    commands::awk_filter_field(ctx, field_number(n)?, delim, substr, path)
+        .map(to_array)
+        .map_err(to_script_error)
 }
 
 fn awk_sum(ctx: &SdkContext, n: i64, delim: &str, path: &str) -> RResult<f64> {
-    if n < 1 {
-        return Err(invalid_args("field numbers start at 1"));
-    }
-    let text = read_text(ctx, path)?;
-    Ok(text
-        .lines()
-        .filter_map(|l| field(l, n, delim))
-        .filter_map(|f| f.trim().parse::<f64>().ok())
-        .sum())
+    commands::awk_sum(ctx, field_number(n)?, delim, path).map_err(to_script_error)
 }
 
 fn awk_count_unique(ctx: &SdkContext, n: i64, delim: &str, path: &str) -> RResult<Map> {
-    if n < 1 {
-        return Err(invalid_args("field numbers start at 1"));
-    }
-    let text = read_text(ctx, path)?;
-    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-    for f in text.lines().filter_map(|l| field(l, n, delim)) {
-        let c = counts.entry(f.to_string()).or_insert(0);
-        *c = c.saturating_add(1);
-    }
+    let counts =
+        commands::awk_count_unique(ctx, field_number(n)?, delim, path).map_err(to_script_error)?;
     Ok(counts
         .into_iter()
-        .map(|(k, v)| (k.into(), Dynamic::from(v)))
+        .map(|(k, v)| (k.into(), Dynamic::from(int(v))))
         .collect())
 }
 
 fn awk_filter_range(ctx: &SdkContext, start: i64, end: i64, path: &str) -> RResult<Array> {
-    if start < 1 || end < start {
-        return Err(invalid_args("awk_filter_range needs 1 <= start <= end"));
-    }
-    let lines = open_file(ctx, path, OpenFileOptions::read())?
-        .read_lines(
-            ctx,
-            Some(start),
-            Some(end.saturating_sub(start).saturating_add(1)),
-        )
-        .map_err(to_script_error)?;
-    Ok(to_array(lines))
+    commands::awk_filter_range(ctx, start, end, path)
+        .map(to_array)
+        .map_err(command_error)
 }
 
 fn wc(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
     let flags = Flags::parse("wc", flags)?;
-    let counts = open_file(ctx, path, OpenFileOptions::read())?
-        .counts(ctx)
-        .map_err(to_script_error)?;
+    let counts = commands::wc(ctx, path).map_err(to_script_error)?;
     let none = flags.0.is_empty();
     let mut out = Map::new();
     if none || flags.has("lines") {
@@ -604,25 +516,24 @@ fn mkdir(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<()> {
 
 fn du(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
     let flags = Flags::parse("du", flags)?;
-    let dir = open_dir(ctx, path, false)?;
     let max_depth = match flags.get("max_depth") {
         Some(f) => {
             Some(usize::try_from(f.value).map_err(|_| invalid_args("du::max_depth must be >= 0"))?)
         }
         None => None,
     };
-    let result = dir
-        .disk_usage(
-            ctx,
-            DiskUsageOptions {
-                summarize: flags.has("summarize"),
-                all_files: flags.has("all_files"),
-                apparent_size: flags.has("apparent_size"),
-                max_depth,
-                ..Default::default()
-            },
-        )
-        .map_err(to_script_error)?;
+    let result = commands::du(
+        ctx,
+        path,
+        DiskUsageOptions {
+            summarize: flags.has("summarize"),
+            all_files: flags.has("all_files"),
+            apparent_size: flags.has("apparent_size"),
+            max_depth,
+            ..Default::default()
+        },
+    )
+    .map_err(to_script_error)?;
     let entries: Array = result
         .entries
         .into_iter()
@@ -666,22 +577,54 @@ fn entry_type_name(t: EntryType) -> String {
     t.name().to_string()
 }
 
-fn register_dir_entry(engine: &mut Engine) {
-    engine.register_type_with_name::<DirEntry>("DirEntry");
-    engine.register_get("name", |e: &mut DirEntry| e.name.clone());
-    engine.register_get("inode", |e: &mut DirEntry| int(e.inode));
-    engine.register_fn("type", |e: &mut DirEntry| entry_type_name(e.entry_type));
-    engine.register_fn("to_map", |e: &mut DirEntry| {
-        let mut m = Map::new();
-        m.insert("name".into(), e.name.clone().into());
-        m.insert("inode".into(), int(e.inode).into());
-        m.insert("type".into(), entry_type_name(e.entry_type).into());
-        m
-    });
-    engine.register_fn("to_string", |e: &mut DirEntry| e.name.clone());
-    engine.register_fn("to_debug", |e: &mut DirEntry| {
-        format!("DirEntry({}, {})", e.name, e.entry_type.name())
-    });
+fn register_dir_entry(b: &mut Binding<'_>) {
+    b.custom_type::<DirEntry>();
+    b.getter(
+        "name",
+        NO_HOST,
+        "The `name` property.",
+        |e: &mut DirEntry| e.name.clone(),
+    );
+    b.getter(
+        "inode",
+        NO_HOST,
+        "The `inode` property.",
+        |e: &mut DirEntry| int(e.inode),
+    );
+    crate::declare!(
+        b,
+        "type",
+        NO_HOST,
+        "`DirEntry.type`.",
+        |e: &mut DirEntry| entry_type_name(e.entry_type)
+    );
+    crate::declare!(
+        b,
+        "to_map",
+        NO_HOST,
+        "The value as a map.",
+        |e: &mut DirEntry| {
+            let mut m = Map::new();
+            m.insert("name".into(), e.name.clone().into());
+            m.insert("inode".into(), int(e.inode).into());
+            m.insert("type".into(), entry_type_name(e.entry_type).into());
+            m
+        }
+    );
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |e: &mut DirEntry| e.name.clone()
+    );
+    crate::declare!(
+        b,
+        "to_debug",
+        NO_HOST,
+        "The debug text.",
+        |e: &mut DirEntry| { format!("DirEntry({}, {})", e.name, e.entry_type.name()) }
+    );
     let mut types = Module::new();
     for t in [
         EntryType::File,
@@ -695,114 +638,116 @@ fn register_dir_entry(engine: &mut Engine) {
     ] {
         types.set_var(t.name(), t.name().to_string());
     }
-    engine.register_static_module("EntryType", types.into());
+    b.static_module("EntryType", types.into());
 }
 
 /// Registers the io module (commands, flag modules, `DirEntry`, `EntryType`).
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
-    register_flag_modules(engine);
-    register_dir_entry(engine);
-    crate::handles::register(engine, sdk);
-    crate::exec::register(engine, sdk);
+    let mut b = Binding::new(engine, "io");
+    let b = &mut b;
+    register_flag_modules(b);
+    register_dir_entry(b);
+    crate::handles::register(b, sdk);
+    crate::exec::register(b, sdk);
     let none = Array::new;
 
-    macro_rules! reg {
-        ($name:literal, |$c:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {{
-            let $c = sdk.clone();
-            engine.register_fn($name, move |$($arg: $ty),*| $body);
-        }};
-    }
-
-    reg!("cat", |c, path: &str| cat(&c, &none(), path));
-    reg!("cat", |c, flags: Array, path: &str| cat(&c, &flags, path));
-    reg!("ls", |c, path: &str| ls(&c, &none(), path));
-    reg!("ls", |c, flags: Array, path: &str| ls(&c, &flags, path));
-    reg!("grep", |c, pat: &str, path: &str| grep(
+    crate::declare!(b, "cat", &[Action::FsOpen, Action::FsRead], "`cat`.", sdk => |c, path: &str| cat(&c, &none(), path));
+    crate::declare!(b, "cat", &[Action::FsOpen, Action::FsRead], "`cat`.", sdk => |c, flags: Array, path: &str| cat(&c, &flags, path));
+    crate::declare!(b, "ls", &[Action::FsOpen, Action::FsRead], "`ls`.", sdk => |c, path: &str| ls(&c, &none(), path));
+    crate::declare!(b, "ls", &[Action::FsOpen, Action::FsRead], "`ls`.", sdk => |c, flags: Array, path: &str| ls(&c, &flags, path));
+    crate::declare!(b, "grep", &[Action::FsOpen, Action::FsRead], "`grep`.", sdk => |c, pat: &str, path: &str| grep(
         &c,
         &none(),
         pat,
         path
     ));
-    reg!("grep", |c, flags: Array, pat: &str, path: &str| grep(
+    crate::declare!(b, "grep", &[Action::FsOpen, Action::FsRead], "`grep`.", sdk => |c, flags: Array, pat: &str, path: &str| grep(
         &c, &flags, pat, path
     ));
-    reg!("tail", |c, path: &str| tail(&c, &none(), path));
-    reg!("tail", |c, flags: Array, path: &str| tail(&c, &flags, path));
-    reg!("sed", |c, pat: &str, rep: &str, path: &str| sed(
+    crate::declare!(b, "tail", &[Action::FsOpen, Action::FsRead], "`tail`.", sdk => |c, path: &str| tail(&c, &none(), path));
+    crate::declare!(b, "tail", &[Action::FsOpen, Action::FsRead], "`tail`.", sdk => |c, flags: Array, path: &str| tail(&c, &flags, path));
+    crate::declare!(b, "sed", &[Action::FsOpen, Action::FsRead, Action::FsWrite], "`sed`.", sdk => |c, pat: &str, rep: &str, path: &str| sed(
         &c,
         &none(),
         pat,
         rep,
         path
     ));
-    reg!("sed", |c,
-                 flags: Array,
-                 pat: &str,
-                 rep: &str,
-                 path: &str| sed(
+    crate::declare!(b, "sed", &[Action::FsOpen, Action::FsRead, Action::FsWrite], "`sed`.", sdk => |c, flags: Array, pat: &str, rep: &str, path: &str| sed(
         &c, &flags, pat, rep, path
     ));
-    reg!("rm", |c, path: &str| rm(&c, &none(), path));
-    reg!("rm", |c, flags: Array, path: &str| rm(&c, &flags, path));
-    engine.register_fn("seq", move |a: i64, b: i64| seq(&none(), a, b));
-    engine.register_fn("seq", move |flags: Array, a: i64, b: i64| seq(&flags, a, b));
-    reg!("find_files", |c, glob: &str, dir: &str| find_files(
+    crate::declare!(b, "rm", &[Action::FsOpen, Action::FsDelete], "`rm`.", sdk => |c, path: &str| rm(&c, &none(), path));
+    crate::declare!(b, "rm", &[Action::FsOpen, Action::FsDelete], "`rm`.", sdk => |c, flags: Array, path: &str| rm(&c, &flags, path));
+    crate::declare!(b, "seq", NO_HOST, "`seq`.", |a: i64, b: i64| seq(
+        &none(),
+        a,
+        b
+    ));
+    crate::declare!(
+        b,
+        "seq",
+        NO_HOST,
+        "`seq`.",
+        |flags: Array, a: i64, b: i64| seq(&flags, a, b)
+    );
+    crate::declare!(b, "find_files", &[Action::FsOpen, Action::FsRead], "`find_files`.", sdk => |c, glob: &str, dir: &str| find_files(
         &c,
         &none(),
         glob,
         dir
     ));
-    reg!("find_files", |c, flags: Array, glob: &str, dir: &str| {
+    crate::declare!(b, "find_files", &[Action::FsOpen, Action::FsRead], "`find_files`.", sdk => |c, flags: Array, glob: &str, dir: &str| {
         find_files(&c, &flags, glob, dir)
     });
-    engine.register_fn("awk_split", |text: &str, delim: &str| {
-        to_array(fields(text, delim).into_iter().map(str::to_string))
-    });
-    reg!("awk_field", |c, n: i64, delim: &str, path: &str| awk_field(
+    crate::declare!(
+        b,
+        "awk_split",
+        NO_HOST,
+        "`awk_split`.",
+        |text: &str, delim: &str| to_array(commands::awk_split(text, delim))
+    );
+    crate::declare!(b, "awk_field", &[Action::FsOpen, Action::FsRead], "`awk_field`.", sdk => |c, n: i64, delim: &str, path: &str| awk_field(
         &c, n, delim, path
     ));
-    reg!("awk_filter", |c, substr: &str, path: &str| awk_filter(
+    crate::declare!(b, "awk_filter", &[Action::FsOpen, Action::FsRead], "`awk_filter`.", sdk => |c, substr: &str, path: &str| awk_filter(
         &c, substr, path
     ));
-    reg!(
-        "awk_filter_field",
-        |c, n: i64, delim: &str, substr: &str, path: &str| {
-            awk_filter_field(&c, n, delim, substr, path)
-        }
-    );
-    reg!("awk_sum", |c, n: i64, delim: &str, path: &str| awk_sum(
+    crate::declare!(b, "awk_filter_field", &[Action::FsOpen, Action::FsRead], "`awk_filter_field`.", sdk => |c, n: i64, delim: &str, substr: &str, path: &str| {
+        awk_filter_field(&c, n, delim, substr, path)
+    });
+    crate::declare!(b, "awk_sum", &[Action::FsOpen, Action::FsRead], "`awk_sum`.", sdk => |c, n: i64, delim: &str, path: &str| awk_sum(
         &c, n, delim, path
     ));
-    reg!("awk_count_unique", |c, n: i64, delim: &str, path: &str| {
+    crate::declare!(b, "awk_count_unique", &[Action::FsOpen, Action::FsRead], "`awk_count_unique`.", sdk => |c, n: i64, delim: &str, path: &str| {
         awk_count_unique(&c, n, delim, path)
     });
-    reg!("awk_filter_range", |c, start: i64, end: i64, path: &str| {
+    crate::declare!(b, "awk_filter_range", &[Action::FsOpen, Action::FsRead], "`awk_filter_range`.", sdk => |c, start: i64, end: i64, path: &str| {
         awk_filter_range(&c, start, end, path)
     });
-    reg!("wc", |c, path: &str| wc(&c, &none(), path));
-    reg!("wc", |c, flags: Array, path: &str| wc(&c, &flags, path));
-    reg!("cp", |c, src: &str, dst: &str| cp(&c, &none(), src, dst));
-    reg!("cp", |c, flags: Array, src: &str, dst: &str| cp(
+    crate::declare!(b, "wc", &[Action::FsOpen, Action::FsRead], "`wc`.", sdk => |c, path: &str| wc(&c, &none(), path));
+    crate::declare!(b, "wc", &[Action::FsOpen, Action::FsRead], "`wc`.", sdk => |c, flags: Array, path: &str| wc(&c, &flags, path));
+    crate::declare!(b, "cp", &[Action::FsOpen, Action::FsCreate, Action::FsRead, Action::FsWrite], "`cp`.", sdk => |c, src: &str, dst: &str| cp(&c, &none(), src, dst));
+    crate::declare!(b, "cp", &[Action::FsOpen, Action::FsCreate, Action::FsRead, Action::FsWrite], "`cp`.", sdk => |c, flags: Array, src: &str, dst: &str| cp(
         &c, &flags, src, dst
     ));
-    reg!("mv", |c, src: &str, dst: &str| mv(&c, &none(), src, dst));
-    reg!("mv", |c, flags: Array, src: &str, dst: &str| mv(
+    crate::declare!(b, "mv", &[Action::FsOpen, Action::FsMove, Action::FsCreate], "`mv`.", sdk => |c, src: &str, dst: &str| mv(&c, &none(), src, dst));
+    crate::declare!(b, "mv", &[Action::FsOpen, Action::FsMove, Action::FsCreate], "`mv`.", sdk => |c, flags: Array, src: &str, dst: &str| mv(
         &c, &flags, src, dst
     ));
-    reg!("mkdir", |c, path: &str| mkdir(&c, &none(), path));
-    reg!("mkdir", |c, flags: Array, path: &str| mkdir(
+    crate::declare!(b, "mkdir", &[Action::FsOpen, Action::FsCreate], "`mkdir`.", sdk => |c, path: &str| mkdir(&c, &none(), path));
+    crate::declare!(b, "mkdir", &[Action::FsOpen, Action::FsCreate], "`mkdir`.", sdk => |c, flags: Array, path: &str| mkdir(
         &c, &flags, path
     ));
-    reg!("du", |c, path: &str| du(&c, &none(), path));
-    reg!("du", |c, flags: Array, path: &str| du(&c, &flags, path));
-    reg!("touch", |c, path: &str| touch(&c, path));
-    reg!("write", |c, path: &str, text: &str| write(
+    crate::declare!(b, "du", &[Action::FsOpen, Action::FsRead, Action::FsStat], "`du`.", sdk => |c, path: &str| du(&c, &none(), path));
+    crate::declare!(b, "du", &[Action::FsOpen, Action::FsRead, Action::FsStat], "`du`.", sdk => |c, flags: Array, path: &str| du(&c, &flags, path));
+    crate::declare!(b, "touch", &[Action::FsOpen, Action::FsCreate, Action::FsWrite], "`touch`.", sdk => |c, path: &str| touch(&c, path));
+    crate::declare!(b, "write", &[Action::FsOpen, Action::FsCreate, Action::FsWrite], "`write`.", sdk => |c, path: &str, text: &str| write(
         &c,
         &none(),
         path,
         text
     ));
-    reg!("write", |c, flags: Array, path: &str, text: &str| write(
+    crate::declare!(b, "write", &[Action::FsOpen, Action::FsCreate, Action::FsWrite], "`write`.", sdk => |c, flags: Array, path: &str, text: &str| write(
         &c, &flags, path, text
     ));
 }
@@ -812,155 +757,7 @@ pub fn fs_error(e: FsError) -> Box<EvalAltResult> {
     to_script_error(e)
 }
 
-const FILE_READ: &[&str] = &["file_system::open", "file_system::read"];
-
-/// The functions of this module, for `--print-functions`.
-pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
-    FunctionInfo::new(
-        "cat",
-        "cat([flags], path: String) -> String",
-        FILE_READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "ls",
-        "ls([flags], path: String) -> Map<String, DirEntry>",
-        &["file_system::open", "file_system::read"],
-        "io",
-    ),
-    FunctionInfo::new(
-        "grep",
-        "grep([flags], pattern: String, path: String) -> Array",
-        FILE_READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "tail",
-        "tail([flags], path: String) -> Array",
-        FILE_READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "sed",
-        "sed([flags], pattern: String, replacement: String, path: String) -> String",
-        &[
-            "file_system::open",
-            "file_system::read",
-            "file_system::write",
-        ],
-        "io",
-    ),
-    FunctionInfo::new(
-        "rm",
-        "rm([flags], path: String)",
-        &["file_system::open", "file_system::delete"],
-        "io",
-    ),
-    FunctionInfo::new("seq", "seq([flags], a: int, b: int) -> Array", &[], "io"),
-    FunctionInfo::new(
-        "find_files",
-        "find_files([flags], glob: String, dir: String) -> Array",
-        &["file_system::open", "file_system::read"],
-        "io",
-    ),
-    FunctionInfo::new(
-        "awk_split",
-        "awk_split(text: String, delim: String) -> Array",
-        &[],
-        "io",
-    ),
-    FunctionInfo::new(
-        "awk_field",
-        "awk_field(n: int, delim: String, path: String) -> Array",
-        FILE_READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "awk_filter",
-        "awk_filter(substr: String, path: String) -> Array",
-        FILE_READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "awk_filter_field",
-        "awk_filter_field(n: int, delim: String, substr: String, path: String) -> Array",
-        FILE_READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "awk_sum",
-        "awk_sum(n: int, delim: String, path: String) -> float",
-        FILE_READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "awk_count_unique",
-        "awk_count_unique(n: int, delim: String, path: String) -> Map",
-        FILE_READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "awk_filter_range",
-        "awk_filter_range(start: int, end: int, path: String) -> Array",
-        FILE_READ,
-        "io",
-    ),
-    FunctionInfo::new("wc", "wc([flags], path: String) -> Map", FILE_READ, "io"),
-    FunctionInfo::new(
-        "cp",
-        "cp([flags], src: String, dst: String)",
-        &[
-            "file_system::open",
-            "file_system::create",
-            "file_system::read",
-            "file_system::write",
-        ],
-        "io",
-    ),
-    FunctionInfo::new(
-        "mv",
-        "mv([flags], src: String, dst: String)",
-        &[
-            "file_system::open",
-            "file_system::move",
-            "file_system::create",
-        ],
-        "io",
-    ),
-    FunctionInfo::new(
-        "mkdir",
-        "mkdir([flags], path: String)",
-        &["file_system::open", "file_system::create"],
-        "io",
-    ),
-    FunctionInfo::new(
-        "du",
-        "du([flags], path: String) -> Map",
-        &[
-            "file_system::open",
-            "file_system::read",
-            "file_system::stat",
-        ],
-        "io",
-    ),
-    FunctionInfo::new(
-        "touch",
-        "touch(path: String)",
-        &[
-            "file_system::open",
-            "file_system::create",
-            "file_system::write",
-        ],
-        "io",
-    ),
-    FunctionInfo::new(
-        "write",
-        "write([flags], path: String, text: String)",
-        &[
-            "file_system::open",
-            "file_system::create",
-            "file_system::write",
-        ],
-        "io",
-    ),
-];
+crate::script_types!(
+    CommandFlag => "CommandFlag",
+    DirEntry => "DirEntry",
+);

@@ -25,7 +25,7 @@
 
 use std::sync::Arc;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, Module, NativeCallContext};
+use rhai::{Array, Dynamic, EvalAltResult, FnPtr, Map, Module, NativeCallContext};
 use rust_sdk::SdkContext;
 use rust_sdk::fs::gzip::{self, GzipInfo};
 use rust_sdk::fs::{
@@ -35,10 +35,11 @@ use rust_sdk::fs::{
     replace_text,
 };
 
-use crate::catalog::FunctionInfo;
+use crate::binding::{Binding, NO_HOST, ScriptType};
 use crate::error::{IO_SOURCE, script_err, to_script_error};
 use crate::handles::{ReadLinesOptions, ScriptFileHandle, int, lines, match_map, ownership_map};
 use crate::utils::DateTime;
+use rex_auth::Action;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -88,14 +89,31 @@ pub struct SizeRange {
     max: Option<u64>,
 }
 
-fn register_sizes(engine: &mut Engine) {
-    engine.register_type_with_name::<SizeUnit>("SizeUnit");
-    engine.register_fn("==", |a: SizeUnit, b: SizeUnit| a == b);
-    engine.register_fn("!=", |a: SizeUnit, b: SizeUnit| a != b);
-    engine.register_fn("to_string", |u: &mut SizeUnit| u.name.to_string());
-    engine.register_fn("to_debug", |u: &mut SizeUnit| {
-        format!("SizeUnit::{}", u.name)
-    });
+fn register_sizes(b: &mut Binding<'_>) {
+    b.custom_type::<SizeUnit>();
+    crate::declare!(b, "==", NO_HOST, "Equality.", |a: SizeUnit, b: SizeUnit| a
+        == b);
+    crate::declare!(
+        b,
+        "!=",
+        NO_HOST,
+        "Inequality.",
+        |a: SizeUnit, b: SizeUnit| a != b
+    );
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |u: &mut SizeUnit| u.name.to_string()
+    );
+    crate::declare!(
+        b,
+        "to_debug",
+        NO_HOST,
+        "The debug text.",
+        |u: &mut SizeUnit| { format!("SizeUnit::{}", u.name) }
+    );
     let mut units = Module::new();
     for (name, factor) in SIZE_UNITS {
         units.set_var(
@@ -106,44 +124,69 @@ fn register_sizes(engine: &mut Engine) {
             },
         );
     }
-    engine.register_static_module("SizeUnit", units.into());
+    b.static_module("SizeUnit", units.into());
 
-    engine.register_type_with_name::<SizeRange>("SizeRange");
-    engine.register_get("min", |r: &mut SizeRange| {
-        r.min.map_or(Dynamic::UNIT, |v| Dynamic::from(int(v)))
-    });
-    engine.register_get("max", |r: &mut SizeRange| {
-        r.max.map_or(Dynamic::UNIT, |v| Dynamic::from(int(v)))
-    });
+    b.custom_type::<SizeRange>();
+    b.getter(
+        "min",
+        NO_HOST,
+        "The `min` property.",
+        |r: &mut SizeRange| r.min.map_or(Dynamic::UNIT, |v| Dynamic::from(int(v))),
+    );
+    b.getter(
+        "max",
+        NO_HOST,
+        "The `max` property.",
+        |r: &mut SizeRange| r.max.map_or(Dynamic::UNIT, |v| Dynamic::from(int(v))),
+    );
     let mut ranges = Module::new();
-    ranges.set_native_fn("min_only", |n: i64, u: SizeUnit| {
-        Ok(SizeRange {
-            min: Some(u.bytes("size", n).map_err(invalid)?),
-            max: None,
-        })
-    });
-    ranges.set_native_fn("max_only", |n: i64, u: SizeUnit| {
-        Ok(SizeRange {
-            min: None,
-            max: Some(u.bytes("size", n).map_err(invalid)?),
-        })
-    });
-    ranges.set_native_fn("between", |a: i64, b: i64, u: SizeUnit| {
-        let (a, b) = (
-            u.bytes("size", a).map_err(invalid)?,
-            u.bytes("size", b).map_err(invalid)?,
-        );
-        if a > b {
-            return Err(invalid(format!(
-                "SizeRange::between needs min <= max ({a} > {b})"
-            )));
+    let mut r = Binding::into_module(&mut ranges, "io");
+    crate::declare!(
+        r,
+        "min_only",
+        NO_HOST,
+        "At least `n` units.",
+        |n: i64, u: SizeUnit| {
+            Ok::<_, Box<EvalAltResult>>(SizeRange {
+                min: Some(u.bytes("size", n).map_err(invalid)?),
+                max: None,
+            })
         }
-        Ok(SizeRange {
-            min: Some(a),
-            max: Some(b),
-        })
-    });
-    engine.register_static_module("SizeRange", ranges.into());
+    );
+    crate::declare!(
+        r,
+        "max_only",
+        NO_HOST,
+        "At most `n` units.",
+        |n: i64, u: SizeUnit| {
+            Ok::<_, Box<EvalAltResult>>(SizeRange {
+                min: None,
+                max: Some(u.bytes("size", n).map_err(invalid)?),
+            })
+        }
+    );
+    crate::declare!(
+        r,
+        "between",
+        NO_HOST,
+        "Between `a` and `b` units (inclusive).",
+        |a: i64, b: i64, u: SizeUnit| {
+            let (a, b) = (
+                u.bytes("size", a).map_err(invalid)?,
+                u.bytes("size", b).map_err(invalid)?,
+            );
+            if a > b {
+                return Err(invalid(format!(
+                    "SizeRange::between needs min <= max ({a} > {b})"
+                )));
+            }
+            Ok::<_, Box<EvalAltResult>>(SizeRange {
+                min: Some(a),
+                max: Some(b),
+            })
+        }
+    );
+    b.static_module("SizeRange", ranges.into());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,14 +290,25 @@ fn depth(what: &str, n: i64) -> RResult<usize> {
 }
 
 /// Registers `T()` and `T.build()` (a validated copy).
-fn builder<T: Clone + Default + Send + Sync + 'static>(
-    engine: &mut Engine,
-    name: &'static str,
+fn builder<T: Clone + Default + Send + Sync + ScriptType + 'static>(
+    b: &mut Binding<'_>,
     build: fn(&T) -> RResult<T>,
 ) {
-    engine.register_type_with_name::<T>(name);
-    engine.register_fn(name, T::default);
-    engine.register_fn("build", move |o: &mut T| build(o));
+    b.custom_type::<T>();
+    b.func(
+        T::NAME,
+        [],
+        NO_HOST,
+        "A new options builder with the defaults.",
+        T::default,
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut T| build(o)
+    );
 }
 
 fn ok_copy<T: Clone>(o: &T) -> RResult<T> {
@@ -263,11 +317,17 @@ fn ok_copy<T: Clone>(o: &T) -> RResult<T> {
 
 macro_rules! set {
     ($engine:ident, $T:ty, $name:literal, |$o:ident, $v:ident : $V:ty| $body:expr) => {
-        $engine.register_fn($name, |$o: &mut $T, $v: $V| -> $T {
-            let mut $o = $o.clone();
-            $body;
-            $o
-        });
+        $engine.func(
+            $name,
+            ["self", stringify!($v)],
+            NO_HOST,
+            concat!("Sets `", $name, "` (returns the updated builder)."),
+            |$o: &mut $T, $v: $V| -> $T {
+                let mut $o = $o.clone();
+                $body;
+                $o
+            },
+        );
     };
 }
 
@@ -373,228 +433,239 @@ fn valid_find(o: &ScriptFindOptions) -> RResult<ScriptFindOptions> {
     Ok(o.clone())
 }
 
-fn register_builders(engine: &mut Engine) {
-    builder::<DeleteFileOptions>(engine, "DeleteFileOptions", ok_copy);
-    set!(engine, DeleteFileOptions, "force", |o, v: bool| o.force = v);
+fn register_builders(b: &mut Binding<'_>) {
+    builder::<DeleteFileOptions>(b, ok_copy);
+    set!(b, DeleteFileOptions, "force", |o, v: bool| o.force = v);
 
-    builder::<ReadPageOptions>(engine, "ReadPageOptions", valid_read_page);
-    set!(engine, ReadPageOptions, "num_lines", |o, n: i64| o
-        .num_lines =
+    builder::<ReadPageOptions>(b, valid_read_page);
+    set!(b, ReadPageOptions, "num_lines", |o, n: i64| o.num_lines =
         Some(n));
 
     // REX: the builder's default keeps the owner; `write(text)` without options does not.
-    engine.register_type_with_name::<WriteOptions>("WriteOptions");
-    engine.register_fn("WriteOptions", || WriteOptions {
-        preserve_ownership: true,
+    b.custom_type::<WriteOptions>();
+    crate::declare!(b, "WriteOptions", NO_HOST, "`WriteOptions`.", || {
+        WriteOptions {
+            preserve_ownership: true,
+        }
     });
-    set!(engine, WriteOptions, "preserve_ownership", |o, v: bool| o
+    set!(b, WriteOptions, "preserve_ownership", |o, v: bool| o
         .preserve_ownership =
         v);
-    engine.register_fn("build", |o: &mut WriteOptions| *o);
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut WriteOptions| *o
+    );
 
-    builder::<ReplacementOptions>(engine, "ReplacementOptions", ok_copy);
-    set!(engine, ReplacementOptions, "is_regex", |o, v: bool| o
-        .is_regex =
+    builder::<ReplacementOptions>(b, ok_copy);
+    set!(b, ReplacementOptions, "is_regex", |o, v: bool| o.is_regex =
         v);
-    set!(engine, ReplacementOptions, "replace_all", |o, v: bool| o
+    set!(b, ReplacementOptions, "replace_all", |o, v: bool| o
         .replace_all =
         v);
 
-    builder::<MoveOptions>(engine, "MoveOptions", ok_copy);
-    set!(engine, MoveOptions, "backup", |o, v: bool| o.backup = v);
-    set!(engine, MoveOptions, "verbose", |o, v: bool| o.verbose = v);
+    builder::<MoveOptions>(b, ok_copy);
+    set!(b, MoveOptions, "backup", |o, v: bool| o.backup = v);
+    set!(b, MoveOptions, "verbose", |o, v: bool| o.verbose = v);
 
-    builder::<SearchGzipOptions>(engine, "SearchGzipOptions", valid_search_gzip);
-    set!(
-        engine,
-        SearchGzipOptions,
-        "exclude_pattern",
-        |o, p: &str| o.exclude_pattern = Some(p.to_string())
-    );
-    set!(
-        engine,
-        SearchGzipOptions,
-        "case_insensitive",
-        |o, v: bool| o.case_insensitive = v
-    );
-    set!(engine, SearchGzipOptions, "max_results", |o, n: i64| o
+    builder::<SearchGzipOptions>(b, valid_search_gzip);
+    set!(b, SearchGzipOptions, "exclude_pattern", |o, p: &str| o
+        .exclude_pattern =
+        Some(p.to_string()));
+    set!(b, SearchGzipOptions, "case_insensitive", |o, v: bool| o
+        .case_insensitive =
+        v);
+    set!(b, SearchGzipOptions, "max_results", |o, n: i64| o
         .max_results =
         n);
 
-    builder::<CompressGzipOptions>(engine, "CompressGzipOptions", valid_compress_gzip);
-    set!(engine, CompressGzipOptions, "level", |o, n: i64| o.level =
-        n);
+    builder::<CompressGzipOptions>(b, valid_compress_gzip);
+    set!(b, CompressGzipOptions, "level", |o, n: i64| o.level = n);
 
-    builder::<ChmodDirOptions>(engine, "ChmodDirOptions", valid_chmod_dir);
-    set!(engine, ChmodDirOptions, "permissions", |o, m: i64| o
+    builder::<ChmodDirOptions>(b, valid_chmod_dir);
+    set!(b, ChmodDirOptions, "permissions", |o, m: i64| o
         .permissions =
         Some(m));
-    set!(engine, ChmodDirOptions, "recursive", |o, v: bool| o
-        .recursive =
+    set!(b, ChmodDirOptions, "recursive", |o, v: bool| o.recursive =
         v);
 
-    builder::<SetOwnershipOptions>(engine, "SetOwnershipOptions", valid_set_ownership);
-    set!(engine, SetOwnershipOptions, "user", |o, u: &str| o.user =
+    builder::<SetOwnershipOptions>(b, valid_set_ownership);
+    set!(b, SetOwnershipOptions, "user", |o, u: &str| o.user =
         Some(u.to_string()));
-    set!(engine, SetOwnershipOptions, "group", |o, g: &str| o.group =
+    set!(b, SetOwnershipOptions, "group", |o, g: &str| o.group =
         Some(g.to_string()));
-    set!(engine, SetOwnershipOptions, "recursive", |o, v: bool| o
+    set!(b, SetOwnershipOptions, "recursive", |o, v: bool| o
         .recursive =
         v);
 
-    builder::<ScriptDiskUsageOptions>(engine, "DiskUsageOptions", valid_disk_usage);
-    set!(engine, ScriptDiskUsageOptions, "summarize", |o, v: bool| {
+    builder::<ScriptDiskUsageOptions>(b, valid_disk_usage);
+    set!(b, ScriptDiskUsageOptions, "summarize", |o, v: bool| {
         o.inner.summarize = v
     });
-    set!(engine, ScriptDiskUsageOptions, "all_files", |o, v: bool| {
+    set!(b, ScriptDiskUsageOptions, "all_files", |o, v: bool| {
         o.inner.all_files = v
     });
     set!(
-        engine,
+        b,
         ScriptDiskUsageOptions,
         "one_file_system",
         |o, v: bool| o.inner.one_file_system = v
     );
     set!(
-        engine,
+        b,
         ScriptDiskUsageOptions,
         "count_hard_links",
         |o, v: bool| o.inner.count_hard_links = v
     );
-    set!(
-        engine,
-        ScriptDiskUsageOptions,
-        "apparent_size",
-        |o, v: bool| o.inner.apparent_size = v
-    );
+    set!(b, ScriptDiskUsageOptions, "apparent_size", |o, v: bool| o
+        .inner
+        .apparent_size =
+        v);
     // Converted here (as `FindOptions.max_depth` is), so options used without `build()`
     // cannot drop the depth.
-    engine.register_fn("max_depth", |o: &mut ScriptDiskUsageOptions, n: i64| {
-        let mut o = *o;
-        o.inner.max_depth = Some(depth("max_depth", n)?);
-        Ok::<_, Box<EvalAltResult>>(o)
-    });
+    crate::declare!(
+        b,
+        "max_depth",
+        NO_HOST,
+        "Sets `max_depth` (returns the updated builder).",
+        |o: &mut ScriptDiskUsageOptions, n: i64| {
+            let mut o = *o;
+            o.inner.max_depth = Some(depth("max_depth", n)?);
+            Ok::<_, Box<EvalAltResult>>(o)
+        }
+    );
     set!(
-        engine,
+        b,
         ScriptDiskUsageOptions,
         "track_largest_subdir",
         |o, v: bool| o.track_largest_subdir = v
     );
 
-    builder::<CreateSymlinkOptions>(engine, "CreateSymlinkOptions", ok_copy);
-    set!(engine, CreateSymlinkOptions, "force", |o, v: bool| o
-        .force =
-        v);
+    builder::<CreateSymlinkOptions>(b, ok_copy);
+    set!(b, CreateSymlinkOptions, "force", |o, v: bool| o.force = v);
 
-    engine.register_type_with_name::<TruncateOptions>("TruncateOptions");
-    engine.register_fn("TruncateOptions", || TruncateOptions {
-        size: None,
-        unit: BYTES,
+    b.custom_type::<TruncateOptions>();
+    crate::declare!(b, "TruncateOptions", NO_HOST, "`TruncateOptions`.", || {
+        TruncateOptions {
+            size: None,
+            unit: BYTES,
+        }
     });
-    set!(engine, TruncateOptions, "size", |o, n: i64| o.size =
+    set!(b, TruncateOptions, "size", |o, n: i64| o.size = Some(n));
+    set!(b, TruncateOptions, "format", |o, u: SizeUnit| o.unit = u);
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut TruncateOptions| { valid_truncate(o).map(|_| *o) }
+    );
+
+    b.custom_type::<FallocateOptions>();
+    crate::declare!(
+        b,
+        "FallocateOptions",
+        NO_HOST,
+        "`FallocateOptions`.",
+        || FallocateOptions {
+            length: None,
+            unit: BYTES,
+        }
+    );
+    set!(b, FallocateOptions, "length", |o, n: i64| o.length =
         Some(n));
-    set!(engine, TruncateOptions, "format", |o, u: SizeUnit| o.unit =
-        u);
-    engine.register_fn("build", |o: &mut TruncateOptions| {
-        valid_truncate(o).map(|_| *o)
-    });
+    set!(b, FallocateOptions, "format", |o, u: SizeUnit| o.unit = u);
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut FallocateOptions| { valid_fallocate(o).map(|_| *o) }
+    );
 
-    engine.register_type_with_name::<FallocateOptions>("FallocateOptions");
-    engine.register_fn("FallocateOptions", || FallocateOptions {
-        length: None,
-        unit: BYTES,
-    });
-    set!(engine, FallocateOptions, "length", |o, n: i64| o.length =
-        Some(n));
-    set!(engine, FallocateOptions, "format", |o, u: SizeUnit| o
-        .unit =
-        u);
-    engine.register_fn("build", |o: &mut FallocateOptions| {
-        valid_fallocate(o).map(|_| *o)
-    });
-
-    builder::<SetXAttrOptions>(engine, "SetXAttrOptions", valid_set_xattr);
-    set!(engine, SetXAttrOptions, "name", |o, v: &str| o.name =
+    builder::<SetXAttrOptions>(b, valid_set_xattr);
+    set!(b, SetXAttrOptions, "name", |o, v: &str| o.name =
         v.to_string());
-    set!(engine, SetXAttrOptions, "selinux_user", |o, v: &str| o
+    set!(b, SetXAttrOptions, "selinux_user", |o, v: &str| o
         .selinux_user =
         Some(v.to_string()));
-    set!(engine, SetXAttrOptions, "selinux_role", |o, v: &str| o
+    set!(b, SetXAttrOptions, "selinux_role", |o, v: &str| o
         .selinux_role =
         Some(v.to_string()));
-    set!(engine, SetXAttrOptions, "selinux_type", |o, v: &str| o
+    set!(b, SetXAttrOptions, "selinux_type", |o, v: &str| o
         .selinux_type =
         Some(v.to_string()));
-    set!(engine, SetXAttrOptions, "selinux_level", |o, v: &str| o
+    set!(b, SetXAttrOptions, "selinux_level", |o, v: &str| o
         .selinux_level =
         Some(v.to_string()));
 
-    builder::<ScriptFindOptions>(engine, "FindOptions", valid_find);
-    set!(engine, ScriptFindOptions, "name", |o, v: &str| o
-        .inner
-        .name =
+    builder::<ScriptFindOptions>(b, valid_find);
+    set!(b, ScriptFindOptions, "name", |o, v: &str| o.inner.name =
         Some(v.to_string()));
-    set!(engine, ScriptFindOptions, "iname", |o, v: &str| o
-        .inner
-        .iname =
+    set!(b, ScriptFindOptions, "iname", |o, v: &str| o.inner.iname =
         Some(v.to_string()));
-    set!(engine, ScriptFindOptions, "regex", |o, v: &str| o
-        .inner
-        .regex =
+    set!(b, ScriptFindOptions, "regex", |o, v: &str| o.inner.regex =
         Some(v.to_string()));
-    set!(engine, ScriptFindOptions, "negate_name", |o, v: bool| o
+    set!(b, ScriptFindOptions, "negate_name", |o, v: bool| o
         .inner
         .negate_name =
         v);
+    set!(b, ScriptFindOptions, "size_range", |o, r: SizeRange| {
+        o.inner.min_size = r.min;
+        o.inner.max_size = r.max;
+    });
+    set!(b, ScriptFindOptions, "follow_symlinks", |o, v: bool| o
+        .inner
+        .follow_symlinks =
+        v);
     set!(
-        engine,
-        ScriptFindOptions,
-        "size_range",
-        |o, r: SizeRange| {
-            o.inner.min_size = r.min;
-            o.inner.max_size = r.max;
-        }
-    );
-    set!(
-        engine,
-        ScriptFindOptions,
-        "follow_symlinks",
-        |o, v: bool| o.inner.follow_symlinks = v
-    );
-    set!(
-        engine,
+        b,
         ScriptFindOptions,
         "min_modification_time",
         |o, d: DateTime| o.inner.min_mtime_nanos = Some(nanos_of(&d))
     );
     set!(
-        engine,
+        b,
         ScriptFindOptions,
         "max_modification_time",
         |o, d: DateTime| o.inner.max_mtime_nanos = Some(nanos_of(&d))
     );
     set!(
-        engine,
+        b,
         ScriptFindOptions,
         "min_creation_time",
         |o, d: DateTime| o.inner.min_btime_nanos = Some(nanos_of(&d))
     );
     set!(
-        engine,
+        b,
         ScriptFindOptions,
         "max_creation_time",
         |o, d: DateTime| o.inner.max_btime_nanos = Some(nanos_of(&d))
     );
-    engine.register_fn("min_depth", |o: &mut ScriptFindOptions, n: i64| {
-        let mut o = o.clone();
-        o.inner.min_depth = depth("min_depth", n)?;
-        Ok::<_, Box<EvalAltResult>>(o)
-    });
-    engine.register_fn("max_depth", |o: &mut ScriptFindOptions, n: i64| {
-        let mut o = o.clone();
-        o.inner.max_depth = Some(depth("max_depth", n)?);
-        Ok::<_, Box<EvalAltResult>>(o)
-    });
+    crate::declare!(
+        b,
+        "min_depth",
+        NO_HOST,
+        "Sets `min_depth` (returns the updated builder).",
+        |o: &mut ScriptFindOptions, n: i64| {
+            let mut o = o.clone();
+            o.inner.min_depth = depth("min_depth", n)?;
+            Ok::<_, Box<EvalAltResult>>(o)
+        }
+    );
+    crate::declare!(
+        b,
+        "max_depth",
+        NO_HOST,
+        "Sets `max_depth` (returns the updated builder).",
+        |o: &mut ScriptFindOptions, n: i64| {
+            let mut o = o.clone();
+            o.inner.max_depth = Some(depth("max_depth", n)?);
+            Ok::<_, Box<EvalAltResult>>(o)
+        }
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -636,87 +707,182 @@ pub struct ScriptDiskUsageResult {
 #[derive(Debug, Clone)]
 pub struct ScriptSymlinkHandle(Arc<SymlinkHandle>);
 
-fn register_values(engine: &mut Engine) {
-    engine.register_type_with_name::<Ownership>("Ownership");
-    engine.register_get("user", |o: &mut Ownership| o.user.clone());
-    engine.register_get("group", |o: &mut Ownership| o.group.clone());
-    engine.register_fn("to_map", |o: &mut Ownership| ownership_map(o));
-    engine.register_fn("to_string", |o: &mut Ownership| {
-        format!("{}:{}", o.user, o.group)
-    });
+fn register_values(b: &mut Binding<'_>) {
+    b.custom_type::<Ownership>();
+    b.getter(
+        "user",
+        NO_HOST,
+        "The `user` property.",
+        |o: &mut Ownership| o.user.clone(),
+    );
+    b.getter(
+        "group",
+        NO_HOST,
+        "The `group` property.",
+        |o: &mut Ownership| o.group.clone(),
+    );
+    crate::declare!(
+        b,
+        "to_map",
+        NO_HOST,
+        "The value as a map.",
+        |o: &mut Ownership| ownership_map(o)
+    );
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |o: &mut Ownership| { format!("{}:{}", o.user, o.group) }
+    );
 
-    engine.register_type_with_name::<DiskUsageEntry>("DiskUsageEntry");
-    engine.register_get("path", |e: &mut DiskUsageEntry| e.path.clone());
-    engine.register_get("size_bytes", |e: &mut DiskUsageEntry| int(e.size_bytes));
-    engine.register_get("inode_count", |e: &mut DiskUsageEntry| int(e.inode_count));
-    engine.register_fn("to_map", |e: &mut DiskUsageEntry| du_entry_map(e));
+    b.custom_type::<DiskUsageEntry>();
+    b.getter(
+        "path",
+        NO_HOST,
+        "The `path` property.",
+        |e: &mut DiskUsageEntry| e.path.clone(),
+    );
+    b.getter(
+        "size_bytes",
+        NO_HOST,
+        "The `size_bytes` property.",
+        |e: &mut DiskUsageEntry| int(e.size_bytes),
+    );
+    b.getter(
+        "inode_count",
+        NO_HOST,
+        "The `inode_count` property.",
+        |e: &mut DiskUsageEntry| int(e.inode_count),
+    );
+    crate::declare!(
+        b,
+        "to_map",
+        NO_HOST,
+        "The value as a map.",
+        |e: &mut DiskUsageEntry| du_entry_map(e)
+    );
 
-    engine.register_type_with_name::<ScriptDiskUsageResult>("DiskUsageResult");
-    engine.register_get("entries", |r: &mut ScriptDiskUsageResult| {
-        r.entries
-            .iter()
-            .cloned()
-            .map(Dynamic::from)
-            .collect::<Array>()
-    });
-    engine.register_get("largest_subdir_handle", |r: &mut ScriptDiskUsageResult| {
-        r.largest_subdir_handle
-            .clone()
-            .map_or(Dynamic::UNIT, Dynamic::from)
-    });
-    engine.register_get("total_size_bytes", |r: &mut ScriptDiskUsageResult| {
-        int(r.total_size_bytes)
-    });
-    engine.register_get("total_inode_count", |r: &mut ScriptDiskUsageResult| {
-        int(r.total_inode_count)
-    });
-    engine.register_fn("to_map", |r: &mut ScriptDiskUsageResult| {
-        let mut m = Map::new();
-        m.insert(
-            "entries".into(),
+    b.custom_type::<ScriptDiskUsageResult>();
+    b.getter(
+        "entries",
+        NO_HOST,
+        "The `entries` property.",
+        |r: &mut ScriptDiskUsageResult| {
             r.entries
                 .iter()
-                .map(|e| Dynamic::from_map(du_entry_map(e)))
+                .cloned()
+                .map(Dynamic::from)
                 .collect::<Array>()
-                .into(),
-        );
-        m.insert(
-            "largest_subdir".into(),
+        },
+    );
+    b.getter(
+        "largest_subdir_handle",
+        NO_HOST,
+        "The `largest_subdir_handle` property.",
+        |r: &mut ScriptDiskUsageResult| {
             r.largest_subdir_handle
-                .as_ref()
-                .map_or(Dynamic::UNIT, |d| d.path().as_str().to_string().into()),
-        );
-        m.insert("total_size_bytes".into(), int(r.total_size_bytes).into());
-        m.insert("total_inode_count".into(), int(r.total_inode_count).into());
-        m
-    });
+                .clone()
+                .map_or(Dynamic::UNIT, Dynamic::from)
+        },
+    );
+    b.getter(
+        "total_size_bytes",
+        NO_HOST,
+        "The `total_size_bytes` property.",
+        |r: &mut ScriptDiskUsageResult| int(r.total_size_bytes),
+    );
+    b.getter(
+        "total_inode_count",
+        NO_HOST,
+        "The `total_inode_count` property.",
+        |r: &mut ScriptDiskUsageResult| int(r.total_inode_count),
+    );
+    crate::declare!(
+        b,
+        "to_map",
+        NO_HOST,
+        "The value as a map.",
+        |r: &mut ScriptDiskUsageResult| {
+            let mut m = Map::new();
+            m.insert(
+                "entries".into(),
+                r.entries
+                    .iter()
+                    .map(|e| Dynamic::from_map(du_entry_map(e)))
+                    .collect::<Array>()
+                    .into(),
+            );
+            m.insert(
+                "largest_subdir".into(),
+                r.largest_subdir_handle
+                    .as_ref()
+                    .map_or(Dynamic::UNIT, |d| d.path().as_str().to_string().into()),
+            );
+            m.insert("total_size_bytes".into(), int(r.total_size_bytes).into());
+            m.insert("total_inode_count".into(), int(r.total_inode_count).into());
+            m
+        }
+    );
 
-    engine.register_type_with_name::<GzipInfo>("GzipInfo");
-    engine.register_get("compressed_size_bytes", |g: &mut GzipInfo| {
-        int(g.compressed_size_bytes)
-    });
-    engine.register_get("uncompressed_size_bytes", |g: &mut GzipInfo| {
-        int(g.uncompressed_size_bytes)
-    });
-    engine.register_get("compression_ratio", |g: &mut GzipInfo| g.compression_ratio);
-    engine.register_fn("to_map", |g: &mut GzipInfo| gzip_info_map(g));
+    b.custom_type::<GzipInfo>();
+    b.getter(
+        "compressed_size_bytes",
+        NO_HOST,
+        "The `compressed_size_bytes` property.",
+        |g: &mut GzipInfo| int(g.compressed_size_bytes),
+    );
+    b.getter(
+        "uncompressed_size_bytes",
+        NO_HOST,
+        "The `uncompressed_size_bytes` property.",
+        |g: &mut GzipInfo| int(g.uncompressed_size_bytes),
+    );
+    b.getter(
+        "compression_ratio",
+        NO_HOST,
+        "The `compression_ratio` property.",
+        |g: &mut GzipInfo| g.compression_ratio,
+    );
+    crate::declare!(
+        b,
+        "to_map",
+        NO_HOST,
+        "The value as a map.",
+        |g: &mut GzipInfo| gzip_info_map(g)
+    );
 
-    engine.register_type_with_name::<ScriptSymlinkHandle>("SymlinkHandle");
-    engine.register_fn("to_string", |h: &mut ScriptSymlinkHandle| {
-        h.0.path().as_str().to_string()
-    });
+    b.custom_type::<ScriptSymlinkHandle>();
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |h: &mut ScriptSymlinkHandle| { h.0.path().as_str().to_string() }
+    );
 
     // Metadata additions.
-    engine.register_fn("symlink_target", |m: &mut Metadata| {
-        m.symlink_target
-            .clone()
-            .map_or(Dynamic::UNIT, Dynamic::from)
-    });
-    engine.register_get("owner", |m: &mut Metadata| m.owner());
+    crate::declare!(
+        b,
+        "symlink_target",
+        NO_HOST,
+        "`Metadata.symlink_target`.",
+        |m: &mut Metadata| {
+            m.symlink_target
+                .clone()
+                .map_or(Dynamic::UNIT, Dynamic::from)
+        }
+    );
+    b.getter(
+        "owner",
+        NO_HOST,
+        "The `owner` property.",
+        |m: &mut Metadata| m.owner(),
+    );
 
     // Maps returned where REX returns a serialisable value (`counts()`, `search()` matches)
     // answer `to_map()` too.
-    crate::utils::register_value_maps(engine);
+    crate::utils::register_value_maps(b);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -774,24 +940,20 @@ fn two_handles<R>(
 }
 
 #[allow(clippy::too_many_lines)]
-fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
-    macro_rules! reg {
-        ($name:literal, |$c:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {{
-            let $c = sdk.clone();
-            engine.register_fn($name, move |$($arg: $ty),*| $body);
-        }};
-    }
-
+fn register_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
     // ---- DirHandle
     {
         let c = sdk.clone();
-        engine.register_fn(
+        crate::declare!(
+            b,
             "find",
-            move |nc: NativeCallContext,
-                  d: &mut DirHandle,
-                  opts: ScriptFindOptions,
-                  callback: FnPtr|
-                  -> RResult<()> {
+            &[Action::FsRead, Action::FsOpen, Action::FsStat],
+            "`find`.",
+            |nc: NativeCallContext,
+             d: &mut DirHandle,
+             opts: ScriptFindOptions,
+             callback: FnPtr|
+             -> RResult<()> {
                 let opts = valid_find(&opts)?;
                 let r = d.find_each::<FindError>(&c, &opts.inner, &mut |entry, _| {
                     callback
@@ -804,16 +966,16 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
                     Err(FindError::Fs(e)) => Err(to_script_error(e)),
                     Err(FindError::Script(e)) => Err(e),
                 }
-            },
+            }
         );
     }
-    reg!("read_link_target", |c, d: &mut DirHandle, name: &str| d
+    crate::declare!(b, "read_link_target", &[Action::FsRead], "`DirHandle.read_link_target`.", sdk => |c, d: &mut DirHandle, name: &str| d
         .read_link_target(&c, name)
         .map_err(to_script_error));
-    reg!("get_ownership", |c, d: &mut DirHandle| d
+    crate::declare!(b, "get_ownership", &[Action::FsStat], "`DirHandle.get_ownership`.", sdk => |c, d: &mut DirHandle| d
         .get_ownership(&c)
         .map_err(to_script_error));
-    reg!("chmod", |c, d: &mut DirHandle, o: ChmodDirOptions| {
+    crate::declare!(b, "chmod", &[Action::FsOpen, Action::FsChmod], "`DirHandle.chmod`.", sdk => |c, d: &mut DirHandle, o: ChmodDirOptions| {
         let o = valid_chmod_dir(&o)?;
         let mode = o.permissions.ok_or_else(|| invalid("no permissions"))?;
         if o.recursive {
@@ -822,383 +984,213 @@ fn register_methods(engine: &mut Engine, sdk: &SdkContext) {
             d.chmod(&c, mode).map_err(to_script_error)
         }
     });
-    reg!(
-        "create_symlink",
-        |c, d: &mut DirHandle, target: &str, link: &str, o: CreateSymlinkOptions| d
+    crate::declare!(b, "create_symlink", &[Action::FsCreate, Action::FsOpen, Action::FsDelete], "`DirHandle.create_symlink`.", sdk => |c, d: &mut DirHandle, target: &str, link: &str, o: CreateSymlinkOptions| d
             .create_symlink(&c, target, link, o.force)
-            .map_err(to_script_error)
-    );
-    reg!(
-        "disk_usage",
-        |c, d: &mut DirHandle, o: ScriptDiskUsageOptions| {
-            let o = valid_disk_usage(&o)?;
-            let (r, largest) = if o.track_largest_subdir {
-                d.disk_usage_with_largest_subdir(&c, o.inner)
-            } else {
-                d.disk_usage(&c, o.inner).map(|r| (r, None))
-            }
-            .map_err(to_script_error)?;
-            Ok::<_, Box<EvalAltResult>>(ScriptDiskUsageResult {
-                entries: r.entries,
-                largest_subdir_handle: largest,
-                total_size_bytes: r.total_size_bytes,
-                total_inode_count: r.total_inode_count,
-            })
+            .map_err(to_script_error));
+    crate::declare!(b, "disk_usage", &[Action::FsStat, Action::FsRead, Action::FsOpen], "`DirHandle.disk_usage`.", sdk => |c, d: &mut DirHandle, o: ScriptDiskUsageOptions| {
+        let o = valid_disk_usage(&o)?;
+        let (r, largest) = if o.track_largest_subdir {
+            d.disk_usage_with_largest_subdir(&c, o.inner)
+        } else {
+            d.disk_usage(&c, o.inner).map(|r| (r, None))
         }
-    );
-    reg!(
-        "set_ownership",
-        |c, d: &mut DirHandle, o: SetOwnershipOptions| {
-            let o = valid_set_ownership(&o)?;
-            if o.recursive {
-                report_result(
-                    d.set_ownership_recursive(&c, o.user.as_deref(), o.group.as_deref())
-                        .map_err(to_script_error)?,
-                )
-            } else {
-                d.set_ownership(&c, o.user.as_deref(), o.group.as_deref())
-                    .map_err(to_script_error)
-            }
+        .map_err(to_script_error)?;
+        Ok::<_, Box<EvalAltResult>>(ScriptDiskUsageResult {
+            entries: r.entries,
+            largest_subdir_handle: largest,
+            total_size_bytes: r.total_size_bytes,
+            total_inode_count: r.total_inode_count,
+        })
+    });
+    crate::declare!(b, "set_ownership", &[Action::FsChown, Action::FsOpen], "`DirHandle.set_ownership`.", sdk => |c, d: &mut DirHandle, o: SetOwnershipOptions| {
+        let o = valid_set_ownership(&o)?;
+        if o.recursive {
+            report_result(
+                d.set_ownership_recursive(&c, o.user.as_deref(), o.group.as_deref())
+                    .map_err(to_script_error)?,
+            )
+        } else {
+            d.set_ownership(&c, o.user.as_deref(), o.group.as_deref())
+                .map_err(to_script_error)
         }
-    );
-    reg!("move", |c,
-                  src: &mut DirHandle,
-                  dest_parent: DirHandle,
-                  name: &str,
-                  _o: MoveOptions| src
+    });
+    crate::declare!(b, "move", &[Action::FsMove], "`DirHandle.move`.", sdk => |c, src: &mut DirHandle, dest_parent: DirHandle, name: &str, _o: MoveOptions| src
         .clone()
         .move_to(&c, &dest_parent, name)
         .map_err(to_script_error));
-    reg!("open_symlink", |c, d: &mut DirHandle, name: &str| d
+    crate::declare!(b, "open_symlink", &[Action::FsOpen], "`DirHandle.open_symlink`.", sdk => |c, d: &mut DirHandle, name: &str| d
         .open_symlink(&c, name)
         .map(|h| ScriptSymlinkHandle(Arc::new(h)))
         .map_err(to_script_error));
 
     // ---- FileHandle
-    reg!("read_page", |c,
-                       f: &mut ScriptFileHandle,
-                       o: ReadPageOptions| {
+    crate::declare!(b, "read_page", &[Action::FsRead], "`ScriptFileHandle.read_page`.", sdk => |c, f: &mut ScriptFileHandle, o: ReadPageOptions| {
         let n = valid_read_page(&o)?
             .num_lines
             .ok_or_else(|| invalid("no num_lines"))?;
         f.with(|h| h.read_page(&c, n).map(lines).map_err(to_script_error))
     });
-    reg!("write", |c,
-                   f: &mut ScriptFileHandle,
-                   text: &str,
-                   o: WriteOptions| {
+    crate::declare!(b, "write", &[Action::FsWrite], "`ScriptFileHandle.write`.", sdk => |c, f: &mut ScriptFileHandle, text: &str, o: WriteOptions| {
         f.with(|h| {
             h.write(&c, text, o)
                 .map(ScriptFileHandle::new)
                 .map_err(to_script_error)
         })
     });
-    reg!("move", |c,
-                  f: &mut ScriptFileHandle,
-                  dir: DirHandle,
-                  name: &str,
-                  _o: MoveOptions| {
+    crate::declare!(b, "move", &[Action::FsMove], "`ScriptFileHandle.move`.", sdk => |c, f: &mut ScriptFileHandle, dir: DirHandle, name: &str, _o: MoveOptions| {
         f.take()?
             .move_to(&c, &dir, name)
             .map(ScriptFileHandle::new)
             .map_err(to_script_error)
     });
-    reg!("delete", |c,
-                    f: &mut ScriptFileHandle,
-                    o: DeleteFileOptions| {
+    crate::declare!(b, "delete", &[Action::FsDelete], "`ScriptFileHandle.delete`.", sdk => |c, f: &mut ScriptFileHandle, o: DeleteFileOptions| {
         match f.take()?.delete(&c) {
             Err(e) if o.force && e.kind() == FsErrorKind::NotFound => Ok(()),
             r => r.map_err(to_script_error),
         }
     });
-    reg!("extract_strings", |c, f: &mut ScriptFileHandle| f.with(
+    crate::declare!(b, "extract_strings", &[Action::FsRead], "`ScriptFileHandle.extract_strings`.", sdk => |c, f: &mut ScriptFileHandle| f.with(
         |h| h.extract_strings(&c).map(lines).map_err(to_script_error)
     ));
-    reg!(
-        "compress_gzip",
-        |c, f: &mut ScriptFileHandle, dest: ScriptFileHandle, o: CompressGzipOptions| {
-            let o = valid_compress_gzip(&o)?;
-            let level = u32::try_from(o.level).map_err(|_| invalid("level must be 1..=9"))?;
-            two_handles(f, &dest, |src, d| {
-                gzip::compress(&c, src, d, level).map_err(to_script_error)
-            })
-        }
-    );
-    reg!(
-        "read_gzip_lines",
-        |c, f: &mut ScriptFileHandle, o: ReadLinesOptions| f.with(|h| gzip::read_gzip_lines(
+    crate::declare!(b, "compress_gzip", &[Action::FsRead, Action::FsWrite], "`ScriptFileHandle.compress_gzip`.", sdk => |c, f: &mut ScriptFileHandle, dest: ScriptFileHandle, o: CompressGzipOptions| {
+        let o = valid_compress_gzip(&o)?;
+        let level = u32::try_from(o.level).map_err(|_| invalid("level must be 1..=9"))?;
+        two_handles(f, &dest, |src, d| {
+            gzip::compress(&c, src, d, level).map_err(to_script_error)
+        })
+    });
+    crate::declare!(b, "read_gzip_lines", &[Action::FsRead], "`ScriptFileHandle.read_gzip_lines`.", sdk => |c, f: &mut ScriptFileHandle, o: ReadLinesOptions| f.with(|h| gzip::read_gzip_lines(
             &c, h, o.start, o.count
         )
         .map(lines)
-        .map_err(to_script_error))
-    );
-    reg!("gzip_info", |c, f: &mut ScriptFileHandle| f
+        .map_err(to_script_error)));
+    crate::declare!(b, "gzip_info", &[Action::FsRead], "`ScriptFileHandle.gzip_info`.", sdk => |c, f: &mut ScriptFileHandle| f
         .with(|h| gzip::gzip_info(&c, h).map_err(to_script_error)));
-    reg!(
-        "search_gzip",
-        |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
-            let o = valid_search_gzip(&o)?;
-            gzip::search_gzip(
-                &c,
-                h,
-                pattern,
-                o.case_insensitive,
-                o.exclude_pattern.as_deref(),
-                o.max_results,
-            )
-            .map(|v| v.into_iter().map(match_map).collect::<Array>())
-            .map_err(to_script_error)
-        })
-    );
-    reg!(
-        "search_gzip_exists",
-        |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
-            let o = valid_search_gzip(&o)?;
-            gzip::search_gzip(
-                &c,
-                h,
-                pattern,
-                o.case_insensitive,
-                o.exclude_pattern.as_deref(),
-                1,
-            )
-            .map(|v| !v.is_empty())
-            .map_err(to_script_error)
-        })
-    );
-    reg!("get_ownership", |c, f: &mut ScriptFileHandle| f
+    crate::declare!(b, "search_gzip", &[Action::FsRead], "`ScriptFileHandle.search_gzip`.", sdk => |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
+        let o = valid_search_gzip(&o)?;
+        gzip::search_gzip(
+            &c,
+            h,
+            pattern,
+            o.case_insensitive,
+            o.exclude_pattern.as_deref(),
+            o.max_results,
+        )
+        .map(|v| v.into_iter().map(match_map).collect::<Array>())
+        .map_err(to_script_error)
+    }));
+    crate::declare!(b, "search_gzip_exists", &[Action::FsRead], "`ScriptFileHandle.search_gzip_exists`.", sdk => |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
+        let o = valid_search_gzip(&o)?;
+        gzip::search_gzip(
+            &c,
+            h,
+            pattern,
+            o.case_insensitive,
+            o.exclude_pattern.as_deref(),
+            1,
+        )
+        .map(|v| !v.is_empty())
+        .map_err(to_script_error)
+    }));
+    crate::declare!(b, "get_ownership", &[Action::FsStat], "`ScriptFileHandle.get_ownership`.", sdk => |c, f: &mut ScriptFileHandle| f
         .with(|h| h.get_ownership(&c).map_err(to_script_error)));
-    reg!("get_last_modified_time", |c, f: &mut ScriptFileHandle| f
-        .with(|h| {
-            let m = h.metadata(&c).map_err(to_script_error)?;
-            Ok(i64::try_from(m.last_modified_nanos()).unwrap_or(i64::MAX))
-        }));
-    reg!(
-        "disk_usage",
-        |c, f: &mut ScriptFileHandle, o: ScriptDiskUsageOptions| {
-            let o = valid_disk_usage(&o)?;
-            f.with(|h| h.disk_usage(&c, o.inner).map_err(to_script_error))
-        }
-    );
-    reg!(
-        "set_ownership",
-        |c, f: &mut ScriptFileHandle, o: SetOwnershipOptions| {
-            let o = valid_set_ownership(&o)?;
-            f.with(|h| {
-                h.set_ownership(&c, o.user.as_deref(), o.group.as_deref())
-                    .map_err(to_script_error)
-            })
-        }
-    );
-    reg!("truncate", |c,
-                      f: &mut ScriptFileHandle,
-                      o: TruncateOptions| {
+    crate::declare!(b, "get_last_modified_time", &[Action::FsStat], "`ScriptFileHandle.get_last_modified_time`.", sdk => |c, f: &mut ScriptFileHandle| f
+    .with(|h| {
+        let m = h.metadata(&c).map_err(to_script_error)?;
+        Ok(i64::try_from(m.last_modified_nanos()).unwrap_or(i64::MAX))
+    }));
+    crate::declare!(b, "disk_usage", &[Action::FsStat, Action::FsRead, Action::FsOpen], "`ScriptFileHandle.disk_usage`.", sdk => |c, f: &mut ScriptFileHandle, o: ScriptDiskUsageOptions| {
+        let o = valid_disk_usage(&o)?;
+        f.with(|h| h.disk_usage(&c, o.inner).map_err(to_script_error))
+    });
+    crate::declare!(b, "set_ownership", &[Action::FsChown, Action::FsOpen], "`ScriptFileHandle.set_ownership`.", sdk => |c, f: &mut ScriptFileHandle, o: SetOwnershipOptions| {
+        let o = valid_set_ownership(&o)?;
+        f.with(|h| {
+            h.set_ownership(&c, o.user.as_deref(), o.group.as_deref())
+                .map_err(to_script_error)
+        })
+    });
+    crate::declare!(b, "truncate", &[Action::FsWrite], "`ScriptFileHandle.truncate`.", sdk => |c, f: &mut ScriptFileHandle, o: TruncateOptions| {
         let bytes = valid_truncate(&o)?;
         f.with(|h| h.truncate(&c, bytes).map_err(to_script_error))
     });
-    reg!("fallocate", |c,
-                       f: &mut ScriptFileHandle,
-                       o: FallocateOptions| {
+    crate::declare!(b, "fallocate", &[Action::FsWrite], "`ScriptFileHandle.fallocate`.", sdk => |c, f: &mut ScriptFileHandle, o: FallocateOptions| {
         let bytes = valid_fallocate(&o)?;
         f.with(|h| h.fallocate(&c, bytes).map_err(to_script_error))
     });
-    reg!(
-        "set_extended_attr",
-        |c, f: &mut ScriptFileHandle, o: SetXAttrOptions| {
-            let o = valid_set_xattr(&o)?;
-            f.with(|h| h.set_extended_attr(&c, &o).map_err(to_script_error))
-        }
-    );
+    crate::declare!(b, "set_extended_attr", &[Action::FsSetXAttr], "`ScriptFileHandle.set_extended_attr`.", sdk => |c, f: &mut ScriptFileHandle, o: SetXAttrOptions| {
+        let o = valid_set_xattr(&o)?;
+        f.with(|h| h.set_extended_attr(&c, &o).map_err(to_script_error))
+    });
 
     // ---- SymlinkHandle
-    reg!("symlink_target", |c, h: &mut ScriptSymlinkHandle| h
+    crate::declare!(b, "symlink_target", &[Action::FsRead], "`ScriptSymlinkHandle.symlink_target`.", sdk => |c, h: &mut ScriptSymlinkHandle| h
         .0
         .symlink_target(&c)
         .map_err(to_script_error));
-    reg!("metadata", |c, h: &mut ScriptSymlinkHandle| h
+    crate::declare!(b, "metadata", &[Action::FsStat], "`ScriptSymlinkHandle.metadata`.", sdk => |c, h: &mut ScriptSymlinkHandle| h
         .0
         .metadata(&c)
         .map_err(to_script_error));
-    reg!(
-        "set_ownership",
-        |c, h: &mut ScriptSymlinkHandle, o: SetOwnershipOptions| {
-            let o = valid_set_ownership(&o)?;
-            h.0.set_ownership(&c, o.user.as_deref(), o.group.as_deref())
-                .map_err(to_script_error)
-        }
-    );
+    crate::declare!(b, "set_ownership", &[Action::FsChown, Action::FsOpen], "`ScriptSymlinkHandle.set_ownership`.", sdk => |c, h: &mut ScriptSymlinkHandle, o: SetOwnershipOptions| {
+        let o = valid_set_ownership(&o)?;
+        h.0.set_ownership(&c, o.user.as_deref(), o.group.as_deref())
+            .map_err(to_script_error)
+    });
 
     // ---- DirEntry
-    reg!("open_as_file", |c, e: &mut DirEntry, o: OpenFileOptions| e
+    crate::declare!(b, "open_as_file", &[Action::FsOpen, Action::FsCreate], "`DirEntry.open_as_file`.", sdk => |c, e: &mut DirEntry, o: OpenFileOptions| e
         .open_as_file(&c, o)
         .map(ScriptFileHandle::new)
         .map_err(to_script_error));
-    reg!("open_as_dir", |c, e: &mut DirEntry, o: OpenDirOptions| e
+    crate::declare!(b, "open_as_dir", &[Action::FsOpen], "`DirEntry.open_as_dir`.", sdk => |c, e: &mut DirEntry, o: OpenDirOptions| e
         .open_as_dir_with(&c, o)
         .map_err(to_script_error));
-    reg!("metadata", |c, e: &mut DirEntry| e
+    crate::declare!(b, "metadata", &[Action::FsStat], "`DirEntry.metadata`.", sdk => |c, e: &mut DirEntry| e
         .metadata(&c)
         .map_err(to_script_error));
 
     // ---- free functions
-    engine.register_fn(
+    crate::declare!(
+        b,
         "replace_text",
+        NO_HOST,
+        "`replace_text`.",
         |text: &str, old: &str, new: &str, o: ReplacementOptions| {
             replace_text(text, old, new, o).map_err(to_script_error)
-        },
+        }
     );
 }
 
 /// Registers the builders, value types and methods of this module.
-pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
-    register_sizes(engine);
-    register_builders(engine);
-    register_values(engine);
-    register_methods(engine, sdk);
+pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
+    register_sizes(b);
+    register_builders(b);
+    register_values(b);
+    register_methods(b, sdk);
 }
 
-const READ: &[&str] = &["file_system::read"];
-const STAT: &[&str] = &["file_system::stat"];
-const CHOWN: &[&str] = &["file_system::chown", "file_system::open"];
-
-/// Catalog entries of this module.
-pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
-    FunctionInfo::new(
-        "find",
-        "DirHandle.find(FindOptions, callback: |DirEntry|)",
-        &[
-            "file_system::read",
-            "file_system::open",
-            "file_system::stat",
-        ],
-        "io",
-    ),
-    FunctionInfo::new(
-        "read_link_target",
-        "DirHandle.read_link_target(name: String) -> String",
-        READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "get_ownership",
-        "DirHandle|FileHandle.get_ownership() -> Ownership{user, group}",
-        STAT,
-        "io",
-    ),
-    FunctionInfo::new(
-        "create_symlink",
-        "DirHandle.create_symlink(target: String, link_name: String, CreateSymlinkOptions)",
-        &[
-            "file_system::create",
-            "file_system::open",
-            "file_system::delete",
-        ],
-        "io",
-    ),
-    FunctionInfo::new(
-        "disk_usage",
-        "DirHandle.disk_usage(DiskUsageOptions) -> DiskUsageResult | FileHandle.disk_usage(DiskUsageOptions) -> DiskUsageEntry",
-        &[
-            "file_system::stat",
-            "file_system::read",
-            "file_system::open",
-        ],
-        "io",
-    ),
-    FunctionInfo::new(
-        "set_ownership",
-        "DirHandle|FileHandle|SymlinkHandle.set_ownership(SetOwnershipOptions)",
-        CHOWN,
-        "io",
-    ),
-    FunctionInfo::new(
-        "open_symlink",
-        "DirHandle.open_symlink(name: String) -> SymlinkHandle",
-        &["file_system::open"],
-        "io",
-    ),
-    FunctionInfo::new(
-        "read_page",
-        "FileHandle.read_page(ReadPageOptions) -> Array",
-        READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "extract_strings",
-        "FileHandle.extract_strings() -> Array",
-        READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "compress_gzip",
-        "FileHandle.compress_gzip(dest: FileHandle, CompressGzipOptions)",
-        &["file_system::read", "file_system::write"],
-        "io",
-    ),
-    FunctionInfo::new(
-        "read_gzip_lines",
-        "FileHandle.read_gzip_lines(ReadLinesOptions) -> Array",
-        READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "gzip_info",
-        "FileHandle.gzip_info() -> GzipInfo{compressed_size_bytes, uncompressed_size_bytes, compression_ratio}",
-        READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "search_gzip",
-        "FileHandle.search_gzip(regex: String, SearchGzipOptions) -> Array of #{line_number, line_content}",
-        READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "search_gzip_exists",
-        "FileHandle.search_gzip_exists(regex: String, SearchGzipOptions) -> bool",
-        READ,
-        "io",
-    ),
-    FunctionInfo::new(
-        "get_last_modified_time",
-        "FileHandle.get_last_modified_time() -> int (ns since the epoch)",
-        STAT,
-        "io",
-    ),
-    FunctionInfo::new(
-        "truncate",
-        "FileHandle.truncate(TruncateOptions)",
-        &["file_system::write"],
-        "io",
-    ),
-    FunctionInfo::new(
-        "fallocate",
-        "FileHandle.fallocate(FallocateOptions)",
-        &["file_system::write"],
-        "io",
-    ),
-    FunctionInfo::new(
-        "set_extended_attr",
-        "FileHandle.set_extended_attr(SetXAttrOptions)",
-        &["file_system::set_x_attr"],
-        "io",
-    ),
-    FunctionInfo::new(
-        "open_as_file",
-        "DirEntry.open_as_file(OpenFileOptions) -> FileHandle",
-        &["file_system::open", "file_system::create"],
-        "io",
-    ),
-    FunctionInfo::new(
-        "open_as_dir",
-        "DirEntry.open_as_dir(OpenDirOptions) -> DirHandle",
-        &["file_system::open"],
-        "io",
-    ),
-    FunctionInfo::new(
-        "replace_text",
-        "replace_text(text: String, old: String, new: String, ReplacementOptions) -> String",
-        &[],
-        "io",
-    ),
-];
+crate::script_types!(
+    DeleteFileOptions => "DeleteFileOptions",
+    ReadPageOptions => "ReadPageOptions",
+    ReplacementOptions => "ReplacementOptions",
+    MoveOptions => "MoveOptions",
+    SearchGzipOptions => "SearchGzipOptions",
+    CompressGzipOptions => "CompressGzipOptions",
+    ChmodDirOptions => "ChmodDirOptions",
+    SetOwnershipOptions => "SetOwnershipOptions",
+    ScriptDiskUsageOptions => "DiskUsageOptions",
+    CreateSymlinkOptions => "CreateSymlinkOptions",
+    SetXAttrOptions => "SetXAttrOptions",
+    ScriptFindOptions => "FindOptions",
+    SizeUnit => "SizeUnit",
+    SizeRange => "SizeRange",
+    WriteOptions => "WriteOptions",
+    TruncateOptions => "TruncateOptions",
+    FallocateOptions => "FallocateOptions",
+    Ownership => "Ownership",
+    DiskUsageEntry => "DiskUsageEntry",
+    ScriptDiskUsageResult => "DiskUsageResult",
+    GzipInfo => "GzipInfo",
+    ScriptSymlinkHandle => "SymlinkHandle",
+);

@@ -31,6 +31,7 @@
 //! a typed token so the run is classified as access denied.
 
 pub mod archive;
+pub mod binding;
 pub mod catalog;
 pub mod disk;
 pub mod error;
@@ -236,13 +237,10 @@ impl RexModules {
         }
     }
 
-    /// The catalog entries of the selected modules.
+    /// The catalog of the selected modules, generated from what they register (an engine
+    /// at hand, with vendor modules, reports its own: [`rex_core::RexEngine::catalog`]).
     pub fn functions(&self) -> Vec<FunctionInfo> {
-        let names = self.names();
-        function_catalog()
-            .into_iter()
-            .filter(|f| names.contains(&f.module))
-            .collect()
+        catalog::catalog_of(self)
     }
 }
 

@@ -29,9 +29,10 @@ use rust_sdk::process::{
     NamespaceTarget, ProcessInfo, ProcessManager, ProcessOptions, Signal, TraceOptions,
 };
 
-use crate::catalog::FunctionInfo;
+use crate::binding::{Binding, NO_HOST};
 use crate::error::{PROCESS_SOURCE, script_err, to_script_error};
 use crate::io::{Flags, flag};
+use rex_auth::Action;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -140,83 +141,185 @@ impl ScriptKillOptions {
     }
 }
 
-fn register_kill_and_list_options(engine: &mut Engine) {
-    engine.register_type_with_name::<ProcessOptions>("ProcessOptions");
-    engine.register_fn("ProcessOptions", ProcessOptions::default);
-    engine.register_fn("load_namespace_info", |_: &mut ProcessOptions, v: bool| {
-        ProcessOptions {
-            load_namespace_info: v,
+fn register_kill_and_list_options(b: &mut Binding<'_>) {
+    b.custom_type::<ProcessOptions>();
+    b.func(
+        "ProcessOptions",
+        [],
+        NO_HOST,
+        "`ProcessOptions`.",
+        ProcessOptions::default,
+    );
+    crate::declare!(
+        b,
+        "load_namespace_info",
+        NO_HOST,
+        "Sets `load_namespace_info` (returns the updated builder).",
+        |_this: &mut ProcessOptions, v: bool| {
+            ProcessOptions {
+                load_namespace_info: v,
+            }
         }
-    });
-    engine.register_fn("build", |o: &mut ProcessOptions| *o);
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut ProcessOptions| *o
+    );
 
-    engine.register_type_with_name::<ScriptKillOptions>("KillOptions");
-    engine.register_fn("KillOptions", ScriptKillOptions::default);
-    engine.register_fn("pid", |o: &mut ScriptKillOptions, pid: i64| {
-        let mut k = o.0.clone();
-        k.pid = Some(pid_of(pid)?);
-        Ok::<_, Box<EvalAltResult>>(ScriptKillOptions(k))
-    });
-    engine.register_fn("process_name", |o: &mut ScriptKillOptions, v: &str| {
-        let mut k = o.0.clone();
-        k.process_name = Some(v.to_string());
-        ScriptKillOptions(k)
-    });
-    engine.register_fn("username", |o: &mut ScriptKillOptions, v: &str| {
-        let mut k = o.0.clone();
-        k.username = Some(v.to_string());
-        ScriptKillOptions(k)
-    });
-    engine.register_fn("command", |o: &mut ScriptKillOptions, v: &str| {
-        let mut k = o.0.clone();
-        k.command = Some(v.to_string());
-        ScriptKillOptions(k)
-    });
-    engine.register_fn("exact_match", |o: &mut ScriptKillOptions, v: bool| {
-        let mut k = o.0.clone();
-        k.exact_match = v;
-        ScriptKillOptions(k)
-    });
-    engine.register_fn("signal", |o: &mut ScriptKillOptions, n: i64| {
-        let mut k = o.0.clone();
-        k.signal = signal_of(n)?;
-        Ok::<_, Box<EvalAltResult>>(ScriptKillOptions(k))
-    });
-    engine.register_fn("build", |o: &mut ScriptKillOptions| {
-        o.build()?;
-        Ok::<_, Box<EvalAltResult>>(o.clone())
-    });
+    b.custom_type::<ScriptKillOptions>();
+    b.func(
+        "KillOptions",
+        [],
+        NO_HOST,
+        "`KillOptions`.",
+        ScriptKillOptions::default,
+    );
+    crate::declare!(
+        b,
+        "pid",
+        NO_HOST,
+        "Sets `pid` (returns the updated builder).",
+        |o: &mut ScriptKillOptions, pid: i64| {
+            let mut k = o.0.clone();
+            k.pid = Some(pid_of(pid)?);
+            Ok::<_, Box<EvalAltResult>>(ScriptKillOptions(k))
+        }
+    );
+    crate::declare!(
+        b,
+        "process_name",
+        NO_HOST,
+        "Sets `process_name` (returns the updated builder).",
+        |o: &mut ScriptKillOptions, v: &str| {
+            let mut k = o.0.clone();
+            k.process_name = Some(v.to_string());
+            ScriptKillOptions(k)
+        }
+    );
+    crate::declare!(
+        b,
+        "username",
+        NO_HOST,
+        "Sets `username` (returns the updated builder).",
+        |o: &mut ScriptKillOptions, v: &str| {
+            let mut k = o.0.clone();
+            k.username = Some(v.to_string());
+            ScriptKillOptions(k)
+        }
+    );
+    crate::declare!(
+        b,
+        "command",
+        NO_HOST,
+        "Sets `command` (returns the updated builder).",
+        |o: &mut ScriptKillOptions, v: &str| {
+            let mut k = o.0.clone();
+            k.command = Some(v.to_string());
+            ScriptKillOptions(k)
+        }
+    );
+    crate::declare!(
+        b,
+        "exact_match",
+        NO_HOST,
+        "Sets `exact_match` (returns the updated builder).",
+        |o: &mut ScriptKillOptions, v: bool| {
+            let mut k = o.0.clone();
+            k.exact_match = v;
+            ScriptKillOptions(k)
+        }
+    );
+    crate::declare!(
+        b,
+        "signal",
+        NO_HOST,
+        "Sets `signal` (returns the updated builder).",
+        |o: &mut ScriptKillOptions, n: i64| {
+            let mut k = o.0.clone();
+            k.signal = signal_of(n)?;
+            Ok::<_, Box<EvalAltResult>>(ScriptKillOptions(k))
+        }
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut ScriptKillOptions| {
+            o.build()?;
+            Ok::<_, Box<EvalAltResult>>(o.clone())
+        }
+    );
 }
 
-fn register_builders(engine: &mut Engine) {
-    register_kill_and_list_options(engine);
-    engine.register_type_with_name::<LsofOptions>("LsofOptions");
-    engine.register_fn("LsofOptions", LsofOptions::default);
-    engine.register_fn("path", |o: &mut LsofOptions, p: &str| LsofOptions {
-        path: Some(p.into()),
-        ..o.clone()
-    });
-    engine.register_fn("include_subdir", |o: &mut LsofOptions, v: bool| {
-        LsofOptions {
-            include_subdir: v,
+fn register_builders(b: &mut Binding<'_>) {
+    register_kill_and_list_options(b);
+    b.custom_type::<LsofOptions>();
+    b.func(
+        "LsofOptions",
+        [],
+        NO_HOST,
+        "`LsofOptions`.",
+        LsofOptions::default,
+    );
+    crate::declare!(
+        b,
+        "path",
+        NO_HOST,
+        "Sets `path` (returns the updated builder).",
+        |o: &mut LsofOptions, p: &str| LsofOptions {
+            path: Some(p.into()),
             ..o.clone()
         }
-    });
-    engine.register_fn("pid", |o: &mut LsofOptions, pid: i64| {
-        Ok::<_, Box<EvalAltResult>>(LsofOptions {
-            pid: Some(pid_of(pid)?),
-            ..o.clone()
-        })
-    });
-    engine.register_fn("build", |o: &mut LsofOptions| o.clone());
+    );
+    crate::declare!(
+        b,
+        "include_subdir",
+        NO_HOST,
+        "Sets `include_subdir` (returns the updated builder).",
+        |o: &mut LsofOptions, v: bool| {
+            LsofOptions {
+                include_subdir: v,
+                ..o.clone()
+            }
+        }
+    );
+    crate::declare!(
+        b,
+        "pid",
+        NO_HOST,
+        "Sets `pid` (returns the updated builder).",
+        |o: &mut LsofOptions, pid: i64| {
+            Ok::<_, Box<EvalAltResult>>(LsofOptions {
+                pid: Some(pid_of(pid)?),
+                ..o.clone()
+            })
+        }
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut LsofOptions| o.clone()
+    );
 
-    engine.register_type_with_name::<MonitorProcessesCpuOptions>("MonitorProcessesCpuOptions");
-    engine.register_fn(
+    b.custom_type::<MonitorProcessesCpuOptions>();
+    b.func(
         "MonitorProcessesCpuOptions",
+        [],
+        NO_HOST,
+        "`MonitorProcessesCpuOptions`.",
         MonitorProcessesCpuOptions::default,
     );
-    engine.register_fn(
+    crate::declare!(
+        b,
         "pids_to_monitor",
+        NO_HOST,
+        "Sets `pids_to_monitor` (returns the updated builder).",
         |o: &mut MonitorProcessesCpuOptions, pids: Array| {
             let pids = pids
                 .into_iter()
@@ -230,104 +333,218 @@ fn register_builders(engine: &mut Engine) {
                 pids_to_monitor: pids,
                 ..o.clone()
             })
-        },
+        }
     );
-    engine.register_fn("batches", |o: &mut MonitorProcessesCpuOptions, n: i64| {
-        Ok::<_, Box<EvalAltResult>>(MonitorProcessesCpuOptions {
-            batches: non_negative_u32("batches", n)?,
-            ..o.clone()
-        })
-    });
-    engine.register_fn(
+    crate::declare!(
+        b,
+        "batches",
+        NO_HOST,
+        "Sets `batches` (returns the updated builder).",
+        |o: &mut MonitorProcessesCpuOptions, n: i64| {
+            Ok::<_, Box<EvalAltResult>>(MonitorProcessesCpuOptions {
+                batches: non_negative_u32("batches", n)?,
+                ..o.clone()
+            })
+        }
+    );
+    crate::declare!(
+        b,
         "delay_in_seconds",
+        NO_HOST,
+        "Sets `delay_in_seconds` (returns the updated builder).",
         |o: &mut MonitorProcessesCpuOptions, secs: i64| {
             Ok::<_, Box<EvalAltResult>>(MonitorProcessesCpuOptions {
                 delay: Duration::from_secs(u64::from(non_negative_u32("delay", secs)?)),
                 ..o.clone()
             })
-        },
+        }
     );
-    engine.register_fn(
+    crate::declare!(
+        b,
         "include_threads",
+        NO_HOST,
+        "Sets `include_threads` (returns the updated builder).",
         |o: &mut MonitorProcessesCpuOptions, v: bool| MonitorProcessesCpuOptions {
             include_threads: v,
             ..o.clone()
-        },
+        }
     );
-    engine.register_fn("build", |o: &mut MonitorProcessesCpuOptions| {
-        o.validate().map_err(to_script_error)?;
-        Ok::<_, Box<EvalAltResult>>(o.clone())
-    });
-
-    engine.register_type_with_name::<TraceOptions>("TraceOptions");
-    engine.register_fn("TraceOptions", TraceOptions::default);
-    engine.register_fn("ns_pid", |_: &mut TraceOptions, pid: i64| {
-        Ok::<_, Box<EvalAltResult>>(TraceOptions {
-            ns_pid: Some(pid_of(pid)?),
-        })
-    });
-    engine.register_fn("build", |o: &mut TraceOptions| *o);
-
-    engine.register_type_with_name::<ScriptNamespaceOptions>("NamespaceOptions");
-    engine.register_fn("NamespaceOptions", ScriptNamespaceOptions::default);
-    engine.register_fn("mount", |o: &mut ScriptNamespaceOptions, v: bool| {
-        ScriptNamespaceOptions {
-            mount: v,
-            ..o.clone()
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut MonitorProcessesCpuOptions| {
+            o.validate().map_err(to_script_error)?;
+            Ok::<_, Box<EvalAltResult>>(o.clone())
         }
-    });
-    engine.register_fn("net", |o: &mut ScriptNamespaceOptions, v: bool| {
-        ScriptNamespaceOptions {
-            net: v,
-            ..o.clone()
+    );
+
+    b.custom_type::<TraceOptions>();
+    b.func(
+        "TraceOptions",
+        [],
+        NO_HOST,
+        "`TraceOptions`.",
+        TraceOptions::default,
+    );
+    crate::declare!(
+        b,
+        "ns_pid",
+        NO_HOST,
+        "Sets `ns_pid` (returns the updated builder).",
+        |_this: &mut TraceOptions, pid: i64| {
+            Ok::<_, Box<EvalAltResult>>(TraceOptions {
+                ns_pid: Some(pid_of(pid)?),
+            })
         }
-    });
-    engine.register_fn("pid", |o: &mut ScriptNamespaceOptions, pid: i64| {
-        Ok::<_, Box<EvalAltResult>>(ScriptNamespaceOptions {
-            pid: Some(pid_of(pid)?),
-            ..o.clone()
-        })
-    });
-    engine.register_fn(
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut TraceOptions| *o
+    );
+
+    b.custom_type::<ScriptNamespaceOptions>();
+    b.func(
+        "NamespaceOptions",
+        [],
+        NO_HOST,
+        "`NamespaceOptions`.",
+        ScriptNamespaceOptions::default,
+    );
+    crate::declare!(
+        b,
+        "mount",
+        NO_HOST,
+        "Sets `mount` (returns the updated builder).",
+        |o: &mut ScriptNamespaceOptions, v: bool| {
+            ScriptNamespaceOptions {
+                mount: v,
+                ..o.clone()
+            }
+        }
+    );
+    crate::declare!(
+        b,
+        "net",
+        NO_HOST,
+        "Sets `net` (returns the updated builder).",
+        |o: &mut ScriptNamespaceOptions, v: bool| {
+            ScriptNamespaceOptions {
+                net: v,
+                ..o.clone()
+            }
+        }
+    );
+    crate::declare!(
+        b,
+        "pid",
+        NO_HOST,
+        "Sets `pid` (returns the updated builder).",
+        |o: &mut ScriptNamespaceOptions, pid: i64| {
+            Ok::<_, Box<EvalAltResult>>(ScriptNamespaceOptions {
+                pid: Some(pid_of(pid)?),
+                ..o.clone()
+            })
+        }
+    );
+    crate::declare!(
+        b,
         "net_ns_name",
+        NO_HOST,
+        "Sets `net_ns_name` (returns the updated builder).",
         |o: &mut ScriptNamespaceOptions, name: &str| ScriptNamespaceOptions {
             net_ns_name: Some(name.to_string()),
             ..o.clone()
-        },
+        }
     );
-    engine.register_fn("build", |o: &mut ScriptNamespaceOptions| {
-        o.build()?;
-        Ok::<_, Box<EvalAltResult>>(o.clone())
-    });
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut ScriptNamespaceOptions| {
+            o.build()?;
+            Ok::<_, Box<EvalAltResult>>(o.clone())
+        }
+    );
 
-    engine.register_type_with_name::<IpcsInfo>("IpcsInfo");
-    engine.register_get("shared_memory", |i: &mut IpcsInfo| to_dyn(&i.shared_memory));
-    engine.register_get("semaphores", |i: &mut IpcsInfo| to_dyn(&i.semaphores));
-    engine.register_get("queues", |i: &mut IpcsInfo| to_dyn(&i.queues));
-    engine.register_fn("to_map", |i: &mut IpcsInfo| to_dyn(i));
-    engine.register_fn("to_string", |i: &mut IpcsInfo| i.to_string());
-    engine.register_fn("to_debug", |i: &mut IpcsInfo| i.to_string());
+    b.custom_type::<IpcsInfo>();
+    b.getter(
+        "shared_memory",
+        NO_HOST,
+        "The `shared_memory` property.",
+        |i: &mut IpcsInfo| to_dyn(&i.shared_memory),
+    );
+    b.getter(
+        "semaphores",
+        NO_HOST,
+        "The `semaphores` property.",
+        |i: &mut IpcsInfo| to_dyn(&i.semaphores),
+    );
+    b.getter(
+        "queues",
+        NO_HOST,
+        "The `queues` property.",
+        |i: &mut IpcsInfo| to_dyn(&i.queues),
+    );
+    crate::declare!(
+        b,
+        "to_map",
+        NO_HOST,
+        "The value as a map.",
+        |i: &mut IpcsInfo| to_dyn(i)
+    );
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |i: &mut IpcsInfo| i.to_string()
+    );
+    crate::declare!(
+        b,
+        "to_debug",
+        NO_HOST,
+        "The debug text.",
+        |i: &mut IpcsInfo| i.to_string()
+    );
 }
 
-fn register_manager_methods(engine: &mut Engine, sdk: &SdkContext) {
+fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "list_open_files",
-        move |pm: &mut ScriptProcessManager, opts: LsofOptions| {
+        &[Action::ProcessList, Action::ProcessListFds],
+        "`ScriptProcessManager.list_open_files`.",
+        |pm: &mut ScriptProcessManager, opts: LsofOptions| {
             with_pm(pm, |m| {
                 let found = m.list_open_files(&c, &opts).map_err(to_script_error)?;
                 to_dyn(&found.items)
             })?
-        },
+        }
     );
     let c = sdk.clone();
-    engine.register_fn("ipcs_info", move |pm: &mut ScriptProcessManager| {
-        with_pm(pm, |m| m.ipcs_info(&c).map_err(to_script_error))?
-    });
+    crate::declare!(
+        b,
+        "ipcs_info",
+        &[Action::FsOpen, Action::FsRead],
+        "`ScriptProcessManager.ipcs_info`.",
+        |pm: &mut ScriptProcessManager| {
+            with_pm(pm, |m| m.ipcs_info(&c).map_err(to_script_error))?
+        }
+    );
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "monitor_processes_cpu",
-        move |pm: &mut ScriptProcessManager, opts: MonitorProcessesCpuOptions| {
+        &[Action::ProcessList],
+        "`ScriptProcessManager.monitor_processes_cpu`.",
+        |pm: &mut ScriptProcessManager, opts: MonitorProcessesCpuOptions| {
             with_pm(pm, |m| {
                 let batches = m
                     .monitor_processes_cpu(&c, &opts)
@@ -339,32 +556,48 @@ fn register_manager_methods(engine: &mut Engine, sdk: &SdkContext) {
                         .collect(),
                 )
             })?
-        },
+        }
     );
     let c = sdk.clone();
-    engine.register_fn("trace", move |pm: &mut ScriptProcessManager, pid: i64| {
-        let pid = pid_of(pid)?;
-        with_pm(pm, |m| {
-            to_dyn(
-                &m.trace(&c, pid, &TraceOptions::default())
-                    .map_err(to_script_error)?,
-            )
-        })?
-    });
-    let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "trace",
-        move |pm: &mut ScriptProcessManager, pid: i64, opts: TraceOptions| {
+        &[Action::ProcessTrace],
+        "`ScriptProcessManager.trace`.",
+        |pm: &mut ScriptProcessManager, pid: i64| {
+            let pid = pid_of(pid)?;
+            with_pm(pm, |m| {
+                to_dyn(
+                    &m.trace(&c, pid, &TraceOptions::default())
+                        .map_err(to_script_error)?,
+                )
+            })?
+        }
+    );
+    let c = sdk.clone();
+    crate::declare!(
+        b,
+        "trace",
+        &[Action::ProcessTrace],
+        "`ScriptProcessManager.trace`.",
+        |pm: &mut ScriptProcessManager, pid: i64, opts: TraceOptions| {
             let pid = pid_of(pid)?;
             with_pm(pm, |m| {
                 to_dyn(&m.trace(&c, pid, &opts).map_err(to_script_error)?)
             })?
-        },
+        }
     );
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "nsenter",
-        move |pm: &mut ScriptProcessManager, opts: ScriptNamespaceOptions, _callback: FnPtr| {
+        &[
+            Action::ProcessMountNamespace,
+            Action::ProcessNetworkNamespace,
+            Action::FsNetworkNamespace
+        ],
+        "`ScriptProcessManager.nsenter`.",
+        |pm: &mut ScriptProcessManager, opts: ScriptNamespaceOptions, _callback: FnPtr| {
             let opts = opts.build()?;
             with_pm(pm, |m| m.check_nsenter(&c, &opts).map_err(to_script_error))??;
             Err::<Dynamic, _>(script_err(
@@ -375,7 +608,7 @@ fn register_manager_methods(engine: &mut Engine, sdk: &SdkContext) {
                  namespace, and path policies would silently name another mount \
                  namespace's files",
             ))
-        },
+        }
     );
 }
 
@@ -388,7 +621,9 @@ fn with_pm<R>(pm: &ScriptProcessManager, f: impl FnOnce(&mut ProcessManager) -> 
 
 /// Registers the process module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
-    crate::utils::register_value_maps(engine);
+    let mut b = Binding::new(engine, "process");
+    let b = &mut b;
+    crate::utils::register_value_maps(b);
     let mut signals = Module::new();
     for (name, n) in [
         ("SIGHUP", 1_i64),
@@ -398,62 +633,112 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     ] {
         signals.set_var(name, n);
     }
-    engine.register_static_module("Signal", signals.into());
+    b.static_module("Signal", signals.into());
 
     let mut kill_flags = Module::new();
-    kill_flags.set_native_fn("signal", |n: i64| Ok(flag("kill", "signal", n, 0)));
-    engine.register_static_module("kill", kill_flags.into());
+    crate::declare!(
+        Binding::into_module(&mut kill_flags, "process"),
+        "signal",
+        NO_HOST,
+        "The `kill::signal(n)` flag.",
+        |n: i64| flag("kill", "signal", n, 0)
+    );
+    b.static_module("kill", kill_flags.into());
 
     let c = sdk.clone();
-    engine.register_fn("ps", move || list(&c, &mut ProcessManager::new()));
+    crate::declare!(b, "ps", &[Action::ProcessList], "`ps`.", || list(
+        &c,
+        &mut ProcessManager::new()
+    ));
     let c = sdk.clone();
-    engine.register_fn("kill", move |pid: i64| {
-        kill(&c, &mut ProcessManager::new(), pid, Signal::Term)
-    });
+    crate::declare!(
+        b,
+        "kill",
+        &[Action::ProcessKill, Action::ProcessInterrupt],
+        "`kill`.",
+        |pid: i64| { kill(&c, &mut ProcessManager::new(), pid, Signal::Term) }
+    );
     let c = sdk.clone();
-    engine.register_fn("kill", move |flags: Array, pid: i64| {
-        let flags = Flags::parse("kill", &flags)?;
-        let signal = match flags.get("signal") {
-            Some(f) => signal_of(f.value)?,
-            None => Signal::Term,
-        };
-        kill(&c, &mut ProcessManager::new(), pid, signal)
-    });
+    crate::declare!(
+        b,
+        "kill",
+        &[Action::ProcessKill, Action::ProcessInterrupt],
+        "`kill`.",
+        |flags: Array, pid: i64| {
+            let flags = Flags::parse("kill", &flags)?;
+            let signal = match flags.get("signal") {
+                Some(f) => signal_of(f.value)?,
+                None => Signal::Term,
+            };
+            kill(&c, &mut ProcessManager::new(), pid, signal)
+        }
+    );
 
-    register_builders(engine);
-    register_manager_methods(engine, sdk);
+    register_builders(b);
+    register_manager_methods(b, sdk);
 
-    engine.register_type_with_name::<ScriptProcessManager>("ProcessManager");
-    engine.register_fn("ProcessManager", ScriptProcessManager::default);
+    b.custom_type::<ScriptProcessManager>();
+    b.func(
+        "ProcessManager",
+        [],
+        &[
+            Action::FsOpen,
+            Action::FsRead,
+            Action::FsExecute,
+            Action::FsNetworkNamespace,
+            Action::ProcessList,
+            Action::ProcessListFds,
+            Action::ProcessKill,
+            Action::ProcessInterrupt,
+            Action::ProcessTrace,
+            Action::ProcessMountNamespace,
+            Action::ProcessNetworkNamespace,
+        ],
+        "`ProcessManager`.",
+        ScriptProcessManager::default,
+    );
     let c = sdk.clone();
-    engine.register_fn("processes", move |pm: &mut ScriptProcessManager| {
-        with_pm(pm, |m| list(&c, m))?
-    });
-    let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "processes",
-        move |pm: &mut ScriptProcessManager, opts: ProcessOptions| {
+        &[Action::ProcessList],
+        "`ScriptProcessManager.processes`.",
+        |pm: &mut ScriptProcessManager| { with_pm(pm, |m| list(&c, m))? }
+    );
+    let c = sdk.clone();
+    crate::declare!(
+        b,
+        "processes",
+        &[Action::ProcessList],
+        "`ScriptProcessManager.processes`.",
+        |pm: &mut ScriptProcessManager, opts: ProcessOptions| {
             with_pm(pm, |m| {
                 let list = m.processes_with(&c, &opts).map_err(to_script_error)?;
                 Ok::<Array, Box<EvalAltResult>>(list.processes.iter().map(process_map).collect())
             })?
-        },
+        }
     );
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "kill",
-        move |pm: &mut ScriptProcessManager, opts: ScriptKillOptions| {
+        &[Action::ProcessKill, Action::ProcessInterrupt],
+        "`ScriptProcessManager.kill`.",
+        |pm: &mut ScriptProcessManager, opts: ScriptKillOptions| {
             let opts = opts.build()?;
             with_pm(pm, |m| {
                 let report = m.kill(&c, &opts).map_err(to_script_error)?;
                 Ok::<Array, Box<EvalAltResult>>(report.killed.iter().map(killed_map).collect())
             })?
-        },
+        }
     );
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "processes_using_inode",
-        move |pm: &mut ScriptProcessManager, path: &str| {
+        &[Action::ProcessList, Action::ProcessListFds],
+        "`ScriptProcessManager.processes_using_inode`.",
+        |pm: &mut ScriptProcessManager, path: &str| {
             with_pm(pm, |m| {
                 let found = m
                     .processes_using_path(&c, std::path::Path::new(path))
@@ -466,94 +751,38 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
                         .collect(),
                 )
             })?
-        },
+        }
     );
     let c = sdk.clone();
-    engine.register_fn("kill", move |pm: &mut ScriptProcessManager, pid: i64| {
-        with_pm(pm, |m| kill(&c, m, pid, Signal::Term))?
-    });
-    let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "kill",
-        move |pm: &mut ScriptProcessManager, pid: i64, signal: i64| {
+        &[Action::ProcessKill, Action::ProcessInterrupt],
+        "`ScriptProcessManager.kill`.",
+        |pm: &mut ScriptProcessManager, pid: i64| {
+            with_pm(pm, |m| kill(&c, m, pid, Signal::Term))?
+        }
+    );
+    let c = sdk.clone();
+    crate::declare!(
+        b,
+        "kill",
+        &[Action::ProcessKill, Action::ProcessInterrupt],
+        "`ScriptProcessManager.kill`.",
+        |pm: &mut ScriptProcessManager, pid: i64, signal: i64| {
             let signal = signal_of(signal)?;
             with_pm(pm, |m| kill(&c, m, pid, signal))?
-        },
+        }
     );
 }
 
-/// The functions of this module, for `--print-functions`.
-pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
-    FunctionInfo::new(
-        "ps",
-        "ps() -> Array<ProcessInfo map>",
-        &["process_system::list"],
-        "process",
-    ),
-    FunctionInfo::new(
-        "kill",
-        "kill([kill::signal(n)], pid: int) -> Array<#{name, pid}>",
-        &["process_system::kill", "process_system::interrupt"],
-        "process",
-    ),
-    FunctionInfo::new(
-        "ProcessManager",
-        "ProcessManager() -> ProcessManager; .processes([ProcessOptions]); \
-         .kill(KillOptions | pid[, signal]); \
-         .processes_using_inode(path); .list_open_files(LsofOptions); .ipcs_info() -> IpcsInfo; \
-         .monitor_processes_cpu(MonitorProcessesCpuOptions) -> Array<Array>; \
-         .trace(pid[, TraceOptions]); .nsenter(NamespaceOptions, callback) (checks, then refused)",
-        &[
-            "file_system::open",
-            "file_system::read",
-            "file_system::execute",
-            "file_system::network_namespace",
-            "process_system::list",
-            "process_system::list_fds",
-            "process_system::kill",
-            "process_system::interrupt",
-            "process_system::trace",
-            "process_system::mount_namespace",
-            "process_system::network_namespace",
-        ],
-        "process",
-    ),
-    FunctionInfo::new(
-        "ProcessOptions",
-        "ProcessOptions() .load_namespace_info(bool) .build()",
-        &[],
-        "process",
-    ),
-    FunctionInfo::new(
-        "KillOptions",
-        "KillOptions() .pid(n) .process_name(s) .username(s) .command(s) .exact_match(bool) \
-         .signal(Signal) .build()",
-        &[],
-        "process",
-    ),
-    FunctionInfo::new(
-        "LsofOptions",
-        "LsofOptions() .path(p) .include_subdir(bool) .pid(n) .build()",
-        &[],
-        "process",
-    ),
-    FunctionInfo::new(
-        "MonitorProcessesCpuOptions",
-        "MonitorProcessesCpuOptions() .pids_to_monitor(Array) .batches(n) \
-         .delay_in_seconds(n) .include_threads(bool) .build()",
-        &[],
-        "process",
-    ),
-    FunctionInfo::new(
-        "TraceOptions",
-        "TraceOptions() .ns_pid(n) .build()",
-        &[],
-        "process",
-    ),
-    FunctionInfo::new(
-        "NamespaceOptions",
-        "NamespaceOptions() .mount(bool) .net(bool) .pid(n) .net_ns_name(s) .build()",
-        &[],
-        "process",
-    ),
-];
+crate::script_types!(
+    ProcessOptions => "ProcessOptions",
+    ScriptKillOptions => "KillOptions",
+    LsofOptions => "LsofOptions",
+    MonitorProcessesCpuOptions => "MonitorProcessesCpuOptions",
+    TraceOptions => "TraceOptions",
+    ScriptNamespaceOptions => "NamespaceOptions",
+    IpcsInfo => "IpcsInfo",
+    ScriptProcessManager => "ProcessManager",
+);

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
 
-use crate::catalog::FunctionInfo;
+use crate::binding::{Binding, NO_HOST};
 use crate::error::{COMMON_SOURCE, script_err};
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
@@ -389,134 +389,220 @@ fn to_json(ctx: &NativeCallContext, value: &Dynamic) -> RResult<String> {
 /// Registers `to_map()` on plain maps (returning the map itself). Rex hands REX's value
 /// objects (`ProcessInfo`, `Meminfo`, `Filesystem`, `InternetConnection`, ...) to scripts as
 /// maps with REX's property names, so `x.name` and `x.to_map()` both work as in REX.
-pub(crate) fn register_value_maps(engine: &mut Engine) {
-    engine.register_fn("to_map", |m: &mut Map| m.clone());
+pub(crate) fn register_value_maps(b: &mut Binding<'_>) {
+    let mut b = b.scoped("utils");
+    crate::declare!(
+        b,
+        "to_map",
+        NO_HOST,
+        "The map itself (REX's value objects are maps).",
+        |m: &mut Map| m.clone()
+    );
 }
 
 /// Registers the utils module.
 pub fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<DateTime>("DateTime");
-    engine.register_fn(
+    let mut b = Binding::new(engine, "utils");
+    let b = &mut b;
+    b.custom_type::<DateTime>();
+    crate::declare!(
+        b,
         "DateTime",
+        NO_HOST,
+        "`DateTime`.",
         |y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, ns: i64| {
             DateTime::from_parts(y, mo, d, h, mi, s, ns)
                 .map_err(|e| common_err("InvalidArguments", e))
-        },
+        }
     );
-    engine.register_fn("from_epoch_seconds", |s: i64| {
-        DateTime::from_epoch(s, 0).map_err(|e| common_err("InvalidArguments", e))
-    });
-    engine.register_fn("from_epoch_nanos", |s: i64, ns: i64| {
-        DateTime::from_epoch(s, ns).map_err(|e| common_err("InvalidArguments", e))
-    });
-    engine.register_fn("now", DateTime::now);
-    engine.register_fn("now_nanos", || {
+    crate::declare!(
+        b,
+        "from_epoch_seconds",
+        NO_HOST,
+        "`from_epoch_seconds`.",
+        |s: i64| { DateTime::from_epoch(s, 0).map_err(|e| common_err("InvalidArguments", e)) }
+    );
+    crate::declare!(
+        b,
+        "from_epoch_nanos",
+        NO_HOST,
+        "`from_epoch_nanos`.",
+        |s: i64, ns: i64| {
+            DateTime::from_epoch(s, ns).map_err(|e| common_err("InvalidArguments", e))
+        }
+    );
+    b.func("now", [], NO_HOST, "`now`.", DateTime::now);
+    crate::declare!(b, "now_nanos", NO_HOST, "`now_nanos`.", || {
         let now = DateTime::now();
         now.secs
             .saturating_mul(NANOS_PER_SEC)
             .saturating_add(i64::from(now.nanos))
     });
-    engine.register_fn("parse_datetime", |s: &str, format: &str| {
-        match format {
-            RFC3339 => DateTime::parse_rfc3339(s),
-            RFC2822 => DateTime::parse_rfc2822(s),
-            other => Err(format!("unknown DateTimeFormat {other:?}")),
+    crate::declare!(
+        b,
+        "parse_datetime",
+        NO_HOST,
+        "`parse_datetime`.",
+        |s: &str, format: &str| {
+            match format {
+                RFC3339 => DateTime::parse_rfc3339(s),
+                RFC2822 => DateTime::parse_rfc2822(s),
+                other => Err(format!("unknown DateTimeFormat {other:?}")),
+            }
+            .map_err(|e| common_err("ParseError", e))
         }
-        .map_err(|e| common_err("ParseError", e))
+    );
+    crate::declare!(
+        b,
+        "epoch_seconds",
+        NO_HOST,
+        "`DateTime.epoch_seconds`.",
+        |d: &mut DateTime| d.epoch_seconds()
+    );
+    crate::declare!(
+        b,
+        "nanos",
+        NO_HOST,
+        "`DateTime.nanos`.",
+        |d: &mut DateTime| d.nanos()
+    );
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |d: &mut DateTime, format: &str| {
+            d.format(format).map_err(|e| common_err("FormatError", e))
+        }
+    );
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |d: &mut DateTime| d.to_rfc3339()
+    );
+    crate::declare!(
+        b,
+        "to_debug",
+        NO_HOST,
+        "The debug text.",
+        |d: &mut DateTime| d.to_rfc3339()
+    );
+    crate::declare!(
+        b,
+        "month_str",
+        NO_HOST,
+        "`DateTime.month_str`.",
+        |d: &mut DateTime| d.month_name().to_string()
+    );
+    crate::declare!(
+        b,
+        "month_str_short",
+        NO_HOST,
+        "`DateTime.month_str_short`.",
+        |d: &mut DateTime| { d.month_name().chars().take(3).collect::<String>() }
+    );
+    b.getter(
+        "year",
+        NO_HOST,
+        "The `year` property.",
+        |d: &mut DateTime| d.civil().0,
+    );
+    b.getter(
+        "month",
+        NO_HOST,
+        "The `month` property.",
+        |d: &mut DateTime| d.civil().1,
+    );
+    b.getter("day", NO_HOST, "The `day` property.", |d: &mut DateTime| {
+        d.civil().2
     });
-    engine.register_fn("epoch_seconds", |d: &mut DateTime| d.epoch_seconds());
-    engine.register_fn("nanos", |d: &mut DateTime| d.nanos());
-    engine.register_fn("to_string", |d: &mut DateTime, format: &str| {
-        d.format(format).map_err(|e| common_err("FormatError", e))
-    });
-    engine.register_fn("to_string", |d: &mut DateTime| d.to_rfc3339());
-    engine.register_fn("to_debug", |d: &mut DateTime| d.to_rfc3339());
-    engine.register_fn("month_str", |d: &mut DateTime| d.month_name().to_string());
-    engine.register_fn("month_str_short", |d: &mut DateTime| {
-        d.month_name().chars().take(3).collect::<String>()
-    });
-    engine.register_get("year", |d: &mut DateTime| d.civil().0);
-    engine.register_get("month", |d: &mut DateTime| d.civil().1);
-    engine.register_get("day", |d: &mut DateTime| d.civil().2);
-    engine.register_get("hour", |d: &mut DateTime| d.civil().3);
-    engine.register_get("minute", |d: &mut DateTime| d.civil().4);
-    engine.register_get("second", |d: &mut DateTime| d.civil().5);
-    engine.register_get("nanosecond", |d: &mut DateTime| d.nanos());
-    engine.register_fn("+", |d: DateTime, secs: i64| {
+    b.getter(
+        "hour",
+        NO_HOST,
+        "The `hour` property.",
+        |d: &mut DateTime| d.civil().3,
+    );
+    b.getter(
+        "minute",
+        NO_HOST,
+        "The `minute` property.",
+        |d: &mut DateTime| d.civil().4,
+    );
+    b.getter(
+        "second",
+        NO_HOST,
+        "The `second` property.",
+        |d: &mut DateTime| d.civil().5,
+    );
+    b.getter(
+        "nanosecond",
+        NO_HOST,
+        "The `nanosecond` property.",
+        |d: &mut DateTime| d.nanos(),
+    );
+    crate::declare!(b, "+", NO_HOST, "`+`.", |d: DateTime, secs: i64| {
         d.add_secs(secs)
             .map_err(|e| common_err("InvalidArguments", e))
     });
-    engine.register_fn("-", |d: DateTime, secs: i64| {
+    crate::declare!(b, "-", NO_HOST, "`-`.", |d: DateTime, secs: i64| {
         d.add_secs(secs.saturating_neg())
             .map_err(|e| common_err("InvalidArguments", e))
     });
-    engine.register_fn("-", |a: DateTime, b: DateTime| {
+    crate::declare!(b, "-", NO_HOST, "`-`.", |a: DateTime, b: DateTime| {
         a.secs.saturating_sub(b.secs)
     });
-    engine.register_fn("==", |a: DateTime, b: DateTime| a == b);
-    engine.register_fn("!=", |a: DateTime, b: DateTime| a != b);
-    engine.register_fn("<", |a: DateTime, b: DateTime| a < b);
-    engine.register_fn("<=", |a: DateTime, b: DateTime| a <= b);
-    engine.register_fn(">", |a: DateTime, b: DateTime| a > b);
-    engine.register_fn(">=", |a: DateTime, b: DateTime| a >= b);
+    crate::declare!(b, "==", NO_HOST, "Equality.", |a: DateTime, b: DateTime| a
+        == b);
+    crate::declare!(
+        b,
+        "!=",
+        NO_HOST,
+        "Inequality.",
+        |a: DateTime, b: DateTime| a != b
+    );
+    crate::declare!(b, "<", NO_HOST, "`<`.", |a: DateTime, b: DateTime| a < b);
+    crate::declare!(b, "<=", NO_HOST, "`<=`.", |a: DateTime, b: DateTime| a <= b);
+    crate::declare!(b, ">", NO_HOST, "`>`.", |a: DateTime, b: DateTime| a > b);
+    crate::declare!(b, ">=", NO_HOST, "`>=`.", |a: DateTime, b: DateTime| a >= b);
 
     let mut formats = Module::new();
     formats.set_var(RFC3339, RFC3339.to_string());
     formats.set_var(RFC2822, RFC2822.to_string());
-    engine.register_static_module("DateTimeFormat", formats.into());
+    b.static_module("DateTimeFormat", formats.into());
 
-    engine.register_fn("random_alphanumeric", |len: i64| {
-        random_alphanumeric(len).map_err(|e| common_err("InvalidArguments", e))
-    });
-    engine.register_fn("to_json", |ctx: NativeCallContext, value: Dynamic| {
-        to_json(&ctx, &value)
-    });
-    // exact-type overloads, so Rhai's own `Map.to_json()` is not picked first
-    engine.register_fn("to_json", |ctx: NativeCallContext, value: Map| {
-        to_json(&ctx, &Dynamic::from_map(value))
-    });
-    engine.register_fn("to_json", |ctx: NativeCallContext, value: Array| {
-        to_json(&ctx, &Dynamic::from_array(value))
-    });
-    register_value_maps(engine);
-}
-
-/// The functions of this module, for `--print-functions`.
-pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
-    FunctionInfo::new(
-        "DateTime",
-        "DateTime(y: int, mo: int, d: int, h: int, mi: int, s: int, ns: int) -> DateTime",
-        &[],
-        "utils",
-    ),
-    FunctionInfo::new(
-        "from_epoch_seconds",
-        "from_epoch_seconds(secs: int) -> DateTime",
-        &[],
-        "utils",
-    ),
-    FunctionInfo::new(
-        "from_epoch_nanos",
-        "from_epoch_nanos(secs: int, nanos: int) -> DateTime",
-        &[],
-        "utils",
-    ),
-    FunctionInfo::new("now", "now() -> DateTime", &[], "utils"),
-    FunctionInfo::new("now_nanos", "now_nanos() -> int", &[], "utils"),
-    FunctionInfo::new(
-        "parse_datetime",
-        "parse_datetime(s: String, format: DateTimeFormat) -> DateTime",
-        &[],
-        "utils",
-    ),
-    FunctionInfo::new(
+    crate::declare!(
+        b,
         "random_alphanumeric",
-        "random_alphanumeric(len: int) -> String",
-        &[],
-        "utils",
-    ),
-    FunctionInfo::new("to_json", "to_json(value) -> String", &[], "utils"),
-];
+        NO_HOST,
+        "`random_alphanumeric`.",
+        |len: i64| { random_alphanumeric(len).map_err(|e| common_err("InvalidArguments", e)) }
+    );
+    crate::declare!(
+        b,
+        "to_json",
+        NO_HOST,
+        "`to_json`.",
+        |ctx: NativeCallContext, value: Dynamic| { to_json(&ctx, &value) }
+    );
+    // exact-type overloads, so Rhai's own `Map.to_json()` is not picked first
+    crate::declare!(
+        b,
+        "to_json",
+        NO_HOST,
+        "`to_json`.",
+        |ctx: NativeCallContext, value: Map| { to_json(&ctx, &Dynamic::from_map(value)) }
+    );
+    crate::declare!(
+        b,
+        "to_json",
+        NO_HOST,
+        "`to_json`.",
+        |ctx: NativeCallContext, value: Array| { to_json(&ctx, &Dynamic::from_array(value)) }
+    );
+    register_value_maps(b);
+}
 
 #[cfg(test)]
 mod tests {
@@ -571,3 +657,7 @@ mod tests {
         assert_eq!(random_alphanumeric(0).unwrap(), "");
     }
 }
+
+crate::script_types!(
+    DateTime => "DateTime",
+);

@@ -60,6 +60,11 @@ fn read_strict(ctx: &SdkContext, path: &str) -> Result<String, FsError> {
     Ok(String::from_utf8_lossy(&f.read_bytes(ctx)?).into_owned())
 }
 
+/// The text of the file (`read`, or redacted with `redacted_read`), as `cat` reads it.
+fn read_text(ctx: &SdkContext, path: &str) -> Result<String, FsError> {
+    open_file(ctx, path, true, OpenFileOptions::read())?.read(ctx)
+}
+
 /// `cat`: the content (`read`, or redacted with `redacted_read`); `number` prefixes each line
 /// with a right-aligned 6-wide line number and a tab.
 pub fn cat(ctx: &SdkContext, path: &str, number: bool) -> Result<String, FsError> {
@@ -244,6 +249,10 @@ impl Default for TailMode {
 
 /// `tail` (`read` File).
 pub fn tail(ctx: &SdkContext, path: &str, mode: TailMode) -> Result<Vec<String>, FsError> {
+    if mode == TailMode::Last(0) {
+        // Nothing to return: the file is not even opened.
+        return Ok(Vec::new());
+    }
     let t = read_strict(ctx, path)?;
     match mode {
         TailMode::Last(n) => text::select_lines(&t, None, Some(-(n.saturating_abs()))),
@@ -477,7 +486,7 @@ pub fn du(
     path: &str,
     opts: DiskUsageOptions,
 ) -> Result<DiskUsageResult, FsError> {
-    open_dir(ctx, &rpath(path)?, true)?.disk_usage(ctx, opts)
+    open_dir(ctx, &rpath(path)?, false)?.disk_usage(ctx, opts)
 }
 
 /// Splits a line into fields: whitespace runs when `delim` is empty or a single space.
@@ -500,13 +509,13 @@ pub fn awk_field(
     delim: &str,
     path: &str,
 ) -> Result<Vec<String>, FsError> {
-    let t = read_strict(ctx, path)?;
+    let t = read_text(ctx, path)?;
     Ok(t.lines().filter_map(|l| field(l, n, delim)).collect())
 }
 
 /// Lines containing `substr` (`read` File).
 pub fn awk_filter(ctx: &SdkContext, substr: &str, path: &str) -> Result<Vec<String>, FsError> {
-    let t = read_strict(ctx, path)?;
+    let t = read_text(ctx, path)?;
     Ok(t.lines()
         .filter(|l| l.contains(substr))
         .map(str::to_string)
@@ -521,7 +530,7 @@ pub fn awk_filter_field(
     substr: &str,
     path: &str,
 ) -> Result<Vec<String>, FsError> {
-    let t = read_strict(ctx, path)?;
+    let t = read_text(ctx, path)?;
     Ok(t.lines()
         .filter(|l| field(l, n, delim).is_some_and(|f| f.contains(substr)))
         .map(str::to_string)
@@ -530,7 +539,7 @@ pub fn awk_filter_field(
 
 /// Sum of field `n` (unparsable fields skipped) (`read` File).
 pub fn awk_sum(ctx: &SdkContext, n: usize, delim: &str, path: &str) -> Result<f64, FsError> {
-    let t = read_strict(ctx, path)?;
+    let t = read_text(ctx, path)?;
     Ok(t.lines()
         .filter_map(|l| field(l, n, delim)?.trim().parse::<f64>().ok())
         .sum())
@@ -543,7 +552,7 @@ pub fn awk_count_unique(
     delim: &str,
     path: &str,
 ) -> Result<BTreeMap<String, u64>, FsError> {
-    let t = read_strict(ctx, path)?;
+    let t = read_text(ctx, path)?;
     let mut m = BTreeMap::new();
     for f in t.lines().filter_map(|l| field(l, n, delim)) {
         *m.entry(f).or_insert(0u64) += 1;
@@ -558,26 +567,40 @@ pub fn awk_filter_range(
     end: i64,
     path: &str,
 ) -> Result<Vec<String>, FsError> {
-    tail(ctx, path, TailMode::Range(start, end))
+    if start < 1 || end < start {
+        return Err(FsError::InvalidArguments(
+            "awk_filter_range needs 1 <= start <= end".into(),
+        ));
+    }
+    open_file(ctx, path, true, OpenFileOptions::read())?.read_lines(
+        ctx,
+        Some(start),
+        Some(end.saturating_sub(start).saturating_add(1)),
+    )
 }
 
-/// Inclusive integer range with `step` (non-zero), at most `max_len` values; never loops
-/// forever near `i64::MAX`.
+/// Inclusive integer range with `step` (non-zero), at most `max_len` values (a longer range
+/// is refused before anything is allocated); never overflows near `i64::MAX`.
 pub fn seq(start: i64, end: i64, step: i64, max_len: usize) -> Result<Vec<i64>, FsError> {
     if step == 0 {
-        return Err(FsError::InvalidArguments("step must not be 0".into()));
+        return Err(FsError::InvalidArguments("seq::step must not be 0".into()));
     }
-    let mut out = Vec::new();
-    let mut cur = start;
-    while (step > 0 && cur <= end) || (step < 0 && cur >= end) {
-        if out.len() >= max_len {
-            return Err(FsError::TooManyEntries(max_len));
-        }
-        out.push(cur);
-        match cur.checked_add(step) {
-            Some(n) => cur = n,
-            None => break,
-        }
+    let (a, b, s) = (i128::from(start), i128::from(end), i128::from(step));
+    if (b - a).signum() * s.signum() < 0 {
+        return Ok(Vec::new());
+    }
+    let len = (b - a) / s + 1;
+    if len > i128::try_from(max_len).unwrap_or(i128::MAX) {
+        return Err(FsError::InvalidArguments(format!(
+            "seq would produce {len} values, more than the limit of {max_len}"
+        )));
+    }
+    let len = usize::try_from(len).map_err(|e| FsError::InvalidArguments(e.to_string()))?;
+    let mut out = Vec::with_capacity(len);
+    let mut v = a;
+    for _ in 0..len {
+        out.push(i64::try_from(v).map_err(|e| FsError::InvalidArguments(e.to_string()))?);
+        v += s;
     }
     Ok(out)
 }
