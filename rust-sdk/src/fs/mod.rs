@@ -25,6 +25,7 @@ mod redact;
 mod text;
 mod walk;
 
+mod awk;
 pub mod commands;
 pub mod gzip;
 pub mod listing;
