@@ -57,7 +57,7 @@ fn register_options(b: &mut Binding<'_>) {
         "ExtractArchiveOptions",
         [],
         NO_HOST,
-        "`ExtractArchiveOptions`.",
+        "A new `ExtractArchiveOptions` builder with the defaults.",
         ExtractArchiveOptions::default,
     );
     crate::declare!(
@@ -214,7 +214,7 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
             Action::FsChmod,
             Action::FsChown
         ],
-        "`ScriptFileHandle.extract_archive`.",
+        "`File.extract_archive()`.",
         |f: &mut ScriptFileHandle, dest: DirHandle, opts: ExtractArchiveOptions| {
             let report = f.with(|h| h.extract_archive(&c, &dest, opts).map_err(to_script_error))?;
             let mut m = Map::new();
@@ -250,7 +250,7 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "elf_info",
         &[Action::FsRead],
-        "`ScriptFileHandle.elf_info`.",
+        "`File.elf_info()`.",
         |f: &mut ScriptFileHandle| { f.with(|h| h.elf_info(&c).map_err(to_script_error)) }
     );
 
@@ -259,7 +259,7 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "verify_cert",
         &[Action::FsRead],
-        "`ScriptFileHandle.verify_cert`.",
+        "`File.verify_cert()`.",
         |f: &mut ScriptFileHandle, root: ScriptFileHandle| {
             let me = f.clone();
             with_many(&[&me, &root], |hs| match hs {
@@ -274,7 +274,7 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "verify_cert_chain",
         &[Action::FsRead],
-        "`ScriptFileHandle.verify_cert_chain`.",
+        "`File.verify_cert_chain()`.",
         |f: &mut ScriptFileHandle, root: ScriptFileHandle, intermediates: Array| {
             let inter: Vec<ScriptFileHandle> = intermediates
                 .into_iter()

@@ -127,7 +127,7 @@ fn register_options(b: &mut Binding<'_>) {
         b,
         "format_bytes",
         NO_HOST,
-        "`format_bytes`.",
+        "Formats a byte count with a unit.",
         |size: i64, unit: &str| {
             format_bytes(size, unit).map_err(|e| script_err(DISKINFO_SOURCE, "Other", e))
         }
@@ -138,7 +138,7 @@ fn register_options(b: &mut Binding<'_>) {
         "FilesystemOptions",
         [],
         NO_HOST,
-        "`FilesystemOptions`.",
+        "A new `FilesystemOptions` builder with the defaults.",
         FilesystemOptions::default,
     );
     crate::declare!(
@@ -171,7 +171,7 @@ fn register_options(b: &mut Binding<'_>) {
         b,
         "Filesystems",
         &[Action::FsOpen, Action::FsRead, Action::FsStat],
-        "`Filesystems`.",
+        "The mounted file systems.",
         |o: FilesystemOptions| Filesystems(o)
     );
 }
@@ -199,7 +199,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         "UnmountOptions",
         [],
         NO_HOST,
-        "`UnmountOptions`.",
+        "A new `UnmountOptions` builder with the defaults.",
         UnmountOptions::default,
     );
     crate::declare!(
@@ -226,7 +226,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "unmount",
         &[Action::FsUnmount],
-        "`unmount`.",
+        "Unmounts a file system.",
         |o: UnmountOptions| { disk::unmount(&c, unmount_path(&o)?).map_err(to_script_error) }
     );
 
@@ -235,7 +235,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "df",
         &[Action::FsOpen, Action::FsRead, Action::FsStat],
-        "`df`.",
+        "File-system usage of the mounted file systems.",
         || filesystems(&c, &FilesystemOptions::default())
     );
     let c = sdk.clone();
@@ -243,7 +243,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "iostat",
         &[Action::FsOpen, Action::FsRead],
-        "`iostat`.",
+        "Per-device I/O counters.",
         || iostat(&c)
     );
     let c = sdk.clone();
@@ -251,7 +251,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "lsblk",
         &[Action::FsOpen, Action::FsRead],
-        "`lsblk`.",
+        "The block devices of the host.",
         || lsblk(&c)
     );
 
@@ -260,7 +260,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "Filesystems",
         &[Action::FsOpen, Action::FsRead, Action::FsStat],
-        "`Filesystems`.",
+        "The mounted file systems.",
         |targets: Array, local: bool| {
             let targets = strings("targets", targets)?;
             Ok::<_, Box<EvalAltResult>>(Filesystems(FilesystemOptions { targets, local }))
@@ -271,7 +271,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "filesystems",
         &[Action::FsOpen, Action::FsRead],
-        "`Filesystems.filesystems`.",
+        "`Filesystems.filesystems()`.",
         |f: &mut Filesystems| { filesystems(&c, &f.0) }
     );
     let c = sdk.clone();
@@ -279,7 +279,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "iostat",
         &[Action::FsOpen, Action::FsRead],
-        "`Filesystems.iostat`.",
+        "`Filesystems.iostat()`.",
         |_this: &mut Filesystems| iostat(&c)
     );
 }

@@ -207,7 +207,7 @@ fn register_core_dump(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "CoreDump",
         &[Action::FsOpen, Action::FsRead, Action::FsExecute],
-        "`CoreDump`.",
+        "A core dump opened for analysis.",
         |exe: &str, core: &str| {
             CoreDump::open(&c, exe, core)
                 .map(|d| ScriptCoreDump(Arc::new(d)))
@@ -219,7 +219,7 @@ fn register_core_dump(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "backtrace",
         &[Action::FsOpen, Action::FsRead, Action::FsExecute],
-        "`ScriptCoreDump.backtrace`.",
+        "`CoreDump.backtrace()`.",
         |d: &mut ScriptCoreDump| {
             d.0.backtrace(&c)
                 .map(|p| traced_map(&p))
@@ -231,7 +231,7 @@ fn register_core_dump(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "get_variables",
         &[Action::FsOpen, Action::FsRead, Action::FsExecute],
-        "`ScriptCoreDump.get_variables`.",
+        "`CoreDump.get_variables()`.",
         |d: &mut ScriptCoreDump, frame: i64, names: Array| {
             get_variables(&c, d, None, frame, &names)
         }
@@ -241,7 +241,7 @@ fn register_core_dump(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "get_variables",
         &[Action::FsOpen, Action::FsRead, Action::FsExecute],
-        "`ScriptCoreDump.get_variables`.",
+        "`CoreDump.get_variables()`.",
         |d: &mut ScriptCoreDump, thread: i64, frame: i64, names: Array| {
             get_variables(&c, d, Some(thread), frame, &names)
         }
@@ -254,7 +254,7 @@ fn register_builders(b: &mut Binding<'_>) {
         "ExecuteOptions",
         [],
         NO_HOST,
-        "`ExecuteOptions`.",
+        "A new `ExecuteOptions` builder with the defaults.",
         ExecuteOptions::default,
     );
     crate::declare!(
@@ -374,7 +374,7 @@ fn register_builders(b: &mut Binding<'_>) {
         "ChildNamespaceOptions",
         [],
         NO_HOST,
-        "`ChildNamespaceOptions`.",
+        "A new `ChildNamespaceOptions` builder with the defaults.",
         ChildNamespaceOptions::default,
     );
     crate::declare!(
@@ -410,7 +410,7 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "execute",
         &[Action::FsExecute],
-        "`ScriptFileHandle.execute`.",
+        "`File.execute()`.",
         |f: &mut ScriptFileHandle, opts: ExecuteOptions| {
             f.with(|h| {
                 h.execute(&c, &opts)

@@ -139,56 +139,56 @@ fn register_metadata(b: &mut Binding<'_>) {
         b,
         "type",
         NO_HOST,
-        "`Metadata.type`.",
+        "`Metadata.type()`.",
         |m: &mut Metadata| m.entry_type.name().to_string()
     );
     crate::declare!(
         b,
         "file_size",
         NO_HOST,
-        "`Metadata.file_size`.",
+        "`Metadata.file_size()`.",
         |m: &mut Metadata| int(m.size)
     );
     crate::declare!(
         b,
         "last_modified_time",
         NO_HOST,
-        "`Metadata.last_modified_time`.",
+        "`Metadata.last_modified_time()`.",
         |m: &mut Metadata| m.mtime_secs
     );
     crate::declare!(
         b,
         "last_modified_time_nanos_component",
         NO_HOST,
-        "`Metadata.last_modified_time_nanos_component`.",
+        "`Metadata.last_modified_time_nanos_component()`.",
         |m: &mut Metadata| { m.mtime_nanos }
     );
     crate::declare!(
         b,
         "num_hardlinks",
         NO_HOST,
-        "`Metadata.num_hardlinks`.",
+        "`Metadata.num_hardlinks()`.",
         |m: &mut Metadata| int(m.nlink)
     );
     crate::declare!(
         b,
         "blocks",
         NO_HOST,
-        "`Metadata.blocks`.",
+        "`Metadata.blocks()`.",
         |m: &mut Metadata| int(m.blocks)
     );
     crate::declare!(
         b,
         "allocated_size",
         NO_HOST,
-        "`Metadata.allocated_size`.",
+        "`Metadata.allocated_size()`.",
         |m: &mut Metadata| int(m.allocated_size())
     );
     crate::declare!(
         b,
         "permissions",
         NO_HOST,
-        "`Metadata.permissions`.",
+        "`Metadata.permissions()`.",
         |m: &mut Metadata| i64::from(m.permissions)
     );
     crate::declare!(
@@ -210,7 +210,7 @@ fn config_path(c: &DirConfig) -> RResult<&str> {
 
 fn register_builders(b: &mut Binding<'_>) {
     b.custom_type::<DirConfig>();
-    b.func("DirConfig", [], NO_HOST, "`DirConfig`.", DirConfig::default);
+    b.func("DirConfig", [], NO_HOST, "A new `DirConfig` builder with the defaults.", DirConfig::default);
     crate::declare!(
         b,
         "path",
@@ -236,7 +236,7 @@ fn register_builders(b: &mut Binding<'_>) {
         "OpenDirOptions",
         [],
         NO_HOST,
-        "`OpenDirOptions`.",
+        "A new `OpenDirOptions` builder with the defaults.",
         OpenDirOptions::default,
     );
     crate::declare!(
@@ -278,7 +278,7 @@ fn register_builders(b: &mut Binding<'_>) {
         "OpenFileOptions",
         [],
         NO_HOST,
-        "`OpenFileOptions`.",
+        "A new `OpenFileOptions` builder with the defaults.",
         OpenFileOptions::default,
     );
     crate::declare!(
@@ -355,7 +355,7 @@ fn register_builders(b: &mut Binding<'_>) {
         "DeleteDirOptions",
         [],
         NO_HOST,
-        "`DeleteDirOptions`.",
+        "A new `DeleteDirOptions` builder with the defaults.",
         DeleteDirOptions::default,
     );
     crate::declare!(
@@ -385,7 +385,7 @@ fn register_builders(b: &mut Binding<'_>) {
         "CopyFileOptions",
         [],
         NO_HOST,
-        "`CopyFileOptions`.",
+        "A new `CopyFileOptions` builder with the defaults.",
         CopyFileOptions::default,
     );
     crate::declare!(
@@ -415,7 +415,7 @@ fn register_builders(b: &mut Binding<'_>) {
         "ReadLinesOptions",
         [],
         NO_HOST,
-        "`ReadLinesOptions`.",
+        "A new `ReadLinesOptions` builder with the defaults.",
         ReadLinesOptions::default,
     );
     crate::declare!(
@@ -468,12 +468,12 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
     crate::declare!(b, "open", &[Action::FsOpen, Action::FsCreate], "Sets `open` (returns the updated builder).", sdk => |c, cfg: &mut DirConfig, opts: OpenDirOptions| {
         DirHandle::open(&c, config_path(cfg)?, opts).map_err(to_script_error)
     });
-    crate::declare!(b, "open_file", &[Action::FsOpen, Action::FsCreate], "`DirHandle.open_file`.", sdk => |c, d: &mut DirHandle, name: &str, opts: OpenFileOptions| {
+    crate::declare!(b, "open_file", &[Action::FsOpen, Action::FsCreate], "Opens a file of the directory.", sdk => |c, d: &mut DirHandle, name: &str, opts: OpenFileOptions| {
         d.open_file(&c, name, opts)
             .map(ScriptFileHandle::new)
             .map_err(to_script_error)
     });
-    crate::declare!(b, "list_entries", &[Action::FsRead], "`DirHandle.list_entries`.", sdk => |c, d: &mut DirHandle| {
+    crate::declare!(b, "list_entries", &[Action::FsRead], "The entries of the directory by name.", sdk => |c, d: &mut DirHandle| {
         let entries = d.list_entries(&c).map_err(to_script_error)?;
         Ok::<Map, Box<EvalAltResult>>(
             entries
@@ -482,10 +482,10 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
                 .collect(),
         )
     });
-    crate::declare!(b, "metadata", &[Action::FsStat], "`DirHandle.metadata`.", sdk => |c, d: &mut DirHandle| d
+    crate::declare!(b, "metadata", &[Action::FsStat], "The metadata (`stat`).", sdk => |c, d: &mut DirHandle| d
         .metadata(&c)
         .map_err(to_script_error));
-    crate::declare!(b, "delete", &[Action::FsOpen, Action::FsDelete], "`DirHandle.delete`.", sdk => |c, d: &mut DirHandle, opts: DeleteDirOptions| {
+    crate::declare!(b, "delete", &[Action::FsOpen, Action::FsDelete], "Deletes it.", sdk => |c, d: &mut DirHandle, opts: DeleteDirOptions| {
         let report = d.delete(&c, opts).map_err(to_script_error)?;
         match report.not_removed.first() {
             Some((p, why)) if !opts.force => Err(script_err(
@@ -496,7 +496,7 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
             _ => Ok(()),
         }
     });
-    crate::declare!(b, "chmod", &[Action::FsChmod], "`DirHandle.chmod`.", sdk => |c, d: &mut DirHandle, mode: i64| d
+    crate::declare!(b, "chmod", &[Action::FsChmod], "Changes the permissions.", sdk => |c, d: &mut DirHandle, mode: i64| d
         .chmod(&c, mode)
         .map_err(to_script_error));
     crate::declare!(b, "to_string", NO_HOST, "The display text.", sdk => |_c, d: &mut DirHandle| d
@@ -504,33 +504,33 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
         .as_str()
         .to_string());
 
-    crate::declare!(b, "read", &[Action::FsRead], "`ScriptFileHandle.read`.", sdk => |c, f: &mut ScriptFileHandle| f
+    crate::declare!(b, "read", &[Action::FsRead], "Reads the file as text.", sdk => |c, f: &mut ScriptFileHandle| f
         .with(|h| h.read(&c).map_err(to_script_error)));
-    crate::declare!(b, "read_lines", &[Action::FsRead], "`ScriptFileHandle.read_lines`.", sdk => |c, f: &mut ScriptFileHandle, o: ReadLinesOptions| {
+    crate::declare!(b, "read_lines", &[Action::FsRead], "Selected lines of the file.", sdk => |c, f: &mut ScriptFileHandle, o: ReadLinesOptions| {
         f.with(|h| {
             h.read_lines(&c, o.start, o.count)
                 .map(lines)
                 .map_err(to_script_error)
         })
     });
-    crate::declare!(b, "write", &[Action::FsWrite], "`ScriptFileHandle.write`.", sdk => |c, f: &mut ScriptFileHandle, text: &str| {
+    crate::declare!(b, "write", &[Action::FsWrite], "Writes text to the file.", sdk => |c, f: &mut ScriptFileHandle, text: &str| {
         f.with(|h| {
             h.write(&c, text, WriteOptions::default())
                 .map(ScriptFileHandle::new)
                 .map_err(to_script_error)
         })
     });
-    crate::declare!(b, "write_in_place", &[Action::FsWrite], "`ScriptFileHandle.write_in_place`.", sdk => |c, f: &mut ScriptFileHandle, text: &str| {
+    crate::declare!(b, "write_in_place", &[Action::FsWrite], "Rewrites the file in place.", sdk => |c, f: &mut ScriptFileHandle, text: &str| {
         f.with(|h| h.write_in_place(&c, text).map_err(to_script_error))
     });
-    crate::declare!(b, "search", &[Action::FsRead], "`ScriptFileHandle.search`.", sdk => |c, f: &mut ScriptFileHandle, pattern: &str| {
+    crate::declare!(b, "search", &[Action::FsRead], "Lines of the file matching a regex.", sdk => |c, f: &mut ScriptFileHandle, pattern: &str| {
         f.with(|h| {
             h.search(&c, pattern)
                 .map(|v| v.into_iter().map(match_map).collect::<Array>())
                 .map_err(to_script_error)
         })
     });
-    crate::declare!(b, "counts", &[Action::FsRead], "`ScriptFileHandle.counts`.", sdk => |c, f: &mut ScriptFileHandle| {
+    crate::declare!(b, "counts", &[Action::FsRead], "Line, word and byte counts.", sdk => |c, f: &mut ScriptFileHandle| {
         f.with(|h| {
             let n = h.counts(&c).map_err(to_script_error)?;
             let mut map = Map::new();
@@ -540,13 +540,13 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
             Ok(map)
         })
     });
-    crate::declare!(b, "metadata", &[Action::FsStat], "`ScriptFileHandle.metadata`.", sdk => |c, f: &mut ScriptFileHandle| {
+    crate::declare!(b, "metadata", &[Action::FsStat], "The metadata (`stat`).", sdk => |c, f: &mut ScriptFileHandle| {
         f.with(|h| h.metadata(&c).map_err(to_script_error))
     });
-    crate::declare!(b, "chmod", &[Action::FsChmod], "`ScriptFileHandle.chmod`.", sdk => |c, f: &mut ScriptFileHandle, mode: i64| {
+    crate::declare!(b, "chmod", &[Action::FsChmod], "Changes the permissions.", sdk => |c, f: &mut ScriptFileHandle, mode: i64| {
         f.with(|h| h.chmod(&c, mode).map_err(to_script_error))
     });
-    crate::declare!(b, "copy", &[Action::FsOpen, Action::FsRead, Action::FsCreate, Action::FsWrite], "`ScriptFileHandle.copy`.", sdk => |c, f: &mut ScriptFileHandle, dest: ScriptFileHandle, opts: CopyFileOptions| {
+    crate::declare!(b, "copy", &[Action::FsOpen, Action::FsRead, Action::FsCreate, Action::FsWrite], "Copies the file into a directory.", sdk => |c, f: &mut ScriptFileHandle, dest: ScriptFileHandle, opts: CopyFileOptions| {
         if f.same_as(&dest) {
             return Err(script_err(
                 IO_SOURCE,
@@ -557,14 +557,14 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
         f.with(|src| dest.with(|d| src.copy_to(&c, d, opts).map_err(to_script_error)))?;
         Ok(dest.clone())
     });
-    crate::declare!(b, "move", &[Action::FsMove], "`ScriptFileHandle.move`.", sdk => |c, f: &mut ScriptFileHandle, dir: DirHandle, name: &str| {
+    crate::declare!(b, "move", &[Action::FsMove], "Moves it into a directory.", sdk => |c, f: &mut ScriptFileHandle, dir: DirHandle, name: &str| {
         let handle = f.take()?;
         handle
             .move_to(&c, &dir, name)
             .map(ScriptFileHandle::new)
             .map_err(to_script_error)
     });
-    crate::declare!(b, "delete", &[Action::FsOpen, Action::FsDelete], "`ScriptFileHandle.delete`.", sdk => |c, f: &mut ScriptFileHandle| f
+    crate::declare!(b, "delete", &[Action::FsOpen, Action::FsDelete], "Deletes it.", sdk => |c, f: &mut ScriptFileHandle| f
         .take()?
         .delete(&c)
         .map_err(to_script_error));

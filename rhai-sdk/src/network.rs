@@ -175,14 +175,14 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         "Client",
         [],
         &[Action::NetworkGet],
-        "`Client`.",
+        "An HTTP client (GET only).",
         Client::default,
     );
     crate::declare!(
         b,
         "max_text_bytes",
         NO_HOST,
-        "`Client.max_text_bytes`.",
+        "`Client.max_text_bytes()`.",
         |_this: &mut Client, n: i64| {
             let n = u64::try_from(n).map_err(|_| request_error("max_text_bytes must be >= 0"))?;
             Ok::<_, Box<EvalAltResult>>(Client {
@@ -194,7 +194,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "get",
         NO_HOST,
-        "`Client.get`.",
+        "`Client.get()`.",
         |c: &mut Client, url: &str| Request {
             url: url.to_string(),
             max_text_bytes: c.max_text_bytes,
@@ -232,7 +232,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "send",
         &[Action::NetworkGet],
-        "`Request.send`.",
+        "`Request.send()`.",
         |r: &mut Request| { get(&c, &r.url, r.max_text_bytes) }
     );
     let c = sdk.clone();
@@ -240,7 +240,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "curl",
         &[Action::NetworkGet],
-        "`curl`.",
+        "Fetches a URL with HTTP GET and returns the body.",
         |url: &str| get(&c, url, None)
     );
     let c = sdk.clone();
@@ -248,7 +248,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "connect",
         &[Action::NetworkConnect],
-        "`connect`.",
+        "Opens a TCP connection to check that a host and port answer.",
         |host: &str, port: i64, protocol: &str| { connect(&c, host, port, protocol) }
     );
     let c = sdk.clone();
@@ -256,7 +256,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "netstat",
         &[Action::FsOpen, Action::FsRead],
-        "`netstat`.",
+        "The host's internet connections.",
         || netstat(&c)
     );
     let c = sdk.clone();
@@ -264,7 +264,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "network_stats",
         &[Action::FsOpen, Action::FsRead],
-        "`network_stats`.",
+        "Per-interface network counters.",
         || network_stats(&c)
     );
     let c = sdk.clone();
@@ -272,7 +272,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "ip_addresses",
         &[Action::SysinfoList],
-        "`ip_addresses`.",
+        "The network interfaces and their addresses.",
         || ip_addresses(&c)
     );
 }

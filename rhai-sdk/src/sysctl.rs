@@ -52,7 +52,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "sysctl_read",
         &[Action::FsOpen, Action::FsRead],
-        "`sysctl_read`.",
+        "Reads a kernel parameter.",
         |k: &str| read(&c, k)
     );
     let c = sdk.clone();
@@ -60,7 +60,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "sysctl_write",
         &[Action::FsOpen, Action::FsWrite],
-        "`sysctl_write`.",
+        "Writes a kernel parameter.",
         |k: &str, v: &str| write(&c, k, v)
     );
     let c = sdk.clone();
@@ -68,7 +68,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "sysctl_find",
         &[Action::FsOpen, Action::FsRead],
-        "`sysctl_find`.",
+        "Kernel parameters whose name matches a pattern.",
         |p: &str| find(&c, p)
     );
 
@@ -83,7 +83,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
             Action::FsExecute,
             Action::SysctlLoad
         ],
-        "`SysctlManager`.",
+        "The sysctl manager (read, write, find, load the system settings).",
         || SysctlManager
     );
     let c = sdk.clone();
@@ -91,7 +91,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "read",
         &[Action::FsOpen, Action::FsRead],
-        "`SysctlManager.read`.",
+        "`SysctlManager.read()`.",
         |_this: &mut SysctlManager, k: &str| read(&c, k)
     );
     let c = sdk.clone();
@@ -99,7 +99,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "write",
         &[Action::FsOpen, Action::FsWrite],
-        "`SysctlManager.write`.",
+        "`SysctlManager.write()`.",
         |_this: &mut SysctlManager, k: &str, v: &str| { write(&c, k, v) }
     );
     let c = sdk.clone();
@@ -107,7 +107,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "find",
         &[Action::FsOpen, Action::FsRead],
-        "`SysctlManager.find`.",
+        "`SysctlManager.find()`.",
         |_this: &mut SysctlManager, p: &str| find(&c, p)
     );
     let c = sdk.clone();
@@ -115,7 +115,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "load_system",
         &[Action::SysctlLoad, Action::FsOpen, Action::FsExecute],
-        "`SysctlManager.load_system`.",
+        "`SysctlManager.load_system()`.",
         |_this: &mut SysctlManager| {
             sysctl::load_system(&c)
                 .map(|r| crate::exec::result_map(&r))

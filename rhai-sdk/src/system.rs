@@ -105,7 +105,7 @@ fn register_builders(b: &mut Binding<'_>, sdk: &SdkContext) {
         "DmesgOptions",
         [],
         NO_HOST,
-        "`DmesgOptions`.",
+        "A new `DmesgOptions` builder with the defaults.",
         DmesgOptions::default,
     );
     crate::declare!(
@@ -131,12 +131,12 @@ fn register_builders(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "dmesg_info",
         &[Action::FsOpen, Action::FsRead],
-        "`SystemInfo.dmesg_info`.",
+        "`SystemInfo.dmesg_info()`.",
         |_this: &mut SystemInfo, o: DmesgOptions| { dmesg(&c, o.human_readable_time) }
     );
 
     b.custom_type::<ResolveOptions>();
-    crate::declare!(b, "ResolveOptions", NO_HOST, "`ResolveOptions`.", || {
+    crate::declare!(b, "ResolveOptions", NO_HOST, "A new `ResolveOptions` builder with the defaults.", || {
         ResolveOptions::new("")
     });
     crate::declare!(
@@ -210,7 +210,7 @@ fn register_builders(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "resolve_hostname",
         &[Action::SysinfoResolveHostname],
-        "`SystemInfo.resolve_hostname`.",
+        "`SystemInfo.resolve_hostname()`.",
         |_this: &mut SystemInfo, o: ResolveOptions| {
             valid_resolve(&o)?;
             let ips = sys::resolve_hostname(&c, &o).map_err(to_script_error)?;
@@ -241,7 +241,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
             Action::FsOpen,
             Action::FsRead
         ],
-        "`SystemInfo`.",
+        "System information (memory, CPUs, host name, kernel, network).",
         || SystemInfo
     );
 
@@ -294,7 +294,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "dmesg_info",
         &[Action::FsOpen, Action::FsRead],
-        "`SystemInfo.dmesg_info`.",
+        "`SystemInfo.dmesg_info()`.",
         |_this: &mut SystemInfo| dmesg(&c, false)
     );
     let c = sdk.clone();
@@ -302,7 +302,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "ip_addresses",
         &[Action::SysinfoList],
-        "`SystemInfo.ip_addresses`.",
+        "`SystemInfo.ip_addresses()`.",
         |_this: &mut SystemInfo| { to_dyn(&sys::ip_addresses(&c).map_err(to_script_error)?) }
     );
     let c = sdk.clone();
@@ -310,24 +310,24 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "resolve_hostname",
         &[Action::SysinfoResolveHostname],
-        "`SystemInfo.resolve_hostname`.",
+        "`SystemInfo.resolve_hostname()`.",
         |_this: &mut SystemInfo, host: &str, protocol: &str| {
             resolve(&c, host, protocol_of(protocol)?)
         }
     );
 
     let c = sdk.clone();
-    crate::declare!(b, "hostname", &[Action::SysinfoList], "`hostname`.", || {
+    crate::declare!(b, "hostname", &[Action::SysinfoList], "The host name.", || {
         hostname(&c)
     });
     let c = sdk.clone();
-    crate::declare!(b, "uname", &[Action::SysinfoList], "`uname`.", || uname(&c));
+    crate::declare!(b, "uname", &[Action::SysinfoList], "The `uname` fields of the host.", || uname(&c));
     let c = sdk.clone();
     crate::declare!(
         b,
         "nproc",
         &[Action::SysinfoList],
-        "`nproc`.",
+        "The number of CPUs.",
         || cpu_count(&c)
     );
     let c = sdk.clone();
@@ -335,7 +335,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "free",
         &[Action::FsOpen, Action::FsRead],
-        "`free`.",
+        "Memory and swap use.",
         || {
             let mut m = Map::new();
             m.insert("memory".into(), memory(&c)?);
@@ -348,7 +348,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "dmesg",
         &[Action::FsOpen, Action::FsRead],
-        "`dmesg`.",
+        "The kernel log.",
         || dmesg(&c, true)
     );
     let c = sdk.clone();
@@ -356,11 +356,11 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "resolve",
         &[Action::SysinfoResolveHostname],
-        "`resolve`.",
+        "Resolves a host name to IP addresses.",
         |host: &str| { resolve(&c, host, TransportProtocol::Auto) }
     );
     let c = sdk.clone();
-    crate::declare!(b, "ip_addr", &[Action::SysinfoList], "`ip_addr`.", || {
+    crate::declare!(b, "ip_addr", &[Action::SysinfoList], "The network interfaces and their addresses.", || {
         to_dyn(&sys::ip_addresses(&c).map_err(to_script_error)?)
     });
 }

@@ -162,7 +162,7 @@ pub fn register_with_bus(engine: &mut Engine, sdk: &SdkContext, bus: SystemdBus)
         b,
         "is_active",
         NO_HOST,
-        "`State.is_active`.",
+        "`State.is_active()`.",
         |s: &mut State| s.is_active()
     );
     crate::declare!(
@@ -245,7 +245,7 @@ pub fn register_with_bus(engine: &mut Engine, sdk: &SdkContext, bus: SystemdBus)
             Action::SystemdStatus,
             Action::SystemdDaemonReload
         ],
-        "`SystemctlManager`.",
+        "A systemd manager on the configured bus.",
         || {
             let m = match &bus {
                 SystemdBus::System => SystemdManager::system(),
@@ -298,7 +298,7 @@ pub fn register_with_bus(engine: &mut Engine, sdk: &SdkContext, bus: SystemdBus)
         b,
         "daemon_reload",
         &[Action::SystemdDaemonReload],
-        "`SystemctlManager.daemon_reload`.",
+        "`SystemctlManager.daemon_reload()`.",
         |m: &mut SystemctlManager| { m.0.daemon_reload(&c).map_err(to_script_error) }
     );
     let c = sdk.clone();
@@ -306,7 +306,7 @@ pub fn register_with_bus(engine: &mut Engine, sdk: &SdkContext, bus: SystemdBus)
         b,
         "status",
         &[Action::SystemdStatus],
-        "`SystemctlManager.status`.",
+        "`SystemctlManager.status()`.",
         |m: &mut SystemctlManager, svc: &str| {
             m.0.status(&c, svc)
                 .map(Dynamic::from)

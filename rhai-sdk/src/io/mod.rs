@@ -52,7 +52,7 @@ fn register_dir_entry(b: &mut Binding<'_>) {
         b,
         "type",
         NO_HOST,
-        "`DirEntry.type`.",
+        "`DirEntry.type()`.",
         |e: &mut DirEntry| entry_type_name(e.entry_type)
     );
     crate::declare!(
@@ -108,34 +108,34 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     crate::exec::register(b, sdk);
     let none = Array::new;
 
-    crate::declare!(b, "cat", &[Action::FsOpen, Action::FsRead], "`cat`.", sdk => |c, path: &str| cat(&c, &none(), path));
-    crate::declare!(b, "cat", &[Action::FsOpen, Action::FsRead], "`cat`.", sdk => |c, flags: Array, path: &str| cat(&c, &flags, path));
-    crate::declare!(b, "ls", &[Action::FsOpen, Action::FsRead], "`ls`.", sdk => |c, path: &str| ls(&c, &none(), path));
-    crate::declare!(b, "ls", &[Action::FsOpen, Action::FsRead], "`ls`.", sdk => |c, flags: Array, path: &str| ls(&c, &flags, path));
-    crate::declare!(b, "grep", &[Action::FsOpen, Action::FsRead], "`grep`.", sdk => |c, pat: &str, path: &str| grep(
+    crate::declare!(b, "cat", &[Action::FsOpen, Action::FsRead], "Reads a file as text (`cat::number` numbers the lines).", sdk => |c, path: &str| cat(&c, &none(), path));
+    crate::declare!(b, "cat", &[Action::FsOpen, Action::FsRead], "Reads a file as text (`cat::number` numbers the lines).", sdk => |c, flags: Array, path: &str| cat(&c, &flags, path));
+    crate::declare!(b, "ls", &[Action::FsOpen, Action::FsRead], "Lists a directory: entries by name (`ls::all`, `ls::long`, `ls::recursive`).", sdk => |c, path: &str| ls(&c, &none(), path));
+    crate::declare!(b, "ls", &[Action::FsOpen, Action::FsRead], "Lists a directory: entries by name (`ls::all`, `ls::long`, `ls::recursive`).", sdk => |c, flags: Array, path: &str| ls(&c, &flags, path));
+    crate::declare!(b, "grep", &[Action::FsOpen, Action::FsRead], "Lines of a file matching a regex (`grep::ignore_case`, `count`, `invert`, ...).", sdk => |c, pat: &str, path: &str| grep(
         &c,
         &none(),
         pat,
         path
     ));
-    crate::declare!(b, "grep", &[Action::FsOpen, Action::FsRead], "`grep`.", sdk => |c, flags: Array, pat: &str, path: &str| grep(
+    crate::declare!(b, "grep", &[Action::FsOpen, Action::FsRead], "Lines of a file matching a regex (`grep::ignore_case`, `count`, `invert`, ...).", sdk => |c, flags: Array, pat: &str, path: &str| grep(
         &c, &flags, pat, path
     ));
-    crate::declare!(b, "tail", &[Action::FsOpen, Action::FsRead], "`tail`.", sdk => |c, path: &str| tail(&c, &none(), path));
-    crate::declare!(b, "tail", &[Action::FsOpen, Action::FsRead], "`tail`.", sdk => |c, flags: Array, path: &str| tail(&c, &flags, path));
-    crate::declare!(b, "sed", &[Action::FsOpen, Action::FsRead, Action::FsWrite], "`sed`.", sdk => |c, pat: &str, rep: &str, path: &str| sed(
+    crate::declare!(b, "tail", &[Action::FsOpen, Action::FsRead], "The last lines of a file (`tail::n(k)`, `tail::from(l)`, `tail::range(a, b)`).", sdk => |c, path: &str| tail(&c, &none(), path));
+    crate::declare!(b, "tail", &[Action::FsOpen, Action::FsRead], "The last lines of a file (`tail::n(k)`, `tail::from(l)`, `tail::range(a, b)`).", sdk => |c, flags: Array, path: &str| tail(&c, &flags, path));
+    crate::declare!(b, "sed", &[Action::FsOpen, Action::FsRead, Action::FsWrite], "Replaces text in a file and returns the new content (`sed::in_place` writes it).", sdk => |c, pat: &str, rep: &str, path: &str| sed(
         &c,
         &none(),
         pat,
         rep,
         path
     ));
-    crate::declare!(b, "sed", &[Action::FsOpen, Action::FsRead, Action::FsWrite], "`sed`.", sdk => |c, flags: Array, pat: &str, rep: &str, path: &str| sed(
+    crate::declare!(b, "sed", &[Action::FsOpen, Action::FsRead, Action::FsWrite], "Replaces text in a file and returns the new content (`sed::in_place` writes it).", sdk => |c, flags: Array, pat: &str, rep: &str, path: &str| sed(
         &c, &flags, pat, rep, path
     ));
-    crate::declare!(b, "rm", &[Action::FsOpen, Action::FsDelete], "`rm`.", sdk => |c, path: &str| rm(&c, &none(), path));
-    crate::declare!(b, "rm", &[Action::FsOpen, Action::FsDelete], "`rm`.", sdk => |c, flags: Array, path: &str| rm(&c, &flags, path));
-    crate::declare!(b, "seq", NO_HOST, "`seq`.", |a: i64, b: i64| seq(
+    crate::declare!(b, "rm", &[Action::FsOpen, Action::FsDelete], "Removes a file or directory (`rm::recursive`, `rm::force`); never follows a symlink.", sdk => |c, path: &str| rm(&c, &none(), path));
+    crate::declare!(b, "rm", &[Action::FsOpen, Action::FsDelete], "Removes a file or directory (`rm::recursive`, `rm::force`); never follows a symlink.", sdk => |c, flags: Array, path: &str| rm(&c, &flags, path));
+    crate::declare!(b, "seq", NO_HOST, "The integers from a to b inclusive (`seq::step(n)`), bounded length.", |a: i64, b: i64| seq(
         &none(),
         a,
         b
@@ -144,67 +144,67 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "seq",
         NO_HOST,
-        "`seq`.",
+        "The integers from a to b inclusive (`seq::step(n)`), bounded length.",
         |flags: Array, a: i64, b: i64| seq(&flags, a, b)
     );
-    crate::declare!(b, "find_files", &[Action::FsOpen, Action::FsRead], "`find_files`.", sdk => |c, glob: &str, dir: &str| find_files(
+    crate::declare!(b, "find_files", &[Action::FsOpen, Action::FsRead], "Full paths of the entries whose name matches a glob (`glob::recursive`).", sdk => |c, glob: &str, dir: &str| find_files(
         &c,
         &none(),
         glob,
         dir
     ));
-    crate::declare!(b, "find_files", &[Action::FsOpen, Action::FsRead], "`find_files`.", sdk => |c, flags: Array, glob: &str, dir: &str| {
+    crate::declare!(b, "find_files", &[Action::FsOpen, Action::FsRead], "Full paths of the entries whose name matches a glob (`glob::recursive`).", sdk => |c, flags: Array, glob: &str, dir: &str| {
         find_files(&c, &flags, glob, dir)
     });
     crate::declare!(
         b,
         "awk_split",
         NO_HOST,
-        "`awk_split`.",
+        "Splits text into fields (whitespace when the delimiter is empty or a space).",
         |text: &str, delim: &str| to_array(rust_sdk::fs::commands::awk_split(text, delim))
     );
-    crate::declare!(b, "awk_field", &[Action::FsOpen, Action::FsRead], "`awk_field`.", sdk => |c, n: i64, delim: &str, path: &str| awk_field(
+    crate::declare!(b, "awk_field", &[Action::FsOpen, Action::FsRead], "Field n of every line of a file.", sdk => |c, n: i64, delim: &str, path: &str| awk_field(
         &c, n, delim, path
     ));
-    crate::declare!(b, "awk_filter", &[Action::FsOpen, Action::FsRead], "`awk_filter`.", sdk => |c, substr: &str, path: &str| awk_filter(
+    crate::declare!(b, "awk_filter", &[Action::FsOpen, Action::FsRead], "The lines of a file containing a substring.", sdk => |c, substr: &str, path: &str| awk_filter(
         &c, substr, path
     ));
-    crate::declare!(b, "awk_filter_field", &[Action::FsOpen, Action::FsRead], "`awk_filter_field`.", sdk => |c, n: i64, delim: &str, substr: &str, path: &str| {
+    crate::declare!(b, "awk_filter_field", &[Action::FsOpen, Action::FsRead], "The lines of a file whose field n contains a substring.", sdk => |c, n: i64, delim: &str, substr: &str, path: &str| {
         awk_filter_field(&c, n, delim, substr, path)
     });
-    crate::declare!(b, "awk_sum", &[Action::FsOpen, Action::FsRead], "`awk_sum`.", sdk => |c, n: i64, delim: &str, path: &str| awk_sum(
+    crate::declare!(b, "awk_sum", &[Action::FsOpen, Action::FsRead], "The sum of field n over the lines of a file.", sdk => |c, n: i64, delim: &str, path: &str| awk_sum(
         &c, n, delim, path
     ));
-    crate::declare!(b, "awk_count_unique", &[Action::FsOpen, Action::FsRead], "`awk_count_unique`.", sdk => |c, n: i64, delim: &str, path: &str| {
+    crate::declare!(b, "awk_count_unique", &[Action::FsOpen, Action::FsRead], "How often each value of field n occurs in a file.", sdk => |c, n: i64, delim: &str, path: &str| {
         awk_count_unique(&c, n, delim, path)
     });
-    crate::declare!(b, "awk_filter_range", &[Action::FsOpen, Action::FsRead], "`awk_filter_range`.", sdk => |c, start: i64, end: i64, path: &str| {
+    crate::declare!(b, "awk_filter_range", &[Action::FsOpen, Action::FsRead], "Lines start..=end (1-based) of a file.", sdk => |c, start: i64, end: i64, path: &str| {
         awk_filter_range(&c, start, end, path)
     });
-    crate::declare!(b, "wc", &[Action::FsOpen, Action::FsRead], "`wc`.", sdk => |c, path: &str| wc(&c, &none(), path));
-    crate::declare!(b, "wc", &[Action::FsOpen, Action::FsRead], "`wc`.", sdk => |c, flags: Array, path: &str| wc(&c, &flags, path));
-    crate::declare!(b, "cp", &[Action::FsOpen, Action::FsCreate, Action::FsRead, Action::FsWrite], "`cp`.", sdk => |c, src: &str, dst: &str| cp(&c, &none(), src, dst));
-    crate::declare!(b, "cp", &[Action::FsOpen, Action::FsCreate, Action::FsRead, Action::FsWrite], "`cp`.", sdk => |c, flags: Array, src: &str, dst: &str| cp(
+    crate::declare!(b, "wc", &[Action::FsOpen, Action::FsRead], "Line, word and byte counts of a file (`wc::lines`, `words`, `bytes`).", sdk => |c, path: &str| wc(&c, &none(), path));
+    crate::declare!(b, "wc", &[Action::FsOpen, Action::FsRead], "Line, word and byte counts of a file (`wc::lines`, `words`, `bytes`).", sdk => |c, flags: Array, path: &str| wc(&c, &flags, path));
+    crate::declare!(b, "cp", &[Action::FsOpen, Action::FsCreate, Action::FsRead, Action::FsWrite], "Copies a file (`cp::force`, `cp::preserve`).", sdk => |c, src: &str, dst: &str| cp(&c, &none(), src, dst));
+    crate::declare!(b, "cp", &[Action::FsOpen, Action::FsCreate, Action::FsRead, Action::FsWrite], "Copies a file (`cp::force`, `cp::preserve`).", sdk => |c, flags: Array, src: &str, dst: &str| cp(
         &c, &flags, src, dst
     ));
-    crate::declare!(b, "mv", &[Action::FsOpen, Action::FsMove, Action::FsCreate], "`mv`.", sdk => |c, src: &str, dst: &str| mv(&c, &none(), src, dst));
-    crate::declare!(b, "mv", &[Action::FsOpen, Action::FsMove, Action::FsCreate], "`mv`.", sdk => |c, flags: Array, src: &str, dst: &str| mv(
+    crate::declare!(b, "mv", &[Action::FsOpen, Action::FsMove, Action::FsCreate], "Moves a file or directory.", sdk => |c, src: &str, dst: &str| mv(&c, &none(), src, dst));
+    crate::declare!(b, "mv", &[Action::FsOpen, Action::FsMove, Action::FsCreate], "Moves a file or directory.", sdk => |c, flags: Array, src: &str, dst: &str| mv(
         &c, &flags, src, dst
     ));
-    crate::declare!(b, "mkdir", &[Action::FsOpen, Action::FsCreate], "`mkdir`.", sdk => |c, path: &str| mkdir(&c, &none(), path));
-    crate::declare!(b, "mkdir", &[Action::FsOpen, Action::FsCreate], "`mkdir`.", sdk => |c, flags: Array, path: &str| mkdir(
+    crate::declare!(b, "mkdir", &[Action::FsOpen, Action::FsCreate], "Creates a directory (`mkdir::parents`).", sdk => |c, path: &str| mkdir(&c, &none(), path));
+    crate::declare!(b, "mkdir", &[Action::FsOpen, Action::FsCreate], "Creates a directory (`mkdir::parents`).", sdk => |c, flags: Array, path: &str| mkdir(
         &c, &flags, path
     ));
-    crate::declare!(b, "du", &[Action::FsOpen, Action::FsRead, Action::FsStat], "`du`.", sdk => |c, path: &str| du(&c, &none(), path));
-    crate::declare!(b, "du", &[Action::FsOpen, Action::FsRead, Action::FsStat], "`du`.", sdk => |c, flags: Array, path: &str| du(&c, &flags, path));
-    crate::declare!(b, "touch", &[Action::FsOpen, Action::FsCreate, Action::FsWrite], "`touch`.", sdk => |c, path: &str| touch(&c, path));
-    crate::declare!(b, "write", &[Action::FsOpen, Action::FsCreate, Action::FsWrite], "`write`.", sdk => |c, path: &str, text: &str| write(
+    crate::declare!(b, "du", &[Action::FsOpen, Action::FsRead, Action::FsStat], "Disk usage below a directory (`du::summarize`, `du::max_depth(n)`, ...).", sdk => |c, path: &str| du(&c, &none(), path));
+    crate::declare!(b, "du", &[Action::FsOpen, Action::FsRead, Action::FsStat], "Disk usage below a directory (`du::summarize`, `du::max_depth(n)`, ...).", sdk => |c, flags: Array, path: &str| du(&c, &flags, path));
+    crate::declare!(b, "touch", &[Action::FsOpen, Action::FsCreate, Action::FsWrite], "Creates a file or updates its modification time.", sdk => |c, path: &str| touch(&c, path));
+    crate::declare!(b, "write", &[Action::FsOpen, Action::FsCreate, Action::FsWrite], "Appends text to a file, or replaces it atomically (`write::replace`).", sdk => |c, path: &str, text: &str| write(
         &c,
         &none(),
         path,
         text
     ));
-    crate::declare!(b, "write", &[Action::FsOpen, Action::FsCreate, Action::FsWrite], "`write`.", sdk => |c, flags: Array, path: &str, text: &str| write(
+    crate::declare!(b, "write", &[Action::FsOpen, Action::FsCreate, Action::FsWrite], "Appends text to a file, or replaces it atomically (`write::replace`).", sdk => |c, flags: Array, path: &str, text: &str| write(
         &c, &flags, path, text
     ));
 }

@@ -257,7 +257,7 @@ pub(super) fn register_builders(b: &mut Binding<'_>) {
 
     // REX: the builder's default keeps the owner; `write(text)` without options does not.
     b.custom_type::<WriteOptions>();
-    crate::declare!(b, "WriteOptions", NO_HOST, "`WriteOptions`.", || {
+    crate::declare!(b, "WriteOptions", NO_HOST, "A new `WriteOptions` builder with the defaults.", || {
         WriteOptions {
             preserve_ownership: true,
         }
@@ -361,7 +361,7 @@ pub(super) fn register_builders(b: &mut Binding<'_>) {
     set!(b, CreateSymlinkOptions, "force", |o, v: bool| o.force = v);
 
     b.custom_type::<TruncateOptions>();
-    crate::declare!(b, "TruncateOptions", NO_HOST, "`TruncateOptions`.", || {
+    crate::declare!(b, "TruncateOptions", NO_HOST, "A new `TruncateOptions` builder with the defaults.", || {
         TruncateOptions {
             size: None,
             unit: BYTES,
@@ -382,7 +382,7 @@ pub(super) fn register_builders(b: &mut Binding<'_>) {
         b,
         "FallocateOptions",
         NO_HOST,
-        "`FallocateOptions`.",
+        "A new `FallocateOptions` builder with the defaults.",
         || FallocateOptions {
             length: None,
             unit: BYTES,

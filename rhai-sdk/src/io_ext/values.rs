@@ -201,7 +201,7 @@ pub(super) fn register_values(b: &mut Binding<'_>) {
         b,
         "symlink_target",
         NO_HOST,
-        "`Metadata.symlink_target`.",
+        "`Metadata.symlink_target()`.",
         |m: &mut Metadata| {
             m.symlink_target
                 .clone()

@@ -99,7 +99,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "list_open_files",
         &[Action::ProcessList, Action::ProcessListFds],
-        "`ScriptProcessManager.list_open_files`.",
+        "`ProcessManager.list_open_files()`.",
         |pm: &mut ScriptProcessManager, opts: LsofOptions| {
             with_pm(pm, |m| {
                 let found = m.list_open_files(&c, &opts).map_err(to_script_error)?;
@@ -112,7 +112,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "ipcs_info",
         &[Action::FsOpen, Action::FsRead],
-        "`ScriptProcessManager.ipcs_info`.",
+        "`ProcessManager.ipcs_info()`.",
         |pm: &mut ScriptProcessManager| {
             with_pm(pm, |m| m.ipcs_info(&c).map_err(to_script_error))?
         }
@@ -122,7 +122,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "monitor_processes_cpu",
         &[Action::ProcessList],
-        "`ScriptProcessManager.monitor_processes_cpu`.",
+        "`ProcessManager.monitor_processes_cpu()`.",
         |pm: &mut ScriptProcessManager, opts: MonitorProcessesCpuOptions| {
             with_pm(pm, |m| {
                 let batches = m
@@ -142,7 +142,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "trace",
         &[Action::ProcessTrace],
-        "`ScriptProcessManager.trace`.",
+        "`ProcessManager.trace()`.",
         |pm: &mut ScriptProcessManager, pid: i64| {
             let pid = pid_of(pid)?;
             with_pm(pm, |m| {
@@ -158,7 +158,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "trace",
         &[Action::ProcessTrace],
-        "`ScriptProcessManager.trace`.",
+        "`ProcessManager.trace()`.",
         |pm: &mut ScriptProcessManager, pid: i64, opts: TraceOptions| {
             let pid = pid_of(pid)?;
             with_pm(pm, |m| {
@@ -175,7 +175,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
             Action::ProcessNetworkNamespace,
             Action::FsNetworkNamespace
         ],
-        "`ScriptProcessManager.nsenter`.",
+        "`ProcessManager.nsenter()`.",
         |pm: &mut ScriptProcessManager, opts: ScriptNamespaceOptions, _callback: FnPtr| {
             let opts = opts.build()?;
             with_pm(pm, |m| m.check_nsenter(&c, &opts).map_err(to_script_error))??;
@@ -225,7 +225,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     b.static_module("kill", kill_flags.into());
 
     let c = sdk.clone();
-    crate::declare!(b, "ps", &[Action::ProcessList], "`ps`.", || list(
+    crate::declare!(b, "ps", &[Action::ProcessList], "The processes of the host.", || list(
         &c,
         &mut ProcessManager::new()
     ));
@@ -234,7 +234,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "kill",
         &[Action::ProcessKill, Action::ProcessInterrupt],
-        "`kill`.",
+        "Sends a signal to a process (`kill::signal(n)`).",
         |pid: i64| { kill(&c, &mut ProcessManager::new(), pid, Signal::Term) }
     );
     let c = sdk.clone();
@@ -242,7 +242,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "kill",
         &[Action::ProcessKill, Action::ProcessInterrupt],
-        "`kill`.",
+        "Sends a signal to a process (`kill::signal(n)`).",
         |flags: Array, pid: i64| {
             let flags = Flags::parse("kill", &flags)?;
             let signal = match flags.get("signal") {
@@ -273,7 +273,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
             Action::ProcessMountNamespace,
             Action::ProcessNetworkNamespace,
         ],
-        "`ProcessManager`.",
+        "The process manager (listing, signals, tracing, namespaces).",
         ScriptProcessManager::default,
     );
     let c = sdk.clone();
@@ -281,7 +281,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "processes",
         &[Action::ProcessList],
-        "`ScriptProcessManager.processes`.",
+        "`ProcessManager.processes()`.",
         |pm: &mut ScriptProcessManager| { with_pm(pm, |m| list(&c, m))? }
     );
     let c = sdk.clone();
@@ -289,7 +289,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "processes",
         &[Action::ProcessList],
-        "`ScriptProcessManager.processes`.",
+        "`ProcessManager.processes()`.",
         |pm: &mut ScriptProcessManager, opts: ProcessOptions| {
             with_pm(pm, |m| {
                 let list = m.processes_with(&c, &opts).map_err(to_script_error)?;
@@ -302,7 +302,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "kill",
         &[Action::ProcessKill, Action::ProcessInterrupt],
-        "`ScriptProcessManager.kill`.",
+        "`ProcessManager.kill()`.",
         |pm: &mut ScriptProcessManager, opts: ScriptKillOptions| {
             let opts = opts.build()?;
             with_pm(pm, |m| {
@@ -316,7 +316,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "processes_using_inode",
         &[Action::ProcessList, Action::ProcessListFds],
-        "`ScriptProcessManager.processes_using_inode`.",
+        "`ProcessManager.processes_using_inode()`.",
         |pm: &mut ScriptProcessManager, path: &str| {
             with_pm(pm, |m| {
                 let found = m
@@ -337,7 +337,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "kill",
         &[Action::ProcessKill, Action::ProcessInterrupt],
-        "`ScriptProcessManager.kill`.",
+        "`ProcessManager.kill()`.",
         |pm: &mut ScriptProcessManager, pid: i64| {
             with_pm(pm, |m| kill(&c, m, pid, Signal::Term))?
         }
@@ -347,7 +347,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "kill",
         &[Action::ProcessKill, Action::ProcessInterrupt],
-        "`ScriptProcessManager.kill`.",
+        "`ProcessManager.kill()`.",
         |pm: &mut ScriptProcessManager, pid: i64, signal: i64| {
             let signal = signal_of(signal)?;
             with_pm(pm, |m| kill(&c, m, pid, signal))?

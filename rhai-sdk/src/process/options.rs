@@ -61,7 +61,7 @@ pub(super) fn register_kill_and_list_options(b: &mut Binding<'_>) {
         "ProcessOptions",
         [],
         NO_HOST,
-        "`ProcessOptions`.",
+        "A new `ProcessOptions` builder with the defaults.",
         ProcessOptions::default,
     );
     crate::declare!(
@@ -88,7 +88,7 @@ pub(super) fn register_kill_and_list_options(b: &mut Binding<'_>) {
         "KillOptions",
         [],
         NO_HOST,
-        "`KillOptions`.",
+        "A new `KillOptions` builder with the defaults.",
         ScriptKillOptions::default,
     );
     crate::declare!(
@@ -176,7 +176,7 @@ pub(super) fn register_builders(b: &mut Binding<'_>) {
         "LsofOptions",
         [],
         NO_HOST,
-        "`LsofOptions`.",
+        "A new `LsofOptions` builder with the defaults.",
         LsofOptions::default,
     );
     crate::declare!(
@@ -226,7 +226,7 @@ pub(super) fn register_builders(b: &mut Binding<'_>) {
         "MonitorProcessesCpuOptions",
         [],
         NO_HOST,
-        "`MonitorProcessesCpuOptions`.",
+        "A new `MonitorProcessesCpuOptions` builder with the defaults.",
         MonitorProcessesCpuOptions::default,
     );
     crate::declare!(
@@ -299,7 +299,7 @@ pub(super) fn register_builders(b: &mut Binding<'_>) {
         "TraceOptions",
         [],
         NO_HOST,
-        "`TraceOptions`.",
+        "A new `TraceOptions` builder with the defaults.",
         TraceOptions::default,
     );
     crate::declare!(
@@ -326,7 +326,7 @@ pub(super) fn register_builders(b: &mut Binding<'_>) {
         "NamespaceOptions",
         [],
         NO_HOST,
-        "`NamespaceOptions`.",
+        "A new `NamespaceOptions` builder with the defaults.",
         ScriptNamespaceOptions::default,
     );
     crate::declare!(

@@ -131,7 +131,7 @@ pub fn register(engine: &mut Engine) {
         b,
         "DateTime",
         NO_HOST,
-        "`DateTime`.",
+        "A DateTime from its calendar fields (UTC).",
         |y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, ns: i64| {
             DateTime::from_parts(y, mo, d, h, mi, s, ns)
                 .map_err(|e| common_err("InvalidArguments", e))
@@ -141,20 +141,20 @@ pub fn register(engine: &mut Engine) {
         b,
         "from_epoch_seconds",
         NO_HOST,
-        "`from_epoch_seconds`.",
+        "A DateTime from seconds since the epoch.",
         |s: i64| { DateTime::from_epoch(s, 0).map_err(|e| common_err("InvalidArguments", e)) }
     );
     crate::declare!(
         b,
         "from_epoch_nanos",
         NO_HOST,
-        "`from_epoch_nanos`.",
+        "A DateTime from nanoseconds since the epoch.",
         |s: i64, ns: i64| {
             DateTime::from_epoch(s, ns).map_err(|e| common_err("InvalidArguments", e))
         }
     );
-    b.func("now", [], NO_HOST, "`now`.", DateTime::now);
-    crate::declare!(b, "now_nanos", NO_HOST, "`now_nanos`.", || {
+    b.func("now", [], NO_HOST, "The current time.", DateTime::now);
+    crate::declare!(b, "now_nanos", NO_HOST, "The current time in nanoseconds since the epoch.", || {
         let now = DateTime::now();
         now.secs
             .saturating_mul(NANOS_PER_SEC)
@@ -164,7 +164,7 @@ pub fn register(engine: &mut Engine) {
         b,
         "parse_datetime",
         NO_HOST,
-        "`parse_datetime`.",
+        "Parses an RFC 3339 date and time.",
         |s: &str, format: &str| {
             match format {
                 RFC3339 => DateTime::parse_rfc3339(s),
@@ -178,14 +178,14 @@ pub fn register(engine: &mut Engine) {
         b,
         "epoch_seconds",
         NO_HOST,
-        "`DateTime.epoch_seconds`.",
+        "`DateTime.epoch_seconds()`.",
         |d: &mut DateTime| d.epoch_seconds()
     );
     crate::declare!(
         b,
         "nanos",
         NO_HOST,
-        "`DateTime.nanos`.",
+        "`DateTime.nanos()`.",
         |d: &mut DateTime| d.nanos()
     );
     crate::declare!(
@@ -215,14 +215,14 @@ pub fn register(engine: &mut Engine) {
         b,
         "month_str",
         NO_HOST,
-        "`DateTime.month_str`.",
+        "`DateTime.month_str()`.",
         |d: &mut DateTime| d.month_name().to_string()
     );
     crate::declare!(
         b,
         "month_str_short",
         NO_HOST,
-        "`DateTime.month_str_short`.",
+        "`DateTime.month_str_short()`.",
         |d: &mut DateTime| { d.month_name().chars().take(3).collect::<String>() }
     );
     b.getter(
@@ -298,14 +298,14 @@ pub fn register(engine: &mut Engine) {
         b,
         "random_alphanumeric",
         NO_HOST,
-        "`random_alphanumeric`.",
+        "A random alphanumeric string of the given length (bounded).",
         |len: i64| { random_alphanumeric(len).map_err(|e| common_err("InvalidArguments", e)) }
     );
     crate::declare!(
         b,
         "to_json",
         NO_HOST,
-        "`to_json`.",
+        "The value as JSON text (bounded depth).",
         |ctx: NativeCallContext, value: Dynamic| { to_json(&ctx, &value) }
     );
     // exact-type overloads, so Rhai's own `Map.to_json()` is not picked first
@@ -313,14 +313,14 @@ pub fn register(engine: &mut Engine) {
         b,
         "to_json",
         NO_HOST,
-        "`to_json`.",
+        "The value as JSON text (bounded depth).",
         |ctx: NativeCallContext, value: Map| { to_json(&ctx, &Dynamic::from_map(value)) }
     );
     crate::declare!(
         b,
         "to_json",
         NO_HOST,
-        "`to_json`.",
+        "The value as JSON text (bounded depth).",
         |ctx: NativeCallContext, value: Array| { to_json(&ctx, &Dynamic::from_array(value)) }
     );
     register_value_maps(b);
