@@ -72,7 +72,8 @@ pub struct ParamInfo {
     pub ty: String,
 }
 
-/// One script function of the catalog: one entry per namespace, name and arity.
+/// One script function of the catalog: one entry per script-callable signature (namespace,
+/// name and argument types; overloads of one name are separate entries).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FunctionInfo {
     /// The script name (a property name for getters and setters).
@@ -225,7 +226,7 @@ fn collect_module(value: &Value, namespace: &str, out: &mut Vec<FunctionInfo>) {
 }
 
 /// Every declared (catalog-tagged) function registered into `engine`: global functions and
-/// those of static modules, one entry per namespace, name and arity, sorted by module,
+/// those of static modules, one entry per signature (so per name and arity), sorted by module,
 /// namespace, name and arity. Functions registered without a declaration are not listed.
 pub fn function_catalog(engine: &Engine) -> Vec<FunctionInfo> {
     let Ok(json) = engine.gen_fn_metadata_to_json(false) else {
@@ -246,7 +247,7 @@ pub fn function_catalog(engine: &Engine) -> Vec<FunctionInfo> {
         ))
     });
     let mut seen = BTreeSet::new();
-    all.retain(|f| seen.insert((f.namespace.clone(), f.kind, f.name.clone(), f.arity())));
+    all.retain(|f| seen.insert((f.namespace.clone(), f.signature.clone())));
     all
 }
 

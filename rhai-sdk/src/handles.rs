@@ -210,7 +210,13 @@ fn config_path(c: &DirConfig) -> RResult<&str> {
 
 fn register_builders(b: &mut Binding<'_>) {
     b.custom_type::<DirConfig>();
-    b.func("DirConfig", [], NO_HOST, "A new `DirConfig` builder with the defaults.", DirConfig::default);
+    b.func(
+        "DirConfig",
+        [],
+        NO_HOST,
+        "A new `DirConfig` builder with the defaults.",
+        DirConfig::default,
+    );
     crate::declare!(
         b,
         "path",

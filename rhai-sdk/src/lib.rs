@@ -26,6 +26,12 @@
 //! assert_eq!(out.output, "3");
 //! ```
 //!
+//! Every script function is declared once through [`binding`] (name, argument names, the
+//! Cedar actions it checks, a one-line doc); the catalog (`rex_core::RexEngine::catalog`,
+//! [`function_catalog`], `--print-functions`) is generated from those declarations as
+//! registered into the engine at hand. The behaviour lives in rust-sdk: this crate converts
+//! values and errors.
+//!
 //! The [`SdkContext`] is cloned into the registration closures; scripts can neither see nor
 //! replace it. Errors become `#{kind, message, source}` maps ([`error`]); Cedar denials carry
 //! a typed token so the run is classified as access denied.

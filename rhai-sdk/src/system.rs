@@ -136,9 +136,13 @@ fn register_builders(b: &mut Binding<'_>, sdk: &SdkContext) {
     );
 
     b.custom_type::<ResolveOptions>();
-    crate::declare!(b, "ResolveOptions", NO_HOST, "A new `ResolveOptions` builder with the defaults.", || {
-        ResolveOptions::new("")
-    });
+    crate::declare!(
+        b,
+        "ResolveOptions",
+        NO_HOST,
+        "A new `ResolveOptions` builder with the defaults.",
+        || { ResolveOptions::new("") }
+    );
     crate::declare!(
         b,
         "hostname",
@@ -317,11 +321,21 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     );
 
     let c = sdk.clone();
-    crate::declare!(b, "hostname", &[Action::SysinfoList], "The host name.", || {
-        hostname(&c)
-    });
+    crate::declare!(
+        b,
+        "hostname",
+        &[Action::SysinfoList],
+        "The host name.",
+        || { hostname(&c) }
+    );
     let c = sdk.clone();
-    crate::declare!(b, "uname", &[Action::SysinfoList], "The `uname` fields of the host.", || uname(&c));
+    crate::declare!(
+        b,
+        "uname",
+        &[Action::SysinfoList],
+        "The `uname` fields of the host.",
+        || uname(&c)
+    );
     let c = sdk.clone();
     crate::declare!(
         b,
@@ -360,9 +374,13 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         |host: &str| { resolve(&c, host, TransportProtocol::Auto) }
     );
     let c = sdk.clone();
-    crate::declare!(b, "ip_addr", &[Action::SysinfoList], "The network interfaces and their addresses.", || {
-        to_dyn(&sys::ip_addresses(&c).map_err(to_script_error)?)
-    });
+    crate::declare!(
+        b,
+        "ip_addr",
+        &[Action::SysinfoList],
+        "The network interfaces and their addresses.",
+        || { to_dyn(&sys::ip_addresses(&c).map_err(to_script_error)?) }
+    );
 }
 
 crate::script_types!(

@@ -135,11 +135,13 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     ));
     crate::declare!(b, "rm", &[Action::FsOpen, Action::FsDelete], "Removes a file or directory (`rm::recursive`, `rm::force`); never follows a symlink.", sdk => |c, path: &str| rm(&c, &none(), path));
     crate::declare!(b, "rm", &[Action::FsOpen, Action::FsDelete], "Removes a file or directory (`rm::recursive`, `rm::force`); never follows a symlink.", sdk => |c, flags: Array, path: &str| rm(&c, &flags, path));
-    crate::declare!(b, "seq", NO_HOST, "The integers from a to b inclusive (`seq::step(n)`), bounded length.", |a: i64, b: i64| seq(
-        &none(),
-        a,
-        b
-    ));
+    crate::declare!(
+        b,
+        "seq",
+        NO_HOST,
+        "The integers from a to b inclusive (`seq::step(n)`), bounded length.",
+        |a: i64, b: i64| seq(&none(), a, b)
+    );
     crate::declare!(
         b,
         "seq",

@@ -257,11 +257,17 @@ pub(super) fn register_builders(b: &mut Binding<'_>) {
 
     // REX: the builder's default keeps the owner; `write(text)` without options does not.
     b.custom_type::<WriteOptions>();
-    crate::declare!(b, "WriteOptions", NO_HOST, "A new `WriteOptions` builder with the defaults.", || {
-        WriteOptions {
-            preserve_ownership: true,
+    crate::declare!(
+        b,
+        "WriteOptions",
+        NO_HOST,
+        "A new `WriteOptions` builder with the defaults.",
+        || {
+            WriteOptions {
+                preserve_ownership: true,
+            }
         }
-    });
+    );
     set!(b, WriteOptions, "preserve_ownership", |o, v: bool| o
         .preserve_ownership =
         v);
@@ -361,12 +367,18 @@ pub(super) fn register_builders(b: &mut Binding<'_>) {
     set!(b, CreateSymlinkOptions, "force", |o, v: bool| o.force = v);
 
     b.custom_type::<TruncateOptions>();
-    crate::declare!(b, "TruncateOptions", NO_HOST, "A new `TruncateOptions` builder with the defaults.", || {
-        TruncateOptions {
-            size: None,
-            unit: BYTES,
+    crate::declare!(
+        b,
+        "TruncateOptions",
+        NO_HOST,
+        "A new `TruncateOptions` builder with the defaults.",
+        || {
+            TruncateOptions {
+                size: None,
+                unit: BYTES,
+            }
         }
-    });
+    );
     set!(b, TruncateOptions, "size", |o, n: i64| o.size = Some(n));
     set!(b, TruncateOptions, "format", |o, u: SizeUnit| o.unit = u);
     crate::declare!(

@@ -225,10 +225,13 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
     b.static_module("kill", kill_flags.into());
 
     let c = sdk.clone();
-    crate::declare!(b, "ps", &[Action::ProcessList], "The processes of the host.", || list(
-        &c,
-        &mut ProcessManager::new()
-    ));
+    crate::declare!(
+        b,
+        "ps",
+        &[Action::ProcessList],
+        "The processes of the host.",
+        || list(&c, &mut ProcessManager::new())
+    );
     let c = sdk.clone();
     crate::declare!(
         b,

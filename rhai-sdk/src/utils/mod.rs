@@ -154,12 +154,18 @@ pub fn register(engine: &mut Engine) {
         }
     );
     b.func("now", [], NO_HOST, "The current time.", DateTime::now);
-    crate::declare!(b, "now_nanos", NO_HOST, "The current time in nanoseconds since the epoch.", || {
-        let now = DateTime::now();
-        now.secs
-            .saturating_mul(NANOS_PER_SEC)
-            .saturating_add(i64::from(now.nanos))
-    });
+    crate::declare!(
+        b,
+        "now_nanos",
+        NO_HOST,
+        "The current time in nanoseconds since the epoch.",
+        || {
+            let now = DateTime::now();
+            now.secs
+                .saturating_mul(NANOS_PER_SEC)
+                .saturating_add(i64::from(now.nanos))
+        }
+    );
     crate::declare!(
         b,
         "parse_datetime",
