@@ -214,7 +214,7 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
             Action::FsChmod,
             Action::FsChown
         ],
-        "`File.extract_archive()`.",
+        "Extracts the (tar.gz) archive into a directory.",
         |f: &mut ScriptFileHandle, dest: DirHandle, opts: ExtractArchiveOptions| {
             let report = f.with(|h| h.extract_archive(&c, &dest, opts).map_err(to_script_error))?;
             let mut m = Map::new();
@@ -250,7 +250,7 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "elf_info",
         &[Action::FsRead],
-        "`File.elf_info()`.",
+        "ELF header information of the file.",
         |f: &mut ScriptFileHandle| { f.with(|h| h.elf_info(&c).map_err(to_script_error)) }
     );
 
@@ -259,7 +259,7 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "verify_cert",
         &[Action::FsRead],
-        "`File.verify_cert()`.",
+        "Verifies the PEM certificate in the file.",
         |f: &mut ScriptFileHandle, root: ScriptFileHandle| {
             let me = f.clone();
             with_many(&[&me, &root], |hs| match hs {
@@ -274,7 +274,7 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "verify_cert_chain",
         &[Action::FsRead],
-        "`File.verify_cert_chain()`.",
+        "Verifies the PEM certificate chain in the file.",
         |f: &mut ScriptFileHandle, root: ScriptFileHandle, intermediates: Array| {
             let inter: Vec<ScriptFileHandle> = intermediates
                 .into_iter()

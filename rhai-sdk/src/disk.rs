@@ -271,7 +271,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "filesystems",
         &[Action::FsOpen, Action::FsRead],
-        "`Filesystems.filesystems()`.",
+        "The selected mounted file systems.",
         |f: &mut Filesystems| { filesystems(&c, &f.0) }
     );
     let c = sdk.clone();
@@ -279,7 +279,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "iostat",
         &[Action::FsOpen, Action::FsRead],
-        "`Filesystems.iostat()`.",
+        "Per-device I/O counters.",
         |_this: &mut Filesystems| iostat(&c)
     );
 }

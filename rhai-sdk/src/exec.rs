@@ -219,7 +219,7 @@ fn register_core_dump(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "backtrace",
         &[Action::FsOpen, Action::FsRead, Action::FsExecute],
-        "`CoreDump.backtrace()`.",
+        "The backtrace of the dump (through the debugger).",
         |d: &mut ScriptCoreDump| {
             d.0.backtrace(&c)
                 .map(|p| traced_map(&p))
@@ -231,7 +231,7 @@ fn register_core_dump(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "get_variables",
         &[Action::FsOpen, Action::FsRead, Action::FsExecute],
-        "`CoreDump.get_variables()`.",
+        "Variables of a frame of the dump.",
         |d: &mut ScriptCoreDump, frame: i64, names: Array| {
             get_variables(&c, d, None, frame, &names)
         }
@@ -241,7 +241,7 @@ fn register_core_dump(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "get_variables",
         &[Action::FsOpen, Action::FsRead, Action::FsExecute],
-        "`CoreDump.get_variables()`.",
+        "Variables of a frame of the dump.",
         |d: &mut ScriptCoreDump, thread: i64, frame: i64, names: Array| {
             get_variables(&c, d, Some(thread), frame, &names)
         }
@@ -410,7 +410,7 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "execute",
         &[Action::FsExecute],
-        "`File.execute()`.",
+        "Runs the file as a program (`ExecuteOptions`).",
         |f: &mut ScriptFileHandle, opts: ExecuteOptions| {
             f.with(|h| {
                 h.execute(&c, &opts)

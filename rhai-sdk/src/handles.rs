@@ -139,56 +139,56 @@ fn register_metadata(b: &mut Binding<'_>) {
         b,
         "type",
         NO_HOST,
-        "`Metadata.type()`.",
+        "The entry type (`EntryType::*`).",
         |m: &mut Metadata| m.entry_type.name().to_string()
     );
     crate::declare!(
         b,
         "file_size",
         NO_HOST,
-        "`Metadata.file_size()`.",
+        "Size in bytes.",
         |m: &mut Metadata| int(m.size)
     );
     crate::declare!(
         b,
         "last_modified_time",
         NO_HOST,
-        "`Metadata.last_modified_time()`.",
+        "Modification time (seconds since the epoch).",
         |m: &mut Metadata| m.mtime_secs
     );
     crate::declare!(
         b,
         "last_modified_time_nanos_component",
         NO_HOST,
-        "`Metadata.last_modified_time_nanos_component()`.",
+        "Nanosecond part of the modification time.",
         |m: &mut Metadata| { m.mtime_nanos }
     );
     crate::declare!(
         b,
         "num_hardlinks",
         NO_HOST,
-        "`Metadata.num_hardlinks()`.",
+        "Number of hard links.",
         |m: &mut Metadata| int(m.nlink)
     );
     crate::declare!(
         b,
         "blocks",
         NO_HOST,
-        "`Metadata.blocks()`.",
+        "Allocated 512-byte blocks.",
         |m: &mut Metadata| int(m.blocks)
     );
     crate::declare!(
         b,
         "allocated_size",
         NO_HOST,
-        "`Metadata.allocated_size()`.",
+        "Allocated bytes (blocks × 512).",
         |m: &mut Metadata| int(m.allocated_size())
     );
     crate::declare!(
         b,
         "permissions",
         NO_HOST,
-        "`Metadata.permissions()`.",
+        "Permission bits.",
         |m: &mut Metadata| i64::from(m.permissions)
     );
     crate::declare!(

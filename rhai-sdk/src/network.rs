@@ -182,7 +182,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "max_text_bytes",
         NO_HOST,
-        "`Client.max_text_bytes()`.",
+        "Caps the response body size (returns the updated client).",
         |_this: &mut Client, n: i64| {
             let n = u64::try_from(n).map_err(|_| request_error("max_text_bytes must be >= 0"))?;
             Ok::<_, Box<EvalAltResult>>(Client {
@@ -194,7 +194,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "get",
         NO_HOST,
-        "`Client.get()`.",
+        "HTTP GET of a URL; the response as a map.",
         |c: &mut Client, url: &str| Request {
             url: url.to_string(),
             max_text_bytes: c.max_text_bytes,
@@ -232,7 +232,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "send",
         &[Action::NetworkGet],
-        "`Request.send()`.",
+        "Sends the request (HTTP GET).",
         |r: &mut Request| { get(&c, &r.url, r.max_text_bytes) }
     );
     let c = sdk.clone();

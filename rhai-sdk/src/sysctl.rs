@@ -91,7 +91,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "read",
         &[Action::FsOpen, Action::FsRead],
-        "`SysctlManager.read()`.",
+        "Reads a kernel parameter.",
         |_this: &mut SysctlManager, k: &str| read(&c, k)
     );
     let c = sdk.clone();
@@ -99,7 +99,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "write",
         &[Action::FsOpen, Action::FsWrite],
-        "`SysctlManager.write()`.",
+        "Writes a kernel parameter.",
         |_this: &mut SysctlManager, k: &str, v: &str| { write(&c, k, v) }
     );
     let c = sdk.clone();
@@ -107,7 +107,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "find",
         &[Action::FsOpen, Action::FsRead],
-        "`SysctlManager.find()`.",
+        "Kernel parameters whose name matches a pattern.",
         |_this: &mut SysctlManager, p: &str| find(&c, p)
     );
     let c = sdk.clone();
@@ -115,7 +115,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "load_system",
         &[Action::SysctlLoad, Action::FsOpen, Action::FsExecute],
-        "`SysctlManager.load_system()`.",
+        "Applies the system sysctl settings (`sysctl --system`).",
         |_this: &mut SysctlManager| {
             sysctl::load_system(&c)
                 .map(|r| crate::exec::result_map(&r))

@@ -131,7 +131,7 @@ fn register_builders(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "dmesg_info",
         &[Action::FsOpen, Action::FsRead],
-        "`SystemInfo.dmesg_info()`.",
+        "The kernel log.",
         |_this: &mut SystemInfo, o: DmesgOptions| { dmesg(&c, o.human_readable_time) }
     );
 
@@ -214,7 +214,7 @@ fn register_builders(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "resolve_hostname",
         &[Action::SysinfoResolveHostname],
-        "`SystemInfo.resolve_hostname()`.",
+        "Resolves a host name to IP addresses.",
         |_this: &mut SystemInfo, o: ResolveOptions| {
             valid_resolve(&o)?;
             let ips = sys::resolve_hostname(&c, &o).map_err(to_script_error)?;
@@ -298,7 +298,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "dmesg_info",
         &[Action::FsOpen, Action::FsRead],
-        "`SystemInfo.dmesg_info()`.",
+        "The kernel log.",
         |_this: &mut SystemInfo| dmesg(&c, false)
     );
     let c = sdk.clone();
@@ -306,7 +306,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "ip_addresses",
         &[Action::SysinfoList],
-        "`SystemInfo.ip_addresses()`.",
+        "The network interfaces and their addresses.",
         |_this: &mut SystemInfo| { to_dyn(&sys::ip_addresses(&c).map_err(to_script_error)?) }
     );
     let c = sdk.clone();
@@ -314,7 +314,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "resolve_hostname",
         &[Action::SysinfoResolveHostname],
-        "`SystemInfo.resolve_hostname()`.",
+        "Resolves a host name to IP addresses.",
         |_this: &mut SystemInfo, host: &str, protocol: &str| {
             resolve(&c, host, protocol_of(protocol)?)
         }

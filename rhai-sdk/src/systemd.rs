@@ -162,7 +162,7 @@ pub fn register_with_bus(engine: &mut Engine, sdk: &SdkContext, bus: SystemdBus)
         b,
         "is_active",
         NO_HOST,
-        "`State.is_active()`.",
+        "Whether the unit state counts as active.",
         |s: &mut State| s.is_active()
     );
     crate::declare!(
@@ -298,7 +298,7 @@ pub fn register_with_bus(engine: &mut Engine, sdk: &SdkContext, bus: SystemdBus)
         b,
         "daemon_reload",
         &[Action::SystemdDaemonReload],
-        "`SystemctlManager.daemon_reload()`.",
+        "Reloads the systemd configuration.",
         |m: &mut SystemctlManager| { m.0.daemon_reload(&c).map_err(to_script_error) }
     );
     let c = sdk.clone();
@@ -306,7 +306,7 @@ pub fn register_with_bus(engine: &mut Engine, sdk: &SdkContext, bus: SystemdBus)
         b,
         "status",
         &[Action::SystemdStatus],
-        "`SystemctlManager.status()`.",
+        "The status of a unit.",
         |m: &mut SystemctlManager, svc: &str| {
             m.0.status(&c, svc)
                 .map(Dynamic::from)

@@ -52,7 +52,7 @@ fn register_dir_entry(b: &mut Binding<'_>) {
         b,
         "type",
         NO_HOST,
-        "`DirEntry.type()`.",
+        "The entry type (`EntryType::*`).",
         |e: &mut DirEntry| entry_type_name(e.entry_type)
     );
     crate::declare!(

@@ -139,10 +139,10 @@ fn register_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
             }
         );
     }
-    crate::declare!(b, "read_link_target", &[Action::FsRead], "`DirHandle.read_link_target()`.", sdk => |c, d: &mut DirHandle, name: &str| d
+    crate::declare!(b, "read_link_target", &[Action::FsRead], "The target of a symlink in the directory.", sdk => |c, d: &mut DirHandle, name: &str| d
         .read_link_target(&c, name)
         .map_err(to_script_error));
-    crate::declare!(b, "get_ownership", &[Action::FsStat], "`DirHandle.get_ownership()`.", sdk => |c, d: &mut DirHandle| d
+    crate::declare!(b, "get_ownership", &[Action::FsStat], "The owner user and group.", sdk => |c, d: &mut DirHandle| d
         .get_ownership(&c)
         .map_err(to_script_error));
     crate::declare!(b, "chmod", &[Action::FsOpen, Action::FsChmod], "Changes the permissions.", sdk => |c, d: &mut DirHandle, o: ChmodDirOptions| {
@@ -154,10 +154,10 @@ fn register_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
             d.chmod(&c, mode).map_err(to_script_error)
         }
     });
-    crate::declare!(b, "create_symlink", &[Action::FsCreate, Action::FsOpen, Action::FsDelete], "`DirHandle.create_symlink()`.", sdk => |c, d: &mut DirHandle, target: &str, link: &str, o: CreateSymlinkOptions| d
+    crate::declare!(b, "create_symlink", &[Action::FsCreate, Action::FsOpen, Action::FsDelete], "Creates a symlink in the directory.", sdk => |c, d: &mut DirHandle, target: &str, link: &str, o: CreateSymlinkOptions| d
             .create_symlink(&c, target, link, o.force)
             .map_err(to_script_error));
-    crate::declare!(b, "disk_usage", &[Action::FsStat, Action::FsRead, Action::FsOpen], "`DirHandle.disk_usage()`.", sdk => |c, d: &mut DirHandle, o: ScriptDiskUsageOptions| {
+    crate::declare!(b, "disk_usage", &[Action::FsStat, Action::FsRead, Action::FsOpen], "Disk usage below the directory.", sdk => |c, d: &mut DirHandle, o: ScriptDiskUsageOptions| {
         let o = valid_disk_usage(&o)?;
         let (r, largest) = if o.track_largest_subdir {
             d.disk_usage_with_largest_subdir(&c, o.inner)
@@ -172,7 +172,7 @@ fn register_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
             total_inode_count: r.total_inode_count,
         })
     });
-    crate::declare!(b, "set_ownership", &[Action::FsChown, Action::FsOpen], "`DirHandle.set_ownership()`.", sdk => |c, d: &mut DirHandle, o: SetOwnershipOptions| {
+    crate::declare!(b, "set_ownership", &[Action::FsChown, Action::FsOpen], "Changes the owner (optionally recursive, all entries authorized first).", sdk => |c, d: &mut DirHandle, o: SetOwnershipOptions| {
         let o = valid_set_ownership(&o)?;
         if o.recursive {
             report_result(
@@ -188,13 +188,13 @@ fn register_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         .clone()
         .move_to(&c, &dest_parent, name)
         .map_err(to_script_error));
-    crate::declare!(b, "open_symlink", &[Action::FsOpen], "`DirHandle.open_symlink()`.", sdk => |c, d: &mut DirHandle, name: &str| d
+    crate::declare!(b, "open_symlink", &[Action::FsOpen], "Opens a symlink of the directory itself.", sdk => |c, d: &mut DirHandle, name: &str| d
         .open_symlink(&c, name)
         .map(|h| ScriptSymlinkHandle(Arc::new(h)))
         .map_err(to_script_error));
 
     // ---- FileHandle
-    crate::declare!(b, "read_page", &[Action::FsRead], "`File.read_page()`.", sdk => |c, f: &mut ScriptFileHandle, o: ReadPageOptions| {
+    crate::declare!(b, "read_page", &[Action::FsRead], "The next page of lines of the file.", sdk => |c, f: &mut ScriptFileHandle, o: ReadPageOptions| {
         let n = valid_read_page(&o)?
             .num_lines
             .ok_or_else(|| invalid("no num_lines"))?;
@@ -219,24 +219,24 @@ fn register_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
             r => r.map_err(to_script_error),
         }
     });
-    crate::declare!(b, "extract_strings", &[Action::FsRead], "`File.extract_strings()`.", sdk => |c, f: &mut ScriptFileHandle| f.with(
+    crate::declare!(b, "extract_strings", &[Action::FsRead], "The printable strings of the file.", sdk => |c, f: &mut ScriptFileHandle| f.with(
         |h| h.extract_strings(&c).map(lines).map_err(to_script_error)
     ));
-    crate::declare!(b, "compress_gzip", &[Action::FsRead, Action::FsWrite], "`File.compress_gzip()`.", sdk => |c, f: &mut ScriptFileHandle, dest: ScriptFileHandle, o: CompressGzipOptions| {
+    crate::declare!(b, "compress_gzip", &[Action::FsRead, Action::FsWrite], "Writes a gzip-compressed copy of the file.", sdk => |c, f: &mut ScriptFileHandle, dest: ScriptFileHandle, o: CompressGzipOptions| {
         let o = valid_compress_gzip(&o)?;
         let level = u32::try_from(o.level).map_err(|_| invalid("level must be 1..=9"))?;
         two_handles(f, &dest, |src, d| {
             gzip::compress(&c, src, d, level).map_err(to_script_error)
         })
     });
-    crate::declare!(b, "read_gzip_lines", &[Action::FsRead], "`File.read_gzip_lines()`.", sdk => |c, f: &mut ScriptFileHandle, o: ReadLinesOptions| f.with(|h| gzip::read_gzip_lines(
+    crate::declare!(b, "read_gzip_lines", &[Action::FsRead], "Lines of the decompressed gzip file.", sdk => |c, f: &mut ScriptFileHandle, o: ReadLinesOptions| f.with(|h| gzip::read_gzip_lines(
             &c, h, o.start, o.count
         )
         .map(lines)
         .map_err(to_script_error)));
-    crate::declare!(b, "gzip_info", &[Action::FsRead], "`File.gzip_info()`.", sdk => |c, f: &mut ScriptFileHandle| f
+    crate::declare!(b, "gzip_info", &[Action::FsRead], "Sizes and ratio of the gzip file.", sdk => |c, f: &mut ScriptFileHandle| f
         .with(|h| gzip::gzip_info(&c, h).map_err(to_script_error)));
-    crate::declare!(b, "search_gzip", &[Action::FsRead], "`File.search_gzip()`.", sdk => |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
+    crate::declare!(b, "search_gzip", &[Action::FsRead], "Lines of the decompressed gzip file matching a regex.", sdk => |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
         let o = valid_search_gzip(&o)?;
         gzip::search_gzip(
             &c,
@@ -249,7 +249,7 @@ fn register_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         .map(|v| v.into_iter().map(match_map).collect::<Array>())
         .map_err(to_script_error)
     }));
-    crate::declare!(b, "search_gzip_exists", &[Action::FsRead], "`File.search_gzip_exists()`.", sdk => |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
+    crate::declare!(b, "search_gzip_exists", &[Action::FsRead], "Whether a line of the decompressed gzip file matches a regex.", sdk => |c, f: &mut ScriptFileHandle, pattern: &str, o: SearchGzipOptions| f.with(|h| {
         let o = valid_search_gzip(&o)?;
         gzip::search_gzip(
             &c,
@@ -262,61 +262,61 @@ fn register_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         .map(|v| !v.is_empty())
         .map_err(to_script_error)
     }));
-    crate::declare!(b, "get_ownership", &[Action::FsStat], "`File.get_ownership()`.", sdk => |c, f: &mut ScriptFileHandle| f
+    crate::declare!(b, "get_ownership", &[Action::FsStat], "The owner user and group.", sdk => |c, f: &mut ScriptFileHandle| f
         .with(|h| h.get_ownership(&c).map_err(to_script_error)));
-    crate::declare!(b, "get_last_modified_time", &[Action::FsStat], "`File.get_last_modified_time()`.", sdk => |c, f: &mut ScriptFileHandle| f
+    crate::declare!(b, "get_last_modified_time", &[Action::FsStat], "The modification time as a DateTime.", sdk => |c, f: &mut ScriptFileHandle| f
     .with(|h| {
         let m = h.metadata(&c).map_err(to_script_error)?;
         Ok(i64::try_from(m.last_modified_nanos()).unwrap_or(i64::MAX))
     }));
-    crate::declare!(b, "disk_usage", &[Action::FsStat, Action::FsRead, Action::FsOpen], "`File.disk_usage()`.", sdk => |c, f: &mut ScriptFileHandle, o: ScriptDiskUsageOptions| {
+    crate::declare!(b, "disk_usage", &[Action::FsStat, Action::FsRead, Action::FsOpen], "Disk usage of the file.", sdk => |c, f: &mut ScriptFileHandle, o: ScriptDiskUsageOptions| {
         let o = valid_disk_usage(&o)?;
         f.with(|h| h.disk_usage(&c, o.inner).map_err(to_script_error))
     });
-    crate::declare!(b, "set_ownership", &[Action::FsChown, Action::FsOpen], "`File.set_ownership()`.", sdk => |c, f: &mut ScriptFileHandle, o: SetOwnershipOptions| {
+    crate::declare!(b, "set_ownership", &[Action::FsChown, Action::FsOpen], "Changes the owner.", sdk => |c, f: &mut ScriptFileHandle, o: SetOwnershipOptions| {
         let o = valid_set_ownership(&o)?;
         f.with(|h| {
             h.set_ownership(&c, o.user.as_deref(), o.group.as_deref())
                 .map_err(to_script_error)
         })
     });
-    crate::declare!(b, "truncate", &[Action::FsWrite], "`File.truncate()`.", sdk => |c, f: &mut ScriptFileHandle, o: TruncateOptions| {
+    crate::declare!(b, "truncate", &[Action::FsWrite], "Truncates the file to a size.", sdk => |c, f: &mut ScriptFileHandle, o: TruncateOptions| {
         let bytes = valid_truncate(&o)?;
         f.with(|h| h.truncate(&c, bytes).map_err(to_script_error))
     });
-    crate::declare!(b, "fallocate", &[Action::FsWrite], "`File.fallocate()`.", sdk => |c, f: &mut ScriptFileHandle, o: FallocateOptions| {
+    crate::declare!(b, "fallocate", &[Action::FsWrite], "Preallocates space for the file.", sdk => |c, f: &mut ScriptFileHandle, o: FallocateOptions| {
         let bytes = valid_fallocate(&o)?;
         f.with(|h| h.fallocate(&c, bytes).map_err(to_script_error))
     });
-    crate::declare!(b, "set_extended_attr", &[Action::FsSetXAttr], "`File.set_extended_attr()`.", sdk => |c, f: &mut ScriptFileHandle, o: SetXAttrOptions| {
+    crate::declare!(b, "set_extended_attr", &[Action::FsSetXAttr], "Sets an extended attribute (SELinux context).", sdk => |c, f: &mut ScriptFileHandle, o: SetXAttrOptions| {
         let o = valid_set_xattr(&o)?;
         f.with(|h| h.set_extended_attr(&c, &o).map_err(to_script_error))
     });
 
     // ---- SymlinkHandle
-    crate::declare!(b, "symlink_target", &[Action::FsRead], "`SymlinkHandle.symlink_target()`.", sdk => |c, h: &mut ScriptSymlinkHandle| h
+    crate::declare!(b, "symlink_target", &[Action::FsRead], "The link target.", sdk => |c, h: &mut ScriptSymlinkHandle| h
         .0
         .symlink_target(&c)
         .map_err(to_script_error));
-    crate::declare!(b, "metadata", &[Action::FsStat], "`SymlinkHandle.metadata()`.", sdk => |c, h: &mut ScriptSymlinkHandle| h
+    crate::declare!(b, "metadata", &[Action::FsStat], "The link's own metadata.", sdk => |c, h: &mut ScriptSymlinkHandle| h
         .0
         .metadata(&c)
         .map_err(to_script_error));
-    crate::declare!(b, "set_ownership", &[Action::FsChown, Action::FsOpen], "`SymlinkHandle.set_ownership()`.", sdk => |c, h: &mut ScriptSymlinkHandle, o: SetOwnershipOptions| {
+    crate::declare!(b, "set_ownership", &[Action::FsChown, Action::FsOpen], "Changes the link's owner.", sdk => |c, h: &mut ScriptSymlinkHandle, o: SetOwnershipOptions| {
         let o = valid_set_ownership(&o)?;
         h.0.set_ownership(&c, o.user.as_deref(), o.group.as_deref())
             .map_err(to_script_error)
     });
 
     // ---- DirEntry
-    crate::declare!(b, "open_as_file", &[Action::FsOpen, Action::FsCreate], "`DirEntry.open_as_file()`.", sdk => |c, e: &mut DirEntry, o: OpenFileOptions| e
+    crate::declare!(b, "open_as_file", &[Action::FsOpen, Action::FsCreate], "Opens the entry as a file.", sdk => |c, e: &mut DirEntry, o: OpenFileOptions| e
         .open_as_file(&c, o)
         .map(ScriptFileHandle::new)
         .map_err(to_script_error));
-    crate::declare!(b, "open_as_dir", &[Action::FsOpen], "`DirEntry.open_as_dir()`.", sdk => |c, e: &mut DirEntry, o: OpenDirOptions| e
+    crate::declare!(b, "open_as_dir", &[Action::FsOpen], "Opens the entry as a directory.", sdk => |c, e: &mut DirEntry, o: OpenDirOptions| e
         .open_as_dir_with(&c, o)
         .map_err(to_script_error));
-    crate::declare!(b, "metadata", &[Action::FsStat], "`DirEntry.metadata()`.", sdk => |c, e: &mut DirEntry| e
+    crate::declare!(b, "metadata", &[Action::FsStat], "The entry's metadata (`stat`).", sdk => |c, e: &mut DirEntry| e
         .metadata(&c)
         .map_err(to_script_error));
 

@@ -201,7 +201,7 @@ pub(super) fn register_values(b: &mut Binding<'_>) {
         b,
         "symlink_target",
         NO_HOST,
-        "`Metadata.symlink_target()`.",
+        "The target, for a symlink.",
         |m: &mut Metadata| {
             m.symlink_target
                 .clone()

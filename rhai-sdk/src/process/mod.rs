@@ -99,7 +99,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "list_open_files",
         &[Action::ProcessList, Action::ProcessListFds],
-        "`ProcessManager.list_open_files()`.",
+        "Open files of processes (`lsof`).",
         |pm: &mut ScriptProcessManager, opts: LsofOptions| {
             with_pm(pm, |m| {
                 let found = m.list_open_files(&c, &opts).map_err(to_script_error)?;
@@ -112,7 +112,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "ipcs_info",
         &[Action::FsOpen, Action::FsRead],
-        "`ProcessManager.ipcs_info()`.",
+        "System V IPC objects (`ipcs`).",
         |pm: &mut ScriptProcessManager| {
             with_pm(pm, |m| m.ipcs_info(&c).map_err(to_script_error))?
         }
@@ -122,7 +122,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "monitor_processes_cpu",
         &[Action::ProcessList],
-        "`ProcessManager.monitor_processes_cpu()`.",
+        "CPU use of processes sampled over an interval.",
         |pm: &mut ScriptProcessManager, opts: MonitorProcessesCpuOptions| {
             with_pm(pm, |m| {
                 let batches = m
@@ -142,7 +142,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "trace",
         &[Action::ProcessTrace],
-        "`ProcessManager.trace()`.",
+        "Stack traces of a process's threads.",
         |pm: &mut ScriptProcessManager, pid: i64| {
             let pid = pid_of(pid)?;
             with_pm(pm, |m| {
@@ -158,7 +158,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
         b,
         "trace",
         &[Action::ProcessTrace],
-        "`ProcessManager.trace()`.",
+        "Stack traces of a process's threads.",
         |pm: &mut ScriptProcessManager, pid: i64, opts: TraceOptions| {
             let pid = pid_of(pid)?;
             with_pm(pm, |m| {
@@ -175,7 +175,7 @@ fn register_manager_methods(b: &mut Binding<'_>, sdk: &SdkContext) {
             Action::ProcessNetworkNamespace,
             Action::FsNetworkNamespace
         ],
-        "`ProcessManager.nsenter()`.",
+        "Runs a callback in a process's namespaces (refused: see the error).",
         |pm: &mut ScriptProcessManager, opts: ScriptNamespaceOptions, _callback: FnPtr| {
             let opts = opts.build()?;
             with_pm(pm, |m| m.check_nsenter(&c, &opts).map_err(to_script_error))??;
@@ -284,7 +284,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "processes",
         &[Action::ProcessList],
-        "`ProcessManager.processes()`.",
+        "The processes of the host.",
         |pm: &mut ScriptProcessManager| { with_pm(pm, |m| list(&c, m))? }
     );
     let c = sdk.clone();
@@ -292,7 +292,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "processes",
         &[Action::ProcessList],
-        "`ProcessManager.processes()`.",
+        "The processes of the host.",
         |pm: &mut ScriptProcessManager, opts: ProcessOptions| {
             with_pm(pm, |m| {
                 let list = m.processes_with(&c, &opts).map_err(to_script_error)?;
@@ -305,7 +305,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "kill",
         &[Action::ProcessKill, Action::ProcessInterrupt],
-        "`ProcessManager.kill()`.",
+        "Sends a signal to a process.",
         |pm: &mut ScriptProcessManager, opts: ScriptKillOptions| {
             let opts = opts.build()?;
             with_pm(pm, |m| {
@@ -319,7 +319,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "processes_using_inode",
         &[Action::ProcessList, Action::ProcessListFds],
-        "`ProcessManager.processes_using_inode()`.",
+        "Processes with a file open.",
         |pm: &mut ScriptProcessManager, path: &str| {
             with_pm(pm, |m| {
                 let found = m
@@ -340,7 +340,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "kill",
         &[Action::ProcessKill, Action::ProcessInterrupt],
-        "`ProcessManager.kill()`.",
+        "Sends a signal to a process.",
         |pm: &mut ScriptProcessManager, pid: i64| {
             with_pm(pm, |m| kill(&c, m, pid, Signal::Term))?
         }
@@ -350,7 +350,7 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
         b,
         "kill",
         &[Action::ProcessKill, Action::ProcessInterrupt],
-        "`ProcessManager.kill()`.",
+        "Sends a signal to a process.",
         |pm: &mut ScriptProcessManager, pid: i64, signal: i64| {
             let signal = signal_of(signal)?;
             with_pm(pm, |m| kill(&c, m, pid, signal))?

@@ -184,14 +184,14 @@ pub fn register(engine: &mut Engine) {
         b,
         "epoch_seconds",
         NO_HOST,
-        "`DateTime.epoch_seconds()`.",
+        "Seconds since the epoch.",
         |d: &mut DateTime| d.epoch_seconds()
     );
     crate::declare!(
         b,
         "nanos",
         NO_HOST,
-        "`DateTime.nanos()`.",
+        "The nanosecond part.",
         |d: &mut DateTime| d.nanos()
     );
     crate::declare!(
@@ -221,14 +221,14 @@ pub fn register(engine: &mut Engine) {
         b,
         "month_str",
         NO_HOST,
-        "`DateTime.month_str()`.",
+        "The month name.",
         |d: &mut DateTime| d.month_name().to_string()
     );
     crate::declare!(
         b,
         "month_str_short",
         NO_HOST,
-        "`DateTime.month_str_short()`.",
+        "The three-letter month name.",
         |d: &mut DateTime| { d.month_name().chars().take(3).collect::<String>() }
     );
     b.getter(
