@@ -496,6 +496,12 @@ impl RexEngine {
         (result, state)
     }
 
+    /// The catalog of the declared functions registered into this engine (the selected
+    /// modules and every vendor module), read back from the engine's own metadata.
+    pub fn catalog(&self) -> Vec<crate::catalog::FunctionInfo> {
+        crate::catalog::function_catalog(&self.engine)
+    }
+
     /// The signatures of every registered function (for `--print-functions`), sorted.
     /// Rhai's standard library is included only when `include_standard` is true.
     pub fn function_signatures(&self, include_standard: bool) -> Vec<String> {

@@ -14,6 +14,7 @@
 //! the [`CountingAllocator`] (`GlobalAlloc` is an unsafe trait), in one module.
 
 mod args;
+pub mod catalog;
 mod denial;
 mod engine;
 mod error;
@@ -26,6 +27,7 @@ mod render;
 mod state;
 
 pub use args::{ArgumentsError, ScriptArgumentValue, ScriptArguments, validate_identifier};
+pub use catalog::{FunctionInfo, HostAccess, ParamInfo, catalog_tag, function_catalog};
 pub use denial::{DENIAL_FIELD, DenialToken, denial_in_payload, error_map, script_error};
 pub use engine::{CompiledScript, RexEngine, RexEngineBuilder, RunOptions, SharedModule};
 pub use error::{ErrorKind, RunError, ScriptPosition};

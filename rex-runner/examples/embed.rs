@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use rex_auth::{MemoryAuditSink, Principal};
+use rex_auth::{Action, MemoryAuditSink, Principal};
 use rex_core::{Limits, ScriptArguments};
 use rex_runner::{Input, OutputFormat, Runner, render};
 use rhai_sdk::VendorModule;
@@ -54,7 +54,13 @@ permit(principal, action in [file_system::Action::"open", file_system::Action::"
         .audit_sink(Arc::new(audit.clone()))
         .modules(Arc::new(|engine, sdk| {
             VendorModule::new("conf", sdk)
-                .gated_fn2("get", conf_get)
+                .func(
+                    "get",
+                    ["path", "key"],
+                    &[Action::FsOpen, Action::FsRead],
+                    "The value of `key` in the KEY=VALUE file at `path`.",
+                    conf_get,
+                )
                 .register_static(engine);
         }))
         .build()?;

@@ -541,11 +541,12 @@ fn run(args: &RunArgs) -> ExitStatus {
     report.exit
 }
 
-/// `--print-functions`: the script API (rhai-sdk's catalog: signature and the Cedar actions
-/// each function can check) and every function registered on the engine. JSON for the JSON
+/// `--print-functions`: the script API of the engine at hand (the catalog generated from
+/// what its modules registered: signature in script types, module, the Cedar actions each
+/// function checks, doc) and every function registered on the engine. JSON for the JSON
 /// formats, text for `human`.
 fn print_functions(runner: &Runner, format: OutputFormat) -> ExitStatus {
-    let catalog = rhai_sdk::RexModules::all().functions();
+    let catalog = runner.engine().catalog();
     let registered = runner.engine().function_signatures(false);
     let text = match format {
         OutputFormat::Human => {
@@ -553,15 +554,15 @@ fn print_functions(runner: &Runner, format: OutputFormat) -> ExitStatus {
             let mut module = "";
             for f in &catalog {
                 if f.module != module {
-                    module = f.module;
+                    module = &f.module;
                     out.push_str(&format!("# {module}\n"));
                 }
                 let checks = if f.actions.is_empty() {
                     "no Cedar check".to_string()
                 } else {
-                    format!("checks {}", f.actions.join(", "))
+                    format!("checks {}", f.action_names().join(", "))
                 };
-                out.push_str(&format!("{}    ({checks})\n", f.signature));
+                out.push_str(&format!("{}    ({checks})  {}\n", f.signature, f.doc));
             }
             out.push_str("# runner built-ins\n");
             out.push_str(
@@ -583,7 +584,11 @@ fn print_functions(runner: &Runner, format: OutputFormat) -> ExitStatus {
                         "name": f.name,
                         "signature": f.signature,
                         "module": f.module,
-                        "actions": f.actions,
+                        "actions": f.action_names(),
+                        "doc": f.doc,
+                        "kind": f.kind,
+                        "params": f.params,
+                        "returns": f.returns,
                     })
                 })
                 .collect();

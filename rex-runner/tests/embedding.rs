@@ -62,7 +62,13 @@ permit(principal, action in [file_system::Action::"open", file_system::Action::"
         .rex_modules(modules)
         .modules(Arc::new(|engine, sdk| {
             VendorModule::new("conf", sdk)
-                .gated_fn2("get", conf_get)
+                .func(
+                    "get",
+                    ["path", "key"],
+                    &[Action::FsOpen, Action::FsRead],
+                    "The value of `key` in the KEY=VALUE file at `path`.",
+                    conf_get,
+                )
                 .register_static(engine);
         }))
         .build()

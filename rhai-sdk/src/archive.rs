@@ -17,12 +17,14 @@
 
 use std::sync::MutexGuard;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Array, Dynamic, EvalAltResult, Map};
 use rust_sdk::SdkContext;
 use rust_sdk::fs::{DirHandle, ElfInfo, ExtractArchiveOptions, FileHandle};
 
+use crate::binding::{Binding, NO_HOST};
 use crate::error::{IO_SOURCE, script_err, to_script_error};
 use crate::handles::ScriptFileHandle;
+use rex_auth::Action;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -49,56 +51,118 @@ fn positive(what: &str, n: i64) -> RResult<u64> {
     })
 }
 
-fn register_options(engine: &mut Engine) {
-    engine.register_type_with_name::<ExtractArchiveOptions>("ExtractArchiveOptions");
-    engine.register_fn("ExtractArchiveOptions", ExtractArchiveOptions::default);
-    engine.register_fn(
+fn register_options(b: &mut Binding<'_>) {
+    b.custom_type::<ExtractArchiveOptions>();
+    b.func(
+        "ExtractArchiveOptions",
+        [],
+        NO_HOST,
+        "A new `ExtractArchiveOptions` builder with the defaults.",
+        ExtractArchiveOptions::default,
+    );
+    crate::declare!(
+        b,
         "preserve_permissions",
+        NO_HOST,
+        "Sets `preserve_permissions` (returns the updated builder).",
         |o: &mut ExtractArchiveOptions, v: bool| ExtractArchiveOptions {
             preserve_permissions: v,
             ..*o
-        },
+        }
     );
-    engine.register_fn(
+    crate::declare!(
+        b,
         "preserve_ownership",
+        NO_HOST,
+        "Sets `preserve_ownership` (returns the updated builder).",
         |o: &mut ExtractArchiveOptions, v: bool| ExtractArchiveOptions {
             preserve_ownership: v,
             ..*o
-        },
+        }
     );
-    engine.register_fn(
+    crate::declare!(
+        b,
         "preserve_timestamps",
+        NO_HOST,
+        "Sets `preserve_timestamps` (returns the updated builder).",
         |o: &mut ExtractArchiveOptions, v: bool| ExtractArchiveOptions {
             preserve_timestamps: v,
             ..*o
-        },
+        }
     );
-    engine.register_fn("max_entries", |o: &mut ExtractArchiveOptions, n: i64| {
-        let n = positive("max_entries", n)?;
-        Ok::<_, Box<EvalAltResult>>(ExtractArchiveOptions {
-            max_entries: usize::try_from(n).unwrap_or(usize::MAX),
-            ..*o
-        })
-    });
-    engine.register_fn(
+    crate::declare!(
+        b,
+        "max_entries",
+        NO_HOST,
+        "Sets `max_entries` (returns the updated builder).",
+        |o: &mut ExtractArchiveOptions, n: i64| {
+            let n = positive("max_entries", n)?;
+            Ok::<_, Box<EvalAltResult>>(ExtractArchiveOptions {
+                max_entries: usize::try_from(n).unwrap_or(usize::MAX),
+                ..*o
+            })
+        }
+    );
+    crate::declare!(
+        b,
         "max_total_bytes",
+        NO_HOST,
+        "Sets `max_total_bytes` (returns the updated builder).",
         |o: &mut ExtractArchiveOptions, n: i64| {
             let n = positive("max_total_bytes", n)?;
             Ok::<_, Box<EvalAltResult>>(ExtractArchiveOptions {
                 max_total_bytes: n,
                 ..*o
             })
-        },
+        }
     );
-    engine.register_fn("build", |o: &mut ExtractArchiveOptions| *o);
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut ExtractArchiveOptions| *o
+    );
 
-    engine.register_type_with_name::<ElfInfo>("ElfInfo");
-    engine.register_get("execfn", |i: &mut ElfInfo| opt(&i.execfn));
-    engine.register_get("platform", |i: &mut ElfInfo| opt(&i.platform));
-    engine.register_get("interpreter", |i: &mut ElfInfo| opt(&i.interpreter));
-    engine.register_get("is_64bit", |i: &mut ElfInfo| i.is_64bit);
-    engine.register_fn("to_map", |i: &mut ElfInfo| elf_map(i));
-    engine.register_fn("to_string", |i: &mut ElfInfo| format!("{:?}", elf_map(i)));
+    b.custom_type::<ElfInfo>();
+    b.getter(
+        "execfn",
+        NO_HOST,
+        "The `execfn` property.",
+        |i: &mut ElfInfo| opt(&i.execfn),
+    );
+    b.getter(
+        "platform",
+        NO_HOST,
+        "The `platform` property.",
+        |i: &mut ElfInfo| opt(&i.platform),
+    );
+    b.getter(
+        "interpreter",
+        NO_HOST,
+        "The `interpreter` property.",
+        |i: &mut ElfInfo| opt(&i.interpreter),
+    );
+    b.getter(
+        "is_64bit",
+        NO_HOST,
+        "The `is_64bit` property.",
+        |i: &mut ElfInfo| i.is_64bit,
+    );
+    crate::declare!(
+        b,
+        "to_map",
+        NO_HOST,
+        "The value as a map.",
+        |i: &mut ElfInfo| elf_map(i)
+    );
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |i: &mut ElfInfo| format!("{:?}", elf_map(i))
+    );
 }
 
 /// Locks several script handles at once (each distinct handle once, so passing the same
@@ -135,13 +199,23 @@ fn with_many<R>(
 }
 
 /// Registers the option builder, `ElfInfo` and the `FileHandle` methods.
-pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
-    register_options(engine);
+pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
+    register_options(b);
 
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "extract_archive",
-        move |f: &mut ScriptFileHandle, dest: DirHandle, opts: ExtractArchiveOptions| {
+        &[
+            Action::FsRead,
+            Action::FsOpen,
+            Action::FsCreate,
+            Action::FsWrite,
+            Action::FsChmod,
+            Action::FsChown
+        ],
+        "Extracts the (tar.gz) archive into a directory.",
+        |f: &mut ScriptFileHandle, dest: DirHandle, opts: ExtractArchiveOptions| {
             let report = f.with(|h| h.extract_archive(&c, &dest, opts).map_err(to_script_error))?;
             let mut m = Map::new();
             m.insert(
@@ -168,30 +242,40 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
                     .into(),
             );
             Ok::<Map, Box<EvalAltResult>>(m)
-        },
+        }
     );
 
     let c = sdk.clone();
-    engine.register_fn("elf_info", move |f: &mut ScriptFileHandle| {
-        f.with(|h| h.elf_info(&c).map_err(to_script_error))
-    });
+    crate::declare!(
+        b,
+        "elf_info",
+        &[Action::FsRead],
+        "ELF header information of the file.",
+        |f: &mut ScriptFileHandle| { f.with(|h| h.elf_info(&c).map_err(to_script_error)) }
+    );
 
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "verify_cert",
-        move |f: &mut ScriptFileHandle, root: ScriptFileHandle| {
+        &[Action::FsRead],
+        "Verifies the PEM certificate in the file.",
+        |f: &mut ScriptFileHandle, root: ScriptFileHandle| {
             let me = f.clone();
             with_many(&[&me, &root], |hs| match hs {
                 [cert, root] => cert.verify_cert(&c, root).map_err(to_script_error),
                 _ => Err(script_err(IO_SOURCE, "Other", "handle lookup failed")),
             })
-        },
+        }
     );
 
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "verify_cert_chain",
-        move |f: &mut ScriptFileHandle, root: ScriptFileHandle, intermediates: Array| {
+        &[Action::FsRead],
+        "Verifies the PEM certificate chain in the file.",
+        |f: &mut ScriptFileHandle, root: ScriptFileHandle, intermediates: Array| {
             let inter: Vec<ScriptFileHandle> = intermediates
                 .into_iter()
                 .map(|d| {
@@ -214,47 +298,11 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
                     .map_err(to_script_error),
                 _ => Err(script_err(IO_SOURCE, "Other", "handle lookup failed")),
             })
-        },
+        }
     );
 }
 
-/// Catalog entries of the archive, ELF and certificate methods.
-pub(crate) const FUNCTIONS: &[crate::catalog::FunctionInfo] = &[
-    crate::catalog::FunctionInfo::new(
-        "extract_archive",
-        "FileHandle.extract_archive(dest: DirHandle, ExtractArchiveOptions) -> #{extracted, skipped}",
-        &[
-            "file_system::read",
-            "file_system::open",
-            "file_system::create",
-            "file_system::write",
-            "file_system::chmod",
-            "file_system::chown",
-        ],
-        "io",
-    ),
-    crate::catalog::FunctionInfo::new(
-        "ExtractArchiveOptions",
-        "ExtractArchiveOptions() .preserve_permissions(bool) .preserve_ownership(bool) .preserve_timestamps(bool) .max_entries(n) .max_total_bytes(n) .build()",
-        &[],
-        "io",
-    ),
-    crate::catalog::FunctionInfo::new(
-        "elf_info",
-        "FileHandle.elf_info() -> ElfInfo{execfn, platform, interpreter, is_64bit}",
-        &["file_system::read"],
-        "io",
-    ),
-    crate::catalog::FunctionInfo::new(
-        "verify_cert",
-        "FileHandle.verify_cert(root: FileHandle)",
-        &["file_system::read"],
-        "io",
-    ),
-    crate::catalog::FunctionInfo::new(
-        "verify_cert_chain",
-        "FileHandle.verify_cert_chain(root: FileHandle, intermediates: Array)",
-        &["file_system::read"],
-        "io",
-    ),
-];
+crate::script_types!(
+    ExtractArchiveOptions => "ExtractArchiveOptions",
+    ElfInfo => "ElfInfo",
+);

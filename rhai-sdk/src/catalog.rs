@@ -1,51 +1,42 @@
-//! Metadata about every script function, for `--print-functions`.
+//! The catalog of script functions, generated from what was registered.
+//!
+//! Every rhai-sdk function is declared through [`crate::binding`], which stores its script
+//! signature, module, Cedar actions and doc in the engine's own function metadata;
+//! [`rex_core::function_catalog`] (and [`rex_core::RexEngine::catalog`]) read it back. This
+//! module only builds a throw-away engine for callers that have none at hand.
 
-/// One registered script function (one entry per name; overloads share the signature text).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FunctionInfo {
-    /// The script name.
-    pub name: &'static str,
-    /// A human-readable signature (`[flags]` marks the optional leading flag array).
-    pub signature: &'static str,
-    /// The Cedar actions (`namespace::action`) the function can check.
-    pub actions: &'static [&'static str],
-    /// The rhai-sdk module it belongs to (`io`, `process`, ...).
-    pub module: &'static str,
+use std::sync::Arc;
+
+use rex_auth::{Authorizer, Policies, Principal};
+use rhai::Engine;
+use rust_sdk::SdkContext;
+
+pub use rex_core::FunctionInfo;
+
+use crate::RexModules;
+
+/// A context that is never used: catalog engines run no script.
+fn catalog_context() -> Option<SdkContext> {
+    let auth = Authorizer::builder()
+        .principal(Principal::user("catalog").ok()?)
+        .policies(Policies::deny_all())
+        .build()
+        .ok()?;
+    Some(SdkContext::new(Arc::new(auth)))
 }
 
-impl FunctionInfo {
-    /// Builds an entry (used in `const` tables).
-    pub const fn new(
-        name: &'static str,
-        signature: &'static str,
-        actions: &'static [&'static str],
-        module: &'static str,
-    ) -> Self {
-        Self {
-            name,
-            signature,
-            actions,
-            module,
-        }
-    }
+/// The catalog of `modules` as registered into a fresh engine.
+pub(crate) fn catalog_of(modules: &RexModules) -> Vec<FunctionInfo> {
+    let Some(sdk) = catalog_context() else {
+        return Vec::new();
+    };
+    let mut engine = Engine::new_raw();
+    modules.register(&mut engine, &sdk);
+    rex_core::function_catalog(&engine)
 }
 
-/// Every script function rhai-sdk can register, sorted by module then name.
+/// Every script function of every rhai-sdk module, sorted by module then name (one entry per
+/// name and arity). An engine at hand reports its own catalog: [`rex_core::RexEngine::catalog`].
 pub fn function_catalog() -> Vec<FunctionInfo> {
-    let mut all: Vec<FunctionInfo> = [
-        crate::io::FUNCTIONS,
-        crate::exec::FUNCTIONS,
-        crate::archive::FUNCTIONS,
-        crate::io_ext::FUNCTIONS,
-        crate::process::FUNCTIONS,
-        crate::system::FUNCTIONS,
-        crate::network::FUNCTIONS,
-        crate::disk::FUNCTIONS,
-        crate::sysctl::FUNCTIONS,
-        crate::utils::FUNCTIONS,
-        crate::systemd::FUNCTIONS,
-    ]
-    .concat();
-    all.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));
-    all
+    catalog_of(&RexModules::all())
 }

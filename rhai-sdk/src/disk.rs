@@ -12,8 +12,9 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module};
 use rust_sdk::SdkContext;
 use rust_sdk::disk::{self, BlockDevice, FilesystemOptions};
 
-use crate::catalog::FunctionInfo;
+use crate::binding::{Binding, NO_HOST};
 use crate::error::{DISKINFO_SOURCE, script_err, to_script_error};
+use rex_auth::Action;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -116,29 +117,63 @@ fn strings(what: &str, items: Array) -> RResult<Vec<String>> {
         .collect()
 }
 
-fn register_options(engine: &mut Engine) {
+fn register_options(b: &mut Binding<'_>) {
     let mut units = Module::new();
     for (name, _) in UNITS {
         units.set_var(*name, (*name).to_string());
     }
-    engine.register_static_module("Unit", units.into());
-    engine.register_fn("format_bytes", |size: i64, unit: &str| {
-        format_bytes(size, unit).map_err(|e| script_err(DISKINFO_SOURCE, "Other", e))
-    });
+    b.static_module("Unit", units.into());
+    crate::declare!(
+        b,
+        "format_bytes",
+        NO_HOST,
+        "Formats a byte count with a unit.",
+        |size: i64, unit: &str| {
+            format_bytes(size, unit).map_err(|e| script_err(DISKINFO_SOURCE, "Other", e))
+        }
+    );
 
-    engine.register_type_with_name::<FilesystemOptions>("FilesystemOptions");
-    engine.register_fn("FilesystemOptions", FilesystemOptions::default);
-    engine.register_fn("targets", |o: &mut FilesystemOptions, t: Array| {
-        Ok::<_, Box<EvalAltResult>>(FilesystemOptions {
-            targets: strings("targets", t)?,
-            ..o.clone()
-        })
-    });
-    engine.register_fn("local", |o: &mut FilesystemOptions, local: bool| {
-        FilesystemOptions { local, ..o.clone() }
-    });
-    engine.register_fn("build", |o: &mut FilesystemOptions| o.clone());
-    engine.register_fn("Filesystems", |o: FilesystemOptions| Filesystems(o));
+    b.custom_type::<FilesystemOptions>();
+    b.func(
+        "FilesystemOptions",
+        [],
+        NO_HOST,
+        "A new `FilesystemOptions` builder with the defaults.",
+        FilesystemOptions::default,
+    );
+    crate::declare!(
+        b,
+        "targets",
+        NO_HOST,
+        "Sets `targets` (returns the updated builder).",
+        |o: &mut FilesystemOptions, t: Array| {
+            Ok::<_, Box<EvalAltResult>>(FilesystemOptions {
+                targets: strings("targets", t)?,
+                ..o.clone()
+            })
+        }
+    );
+    crate::declare!(
+        b,
+        "local",
+        NO_HOST,
+        "Sets `local` (returns the updated builder).",
+        |o: &mut FilesystemOptions, local: bool| { FilesystemOptions { local, ..o.clone() } }
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut FilesystemOptions| o.clone()
+    );
+    crate::declare!(
+        b,
+        "Filesystems",
+        &[Action::FsOpen, Action::FsRead, Action::FsStat],
+        "The mounted file systems.",
+        |o: FilesystemOptions| Filesystems(o)
+    );
 }
 
 /// The path of `UnmountOptions`: the check of its `build()`, also run by `unmount`, so an
@@ -155,104 +190,99 @@ fn unmount_path(o: &UnmountOptions) -> RResult<&str> {
 
 /// Registers the disk module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
-    register_options(engine);
-    crate::utils::register_value_maps(engine);
-    engine.register_type_with_name::<UnmountOptions>("UnmountOptions");
-    engine.register_fn("UnmountOptions", UnmountOptions::default);
-    engine.register_fn("path", |_: &mut UnmountOptions, p: &str| UnmountOptions {
-        path: Some(p.to_string()),
-    });
-    engine.register_fn("build", |o: &mut UnmountOptions| {
-        unmount_path(o)?;
-        Ok::<_, Box<EvalAltResult>>(o.clone())
-    });
-    let c = sdk.clone();
-    engine.register_fn("unmount", move |o: UnmountOptions| {
-        disk::unmount(&c, unmount_path(&o)?).map_err(to_script_error)
-    });
-
-    let c = sdk.clone();
-    engine.register_fn("df", move || filesystems(&c, &FilesystemOptions::default()));
-    let c = sdk.clone();
-    engine.register_fn("iostat", move || iostat(&c));
-    let c = sdk.clone();
-    engine.register_fn("lsblk", move || lsblk(&c));
-
-    engine.register_type_with_name::<Filesystems>("Filesystems");
-    engine.register_fn("Filesystems", |targets: Array, local: bool| {
-        let targets = strings("targets", targets)?;
-        Ok::<_, Box<EvalAltResult>>(Filesystems(FilesystemOptions { targets, local }))
-    });
-    let c = sdk.clone();
-    engine.register_fn("filesystems", move |f: &mut Filesystems| {
-        filesystems(&c, &f.0)
-    });
-    let c = sdk.clone();
-    engine.register_fn("iostat", move |_: &mut Filesystems| iostat(&c));
-}
-
-const PROC_READ: &[&str] = &["file_system::open", "file_system::read"];
-
-/// The functions of this module, for `--print-functions`.
-pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
-    FunctionInfo::new(
-        "df",
-        "df() -> Array<Filesystem map>",
-        &[
-            "file_system::open",
-            "file_system::read",
-            "file_system::stat",
-        ],
-        "disk",
-    ),
-    FunctionInfo::new(
-        "iostat",
-        "iostat() -> #{cpu_stats, device_stats}",
-        PROC_READ,
-        "disk",
-    ),
-    FunctionInfo::new(
-        "lsblk",
-        "lsblk() -> Map<name, device map>",
-        PROC_READ,
-        "disk",
-    ),
-    FunctionInfo::new(
-        "Filesystems",
-        "Filesystems(FilesystemOptions | targets: Array, local: bool) -> Filesystems; \
-         .filesystems() .iostat()",
-        &[
-            "file_system::open",
-            "file_system::read",
-            "file_system::stat",
-        ],
-        "disk",
-    ),
-    FunctionInfo::new(
-        "FilesystemOptions",
-        "FilesystemOptions() .targets(Array) .local(bool) .build()",
-        &[],
-        "disk",
-    ),
-    FunctionInfo::new(
-        "format_bytes",
-        "format_bytes(size: int, unit: Unit) -> int",
-        &[],
-        "disk",
-    ),
-    FunctionInfo::new(
-        "unmount",
-        "unmount(UnmountOptions().path(p).build())",
-        &["file_system::unmount"],
-        "disk",
-    ),
-    FunctionInfo::new(
+    let mut b = Binding::new(engine, "disk");
+    let b = &mut b;
+    register_options(b);
+    crate::utils::register_value_maps(b);
+    b.custom_type::<UnmountOptions>();
+    b.func(
         "UnmountOptions",
-        "UnmountOptions() .path(p) .build()",
-        &[],
-        "disk",
-    ),
-];
+        [],
+        NO_HOST,
+        "A new `UnmountOptions` builder with the defaults.",
+        UnmountOptions::default,
+    );
+    crate::declare!(
+        b,
+        "path",
+        NO_HOST,
+        "Sets `path` (returns the updated builder).",
+        |_this: &mut UnmountOptions, p: &str| UnmountOptions {
+            path: Some(p.to_string()),
+        }
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut UnmountOptions| {
+            unmount_path(o)?;
+            Ok::<_, Box<EvalAltResult>>(o.clone())
+        }
+    );
+    let c = sdk.clone();
+    crate::declare!(
+        b,
+        "unmount",
+        &[Action::FsUnmount],
+        "Unmounts a file system.",
+        |o: UnmountOptions| { disk::unmount(&c, unmount_path(&o)?).map_err(to_script_error) }
+    );
+
+    let c = sdk.clone();
+    crate::declare!(
+        b,
+        "df",
+        &[Action::FsOpen, Action::FsRead, Action::FsStat],
+        "File-system usage of the mounted file systems.",
+        || filesystems(&c, &FilesystemOptions::default())
+    );
+    let c = sdk.clone();
+    crate::declare!(
+        b,
+        "iostat",
+        &[Action::FsOpen, Action::FsRead],
+        "Per-device I/O counters.",
+        || iostat(&c)
+    );
+    let c = sdk.clone();
+    crate::declare!(
+        b,
+        "lsblk",
+        &[Action::FsOpen, Action::FsRead],
+        "The block devices of the host.",
+        || lsblk(&c)
+    );
+
+    b.custom_type::<Filesystems>();
+    crate::declare!(
+        b,
+        "Filesystems",
+        &[Action::FsOpen, Action::FsRead, Action::FsStat],
+        "The mounted file systems.",
+        |targets: Array, local: bool| {
+            let targets = strings("targets", targets)?;
+            Ok::<_, Box<EvalAltResult>>(Filesystems(FilesystemOptions { targets, local }))
+        }
+    );
+    let c = sdk.clone();
+    crate::declare!(
+        b,
+        "filesystems",
+        &[Action::FsOpen, Action::FsRead],
+        "The selected mounted file systems.",
+        |f: &mut Filesystems| { filesystems(&c, &f.0) }
+    );
+    let c = sdk.clone();
+    crate::declare!(
+        b,
+        "iostat",
+        &[Action::FsOpen, Action::FsRead],
+        "Per-device I/O counters.",
+        |_this: &mut Filesystems| iostat(&c)
+    );
+}
 
 #[cfg(test)]
 mod tests {
@@ -283,3 +313,9 @@ mod tests {
         assert!(format_bytes(1, "bytes").is_err());
     }
 }
+
+crate::script_types!(
+    FilesystemOptions => "FilesystemOptions",
+    UnmountOptions => "UnmountOptions",
+    Filesystems => "Filesystems",
+);

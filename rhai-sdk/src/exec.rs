@@ -33,13 +33,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Array, Dynamic, EvalAltResult, Map};
 use rust_sdk::SdkContext;
 use rust_sdk::exec::{CoreDump, ExecuteOptions, ExecuteResult, TracedProcess};
 
-use crate::catalog::FunctionInfo;
+use crate::binding::{Binding, NO_HOST};
 use crate::error::{IO_SOURCE, script_err, to_script_error};
 use crate::handles::ScriptFileHandle;
+use rex_auth::Action;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -199,105 +200,189 @@ fn get_variables(
         .collect())
 }
 
-fn register_core_dump(engine: &mut Engine, sdk: &SdkContext) {
-    engine.register_type_with_name::<ScriptCoreDump>("CoreDump");
+fn register_core_dump(b: &mut Binding<'_>, sdk: &SdkContext) {
+    b.custom_type::<ScriptCoreDump>();
     let c = sdk.clone();
-    engine.register_fn("CoreDump", move |exe: &str, core: &str| {
-        CoreDump::open(&c, exe, core)
-            .map(|d| ScriptCoreDump(Arc::new(d)))
-            .map_err(to_script_error)
-    });
-    let c = sdk.clone();
-    engine.register_fn("backtrace", move |d: &mut ScriptCoreDump| {
-        d.0.backtrace(&c)
-            .map(|p| traced_map(&p))
-            .map_err(to_script_error)
-    });
-    let c = sdk.clone();
-    engine.register_fn(
-        "get_variables",
-        move |d: &mut ScriptCoreDump, frame: i64, names: Array| {
-            get_variables(&c, d, None, frame, &names)
-        },
+    crate::declare!(
+        b,
+        "CoreDump",
+        &[Action::FsOpen, Action::FsRead, Action::FsExecute],
+        "A core dump opened for analysis.",
+        |exe: &str, core: &str| {
+            CoreDump::open(&c, exe, core)
+                .map(|d| ScriptCoreDump(Arc::new(d)))
+                .map_err(to_script_error)
+        }
     );
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
+        "backtrace",
+        &[Action::FsOpen, Action::FsRead, Action::FsExecute],
+        "The backtrace of the dump (through the debugger).",
+        |d: &mut ScriptCoreDump| {
+            d.0.backtrace(&c)
+                .map(|p| traced_map(&p))
+                .map_err(to_script_error)
+        }
+    );
+    let c = sdk.clone();
+    crate::declare!(
+        b,
         "get_variables",
-        move |d: &mut ScriptCoreDump, thread: i64, frame: i64, names: Array| {
+        &[Action::FsOpen, Action::FsRead, Action::FsExecute],
+        "Variables of a frame of the dump.",
+        |d: &mut ScriptCoreDump, frame: i64, names: Array| {
+            get_variables(&c, d, None, frame, &names)
+        }
+    );
+    let c = sdk.clone();
+    crate::declare!(
+        b,
+        "get_variables",
+        &[Action::FsOpen, Action::FsRead, Action::FsExecute],
+        "Variables of a frame of the dump.",
+        |d: &mut ScriptCoreDump, thread: i64, frame: i64, names: Array| {
             get_variables(&c, d, Some(thread), frame, &names)
-        },
+        }
     );
 }
 
-fn register_builders(engine: &mut Engine) {
-    engine.register_type_with_name::<ExecuteOptions>("ExecuteOptions");
-    engine.register_fn("ExecuteOptions", ExecuteOptions::default);
-    engine.register_fn("args", |o: &mut ExecuteOptions, args: Array| {
-        Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
-            args: parse_args(&args)?,
+fn register_builders(b: &mut Binding<'_>) {
+    b.custom_type::<ExecuteOptions>();
+    b.func(
+        "ExecuteOptions",
+        [],
+        NO_HOST,
+        "A new `ExecuteOptions` builder with the defaults.",
+        ExecuteOptions::default,
+    );
+    crate::declare!(
+        b,
+        "args",
+        NO_HOST,
+        "Sets `args` (returns the updated builder).",
+        |o: &mut ExecuteOptions, args: Array| {
+            Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
+                args: parse_args(&args)?,
+                ..o.clone()
+            })
+        }
+    );
+    crate::declare!(
+        b,
+        "env",
+        NO_HOST,
+        "Sets `env` (returns the updated builder).",
+        |o: &mut ExecuteOptions, env: Map| {
+            Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
+                env: parse_env(&env)?,
+                ..o.clone()
+            })
+        }
+    );
+    crate::declare!(
+        b,
+        "user",
+        NO_HOST,
+        "Sets `user` (returns the updated builder).",
+        |o: &mut ExecuteOptions, u: &str| ExecuteOptions {
+            user: Some(u.to_string()),
             ..o.clone()
-        })
-    });
-    engine.register_fn("env", |o: &mut ExecuteOptions, env: Map| {
-        Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
-            env: parse_env(&env)?,
+        }
+    );
+    crate::declare!(
+        b,
+        "group",
+        NO_HOST,
+        "Sets `group` (returns the updated builder).",
+        |o: &mut ExecuteOptions, g: &str| ExecuteOptions {
+            group: Some(g.to_string()),
             ..o.clone()
-        })
-    });
-    engine.register_fn("user", |o: &mut ExecuteOptions, u: &str| ExecuteOptions {
-        user: Some(u.to_string()),
-        ..o.clone()
-    });
-    engine.register_fn("group", |o: &mut ExecuteOptions, g: &str| ExecuteOptions {
-        group: Some(g.to_string()),
-        ..o.clone()
-    });
-    engine.register_fn("capabilities", |o: &mut ExecuteOptions, caps: Array| {
-        let caps = caps
-            .iter()
-            .map(|c| string_of(c, "a capability"))
-            .collect::<RResult<Vec<_>>>()?;
-        Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
-            capabilities: caps,
-            ..o.clone()
-        })
-    });
+        }
+    );
+    crate::declare!(
+        b,
+        "capabilities",
+        NO_HOST,
+        "Sets `capabilities` (returns the updated builder).",
+        |o: &mut ExecuteOptions, caps: Array| {
+            let caps = caps
+                .iter()
+                .map(|c| string_of(c, "a capability"))
+                .collect::<RResult<Vec<_>>>()?;
+            Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
+                capabilities: caps,
+                ..o.clone()
+            })
+        }
+    );
     // The namespace's own `build()` check runs here too, so an unbuilt
     // `ChildNamespaceOptions()` cannot silently mean "no namespace".
-    engine.register_fn(
+    crate::declare!(
+        b,
         "namespace",
+        NO_HOST,
+        "Sets `namespace` (returns the updated builder).",
         |o: &mut ExecuteOptions, ns: ChildNamespaceOptions| {
             Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
                 namespace_target_pid: Some(namespace_target(&ns)?),
                 ..o.clone()
             })
-        },
+        }
     );
-    engine.register_fn("timeout", |o: &mut ExecuteOptions, secs: i64| {
-        let secs = u64::try_from(secs)
-            .ok()
-            .filter(|s| *s > 0)
-            .ok_or_else(|| invalid(format!("timeout must be positive seconds, got {secs}")))?;
-        Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
-            timeout: Duration::from_secs(secs),
-            ..o.clone()
-        })
-    });
-    engine.register_fn("max_output_bytes", |o: &mut ExecuteOptions, n: i64| {
-        let n = u64::try_from(n)
-            .map_err(|_| invalid(format!("max_output_bytes must be >= 0, got {n}")))?;
-        Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
-            max_output_bytes: Some(n),
-            ..o.clone()
-        })
-    });
-    engine.register_fn("build", |o: &mut ExecuteOptions| build(o));
+    crate::declare!(
+        b,
+        "timeout",
+        NO_HOST,
+        "Sets `timeout` (returns the updated builder).",
+        |o: &mut ExecuteOptions, secs: i64| {
+            let secs = u64::try_from(secs)
+                .ok()
+                .filter(|s| *s > 0)
+                .ok_or_else(|| invalid(format!("timeout must be positive seconds, got {secs}")))?;
+            Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
+                timeout: Duration::from_secs(secs),
+                ..o.clone()
+            })
+        }
+    );
+    crate::declare!(
+        b,
+        "max_output_bytes",
+        NO_HOST,
+        "Sets `max_output_bytes` (returns the updated builder).",
+        |o: &mut ExecuteOptions, n: i64| {
+            let n = u64::try_from(n)
+                .map_err(|_| invalid(format!("max_output_bytes must be >= 0, got {n}")))?;
+            Ok::<_, Box<EvalAltResult>>(ExecuteOptions {
+                max_output_bytes: Some(n),
+                ..o.clone()
+            })
+        }
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut ExecuteOptions| build(o)
+    );
 
-    engine.register_type_with_name::<ChildNamespaceOptions>("ChildNamespaceOptions");
-    engine.register_fn("ChildNamespaceOptions", ChildNamespaceOptions::default);
-    engine.register_fn(
+    b.custom_type::<ChildNamespaceOptions>();
+    b.func(
+        "ChildNamespaceOptions",
+        [],
+        NO_HOST,
+        "A new `ChildNamespaceOptions` builder with the defaults.",
+        ChildNamespaceOptions::default,
+    );
+    crate::declare!(
+        b,
         "target_process",
-        |_: &mut ChildNamespaceOptions, pid: i64| {
+        NO_HOST,
+        "Sets `target_process` (returns the updated builder).",
+        |_this: &mut ChildNamespaceOptions, pid: i64| {
             let pid = u32::try_from(pid)
                 .ok()
                 .filter(|p| *p > 0)
@@ -305,58 +390,39 @@ fn register_builders(engine: &mut Engine) {
             Ok::<_, Box<EvalAltResult>>(ChildNamespaceOptions {
                 target_process: Some(pid),
             })
-        },
+        }
     );
-    engine.register_fn("build", |o: &mut ChildNamespaceOptions| {
-        namespace_target(o).map(|_| *o)
-    });
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut ChildNamespaceOptions| { namespace_target(o).map(|_| *o) }
+    );
 }
 
 /// Registers the builders and `FileHandle.execute` (called from the io module).
-pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
-    register_builders(engine);
-    register_core_dump(engine, sdk);
+pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
+    register_builders(b);
+    register_core_dump(b, sdk);
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "execute",
-        move |f: &mut ScriptFileHandle, opts: ExecuteOptions| {
+        &[Action::FsExecute],
+        "Runs the file as a program (`ExecuteOptions`).",
+        |f: &mut ScriptFileHandle, opts: ExecuteOptions| {
             f.with(|h| {
                 h.execute(&c, &opts)
                     .map(|r| result_map(&r))
                     .map_err(to_script_error)
             })
-        },
+        }
     );
 }
 
-/// The functions of this module, for `--print-functions`.
-pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
-    FunctionInfo::new(
-        "execute",
-        "FileHandle.execute(ExecuteOptions) -> #{stdout, stderr, exit_code, signal, stdout_truncated, stderr_truncated, timed_out, pid}",
-        &["file_system::execute"],
-        "io",
-    ),
-    FunctionInfo::new(
-        "ExecuteOptions",
-        "ExecuteOptions() .args(Array) .env(Map) .user(String) .group(String) .capabilities(Array) .namespace(ChildNamespaceOptions) .timeout(secs) .max_output_bytes(n) .build()",
-        &[],
-        "io",
-    ),
-    FunctionInfo::new(
-        "CoreDump",
-        "CoreDump(exe_path: String, core_path: String) -> CoreDump; .backtrace() -> #{pid, threads}; .get_variables([thread,] frame, [names]) -> Map",
-        &[
-            "file_system::open",
-            "file_system::read",
-            "file_system::execute",
-        ],
-        "io",
-    ),
-    FunctionInfo::new(
-        "ChildNamespaceOptions",
-        "ChildNamespaceOptions() .target_process(pid) .build()",
-        &[],
-        "io",
-    ),
-];
+crate::script_types!(
+    ScriptCoreDump => "CoreDump",
+    ExecuteOptions => "ExecuteOptions",
+    ChildNamespaceOptions => "ChildNamespaceOptions",
+);

@@ -10,14 +10,16 @@
 
 use std::sync::{Arc, Mutex};
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Array, Dynamic, EvalAltResult, Map};
 use rust_sdk::SdkContext;
 use rust_sdk::fs::{
     CopyFileOptions, DeleteDirOptions, DirHandle, FileHandle, Metadata, OpenDirOptions,
     OpenFileOptions, Ownership, WriteOptions,
 };
 
+use crate::binding::{Binding, NO_HOST};
 use crate::error::{IO_SOURCE, script_err, to_script_error};
+use rex_auth::Action;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -131,19 +133,71 @@ pub(crate) fn metadata_map(m: &Metadata) -> Map {
     out
 }
 
-fn register_metadata(engine: &mut Engine) {
-    engine.register_type_with_name::<Metadata>("Metadata");
-    engine.register_fn("type", |m: &mut Metadata| m.entry_type.name().to_string());
-    engine.register_fn("file_size", |m: &mut Metadata| int(m.size));
-    engine.register_fn("last_modified_time", |m: &mut Metadata| m.mtime_secs);
-    engine.register_fn("last_modified_time_nanos_component", |m: &mut Metadata| {
-        m.mtime_nanos
-    });
-    engine.register_fn("num_hardlinks", |m: &mut Metadata| int(m.nlink));
-    engine.register_fn("blocks", |m: &mut Metadata| int(m.blocks));
-    engine.register_fn("allocated_size", |m: &mut Metadata| int(m.allocated_size()));
-    engine.register_fn("permissions", |m: &mut Metadata| i64::from(m.permissions));
-    engine.register_fn("to_map", |m: &mut Metadata| metadata_map(m));
+fn register_metadata(b: &mut Binding<'_>) {
+    b.custom_type::<Metadata>();
+    crate::declare!(
+        b,
+        "type",
+        NO_HOST,
+        "The entry type (`EntryType::*`).",
+        |m: &mut Metadata| m.entry_type.name().to_string()
+    );
+    crate::declare!(
+        b,
+        "file_size",
+        NO_HOST,
+        "Size in bytes.",
+        |m: &mut Metadata| int(m.size)
+    );
+    crate::declare!(
+        b,
+        "last_modified_time",
+        NO_HOST,
+        "Modification time (seconds since the epoch).",
+        |m: &mut Metadata| m.mtime_secs
+    );
+    crate::declare!(
+        b,
+        "last_modified_time_nanos_component",
+        NO_HOST,
+        "Nanosecond part of the modification time.",
+        |m: &mut Metadata| { m.mtime_nanos }
+    );
+    crate::declare!(
+        b,
+        "num_hardlinks",
+        NO_HOST,
+        "Number of hard links.",
+        |m: &mut Metadata| int(m.nlink)
+    );
+    crate::declare!(
+        b,
+        "blocks",
+        NO_HOST,
+        "Allocated 512-byte blocks.",
+        |m: &mut Metadata| int(m.blocks)
+    );
+    crate::declare!(
+        b,
+        "allocated_size",
+        NO_HOST,
+        "Allocated bytes (blocks × 512).",
+        |m: &mut Metadata| int(m.allocated_size())
+    );
+    crate::declare!(
+        b,
+        "permissions",
+        NO_HOST,
+        "Permission bits.",
+        |m: &mut Metadata| i64::from(m.permissions)
+    );
+    crate::declare!(
+        b,
+        "to_map",
+        NO_HOST,
+        "The value as a map.",
+        |m: &mut Metadata| metadata_map(m)
+    );
 }
 
 /// The path of a `DirConfig` (the check of its `build()`, also run by `open`, so an unbuilt
@@ -154,144 +208,278 @@ fn config_path(c: &DirConfig) -> RResult<&str> {
         .ok_or_else(|| script_err(IO_SOURCE, "ValidationError", "DirConfig needs a path"))
 }
 
-fn register_builders(engine: &mut Engine) {
-    engine.register_type_with_name::<DirConfig>("DirConfig");
-    engine.register_fn("DirConfig", DirConfig::default);
-    engine.register_fn("path", |_: &mut DirConfig, p: &str| DirConfig {
-        path: Some(p.to_string()),
-    });
-    engine.register_fn("build", |c: &mut DirConfig| {
-        config_path(c)?;
-        Ok::<_, Box<EvalAltResult>>(c.clone())
-    });
-
-    engine.register_type_with_name::<OpenDirOptions>("OpenDirOptions");
-    engine.register_fn("OpenDirOptions", OpenDirOptions::default);
-    engine.register_fn("create", |o: &mut OpenDirOptions, v: bool| OpenDirOptions {
-        create: v,
-        ..*o
-    });
-    engine.register_fn("recursive", |o: &mut OpenDirOptions, v: bool| {
-        OpenDirOptions { recursive: v, ..*o }
-    });
-    engine.register_fn("follow_symlinks", |o: &mut OpenDirOptions, v: bool| {
-        OpenDirOptions {
-            follow_symlinks: v,
-            ..*o
+fn register_builders(b: &mut Binding<'_>) {
+    b.custom_type::<DirConfig>();
+    b.func(
+        "DirConfig",
+        [],
+        NO_HOST,
+        "A new `DirConfig` builder with the defaults.",
+        DirConfig::default,
+    );
+    crate::declare!(
+        b,
+        "path",
+        NO_HOST,
+        "Sets `path` (returns the updated builder).",
+        |_this: &mut DirConfig, p: &str| DirConfig {
+            path: Some(p.to_string()),
         }
-    });
-    engine.register_fn("build", |o: &mut OpenDirOptions| *o);
-
-    engine.register_type_with_name::<OpenFileOptions>("OpenFileOptions");
-    engine.register_fn("OpenFileOptions", OpenFileOptions::default);
-    engine.register_fn("read", |o: &mut OpenFileOptions, v: bool| OpenFileOptions {
-        read: v,
-        ..*o
-    });
-    engine.register_fn("write", |o: &mut OpenFileOptions, v: bool| {
-        OpenFileOptions { write: v, ..*o }
-    });
-    engine.register_fn("create", |o: &mut OpenFileOptions, v: bool| {
-        OpenFileOptions {
-            create: v,
-            write: o.write || v,
-            ..*o
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |c: &mut DirConfig| {
+            config_path(c)?;
+            Ok::<_, Box<EvalAltResult>>(c.clone())
         }
-    });
-    engine.register_fn("permissions", |o: &mut OpenFileOptions, mode: i64| {
-        let mode = u32::try_from(mode)
-            .ok()
-            .filter(|m| *m <= 0o777)
-            .ok_or_else(|| {
-                script_err(
+    );
+
+    b.custom_type::<OpenDirOptions>();
+    b.func(
+        "OpenDirOptions",
+        [],
+        NO_HOST,
+        "A new `OpenDirOptions` builder with the defaults.",
+        OpenDirOptions::default,
+    );
+    crate::declare!(
+        b,
+        "create",
+        NO_HOST,
+        "Sets `create` (returns the updated builder).",
+        |o: &mut OpenDirOptions, v: bool| OpenDirOptions { create: v, ..*o }
+    );
+    crate::declare!(
+        b,
+        "recursive",
+        NO_HOST,
+        "Sets `recursive` (returns the updated builder).",
+        |o: &mut OpenDirOptions, v: bool| { OpenDirOptions { recursive: v, ..*o } }
+    );
+    crate::declare!(
+        b,
+        "follow_symlinks",
+        NO_HOST,
+        "Sets `follow_symlinks` (returns the updated builder).",
+        |o: &mut OpenDirOptions, v: bool| {
+            OpenDirOptions {
+                follow_symlinks: v,
+                ..*o
+            }
+        }
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut OpenDirOptions| *o
+    );
+
+    b.custom_type::<OpenFileOptions>();
+    b.func(
+        "OpenFileOptions",
+        [],
+        NO_HOST,
+        "A new `OpenFileOptions` builder with the defaults.",
+        OpenFileOptions::default,
+    );
+    crate::declare!(
+        b,
+        "read",
+        NO_HOST,
+        "Sets `read` (returns the updated builder).",
+        |o: &mut OpenFileOptions, v: bool| OpenFileOptions { read: v, ..*o }
+    );
+    crate::declare!(
+        b,
+        "write",
+        NO_HOST,
+        "Sets `write` (returns the updated builder).",
+        |o: &mut OpenFileOptions, v: bool| { OpenFileOptions { write: v, ..*o } }
+    );
+    crate::declare!(
+        b,
+        "create",
+        NO_HOST,
+        "Sets `create` (returns the updated builder).",
+        |o: &mut OpenFileOptions, v: bool| {
+            OpenFileOptions {
+                create: v,
+                write: o.write || v,
+                ..*o
+            }
+        }
+    );
+    crate::declare!(
+        b,
+        "permissions",
+        NO_HOST,
+        "Sets `permissions` (returns the updated builder).",
+        |o: &mut OpenFileOptions, mode: i64| {
+            let mode = u32::try_from(mode)
+                .ok()
+                .filter(|m| *m <= 0o777)
+                .ok_or_else(|| {
+                    script_err(
+                        IO_SOURCE,
+                        "InvalidFileMode",
+                        format!("mode {mode:#o} is outside 0..=0o777"),
+                    )
+                })?;
+            Ok::<_, Box<EvalAltResult>>(OpenFileOptions {
+                permissions: Some(mode),
+                ..*o
+            })
+        }
+    );
+    crate::declare!(
+        b,
+        "follow_symlinks",
+        NO_HOST,
+        "Sets `follow_symlinks` (returns the updated builder).",
+        |o: &mut OpenFileOptions, v: bool| {
+            OpenFileOptions {
+                follow_symlinks: v,
+                ..*o
+            }
+        }
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut OpenFileOptions| *o
+    );
+
+    b.custom_type::<DeleteDirOptions>();
+    b.func(
+        "DeleteDirOptions",
+        [],
+        NO_HOST,
+        "A new `DeleteDirOptions` builder with the defaults.",
+        DeleteDirOptions::default,
+    );
+    crate::declare!(
+        b,
+        "force",
+        NO_HOST,
+        "Sets `force` (returns the updated builder).",
+        |o: &mut DeleteDirOptions, v: bool| { DeleteDirOptions { force: v, ..*o } }
+    );
+    crate::declare!(
+        b,
+        "recursive",
+        NO_HOST,
+        "Sets `recursive` (returns the updated builder).",
+        |o: &mut DeleteDirOptions, v: bool| { DeleteDirOptions { recursive: v, ..*o } }
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut DeleteDirOptions| *o
+    );
+
+    b.custom_type::<CopyFileOptions>();
+    b.func(
+        "CopyFileOptions",
+        [],
+        NO_HOST,
+        "A new `CopyFileOptions` builder with the defaults.",
+        CopyFileOptions::default,
+    );
+    crate::declare!(
+        b,
+        "force",
+        NO_HOST,
+        "Sets `force` (returns the updated builder).",
+        |o: &mut CopyFileOptions, v: bool| { CopyFileOptions { force: v, ..*o } }
+    );
+    crate::declare!(
+        b,
+        "preserve",
+        NO_HOST,
+        "Sets `preserve` (returns the updated builder).",
+        |o: &mut CopyFileOptions, v: bool| { CopyFileOptions { preserve: v, ..*o } }
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut CopyFileOptions| *o
+    );
+
+    b.custom_type::<ReadLinesOptions>();
+    b.func(
+        "ReadLinesOptions",
+        [],
+        NO_HOST,
+        "A new `ReadLinesOptions` builder with the defaults.",
+        ReadLinesOptions::default,
+    );
+    crate::declare!(
+        b,
+        "count",
+        NO_HOST,
+        "Sets `count` (returns the updated builder).",
+        |o: &mut ReadLinesOptions, n: i64| {
+            ReadLinesOptions {
+                count: Some(n),
+                ..*o
+            }
+        }
+    );
+    crate::declare!(
+        b,
+        "start",
+        NO_HOST,
+        "Sets `start` (returns the updated builder).",
+        |o: &mut ReadLinesOptions, n: i64| {
+            if n < 1 {
+                return Err(script_err(
                     IO_SOURCE,
-                    "InvalidFileMode",
-                    format!("mode {mode:#o} is outside 0..=0o777"),
-                )
-            })?;
-        Ok::<_, Box<EvalAltResult>>(OpenFileOptions {
-            permissions: Some(mode),
-            ..*o
-        })
-    });
-    engine.register_fn("follow_symlinks", |o: &mut OpenFileOptions, v: bool| {
-        OpenFileOptions {
-            follow_symlinks: v,
-            ..*o
+                    "ValidationError",
+                    "start must be >= 1",
+                ));
+            }
+            Ok(ReadLinesOptions {
+                start: Some(n),
+                ..*o
+            })
         }
-    });
-    engine.register_fn("build", |o: &mut OpenFileOptions| *o);
-
-    engine.register_type_with_name::<DeleteDirOptions>("DeleteDirOptions");
-    engine.register_fn("DeleteDirOptions", DeleteDirOptions::default);
-    engine.register_fn("force", |o: &mut DeleteDirOptions, v: bool| {
-        DeleteDirOptions { force: v, ..*o }
-    });
-    engine.register_fn("recursive", |o: &mut DeleteDirOptions, v: bool| {
-        DeleteDirOptions { recursive: v, ..*o }
-    });
-    engine.register_fn("build", |o: &mut DeleteDirOptions| *o);
-
-    engine.register_type_with_name::<CopyFileOptions>("CopyFileOptions");
-    engine.register_fn("CopyFileOptions", CopyFileOptions::default);
-    engine.register_fn("force", |o: &mut CopyFileOptions, v: bool| {
-        CopyFileOptions { force: v, ..*o }
-    });
-    engine.register_fn("preserve", |o: &mut CopyFileOptions, v: bool| {
-        CopyFileOptions { preserve: v, ..*o }
-    });
-    engine.register_fn("build", |o: &mut CopyFileOptions| *o);
-
-    engine.register_type_with_name::<ReadLinesOptions>("ReadLinesOptions");
-    engine.register_fn("ReadLinesOptions", ReadLinesOptions::default);
-    engine.register_fn("count", |o: &mut ReadLinesOptions, n: i64| {
-        ReadLinesOptions {
-            count: Some(n),
-            ..*o
-        }
-    });
-    engine.register_fn("start", |o: &mut ReadLinesOptions, n: i64| {
-        if n < 1 {
-            return Err(script_err(
-                IO_SOURCE,
-                "ValidationError",
-                "start must be >= 1",
-            ));
-        }
-        Ok(ReadLinesOptions {
-            start: Some(n),
-            ..*o
-        })
-    });
-    engine.register_fn("build", |o: &mut ReadLinesOptions| *o);
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut ReadLinesOptions| *o
+    );
 }
 
 /// Registers the handle types, builders and methods.
-pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
-    register_builders(engine);
-    register_metadata(engine);
-    engine.register_type_with_name::<DirHandle>("DirHandle");
-    engine.register_type_with_name::<ScriptFileHandle>("FileHandle");
+pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
+    register_builders(b);
+    register_metadata(b);
+    b.custom_type::<DirHandle>();
+    b.custom_type::<ScriptFileHandle>();
 
-    macro_rules! reg {
-        ($name:literal, |$c:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {{
-            let $c = sdk.clone();
-            engine.register_fn($name, move |$($arg: $ty),*| $body);
-        }};
-    }
-
-    reg!("open", |c, cfg: &mut DirConfig, opts: OpenDirOptions| {
+    crate::declare!(b, "open", &[Action::FsOpen, Action::FsCreate], "Sets `open` (returns the updated builder).", sdk => |c, cfg: &mut DirConfig, opts: OpenDirOptions| {
         DirHandle::open(&c, config_path(cfg)?, opts).map_err(to_script_error)
     });
-    reg!("open_file", |c,
-                       d: &mut DirHandle,
-                       name: &str,
-                       opts: OpenFileOptions| {
+    crate::declare!(b, "open_file", &[Action::FsOpen, Action::FsCreate], "Opens a file of the directory.", sdk => |c, d: &mut DirHandle, name: &str, opts: OpenFileOptions| {
         d.open_file(&c, name, opts)
             .map(ScriptFileHandle::new)
             .map_err(to_script_error)
     });
-    reg!("list_entries", |c, d: &mut DirHandle| {
+    crate::declare!(b, "list_entries", &[Action::FsRead], "The entries of the directory by name.", sdk => |c, d: &mut DirHandle| {
         let entries = d.list_entries(&c).map_err(to_script_error)?;
         Ok::<Map, Box<EvalAltResult>>(
             entries
@@ -300,10 +488,10 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
                 .collect(),
         )
     });
-    reg!("metadata", |c, d: &mut DirHandle| d
+    crate::declare!(b, "metadata", &[Action::FsStat], "The metadata (`stat`).", sdk => |c, d: &mut DirHandle| d
         .metadata(&c)
         .map_err(to_script_error));
-    reg!("delete", |c, d: &mut DirHandle, opts: DeleteDirOptions| {
+    crate::declare!(b, "delete", &[Action::FsOpen, Action::FsDelete], "Deletes it.", sdk => |c, d: &mut DirHandle, opts: DeleteDirOptions| {
         let report = d.delete(&c, opts).map_err(to_script_error)?;
         match report.not_removed.first() {
             Some((p, why)) if !opts.force => Err(script_err(
@@ -314,45 +502,41 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
             _ => Ok(()),
         }
     });
-    reg!("chmod", |c, d: &mut DirHandle, mode: i64| d
+    crate::declare!(b, "chmod", &[Action::FsChmod], "Changes the permissions.", sdk => |c, d: &mut DirHandle, mode: i64| d
         .chmod(&c, mode)
         .map_err(to_script_error));
-    reg!("to_string", |_c, d: &mut DirHandle| d
+    crate::declare!(b, "to_string", NO_HOST, "The display text.", sdk => |_c, d: &mut DirHandle| d
         .path()
         .as_str()
         .to_string());
 
-    reg!("read", |c, f: &mut ScriptFileHandle| f
+    crate::declare!(b, "read", &[Action::FsRead], "Reads the file as text.", sdk => |c, f: &mut ScriptFileHandle| f
         .with(|h| h.read(&c).map_err(to_script_error)));
-    reg!("read_lines", |c,
-                        f: &mut ScriptFileHandle,
-                        o: ReadLinesOptions| {
+    crate::declare!(b, "read_lines", &[Action::FsRead], "Selected lines of the file.", sdk => |c, f: &mut ScriptFileHandle, o: ReadLinesOptions| {
         f.with(|h| {
             h.read_lines(&c, o.start, o.count)
                 .map(lines)
                 .map_err(to_script_error)
         })
     });
-    reg!("write", |c, f: &mut ScriptFileHandle, text: &str| {
+    crate::declare!(b, "write", &[Action::FsWrite], "Writes text to the file.", sdk => |c, f: &mut ScriptFileHandle, text: &str| {
         f.with(|h| {
             h.write(&c, text, WriteOptions::default())
                 .map(ScriptFileHandle::new)
                 .map_err(to_script_error)
         })
     });
-    reg!("write_in_place", |c,
-                            f: &mut ScriptFileHandle,
-                            text: &str| {
+    crate::declare!(b, "write_in_place", &[Action::FsWrite], "Rewrites the file in place.", sdk => |c, f: &mut ScriptFileHandle, text: &str| {
         f.with(|h| h.write_in_place(&c, text).map_err(to_script_error))
     });
-    reg!("search", |c, f: &mut ScriptFileHandle, pattern: &str| {
+    crate::declare!(b, "search", &[Action::FsRead], "Lines of the file matching a regex.", sdk => |c, f: &mut ScriptFileHandle, pattern: &str| {
         f.with(|h| {
             h.search(&c, pattern)
                 .map(|v| v.into_iter().map(match_map).collect::<Array>())
                 .map_err(to_script_error)
         })
     });
-    reg!("counts", |c, f: &mut ScriptFileHandle| {
+    crate::declare!(b, "counts", &[Action::FsRead], "Line, word and byte counts.", sdk => |c, f: &mut ScriptFileHandle| {
         f.with(|h| {
             let n = h.counts(&c).map_err(to_script_error)?;
             let mut map = Map::new();
@@ -362,16 +546,13 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
             Ok(map)
         })
     });
-    reg!("metadata", |c, f: &mut ScriptFileHandle| {
+    crate::declare!(b, "metadata", &[Action::FsStat], "The metadata (`stat`).", sdk => |c, f: &mut ScriptFileHandle| {
         f.with(|h| h.metadata(&c).map_err(to_script_error))
     });
-    reg!("chmod", |c, f: &mut ScriptFileHandle, mode: i64| {
+    crate::declare!(b, "chmod", &[Action::FsChmod], "Changes the permissions.", sdk => |c, f: &mut ScriptFileHandle, mode: i64| {
         f.with(|h| h.chmod(&c, mode).map_err(to_script_error))
     });
-    reg!("copy", |c,
-                  f: &mut ScriptFileHandle,
-                  dest: ScriptFileHandle,
-                  opts: CopyFileOptions| {
+    crate::declare!(b, "copy", &[Action::FsOpen, Action::FsRead, Action::FsCreate, Action::FsWrite], "Copies the file into a directory.", sdk => |c, f: &mut ScriptFileHandle, dest: ScriptFileHandle, opts: CopyFileOptions| {
         if f.same_as(&dest) {
             return Err(script_err(
                 IO_SOURCE,
@@ -382,20 +563,29 @@ pub(crate) fn register(engine: &mut Engine, sdk: &SdkContext) {
         f.with(|src| dest.with(|d| src.copy_to(&c, d, opts).map_err(to_script_error)))?;
         Ok(dest.clone())
     });
-    reg!("move", |c,
-                  f: &mut ScriptFileHandle,
-                  dir: DirHandle,
-                  name: &str| {
+    crate::declare!(b, "move", &[Action::FsMove], "Moves it into a directory.", sdk => |c, f: &mut ScriptFileHandle, dir: DirHandle, name: &str| {
         let handle = f.take()?;
         handle
             .move_to(&c, &dir, name)
             .map(ScriptFileHandle::new)
             .map_err(to_script_error)
     });
-    reg!("delete", |c, f: &mut ScriptFileHandle| f
+    crate::declare!(b, "delete", &[Action::FsOpen, Action::FsDelete], "Deletes it.", sdk => |c, f: &mut ScriptFileHandle| f
         .take()?
         .delete(&c)
         .map_err(to_script_error));
-    crate::archive::register(engine, sdk);
-    crate::io_ext::register(engine, sdk);
+    crate::archive::register(b, sdk);
+    crate::io_ext::register(b, sdk);
 }
+
+crate::script_types!(
+    Metadata => "Metadata",
+    DirConfig => "DirConfig",
+    OpenDirOptions => "OpenDirOptions",
+    OpenFileOptions => "OpenFileOptions",
+    DeleteDirOptions => "DeleteDirOptions",
+    CopyFileOptions => "CopyFileOptions",
+    ReadLinesOptions => "ReadLinesOptions",
+    DirHandle => "DirHandle",
+    ScriptFileHandle => "FileHandle",
+);

@@ -26,11 +26,18 @@
 //! assert_eq!(out.output, "3");
 //! ```
 //!
+//! Every script function is declared once through [`binding`] (name, argument names, the
+//! Cedar actions it checks, a one-line doc); the catalog (`rex_core::RexEngine::catalog`,
+//! [`function_catalog`], `--print-functions`) is generated from those declarations as
+//! registered into the engine at hand. The behaviour lives in rust-sdk: this crate converts
+//! values and errors.
+//!
 //! The [`SdkContext`] is cloned into the registration closures; scripts can neither see nor
 //! replace it. Errors become `#{kind, message, source}` maps ([`error`]); Cedar denials carry
 //! a typed token so the run is classified as access denied.
 
 pub mod archive;
+pub mod binding;
 pub mod catalog;
 pub mod disk;
 pub mod error;
@@ -236,13 +243,10 @@ impl RexModules {
         }
     }
 
-    /// The catalog entries of the selected modules.
+    /// The catalog of the selected modules, generated from what they register (an engine
+    /// at hand, with vendor modules, reports its own: [`rex_core::RexEngine::catalog`]).
     pub fn functions(&self) -> Vec<FunctionInfo> {
-        let names = self.names();
-        function_catalog()
-            .into_iter()
-            .filter(|f| names.contains(&f.module))
-            .collect()
+        catalog::catalog_of(self)
     }
 }
 

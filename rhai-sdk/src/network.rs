@@ -10,8 +10,9 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map, Position};
 use rust_sdk::SdkContext;
 use rust_sdk::network::{self as net, HttpOptions, HttpResponse, Transport};
 
-use crate::catalog::FunctionInfo;
+use crate::binding::{Binding, NO_HOST};
 use crate::error::{NETWORK_SOURCE, SdkErrorInfo, script_err, to_script_error};
+use rex_auth::Action;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -161,85 +162,123 @@ fn ip_addresses(ctx: &SdkContext) -> RResult<Dynamic> {
 
 /// Registers the network module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
-    crate::error::register_string_constants(engine, CONSTANT_MODULES);
-    crate::utils::register_value_maps(engine);
-    engine.register_type_with_name::<Client>("Client");
-    engine.register_type_with_name::<Request>("Request");
-    engine.register_type_with_name::<Connection>("Connection");
-    engine.register_fn("Client", Client::default);
-    engine.register_fn("max_text_bytes", |_: &mut Client, n: i64| {
-        let n = u64::try_from(n).map_err(|_| request_error("max_text_bytes must be >= 0"))?;
-        Ok::<_, Box<EvalAltResult>>(Client {
-            max_text_bytes: Some(n),
-        })
+    let mut b = Binding::new(engine, "network");
+    let b = &mut b;
+    if let Some(e) = b.engine() {
+        crate::error::register_string_constants(e, CONSTANT_MODULES);
+    }
+    crate::utils::register_value_maps(b);
+    b.custom_type::<Client>();
+    b.custom_type::<Request>();
+    b.custom_type::<Connection>();
+    b.func(
+        "Client",
+        [],
+        &[Action::NetworkGet],
+        "An HTTP client (GET only).",
+        Client::default,
+    );
+    crate::declare!(
+        b,
+        "max_text_bytes",
+        NO_HOST,
+        "Caps the response body size (returns the updated client).",
+        |_this: &mut Client, n: i64| {
+            let n = u64::try_from(n).map_err(|_| request_error("max_text_bytes must be >= 0"))?;
+            Ok::<_, Box<EvalAltResult>>(Client {
+                max_text_bytes: Some(n),
+            })
+        }
+    );
+    crate::declare!(
+        b,
+        "get",
+        NO_HOST,
+        "HTTP GET of a URL; the response as a map.",
+        |c: &mut Client, url: &str| Request {
+            url: url.to_string(),
+            max_text_bytes: c.max_text_bytes,
+        }
+    );
+    b.getter("url", NO_HOST, "The `url` property.", |r: &mut Request| {
+        r.url.clone()
     });
-    engine.register_fn("get", |c: &mut Client, url: &str| Request {
-        url: url.to_string(),
-        max_text_bytes: c.max_text_bytes,
-    });
-    engine.register_get("url", |r: &mut Request| r.url.clone());
-    engine.register_get("method", |_: &mut Request| "Get".to_string());
-    engine.register_get("max_text_size", |r: &mut Request| {
-        r.max_text_bytes.map_or(Dynamic::UNIT, |n| {
-            i64::try_from(n).unwrap_or(i64::MAX).into()
-        })
-    });
-    engine.register_fn("to_string", |c: &mut Connection| c.0.clone());
+    b.getter(
+        "method",
+        NO_HOST,
+        "The `method` property.",
+        |_this: &mut Request| "Get".to_string(),
+    );
+    b.getter(
+        "max_text_size",
+        NO_HOST,
+        "The `max_text_size` property.",
+        |r: &mut Request| {
+            r.max_text_bytes.map_or(Dynamic::UNIT, |n| {
+                i64::try_from(n).unwrap_or(i64::MAX).into()
+            })
+        },
+    );
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |c: &mut Connection| c.0.clone()
+    );
 
     let c = sdk.clone();
-    engine.register_fn("send", move |r: &mut Request| {
-        get(&c, &r.url, r.max_text_bytes)
-    });
+    crate::declare!(
+        b,
+        "send",
+        &[Action::NetworkGet],
+        "Sends the request (HTTP GET).",
+        |r: &mut Request| { get(&c, &r.url, r.max_text_bytes) }
+    );
     let c = sdk.clone();
-    engine.register_fn("curl", move |url: &str| get(&c, url, None));
+    crate::declare!(
+        b,
+        "curl",
+        &[Action::NetworkGet],
+        "Fetches a URL with HTTP GET and returns the body.",
+        |url: &str| get(&c, url, None)
+    );
     let c = sdk.clone();
-    engine.register_fn("connect", move |host: &str, port: i64, protocol: &str| {
-        connect(&c, host, port, protocol)
-    });
+    crate::declare!(
+        b,
+        "connect",
+        &[Action::NetworkConnect],
+        "Opens a TCP connection to check that a host and port answer.",
+        |host: &str, port: i64, protocol: &str| { connect(&c, host, port, protocol) }
+    );
     let c = sdk.clone();
-    engine.register_fn("netstat", move || netstat(&c));
+    crate::declare!(
+        b,
+        "netstat",
+        &[Action::FsOpen, Action::FsRead],
+        "The host's internet connections.",
+        || netstat(&c)
+    );
     let c = sdk.clone();
-    engine.register_fn("network_stats", move || network_stats(&c));
+    crate::declare!(
+        b,
+        "network_stats",
+        &[Action::FsOpen, Action::FsRead],
+        "Per-interface network counters.",
+        || network_stats(&c)
+    );
     let c = sdk.clone();
-    engine.register_fn("ip_addresses", move || ip_addresses(&c));
+    crate::declare!(
+        b,
+        "ip_addresses",
+        &[Action::SysinfoList],
+        "The network interfaces and their addresses.",
+        || ip_addresses(&c)
+    );
 }
 
-/// The functions of this module, for `--print-functions`.
-pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
-    FunctionInfo::new(
-        "Client",
-        "Client() -> Client; .max_text_bytes(n) .get(url) -> Request; .send() -> #{status, text, url}",
-        &["network::GET"],
-        "network",
-    ),
-    FunctionInfo::new(
-        "curl",
-        "curl(url: String) -> #{status, text, url}",
-        &["network::GET"],
-        "network",
-    ),
-    FunctionInfo::new(
-        "connect",
-        "connect(host: String, port: int, protocol: TransportProtocol) -> Connection",
-        &["network::connect"],
-        "network",
-    ),
-    FunctionInfo::new(
-        "ip_addresses",
-        "ip_addresses() -> Array<#{interface_name, addresses}>",
-        &["sysinfo::list"],
-        "network",
-    ),
-    FunctionInfo::new(
-        "netstat",
-        "netstat() -> #{internet: Array, unix: Array}",
-        &["file_system::open", "file_system::read"],
-        "network",
-    ),
-    FunctionInfo::new(
-        "network_stats",
-        "network_stats() -> #{internet_connections, unix_sockets}",
-        &["file_system::open", "file_system::read"],
-        "network",
-    ),
-];
+crate::script_types!(
+    Client => "Client",
+    Request => "Request",
+    Connection => "Connection",
+);

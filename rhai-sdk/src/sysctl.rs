@@ -10,8 +10,9 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use rust_sdk::SdkContext;
 use rust_sdk::sysctl;
 
-use crate::catalog::FunctionInfo;
+use crate::binding::Binding;
 use crate::error::to_script_error;
+use rex_auth::Action;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -43,62 +44,86 @@ fn find(ctx: &SdkContext, pattern: &str) -> RResult<Array> {
 
 /// Registers the sysctl module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
-    crate::utils::register_value_maps(engine);
+    let mut b = Binding::new(engine, "sysctl");
+    let b = &mut b;
+    crate::utils::register_value_maps(b);
     let c = sdk.clone();
-    engine.register_fn("sysctl_read", move |k: &str| read(&c, k));
+    crate::declare!(
+        b,
+        "sysctl_read",
+        &[Action::FsOpen, Action::FsRead],
+        "Reads a kernel parameter.",
+        |k: &str| read(&c, k)
+    );
     let c = sdk.clone();
-    engine.register_fn("sysctl_write", move |k: &str, v: &str| write(&c, k, v));
+    crate::declare!(
+        b,
+        "sysctl_write",
+        &[Action::FsOpen, Action::FsWrite],
+        "Writes a kernel parameter.",
+        |k: &str, v: &str| write(&c, k, v)
+    );
     let c = sdk.clone();
-    engine.register_fn("sysctl_find", move |p: &str| find(&c, p));
+    crate::declare!(
+        b,
+        "sysctl_find",
+        &[Action::FsOpen, Action::FsRead],
+        "Kernel parameters whose name matches a pattern.",
+        |p: &str| find(&c, p)
+    );
 
-    engine.register_type_with_name::<SysctlManager>("SysctlManager");
-    engine.register_fn("SysctlManager", || SysctlManager);
+    b.custom_type::<SysctlManager>();
+    crate::declare!(
+        b,
+        "SysctlManager",
+        &[
+            Action::FsOpen,
+            Action::FsRead,
+            Action::FsWrite,
+            Action::FsExecute,
+            Action::SysctlLoad
+        ],
+        "The sysctl manager (read, write, find, load the system settings).",
+        || SysctlManager
+    );
     let c = sdk.clone();
-    engine.register_fn("read", move |_: &mut SysctlManager, k: &str| read(&c, k));
+    crate::declare!(
+        b,
+        "read",
+        &[Action::FsOpen, Action::FsRead],
+        "Reads a kernel parameter.",
+        |_this: &mut SysctlManager, k: &str| read(&c, k)
+    );
     let c = sdk.clone();
-    engine.register_fn("write", move |_: &mut SysctlManager, k: &str, v: &str| {
-        write(&c, k, v)
-    });
+    crate::declare!(
+        b,
+        "write",
+        &[Action::FsOpen, Action::FsWrite],
+        "Writes a kernel parameter.",
+        |_this: &mut SysctlManager, k: &str, v: &str| { write(&c, k, v) }
+    );
     let c = sdk.clone();
-    engine.register_fn("find", move |_: &mut SysctlManager, p: &str| find(&c, p));
+    crate::declare!(
+        b,
+        "find",
+        &[Action::FsOpen, Action::FsRead],
+        "Kernel parameters whose name matches a pattern.",
+        |_this: &mut SysctlManager, p: &str| find(&c, p)
+    );
     let c = sdk.clone();
-    engine.register_fn("load_system", move |_: &mut SysctlManager| {
-        sysctl::load_system(&c)
-            .map(|r| crate::exec::result_map(&r))
-            .map_err(to_script_error)
-    });
+    crate::declare!(
+        b,
+        "load_system",
+        &[Action::SysctlLoad, Action::FsOpen, Action::FsExecute],
+        "Applies the system sysctl settings (`sysctl --system`).",
+        |_this: &mut SysctlManager| {
+            sysctl::load_system(&c)
+                .map(|r| crate::exec::result_map(&r))
+                .map_err(to_script_error)
+        }
+    );
 }
 
-/// The functions of this module, for `--print-functions`.
-pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
-    FunctionInfo::new(
-        "sysctl_read",
-        "sysctl_read(key: String) -> String",
-        &["file_system::open", "file_system::read"],
-        "sysctl",
-    ),
-    FunctionInfo::new(
-        "sysctl_write",
-        "sysctl_write(key: String, value: String)",
-        &["file_system::open", "file_system::write"],
-        "sysctl",
-    ),
-    FunctionInfo::new(
-        "sysctl_find",
-        "sysctl_find(regex: String) -> Array<#{key, value}>",
-        &["file_system::open", "file_system::read"],
-        "sysctl",
-    ),
-    FunctionInfo::new(
-        "SysctlManager",
-        "SysctlManager() -> SysctlManager; .read(key) .write(key, value) .find(regex) .load_system()",
-        &[
-            "file_system::open",
-            "file_system::read",
-            "file_system::write",
-            "file_system::execute",
-            "sysctl::load",
-        ],
-        "sysctl",
-    ),
-];
+crate::script_types!(
+    SysctlManager => "SysctlManager",
+);

@@ -8,8 +8,9 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module};
 use rust_sdk::SdkContext;
 use rust_sdk::system::{self as sys, DmesgOptions, ResolveOptions, TransportProtocol};
 
-use crate::catalog::FunctionInfo;
+use crate::binding::{Binding, NO_HOST};
 use crate::error::{SYSTEMINFO_SOURCE, script_err, to_script_error};
+use rex_auth::Action;
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -98,175 +99,292 @@ fn valid_resolve(o: &ResolveOptions) -> RResult<()> {
     Ok(())
 }
 
-fn register_builders(engine: &mut Engine, sdk: &SdkContext) {
-    engine.register_type_with_name::<DmesgOptions>("DmesgOptions");
-    engine.register_fn("DmesgOptions", DmesgOptions::default);
-    engine.register_fn("human_readable_time", |_: &mut DmesgOptions, v: bool| {
-        DmesgOptions {
-            human_readable_time: v,
+fn register_builders(b: &mut Binding<'_>, sdk: &SdkContext) {
+    b.custom_type::<DmesgOptions>();
+    b.func(
+        "DmesgOptions",
+        [],
+        NO_HOST,
+        "A new `DmesgOptions` builder with the defaults.",
+        DmesgOptions::default,
+    );
+    crate::declare!(
+        b,
+        "human_readable_time",
+        NO_HOST,
+        "Sets `human_readable_time` (returns the updated builder).",
+        |_this: &mut DmesgOptions, v: bool| {
+            DmesgOptions {
+                human_readable_time: v,
+            }
         }
-    });
-    engine.register_fn("build", |o: &mut DmesgOptions| *o);
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut DmesgOptions| *o
+    );
     let c = sdk.clone();
-    engine.register_fn("dmesg_info", move |_: &mut SystemInfo, o: DmesgOptions| {
-        dmesg(&c, o.human_readable_time)
-    });
+    crate::declare!(
+        b,
+        "dmesg_info",
+        &[Action::FsOpen, Action::FsRead],
+        "The kernel log.",
+        |_this: &mut SystemInfo, o: DmesgOptions| { dmesg(&c, o.human_readable_time) }
+    );
 
-    engine.register_type_with_name::<ResolveOptions>("ResolveOptions");
-    engine.register_fn("ResolveOptions", || ResolveOptions::new(""));
-    engine.register_fn("hostname", |o: &mut ResolveOptions, h: &str| {
-        ResolveOptions {
-            hostname: h.to_string(),
-            ..o.clone()
+    b.custom_type::<ResolveOptions>();
+    crate::declare!(
+        b,
+        "ResolveOptions",
+        NO_HOST,
+        "A new `ResolveOptions` builder with the defaults.",
+        || { ResolveOptions::new("") }
+    );
+    crate::declare!(
+        b,
+        "hostname",
+        &[Action::SysinfoList],
+        "Sets `hostname` (returns the updated builder).",
+        |o: &mut ResolveOptions, h: &str| {
+            ResolveOptions {
+                hostname: h.to_string(),
+                ..o.clone()
+            }
         }
-    });
-    engine.register_fn("protocol", |o: &mut ResolveOptions, p: &str| {
-        Ok::<_, Box<EvalAltResult>>(ResolveOptions {
-            protocol: protocol_of(p)?,
-            ..o.clone()
-        })
-    });
-    engine.register_fn("resolver", |o: &mut ResolveOptions, ip: &str| {
-        let ip: std::net::IpAddr = ip
-            .parse()
-            .map_err(|_| invalid(format!("resolver must be an IP address, got {ip:?}")))?;
-        Ok::<_, Box<EvalAltResult>>(ResolveOptions {
-            resolver: Some(ip),
-            ..o.clone()
-        })
-    });
-    engine.register_fn("timeout", |o: &mut ResolveOptions, secs: i64| {
-        if !(1..=MAX_RESOLVE_TIMEOUT_SECS).contains(&secs) {
-            return Err(invalid(format!(
-                "timeout must be 1 to {MAX_RESOLVE_TIMEOUT_SECS} seconds, got {secs}"
-            )));
+    );
+    crate::declare!(
+        b,
+        "protocol",
+        NO_HOST,
+        "Sets `protocol` (returns the updated builder).",
+        |o: &mut ResolveOptions, p: &str| {
+            Ok::<_, Box<EvalAltResult>>(ResolveOptions {
+                protocol: protocol_of(p)?,
+                ..o.clone()
+            })
         }
-        Ok(ResolveOptions {
-            timeout: std::time::Duration::from_secs(secs.unsigned_abs()),
-            ..o.clone()
-        })
-    });
-    engine.register_fn("build", |o: &mut ResolveOptions| {
-        valid_resolve(o)?;
-        Ok::<_, Box<EvalAltResult>>(o.clone())
-    });
+    );
+    crate::declare!(
+        b,
+        "resolver",
+        NO_HOST,
+        "Sets `resolver` (returns the updated builder).",
+        |o: &mut ResolveOptions, ip: &str| {
+            let ip: std::net::IpAddr = ip
+                .parse()
+                .map_err(|_| invalid(format!("resolver must be an IP address, got {ip:?}")))?;
+            Ok::<_, Box<EvalAltResult>>(ResolveOptions {
+                resolver: Some(ip),
+                ..o.clone()
+            })
+        }
+    );
+    crate::declare!(
+        b,
+        "timeout",
+        NO_HOST,
+        "Sets `timeout` (returns the updated builder).",
+        |o: &mut ResolveOptions, secs: i64| {
+            if !(1..=MAX_RESOLVE_TIMEOUT_SECS).contains(&secs) {
+                return Err(invalid(format!(
+                    "timeout must be 1 to {MAX_RESOLVE_TIMEOUT_SECS} seconds, got {secs}"
+                )));
+            }
+            Ok(ResolveOptions {
+                timeout: std::time::Duration::from_secs(secs.unsigned_abs()),
+                ..o.clone()
+            })
+        }
+    );
+    crate::declare!(
+        b,
+        "build",
+        NO_HOST,
+        "Checks the options and returns them.",
+        |o: &mut ResolveOptions| {
+            valid_resolve(o)?;
+            Ok::<_, Box<EvalAltResult>>(o.clone())
+        }
+    );
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "resolve_hostname",
-        move |_: &mut SystemInfo, o: ResolveOptions| {
+        &[Action::SysinfoResolveHostname],
+        "Resolves a host name to IP addresses.",
+        |_this: &mut SystemInfo, o: ResolveOptions| {
             valid_resolve(&o)?;
             let ips = sys::resolve_hostname(&c, &o).map_err(to_script_error)?;
             Ok::<Array, Box<EvalAltResult>>(ips.into_iter().map(Dynamic::from).collect())
-        },
+        }
     );
 }
 
 /// Registers the system module.
 pub fn register(engine: &mut Engine, sdk: &SdkContext) {
-    crate::utils::register_value_maps(engine);
-    register_builders(engine, sdk);
+    let mut b = Binding::new(engine, "system");
+    let b = &mut b;
+    crate::utils::register_value_maps(b);
+    register_builders(b, sdk);
     let mut protocols = Module::new();
     for p in ["TCP", "UDP", "AUTO"] {
         protocols.set_var(p, p.to_string());
     }
-    engine.register_static_module("TransportProtocol", protocols.into());
+    b.static_module("TransportProtocol", protocols.into());
 
-    engine.register_type_with_name::<SystemInfo>("SystemInfo");
-    engine.register_fn("SystemInfo", || SystemInfo);
+    b.custom_type::<SystemInfo>();
+    crate::declare!(
+        b,
+        "SystemInfo",
+        &[
+            Action::SysinfoList,
+            Action::SysinfoResolveHostname,
+            Action::FsOpen,
+            Action::FsRead
+        ],
+        "System information (memory, CPUs, host name, kernel, network).",
+        || SystemInfo
+    );
 
     macro_rules! method {
-        ($name:literal, $f:expr) => {{
+        ($name:literal, $f:expr, $access:expr, $doc:literal) => {{
             let c = sdk.clone();
-            engine.register_fn($name, move |_: &mut SystemInfo| $f(&c));
+            crate::declare!(b, $name, $access, $doc, |_this: &mut SystemInfo| $f(&c));
         }};
     }
-    method!("memory_info", memory);
-    method!("swap_info", swap);
-    method!("cpu_count", cpu_count);
-    method!("hostname", hostname);
-    method!("uname_info", uname);
-    method!("kernel_stats", kernel_stats);
-    method!("slab_info", slab_info);
+    const PROC_READ: &[Action] = &[Action::FsOpen, Action::FsRead];
+    method!(
+        "memory_info",
+        memory,
+        PROC_READ,
+        "Memory use (`/proc/meminfo`)."
+    );
+    method!("swap_info", swap, PROC_READ, "Swap use (`/proc/meminfo`).");
+    method!(
+        "cpu_count",
+        cpu_count,
+        &[Action::SysinfoList],
+        "The number of CPUs."
+    );
+    method!(
+        "hostname",
+        hostname,
+        &[Action::SysinfoList],
+        "The host name."
+    );
+    method!(
+        "uname_info",
+        uname,
+        &[Action::SysinfoList],
+        "The `uname` fields."
+    );
+    method!(
+        "kernel_stats",
+        kernel_stats,
+        PROC_READ,
+        "Kernel counters (`/proc/stat`)."
+    );
+    method!(
+        "slab_info",
+        slab_info,
+        PROC_READ,
+        "Slab allocator statistics (`/proc/slabinfo`)."
+    );
     let c = sdk.clone();
-    engine.register_fn("dmesg_info", move |_: &mut SystemInfo| dmesg(&c, false));
+    crate::declare!(
+        b,
+        "dmesg_info",
+        &[Action::FsOpen, Action::FsRead],
+        "The kernel log.",
+        |_this: &mut SystemInfo| dmesg(&c, false)
+    );
     let c = sdk.clone();
-    engine.register_fn("ip_addresses", move |_: &mut SystemInfo| {
-        to_dyn(&sys::ip_addresses(&c).map_err(to_script_error)?)
-    });
+    crate::declare!(
+        b,
+        "ip_addresses",
+        &[Action::SysinfoList],
+        "The network interfaces and their addresses.",
+        |_this: &mut SystemInfo| { to_dyn(&sys::ip_addresses(&c).map_err(to_script_error)?) }
+    );
     let c = sdk.clone();
-    engine.register_fn(
+    crate::declare!(
+        b,
         "resolve_hostname",
-        move |_: &mut SystemInfo, host: &str, protocol: &str| {
+        &[Action::SysinfoResolveHostname],
+        "Resolves a host name to IP addresses.",
+        |_this: &mut SystemInfo, host: &str, protocol: &str| {
             resolve(&c, host, protocol_of(protocol)?)
-        },
+        }
     );
 
     let c = sdk.clone();
-    engine.register_fn("hostname", move || hostname(&c));
+    crate::declare!(
+        b,
+        "hostname",
+        &[Action::SysinfoList],
+        "The host name.",
+        || { hostname(&c) }
+    );
     let c = sdk.clone();
-    engine.register_fn("uname", move || uname(&c));
+    crate::declare!(
+        b,
+        "uname",
+        &[Action::SysinfoList],
+        "The `uname` fields of the host.",
+        || uname(&c)
+    );
     let c = sdk.clone();
-    engine.register_fn("nproc", move || cpu_count(&c));
+    crate::declare!(
+        b,
+        "nproc",
+        &[Action::SysinfoList],
+        "The number of CPUs.",
+        || cpu_count(&c)
+    );
     let c = sdk.clone();
-    engine.register_fn("free", move || {
-        let mut m = Map::new();
-        m.insert("memory".into(), memory(&c)?);
-        m.insert("swap".into(), swap(&c)?);
-        Ok::<_, Box<EvalAltResult>>(m)
-    });
+    crate::declare!(
+        b,
+        "free",
+        &[Action::FsOpen, Action::FsRead],
+        "Memory and swap use.",
+        || {
+            let mut m = Map::new();
+            m.insert("memory".into(), memory(&c)?);
+            m.insert("swap".into(), swap(&c)?);
+            Ok::<_, Box<EvalAltResult>>(m)
+        }
+    );
     let c = sdk.clone();
-    engine.register_fn("dmesg", move || dmesg(&c, true));
+    crate::declare!(
+        b,
+        "dmesg",
+        &[Action::FsOpen, Action::FsRead],
+        "The kernel log.",
+        || dmesg(&c, true)
+    );
     let c = sdk.clone();
-    engine.register_fn("resolve", move |host: &str| {
-        resolve(&c, host, TransportProtocol::Auto)
-    });
+    crate::declare!(
+        b,
+        "resolve",
+        &[Action::SysinfoResolveHostname],
+        "Resolves a host name to IP addresses.",
+        |host: &str| { resolve(&c, host, TransportProtocol::Auto) }
+    );
     let c = sdk.clone();
-    engine.register_fn("ip_addr", move || {
-        to_dyn(&sys::ip_addresses(&c).map_err(to_script_error)?)
-    });
+    crate::declare!(
+        b,
+        "ip_addr",
+        &[Action::SysinfoList],
+        "The network interfaces and their addresses.",
+        || { to_dyn(&sys::ip_addresses(&c).map_err(to_script_error)?) }
+    );
 }
 
-const LIST: &[&str] = &["sysinfo::list"];
-const MEMINFO: &[&str] = &["file_system::open", "file_system::read"];
-
-/// The functions of this module, for `--print-functions`.
-pub(crate) const FUNCTIONS: &[FunctionInfo] = &[
-    FunctionInfo::new(
-        "SystemInfo",
-        "SystemInfo() -> SystemInfo; .memory_info() .swap_info() .cpu_count() .hostname() \
-         .uname_info() .kernel_stats() .slab_info() .dmesg_info([DmesgOptions]) .ip_addresses() \
-         .resolve_hostname(host, protocol) .resolve_hostname(ResolveOptions)",
-        &[
-            "sysinfo::list",
-            "sysinfo::resolve_hostname",
-            "file_system::open",
-            "file_system::read",
-        ],
-        "system",
-    ),
-    FunctionInfo::new("hostname", "hostname() -> String", LIST, "system"),
-    FunctionInfo::new("uname", "uname() -> Map", LIST, "system"),
-    FunctionInfo::new("nproc", "nproc() -> int", LIST, "system"),
-    FunctionInfo::new("free", "free() -> #{memory, swap}", MEMINFO, "system"),
-    FunctionInfo::new("dmesg", "dmesg() -> Array", MEMINFO, "system"),
-    FunctionInfo::new(
-        "resolve",
-        "resolve(host: String) -> Array<String>",
-        &["sysinfo::resolve_hostname"],
-        "system",
-    ),
-    FunctionInfo::new("ip_addr", "ip_addr() -> Array", LIST, "system"),
-    FunctionInfo::new(
-        "DmesgOptions",
-        "DmesgOptions() .human_readable_time(bool) .build()",
-        &[],
-        "system",
-    ),
-    FunctionInfo::new(
-        "ResolveOptions",
-        "ResolveOptions() .hostname(s) .protocol(TransportProtocol) .resolver(ip) .timeout(secs) \
-         .build()",
-        &[],
-        "system",
-    ),
-];
+crate::script_types!(
+    DmesgOptions => "DmesgOptions",
+    ResolveOptions => "ResolveOptions",
+    SystemInfo => "SystemInfo",
+);

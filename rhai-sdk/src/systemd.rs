@@ -16,8 +16,9 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map, Module};
 use rust_sdk::SdkContext;
 use rust_sdk::systemd::{ServiceInfo, SystemdError, SystemdManager};
 
-use crate::catalog::FunctionInfo;
+use crate::binding::{Binding, NO_HOST};
 use crate::error::to_script_error;
+use rex_auth::Action;
 
 /// The bus the script's `SystemctlManager()` talks to (chosen by the host, never by scripts).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -149,22 +150,47 @@ pub fn register(engine: &mut Engine, sdk: &SdkContext) {
 
 /// Registers the systemd module; `SystemctlManager()` talks to `bus`.
 pub fn register_with_bus(engine: &mut Engine, sdk: &SdkContext, bus: SystemdBus) {
+    let mut b = Binding::new(engine, "systemd");
+    let b = &mut b;
     let mut states = Module::new();
     for (name, s) in STATES {
         states.set_var(*name, *s);
     }
-    engine.register_type_with_name::<State>("State");
-    engine.register_static_module("State", states.into());
-    engine.register_fn("is_active", |s: &mut State| s.is_active());
-    engine.register_fn("to_string", |s: &mut State| s.as_str().to_string());
-    engine.register_fn("to_debug", |s: &mut State| s.as_str().to_string());
-    engine.register_fn("==", |a: State, b: State| a == b);
-    engine.register_fn("!=", |a: State, b: State| a != b);
+    b.custom_type::<State>();
+    b.static_module("State", states.into());
+    crate::declare!(
+        b,
+        "is_active",
+        NO_HOST,
+        "Whether the unit state counts as active.",
+        |s: &mut State| s.is_active()
+    );
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |s: &mut State| s.as_str().to_string()
+    );
+    crate::declare!(
+        b,
+        "to_debug",
+        NO_HOST,
+        "The debug text.",
+        |s: &mut State| s.as_str().to_string()
+    );
+    crate::declare!(b, "==", NO_HOST, "Equality.", |a: State, b: State| a == b);
+    crate::declare!(b, "!=", NO_HOST, "Inequality.", |a: State, b: State| a != b);
 
-    engine.register_type_with_name::<ServiceInfo>("ServiceInfo");
+    b.custom_type::<ServiceInfo>();
     macro_rules! getter {
         ($name:literal, $f:expr) => {
-            engine.register_get($name, $f);
+            b.getter(
+                $name,
+                NO_HOST,
+                concat!("The unit's `", $name, "` property."),
+                $f,
+            );
         };
     }
     getter!("name", |i: &mut ServiceInfo| i.name.clone());
@@ -186,58 +212,115 @@ pub fn register_with_bus(engine: &mut Engine, sdk: &SdkContext, bus: SystemdBus)
     getter!("main_pid", |i: &mut ServiceInfo| i64::from(i.main_pid));
     getter!("tasks", |i: &mut ServiceInfo| known(i.tasks));
     getter!("memory", |i: &mut ServiceInfo| known(i.memory));
-    engine.register_fn("to_map", |i: &mut ServiceInfo| info_map(i));
-    engine.register_fn("to_string", |i: &mut ServiceInfo| info_json(i));
-    engine.register_fn("to_debug", |i: &mut ServiceInfo| info_json(i));
+    crate::declare!(
+        b,
+        "to_map",
+        NO_HOST,
+        "The value as a map.",
+        |i: &mut ServiceInfo| info_map(i)
+    );
+    crate::declare!(
+        b,
+        "to_string",
+        NO_HOST,
+        "The display text.",
+        |i: &mut ServiceInfo| info_json(i)
+    );
+    crate::declare!(
+        b,
+        "to_debug",
+        NO_HOST,
+        "The debug text.",
+        |i: &mut ServiceInfo| info_json(i)
+    );
 
-    engine.register_type_with_name::<SystemctlManager>("SystemctlManager");
-    engine.register_fn("SystemctlManager", move || {
-        let m = match &bus {
-            SystemdBus::System => SystemdManager::system(),
-            SystemdBus::Address(a) => SystemdManager::with_address(a),
+    b.custom_type::<SystemctlManager>();
+    crate::declare!(
+        b,
+        "SystemctlManager",
+        &[
+            Action::SystemdStart,
+            Action::SystemdStop,
+            Action::SystemdRestart,
+            Action::SystemdStatus,
+            Action::SystemdDaemonReload
+        ],
+        "A systemd manager on the configured bus.",
+        || {
+            let m = match &bus {
+                SystemdBus::System => SystemdManager::system(),
+                SystemdBus::Address(a) => SystemdManager::with_address(a),
+            }
+            .map_err(to_script_error)?;
+            Ok::<_, Box<EvalAltResult>>(SystemctlManager(Arc::new(m)))
         }
-        .map_err(to_script_error)?;
-        Ok::<_, Box<EvalAltResult>>(SystemctlManager(Arc::new(m)))
-    });
+    );
 
     type Job = fn(&SystemdManager, &SdkContext, &str) -> Result<(), SystemdError>;
-    let jobs: [(&str, Job); 4] = [
-        ("start", SystemdManager::start),
-        ("stop", SystemdManager::stop),
-        ("restart", SystemdManager::restart),
-        ("try_restart", SystemdManager::try_restart),
+    let jobs: [(&str, Job, &'static [Action], &str); 4] = [
+        (
+            "start",
+            SystemdManager::start,
+            &[Action::SystemdStart],
+            "Starts a unit (waits for the job).",
+        ),
+        (
+            "stop",
+            SystemdManager::stop,
+            &[Action::SystemdStop],
+            "Stops a unit (waits for the job).",
+        ),
+        (
+            "restart",
+            SystemdManager::restart,
+            &[Action::SystemdRestart],
+            "Restarts a unit (waits for the job).",
+        ),
+        (
+            "try_restart",
+            SystemdManager::try_restart,
+            &[Action::SystemdRestart],
+            "Restarts a unit if it runs (waits for the job).",
+        ),
     ];
-    for (name, job) in jobs {
+    for (name, job, actions, doc) in jobs {
         let c = sdk.clone();
-        engine.register_fn(name, move |m: &mut SystemctlManager, svc: &str| {
-            job(&m.0, &c, svc).map_err(to_script_error)
-        });
+        crate::declare!(
+            b,
+            name,
+            actions,
+            doc,
+            |m: &mut SystemctlManager, svc: &str| { job(&m.0, &c, svc).map_err(to_script_error) }
+        );
     }
     let c = sdk.clone();
-    engine.register_fn("daemon_reload", move |m: &mut SystemctlManager| {
-        m.0.daemon_reload(&c).map_err(to_script_error)
-    });
+    crate::declare!(
+        b,
+        "daemon_reload",
+        &[Action::SystemdDaemonReload],
+        "Reloads the systemd configuration.",
+        |m: &mut SystemctlManager| { m.0.daemon_reload(&c).map_err(to_script_error) }
+    );
     let c = sdk.clone();
-    engine.register_fn("status", move |m: &mut SystemctlManager, svc: &str| {
-        m.0.status(&c, svc)
-            .map(Dynamic::from)
-            .map_err(to_script_error)
-    });
+    crate::declare!(
+        b,
+        "status",
+        &[Action::SystemdStatus],
+        "The status of a unit.",
+        |m: &mut SystemctlManager, svc: &str| {
+            m.0.status(&c, svc)
+                .map(Dynamic::from)
+                .map_err(to_script_error)
+        }
+    );
     // A `State` compared with a string (`info.active_state == "active"`).
-    engine.register_fn("==", |a: State, b: &str| a.as_str() == b);
+    crate::declare!(b, "==", NO_HOST, "Equality.", |a: State, b: &str| a
+        .as_str()
+        == b);
 }
 
-/// The functions of this module, for `--print-functions`.
-pub(crate) const FUNCTIONS: &[FunctionInfo] = &[FunctionInfo::new(
-    "SystemctlManager",
-    "SystemctlManager() -> SystemctlManager; .start(svc) .stop(svc) .restart(svc) \
-     .try_restart(svc) .daemon_reload() .status(svc) -> ServiceInfo",
-    &[
-        "systemd::start",
-        "systemd::stop",
-        "systemd::restart",
-        "systemd::status",
-        "systemd::daemon_reload",
-    ],
-    "systemd",
-)];
+crate::script_types!(
+    State => "State",
+    ServiceInfo => "ServiceInfo",
+    SystemctlManager => "SystemctlManager",
+);

@@ -1,10 +1,14 @@
 //! Helpers for tool vendors who write their own gated module.
 //!
 //! A vendor function is a plain Rust function `Fn(&SdkContext, args...) -> Result<T, E>` where
-//! `E: Into<SdkErrorInfo>`. [`VendorModule`] captures the [`SdkContext`] (scripts never see
-//! it), registers the function under a script name, and turns an `Err` into the standard
-//! error map `#{kind, message, source}`; a Cedar denial carries its typed token, so the run is
-//! classified as access denied exactly as for the built-in modules.
+//! `E: Into<SdkErrorInfo>`, with any number of arguments. [`VendorModule::func`] declares it
+//! exactly as the built-in modules declare theirs ([`crate::binding`]): script name, argument
+//! names, the Cedar actions it checks, a one-line doc. The module captures the [`SdkContext`]
+//! (scripts never see it) and turns an `Err` into the standard error map
+//! `#{kind, message, source}`; a Cedar denial carries its typed token, so the run is
+//! classified as access denied exactly as for the built-in modules. The declaration is in the
+//! engine's catalog ([`rex_core::RexEngine::catalog`], `--print-functions`, MCP's
+//! `list_functions`) as soon as the module is registered.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -43,6 +47,13 @@
 //!     Ok(42) // a real tool would now call rust-sdk
 //! }
 //!
+//! /// Any number of arguments: the declaration names each one.
+//! fn config_line(ctx: &SdkContext, path: String, section: String, key: String, n: i64)
+//!     -> Result<String, ToolError> {
+//!     ctx.check(Action::FsRead, &Resource::file(&path)?)?;
+//!     Ok(format!("{section}.{key}#{n}"))
+//! }
+//!
 //! let policies = Policies::parse(
 //!     "vendor.cedar",
 //!     r#"permit(principal, action == file_system::Action::"read", resource == file_system::File::"/etc/tool.conf");"#,
@@ -57,7 +68,14 @@
 //! let engine = rex_core::RexEngine::builder()
 //!     .register(|e| {
 //!         VendorModule::new("tool", &sdk)
-//!             .gated_fn1("config_size", config_size)
+//!             .func("config_size", ["path"], &[Action::FsRead], "Size of a config file.", config_size)
+//!             .func(
+//!                 "config_line",
+//!                 ["path", "section", "key", "n"],
+//!                 &[Action::FsRead],
+//!                 "One line of a config file.",
+//!                 config_line,
+//!             )
 //!             .register_static(e)
 //!     })
 //!     .build();
@@ -70,11 +88,23 @@
 //!     &args,
 //! );
 //! assert_eq!(caught.output, "ToolErrorKind/PermissionDenied");
+//! let line = engine.run(r#"tool::config_line("/etc/tool.conf", "a", "b", 2)"#, &args);
+//! assert_eq!(line.output, "a.b#2");
+//! // The engine's catalog lists the declarations, in script types.
+//! let catalog = engine.catalog();
+//! let f = catalog.iter().find(|f| f.name == "config_line").unwrap();
+//! assert_eq!(f.module, "tool");
+//! assert_eq!(
+//!     f.signature,
+//!     "tool::config_line(path: String, section: String, key: String, n: int) -> String"
+//! );
+//! assert_eq!(f.actions, vec![Action::FsRead]);
 //! ```
 
 use rhai::{Dynamic, Engine, EvalAltResult, Module};
 use rust_sdk::SdkContext;
 
+use crate::binding::{Binding, HostAccess, SdkFn};
 use crate::error::{SdkErrorInfo, to_script_error};
 
 /// Converts a vendor result into a script result: `Ok` passes through, `Err` becomes the
@@ -99,8 +129,8 @@ impl std::fmt::Debug for VendorModule {
 }
 
 impl VendorModule {
-    /// An empty module named `name` (the static namespace used by [`Self::register_static`]).
-    /// `sdk` is cloned into every function.
+    /// An empty module named `name` (the static namespace used by [`Self::register_static`],
+    /// and the module name in the catalog). `sdk` is cloned into every function.
     pub fn new(name: &str, sdk: &SdkContext) -> Self {
         Self {
             name: name.to_string(),
@@ -109,64 +139,32 @@ impl VendorModule {
         }
     }
 
-    /// Adds a gated function without arguments.
+    /// Declares function `name`, of any number of arguments: `f` is
+    /// `Fn(&SdkContext, args...) -> R` (`R` a value or `Result<T, E: Into<SdkErrorInfo>>`),
+    /// `params` names its script arguments, `access` lists the Cedar actions it checks (or
+    /// [`crate::binding::NO_HOST`]) and `doc` is its one-line description.
     #[must_use]
-    pub fn gated_fn0<T, E, F>(mut self, name: &str, f: F) -> Self
-    where
-        T: Clone + Send + Sync + 'static,
-        E: Into<SdkErrorInfo>,
-        F: Fn(&SdkContext) -> Result<T, E> + Send + Sync + 'static,
-    {
-        let sdk = self.sdk.clone();
-        self.module.set_native_fn(name, move || gated(f(&sdk)));
+    pub fn func<M, const N: usize, F: SdkFn<M, N>>(
+        mut self,
+        name: &str,
+        params: [&str; N],
+        access: impl Into<HostAccess>,
+        doc: &str,
+        f: F,
+    ) -> Self {
+        Binding::into_module(&mut self.module, &self.name)
+            .func_with_sdk(name, params, access, doc, &self.sdk, f);
         self
     }
 
-    /// Adds a gated function of one argument.
+    /// Declares into the module with a [`Binding`] (custom types, methods, getters).
     #[must_use]
-    pub fn gated_fn1<A, T, E, F>(mut self, name: &str, f: F) -> Self
-    where
-        A: Clone + Send + Sync + 'static,
-        T: Clone + Send + Sync + 'static,
-        E: Into<SdkErrorInfo>,
-        F: Fn(&SdkContext, A) -> Result<T, E> + Send + Sync + 'static,
-    {
+    pub fn declare(mut self, f: impl FnOnce(&mut Binding<'_>, &SdkContext)) -> Self {
         let sdk = self.sdk.clone();
-        self.module
-            .set_native_fn(name, move |a: A| gated(f(&sdk, a)));
-        self
-    }
-
-    /// Adds a gated function of two arguments.
-    #[must_use]
-    pub fn gated_fn2<A, B, T, E, F>(mut self, name: &str, f: F) -> Self
-    where
-        A: Clone + Send + Sync + 'static,
-        B: Clone + Send + Sync + 'static,
-        T: Clone + Send + Sync + 'static,
-        E: Into<SdkErrorInfo>,
-        F: Fn(&SdkContext, A, B) -> Result<T, E> + Send + Sync + 'static,
-    {
-        let sdk = self.sdk.clone();
-        self.module
-            .set_native_fn(name, move |a: A, b: B| gated(f(&sdk, a, b)));
-        self
-    }
-
-    /// Adds a gated function of three arguments.
-    #[must_use]
-    pub fn gated_fn3<A, B, C, T, E, F>(mut self, name: &str, f: F) -> Self
-    where
-        A: Clone + Send + Sync + 'static,
-        B: Clone + Send + Sync + 'static,
-        C: Clone + Send + Sync + 'static,
-        T: Clone + Send + Sync + 'static,
-        E: Into<SdkErrorInfo>,
-        F: Fn(&SdkContext, A, B, C) -> Result<T, E> + Send + Sync + 'static,
-    {
-        let sdk = self.sdk.clone();
-        self.module
-            .set_native_fn(name, move |a: A, b: B, c: C| gated(f(&sdk, a, b, c)));
+        f(
+            &mut Binding::into_module(&mut self.module, &self.name),
+            &sdk,
+        );
         self
     }
 

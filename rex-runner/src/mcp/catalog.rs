@@ -1,6 +1,6 @@
-//! The script API as `list_functions` and the `rex://functions` resource show it: rhai-sdk's
-//! catalog (the one `--print-functions` prints) with the Cedar actions written as action
-//! UIDs, plus the runner's built-ins.
+//! The script API as `list_functions` and the `rex://functions` resource show it: the catalog
+//! generated from what the runner's modules register (the one `--print-functions` prints),
+//! with the Cedar actions written as action UIDs, plus the runner's built-ins.
 
 use serde_json::{Value, json};
 
@@ -12,13 +12,13 @@ fn action_uid(short: &str) -> String {
     }
 }
 
-/// A one-line description built from what the catalog knows.
-fn doc(module: &str, actions: &[String]) -> String {
+/// The declaration's one-line doc, plus what it asks Cedar.
+fn doc(text: &str, actions: &[String]) -> String {
     if actions.is_empty() {
-        format!("{module} function; no Cedar check (touches no host resource)")
+        format!("{text} No Cedar check (touches no host resource).")
     } else {
         format!(
-            "{module} function; asks Cedar for {} before touching the host",
+            "{text} Asks Cedar for {} before touching the host.",
             actions.join(", ")
         )
     }
@@ -69,12 +69,15 @@ pub(crate) fn functions(module: Option<&str>) -> Vec<Value> {
         if module.is_some_and(|m| m != f.module) {
             continue;
         }
-        let actions: Vec<String> = f.actions.iter().map(|a| action_uid(a)).collect();
+        let actions: Vec<String> = f.action_names().iter().map(|a| action_uid(a)).collect();
         out.push(json!({
             "name": f.name,
             "module": f.module,
             "signature": f.signature,
-            "doc": doc(f.module, &actions),
+            "params": f.params,
+            "returns": f.returns,
+            "kind": f.kind,
+            "doc": doc(&f.doc, &actions),
             "actions": actions,
         }));
     }
@@ -97,7 +100,7 @@ pub(crate) fn modules() -> Vec<String> {
     let mut m: Vec<String> = rhai_sdk::RexModules::all()
         .functions()
         .iter()
-        .map(|f| f.module.to_string())
+        .map(|f| f.module.clone())
         .collect();
     m.push("runner".into());
     m.dedup();

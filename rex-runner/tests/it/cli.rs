@@ -548,6 +548,26 @@ fn print_functions_lists_the_script_api_with_its_cedar_actions() {
     assert_eq!(cat["module"], "io");
     let actions = cat["actions"].to_string();
     assert!(actions.contains("read"), "{actions}");
+    // One entry per name and arity, in script types, with the declaration's doc.
+    let functions = doc["functions"].as_array().unwrap();
+    let cats: Vec<&str> = functions
+        .iter()
+        .filter(|f| f["name"] == "cat")
+        .map(|f| f["signature"].as_str().unwrap())
+        .collect();
+    assert!(cats.contains(&"cat(path: String) -> String"), "{cats:?}");
+    assert!(
+        cats.contains(&"cat(flags: Array, path: String) -> String"),
+        "{cats:?}"
+    );
+    assert!(!cat["doc"].as_str().unwrap().is_empty());
+    for f in functions {
+        let sig = f["signature"].as_str().unwrap();
+        assert!(
+            !sig.contains("Result<") && !sig.contains("&mut") && !sig.contains("alloc::"),
+            "{sig}"
+        );
+    }
     assert!(
         doc["registered"]
             .as_array()

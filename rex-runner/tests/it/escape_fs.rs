@@ -330,10 +330,8 @@ fn hard_links_placed_by_the_host_are_not_an_escape_for_writes() {
     assert!(r.outcome.error.is_none(), "{:?}", r.outcome.error);
     assert_eq!(fs::read_to_string(&fx.secret).unwrap(), SECRET);
     // no script function creates hard links
-    let names: Vec<&str> = rhai_sdk::function_catalog()
-        .iter()
-        .map(|f| f.name)
-        .collect();
+    let catalog = rhai_sdk::function_catalog();
+    let names: Vec<&str> = catalog.iter().map(|f| f.name.as_str()).collect();
     for forbidden in ["link", "hard_link", "ln", "linkat"] {
         assert!(!names.contains(&forbidden), "{forbidden} is scriptable");
     }

@@ -19,6 +19,7 @@ use common::{allow_fs_under, assert_denied, caught, engine, ok, run, sdk, serve_
 use rex_auth::{Action, AuthError, Denied, Resource};
 use rex_core::{ErrorKind, RexEngine, ScriptArguments};
 use rhai_sdk::{RexModules, SdkErrorInfo, VendorModule, function_catalog};
+use rust_sdk::SdkContext;
 
 // ---------------------------------------------------------------------------------------------
 // Composition and catalog
@@ -63,8 +64,8 @@ fn catalog_lists_functions_with_actions() {
     let cat = function_catalog();
     let find = |n: &str| cat.iter().find(|f| f.name == n).unwrap();
     assert_eq!(find("cat").module, "io");
-    assert!(find("cat").actions.contains(&"file_system::read"));
-    assert!(find("kill").actions.contains(&"process_system::kill"));
+    assert!(find("cat").actions.contains(&Action::FsRead));
+    assert!(find("kill").actions.contains(&Action::ProcessKill));
     assert!(find("seq").actions.is_empty());
     // Every catalogued function is registered.
     let e = engine("");
@@ -78,6 +79,115 @@ fn catalog_lists_functions_with_actions() {
             );
         }
     }
+}
+
+/// Every (namespace, Rhai name, arity) of the functions registered into `engine`, from Rhai's
+/// own metadata (independent of the catalog's tag).
+fn registered_functions(
+    engine: &rhai::Engine,
+) -> std::collections::BTreeSet<(String, String, u64)> {
+    fn walk(
+        v: &serde_json::Value,
+        ns: &str,
+        out: &mut std::collections::BTreeSet<(String, String, u64)>,
+    ) {
+        for f in v["functions"].as_array().into_iter().flatten() {
+            out.insert((
+                ns.to_string(),
+                f["name"].as_str().unwrap().to_string(),
+                f["numParams"].as_u64().unwrap(),
+            ));
+        }
+        for (name, m) in v["modules"].as_object().into_iter().flatten() {
+            let ns = if ns.is_empty() {
+                name.clone()
+            } else {
+                format!("{ns}::{name}")
+            };
+            walk(m, &ns, out);
+        }
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&engine.gen_fn_metadata_to_json(false).unwrap()).unwrap();
+    let mut out = std::collections::BTreeSet::new();
+    walk(&json, "", &mut out);
+    out
+}
+
+#[test]
+fn every_registered_function_is_declared_and_catalogued() {
+    // A raw engine: only what rhai-sdk (every module) and a vendor module register.
+    let sdk = sdk("");
+    let mut engine = rhai::Engine::new_raw();
+    RexModules::all().register(&mut engine, &sdk);
+    VendorModule::new("tool", &sdk)
+        .func(
+            "probe",
+            ["path", "a", "b", "c", "d", "e"],
+            &[Action::FsStat],
+            "A six-argument probe.",
+            |_: &SdkContext, _: String, _: i64, _: i64, _: bool, _: String, _: rhai::Array| {
+                Ok::<_, ToolError>(1_i64)
+            },
+        )
+        .register_static(&mut engine);
+    let registered = registered_functions(&engine);
+    let catalog = rex_core::function_catalog(&engine);
+    let catalogued: std::collections::BTreeSet<(String, String, u64)> = catalog
+        .iter()
+        .map(|f| {
+            let name = match f.kind {
+                "getter" => format!("get${}", f.name),
+                "setter" => format!("set${}", f.name),
+                _ => f.name.clone(),
+            };
+            (f.namespace.clone(), name, f.arity() as u64)
+        })
+        .collect();
+    assert!(registered.len() > 300, "{}", registered.len());
+    let missing: Vec<_> = registered.difference(&catalogued).collect();
+    assert!(
+        missing.is_empty(),
+        "registered without a declaration: {missing:?}"
+    );
+    let extra: Vec<_> = catalogued.difference(&registered).collect();
+    assert!(extra.is_empty(), "catalogued but not registered: {extra:?}");
+    for f in &catalog {
+        assert!(
+            f.actions.is_empty() == f.no_host_access,
+            "{}: needs actions or an explicit no-host-access marker",
+            f.signature
+        );
+        assert!(!f.doc.is_empty(), "{} has no doc", f.signature);
+        let types = f
+            .params
+            .iter()
+            .map(|p| p.ty.as_str())
+            .chain([f.returns.as_str()]);
+        for ty in types {
+            assert!(
+                !ty.contains("::") && !ty.contains('&') && !ty.contains('<') && ty != "?",
+                "{}: `{ty}` is not a script type",
+                f.signature
+            );
+        }
+    }
+    let probe = catalog.iter().find(|f| f.name == "probe").unwrap();
+    assert_eq!(probe.module, "tool");
+    assert_eq!(
+        probe.signature,
+        "tool::probe(path: String, a: int, b: int, c: bool, d: String, e: Array) -> int"
+    );
+    let cat = catalog
+        .iter()
+        .find(|f| f.name == "cat" && f.arity() == 2)
+        .unwrap();
+    assert_eq!(cat.signature, "cat(flags: Array, path: String) -> String");
+    assert_eq!(cat.actions, vec![Action::FsOpen, Action::FsRead]);
+    // The catalog of a selection is what that selection registers.
+    let io_only = RexModules::none().io().functions();
+    assert!(io_only.iter().any(|f| f.name == "cat"));
+    assert!(!io_only.iter().any(|f| f.name == "ps"));
 }
 
 #[test]
@@ -421,11 +531,23 @@ fn vendor_module_gates_and_maps_errors() {
     let engine = RexEngine::builder()
         .register(|e| {
             VendorModule::new("tool", &sdk)
-                .gated_fn1("probe", |ctx, path: String| -> Result<String, ToolError> {
-                    ctx.check(Action::FsStat, &Resource::file(&path)?)?;
-                    Ok(format!("probed {path}"))
-                })
-                .gated_fn0("version", |_| Ok::<_, ToolError>(3_i64))
+                .func(
+                    "probe",
+                    ["path"],
+                    &[Action::FsStat],
+                    "Probes a file.",
+                    |ctx: &SdkContext, path: String| -> Result<String, ToolError> {
+                        ctx.check(Action::FsStat, &Resource::file(&path)?)?;
+                        Ok(format!("probed {path}"))
+                    },
+                )
+                .func(
+                    "version",
+                    [],
+                    rhai_sdk::binding::NO_HOST,
+                    "The tool's version.",
+                    |_: &SdkContext| Ok::<_, ToolError>(3_i64),
+                )
                 .constant("NAME", "tool".to_string())
                 .register_static(e)
         })

@@ -991,10 +991,8 @@ fn errors_are_kind_message_source_maps() {
 
 #[test]
 fn catalog_lists_every_rex_name() {
-    let names: Vec<&str> = rhai_sdk::function_catalog()
-        .iter()
-        .map(|f| f.name)
-        .collect();
+    let catalog = rhai_sdk::function_catalog();
+    let names: Vec<&str> = catalog.iter().map(|f| f.name.as_str()).collect();
     for name in [
         // network: 4 commands + constructors
         "curl",

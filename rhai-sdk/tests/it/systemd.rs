@@ -184,9 +184,7 @@ fn systemd_module_is_selectable() {
     let m = rhai_sdk::RexModules::from_names(["systemd"]).unwrap();
     assert_eq!(m.names(), vec!["systemd"]);
     assert!(rhai_sdk::RexModules::all().contains("systemd"));
-    assert!(
-        m.functions()
-            .iter()
-            .any(|f| f.name == "SystemctlManager" && f.actions.contains(&"systemd::start"))
-    );
+    assert!(m.functions().iter().any(
+        |f| f.name == "SystemctlManager" && f.actions.contains(&rex_auth::Action::SystemdStart)
+    ));
 }

@@ -24,6 +24,11 @@ use super::walk::{DiskUsageOptions, DiskUsageResult, FindOptions};
 use super::{check_dir, check_file, rpath};
 use crate::SdkContext;
 
+pub use super::awk::{
+    awk_count_unique, awk_field, awk_filter, awk_filter_field, awk_filter_range, awk_split,
+    awk_sum, seq,
+};
+
 fn split(path: &str) -> Result<(ResourcePath, ResourcePath), FsError> {
     let p = rpath(path)?;
     let parent = p.parent().ok_or_else(|| FsError::InvalidPath {
@@ -44,7 +49,7 @@ fn open_dir(ctx: &SdkContext, p: &ResourcePath, follow: bool) -> Result<DirHandl
     )
 }
 
-fn open_file(
+pub(super) fn open_file(
     ctx: &SdkContext,
     path: &str,
     follow_dir: bool,
@@ -58,6 +63,11 @@ fn open_file(
 fn read_strict(ctx: &SdkContext, path: &str) -> Result<String, FsError> {
     let f = open_file(ctx, path, true, OpenFileOptions::read())?;
     Ok(String::from_utf8_lossy(&f.read_bytes(ctx)?).into_owned())
+}
+
+/// The text of the file (`read`, or redacted with `redacted_read`), as `cat` reads it.
+pub(super) fn read_text(ctx: &SdkContext, path: &str) -> Result<String, FsError> {
+    open_file(ctx, path, true, OpenFileOptions::read())?.read(ctx)
 }
 
 /// `cat`: the content (`read`, or redacted with `redacted_read`); `number` prefixes each line
@@ -244,6 +254,10 @@ impl Default for TailMode {
 
 /// `tail` (`read` File).
 pub fn tail(ctx: &SdkContext, path: &str, mode: TailMode) -> Result<Vec<String>, FsError> {
+    if mode == TailMode::Last(0) {
+        // Nothing to return: the file is not even opened.
+        return Ok(Vec::new());
+    }
     let t = read_strict(ctx, path)?;
     match mode {
         TailMode::Last(n) => text::select_lines(&t, None, Some(-(n.saturating_abs()))),
@@ -477,107 +491,5 @@ pub fn du(
     path: &str,
     opts: DiskUsageOptions,
 ) -> Result<DiskUsageResult, FsError> {
-    open_dir(ctx, &rpath(path)?, true)?.disk_usage(ctx, opts)
-}
-
-/// Splits a line into fields: whitespace runs when `delim` is empty or a single space.
-pub fn awk_split(text: &str, delim: &str) -> Vec<String> {
-    if delim.is_empty() || delim == " " {
-        text.split_whitespace().map(str::to_string).collect()
-    } else {
-        text.split(delim).map(str::to_string).collect()
-    }
-}
-
-fn field(line: &str, n: usize, delim: &str) -> Option<String> {
-    awk_split(line, delim).into_iter().nth(n.checked_sub(1)?)
-}
-
-/// The 1-based field `n` of every line that has it (`read` File).
-pub fn awk_field(
-    ctx: &SdkContext,
-    n: usize,
-    delim: &str,
-    path: &str,
-) -> Result<Vec<String>, FsError> {
-    let t = read_strict(ctx, path)?;
-    Ok(t.lines().filter_map(|l| field(l, n, delim)).collect())
-}
-
-/// Lines containing `substr` (`read` File).
-pub fn awk_filter(ctx: &SdkContext, substr: &str, path: &str) -> Result<Vec<String>, FsError> {
-    let t = read_strict(ctx, path)?;
-    Ok(t.lines()
-        .filter(|l| l.contains(substr))
-        .map(str::to_string)
-        .collect())
-}
-
-/// Lines whose field `n` contains `substr` (`read` File).
-pub fn awk_filter_field(
-    ctx: &SdkContext,
-    n: usize,
-    delim: &str,
-    substr: &str,
-    path: &str,
-) -> Result<Vec<String>, FsError> {
-    let t = read_strict(ctx, path)?;
-    Ok(t.lines()
-        .filter(|l| field(l, n, delim).is_some_and(|f| f.contains(substr)))
-        .map(str::to_string)
-        .collect())
-}
-
-/// Sum of field `n` (unparsable fields skipped) (`read` File).
-pub fn awk_sum(ctx: &SdkContext, n: usize, delim: &str, path: &str) -> Result<f64, FsError> {
-    let t = read_strict(ctx, path)?;
-    Ok(t.lines()
-        .filter_map(|l| field(l, n, delim)?.trim().parse::<f64>().ok())
-        .sum())
-}
-
-/// Occurrences of each value of field `n` (`read` File).
-pub fn awk_count_unique(
-    ctx: &SdkContext,
-    n: usize,
-    delim: &str,
-    path: &str,
-) -> Result<BTreeMap<String, u64>, FsError> {
-    let t = read_strict(ctx, path)?;
-    let mut m = BTreeMap::new();
-    for f in t.lines().filter_map(|l| field(l, n, delim)) {
-        *m.entry(f).or_insert(0u64) += 1;
-    }
-    Ok(m)
-}
-
-/// Lines `start..=end` (1-based) (`read` File).
-pub fn awk_filter_range(
-    ctx: &SdkContext,
-    start: i64,
-    end: i64,
-    path: &str,
-) -> Result<Vec<String>, FsError> {
-    tail(ctx, path, TailMode::Range(start, end))
-}
-
-/// Inclusive integer range with `step` (non-zero), at most `max_len` values; never loops
-/// forever near `i64::MAX`.
-pub fn seq(start: i64, end: i64, step: i64, max_len: usize) -> Result<Vec<i64>, FsError> {
-    if step == 0 {
-        return Err(FsError::InvalidArguments("step must not be 0".into()));
-    }
-    let mut out = Vec::new();
-    let mut cur = start;
-    while (step > 0 && cur <= end) || (step < 0 && cur >= end) {
-        if out.len() >= max_len {
-            return Err(FsError::TooManyEntries(max_len));
-        }
-        out.push(cur);
-        match cur.checked_add(step) {
-            Some(n) => cur = n,
-            None => break,
-        }
-    }
-    Ok(out)
+    open_dir(ctx, &rpath(path)?, false)?.disk_usage(ctx, opts)
 }

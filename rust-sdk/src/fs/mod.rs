@@ -26,8 +26,10 @@ mod redact;
 mod text;
 mod walk;
 
+mod awk;
 pub mod commands;
 pub mod gzip;
+pub mod listing;
 
 pub use archive::{ExtractArchiveOptions, ExtractReport, extract_archive};
 pub use cert::{MAX_CERT_FILE_BYTES, verify_cert, verify_cert_chain};
