@@ -251,6 +251,47 @@ pub fn function_catalog(engine: &Engine) -> Vec<FunctionInfo> {
     all
 }
 
+/// Renders a catalog as a Markdown reference (the docs' function table, `docs/FUNCTIONS.md`):
+/// one section per module, one row per signature with the Cedar actions it checks and its
+/// doc. Pipes and backticks in the text are escaped so a doc line cannot break the table.
+pub fn catalog_markdown(catalog: &[FunctionInfo]) -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace('`', "'");
+    let mut out = String::from(
+        "# Script functions\n\n\
+         Generated from the catalog of the runner's default engine (every rhai-sdk module) by\n\
+         `rex_core::catalog_markdown`; a test (`rhai-sdk/tests/it/modules.rs`) fails when this\n\
+         file and the registered functions differ. Regenerate with\n\
+         `REX_BLESS=1 cargo nextest run -p rhai-sdk -E 'test(the_docs_function_table_is_generated)'`.\n\
+         `rex-runner --print-functions` prints the same catalog for the engine at hand\n\
+         (vendor modules included).\n",
+    );
+    let mut module: Option<&str> = None;
+    for f in catalog {
+        if module != Some(f.module.as_str()) {
+            module = Some(f.module.as_str());
+            out.push_str(&format!(
+                "\n## `{}`\n\n| Signature | Cedar checks | Description |\n|---|---|---|\n",
+                f.module
+            ));
+        }
+        let checks = if f.actions.is_empty() {
+            "none (no host access)".to_string()
+        } else {
+            f.action_names()
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!(
+            "| `{}` | {checks} | {} |\n",
+            f.signature.replace('|', "\\|"),
+            cell(&f.doc)
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
