@@ -15,6 +15,10 @@
 //!   scope that the slicing already decided, the decision follows from the scopes alone:
 //!   no entities are built and Cedar is not called (the equivalence proptests include a
 //!   property with only such policies);
+//! * a request carries only the resource's own entity, whose parents are all its lexical
+//!   ancestor directories (so no transitive closure is computed per request); the ancestor
+//!   `Dir` entities themselves are built only when a candidate policy names a `File` or
+//!   `Dir` literal outside its resource scope, the one way a policy can observe them;
 //! * requests without context attributes are cached per action, keyed on the whole resource
 //!   (type, id and attributes); replacing the policies drops the cache.
 
@@ -32,7 +36,7 @@ use crate::context::RequestContext;
 use crate::error::{AuthError, Denied, PolicyError};
 use crate::policy::Policies;
 use crate::principal::Principal;
-use crate::resource::Resource;
+use crate::resource::{Resource, ResourceKind};
 use crate::schema::schema;
 
 /// Default number of cached decisions per action before that action's cache is emptied.
@@ -61,6 +65,10 @@ struct Bucket {
     set: PolicySet,
     /// `Some` while every policy of the bucket is [`ScopeOnly`]; `None` once one needs Cedar.
     scope_only: Option<Vec<ScopeOnly>>,
+    /// Whether a policy of the bucket names a `File` or `Dir` entity other than its resource
+    /// scope's (see [`names_path_entities`]): then a request carries the resource's whole
+    /// ancestor chain, not just its own entity.
+    needs_chain: bool,
 }
 
 impl Default for Bucket {
@@ -69,6 +77,7 @@ impl Default for Bucket {
         Bucket {
             set: PolicySet::new(),
             scope_only: Some(Vec::new()),
+            needs_chain: false,
         }
     }
 }
@@ -82,6 +91,7 @@ impl Bucket {
         self.set
             .add(policy.clone())
             .map_err(|e| AuthError::Config(e.to_string()))?;
+        self.needs_chain |= names_path_entities(policy);
         match (fast, self.scope_only.as_mut()) {
             (Some(f), Some(list)) => list.push(f),
             _ => self.scope_only = None,
@@ -100,14 +110,34 @@ struct ScopeOnly {
     resource: ResourceScope,
 }
 
-/// A policy's resource scope, with entity references as [`scope_key`]s.
+/// A policy's resource scope, with entity references as (type name, unescaped id).
 #[derive(Clone)]
 enum ResourceScope {
     Any,
-    Eq(String),
-    In(String),
+    Eq(ScopeEntity),
+    In(ScopeEntity),
     Is(String),
-    IsIn(String, String),
+    IsIn(String, ScopeEntity),
+}
+
+/// An entity named by a resource scope: its type name and unescaped id.
+#[derive(Clone, PartialEq, Eq)]
+struct ScopeEntity {
+    type_name: String,
+    id: String,
+}
+
+impl ScopeEntity {
+    fn of(e: &EntityUid) -> Self {
+        ScopeEntity {
+            type_name: e.type_name().to_string(),
+            id: e.id().unescaped().to_string(),
+        }
+    }
+
+    fn is(&self, (type_name, id): (&str, &str)) -> bool {
+        self.type_name == type_name && self.id == id
+    }
 }
 
 impl ScopeOnly {
@@ -123,13 +153,14 @@ impl ScopeOnly {
         if policy.has_non_scope_constraint() {
             return None;
         }
-        let key = |e: &EntityUid| scope_key(&e.type_name().to_string(), e.id().unescaped());
         let resource = match policy.resource_constraint() {
             ResourceConstraint::Any => ResourceScope::Any,
-            ResourceConstraint::Eq(e) => ResourceScope::Eq(key(&e)),
-            ResourceConstraint::In(e) => ResourceScope::In(key(&e)),
+            ResourceConstraint::Eq(e) => ResourceScope::Eq(ScopeEntity::of(&e)),
+            ResourceConstraint::In(e) => ResourceScope::In(ScopeEntity::of(&e)),
             ResourceConstraint::Is(t) => ResourceScope::Is(t.to_string()),
-            ResourceConstraint::IsIn(t, e) => ResourceScope::IsIn(t.to_string(), key(&e)),
+            ResourceConstraint::IsIn(t, e) => {
+                ResourceScope::IsIn(t.to_string(), ScopeEntity::of(&e))
+            }
         };
         Some(ScopeOnly {
             id: policy.id().to_string(),
@@ -138,26 +169,56 @@ impl ScopeOnly {
         })
     }
 
-    /// Whether the resource scope matches a resource of type `type_name` whose own key is
-    /// `chain[0]` and whose ancestors' keys are the rest of `chain`.
-    fn matches(&self, type_name: &str, chain: &[String]) -> bool {
+    /// Whether the resource scope matches a resource of type `type_name` that is `chain[0]`
+    /// and whose ancestors are the rest of `chain` (each as type name and id).
+    fn matches(&self, type_name: &str, chain: &[(&str, &str)]) -> bool {
         match &self.resource {
             ResourceScope::Any => true,
-            ResourceScope::Eq(k) => chain.first() == Some(k),
-            ResourceScope::In(k) => chain.contains(k),
+            ResourceScope::Eq(k) => chain.first().is_some_and(|e| k.is(*e)),
+            ResourceScope::In(k) => chain.iter().any(|e| k.is(*e)),
             ResourceScope::Is(t) => t == type_name,
-            ResourceScope::IsIn(t, k) => t == type_name && chain.contains(k),
+            ResourceScope::IsIn(t, k) => t == type_name && chain.iter().any(|e| k.is(*e)),
         }
     }
+}
+
+/// Whether `policy` names a `file_system::File` or `file_system::Dir` entity anywhere but
+/// in its resource scope. Only such a literal can observe the entities of a resource's
+/// ancestor directories (`Dir::"/a".path`, `Dir::"/a" in Dir::"/"`): everything else a
+/// policy can ask of a path resource (`resource in Dir::"/a"`, `resource.path`) is answered
+/// by the resource's own entity, whose parents are all its ancestors.
+fn names_path_entities(policy: &cedar_policy::Policy) -> bool {
+    let scope = match policy.resource_constraint() {
+        ResourceConstraint::Eq(e) | ResourceConstraint::In(e) | ResourceConstraint::IsIn(_, e) => {
+            Some(e)
+        }
+        ResourceConstraint::Any | ResourceConstraint::Is(_) => None,
+    };
+    let mut scope_seen = false;
+    policy.entity_literals().iter().any(|e| {
+        if !scope_seen && scope.as_ref() == Some(e) {
+            // The scope's own entity appears once among the literals.
+            scope_seen = true;
+            return false;
+        }
+        let t = e.type_name().to_string();
+        t == ResourceKind::File.type_name() || t == ResourceKind::Dir.type_name()
+    })
 }
 
 /// The index key of an entity: its type and its (unescaped) id.
 fn scope_key(type_name: &str, id: &str) -> String {
     let mut k = String::with_capacity(type_name.len() + id.len() + 1);
-    k.push_str(type_name);
-    k.push('\u{0}');
-    k.push_str(id);
+    scope_key_into(&mut k, type_name, id);
     k
+}
+
+/// Writes the [`scope_key`] of an entity into `buf` (reused across lookups).
+fn scope_key_into(buf: &mut String, type_name: &str, id: &str) {
+    buf.clear();
+    buf.push_str(type_name);
+    buf.push('\u{0}');
+    buf.push_str(id);
 }
 
 /// Everything that changes when the policies change.
@@ -565,13 +626,16 @@ impl Authorizer {
         };
         // The unindexed policies, then those indexed under the resource or an ancestor: the
         // only ones whose resource scope can match.
-        let chain: Vec<String> = resource
-            .scope_chain()
-            .map(|(t, id)| scope_key(t, id))
-            .collect();
-        let buckets: Vec<&Bucket> = std::iter::once(&slice.unindexed)
-            .chain(chain.iter().filter_map(|k| slice.by_entity.get(k)))
-            .collect();
+        let chain: Vec<(&str, &str)> = resource.scope_chain().collect();
+        let mut key = String::new();
+        let mut buckets: Vec<&Bucket> = Vec::with_capacity(chain.len() + 1);
+        buckets.push(&slice.unindexed);
+        for (t, id) in &chain {
+            scope_key_into(&mut key, t, id);
+            if let Some(b) = slice.by_entity.get(key.as_str()) {
+                buckets.push(b);
+            }
+        }
         let mut permits: Vec<String> = Vec::new();
         let mut forbids: Vec<String> = Vec::new();
         let combine = |permits: Vec<String>, forbids: Vec<String>| {
@@ -603,7 +667,11 @@ impl Authorizer {
             }
             return Ok(combine(permits, forbids));
         }
-        let mut entities = resource.entities()?;
+        let mut entities = if buckets.iter().any(|b| b.needs_chain) {
+            resource.entities()?
+        } else {
+            vec![resource.own_entity()?]
+        };
         let (ctx, ctx_entities) = context.to_cedar()?;
         entities.extend(ctx_entities);
         entities.push(action_entity.clone());

@@ -6,6 +6,7 @@
 //! cannot change what a policy grants.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::{AuthError, PathProblem};
 
@@ -14,9 +15,10 @@ pub const PATH_MAX: usize = 4095;
 /// Longest accepted component in bytes (Linux `NAME_MAX`).
 pub const NAME_MAX: usize = 255;
 
-/// A validated, normalised absolute path.
+/// A validated, normalised absolute path. Cloning it is a reference-count increment (every
+/// handle and listed entry carries one).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ResourcePath(String);
+pub struct ResourcePath(Arc<str>);
 
 impl ResourcePath {
     /// Validates and normalises `path`.
@@ -59,7 +61,7 @@ impl ResourcePath {
         if out.is_empty() {
             out.push('/');
         }
-        Ok(ResourcePath(out))
+        Ok(ResourcePath(out.into()))
     }
 
     /// Validates a path given as raw bytes (e.g. an `OsStr`); non-UTF-8 paths are refused.
@@ -80,7 +82,7 @@ impl ResourcePath {
 
     /// Whether this is the root directory `/`.
     pub fn is_root(&self) -> bool {
-        self.0 == "/"
+        &*self.0 == "/"
     }
 
     /// The parent directory, or `None` for `/`.
@@ -90,9 +92,9 @@ impl ResourcePath {
         }
         let cut = self.0.rfind('/').unwrap_or(0);
         Some(ResourcePath(if cut == 0 {
-            "/".to_string()
+            "/".into()
         } else {
-            self.0.get(..cut).unwrap_or("/").to_string()
+            self.0.get(..cut).unwrap_or("/").into()
         }))
     }
 
@@ -103,7 +105,7 @@ impl ResourcePath {
 
     /// The lexical ancestors, nearest first: `/a/b/c` → `/a/b`, `/a`, `/`.
     pub fn ancestors(&self) -> impl Iterator<Item = &str> {
-        lexical_ancestors(self.0.as_str())
+        lexical_ancestors(&self.0)
     }
 
     /// Appends one component. The name must be a single component: no `/`, not `.` or `..`,
@@ -131,7 +133,7 @@ impl ResourcePath {
             }
             _ => {}
         }
-        let mut joined = self.0.clone();
+        let mut joined = self.0.to_string();
         if !self.is_root() {
             joined.push('/');
         }

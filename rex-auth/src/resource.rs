@@ -275,29 +275,38 @@ impl Resource {
     /// directories, every lexical ancestor `Dir` (each with its own ancestors, so no transitive
     /// closure has to be discovered).
     pub fn entities(&self) -> Result<Vec<Entity>, AuthError> {
+        if self.attrs != Attrs::Path {
+            return Ok(vec![self.own_entity()?]);
+        }
+        // The id was validated when the resource was built.
+        let ancestors: Vec<&str> = crate::path::lexical_ancestors(&self.id).collect();
+        let parents = ancestors
+            .iter()
+            .map(|a| uid_of(ResourceKind::Dir, a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::with_capacity(ancestors.len() + 1);
+        for (i, (a, dir)) in ancestors.iter().zip(&parents).enumerate() {
+            let own: Vec<EntityUid> = parents.iter().skip(i + 1).cloned().collect();
+            out.push(entity(dir.clone(), vec![str_attr("path", a)], own)?);
+        }
+        out.push(self.own_entity()?);
+        Ok(out)
+    }
+
+    /// The resource's own entity: for files and directories its `path` attribute and every
+    /// lexical ancestor `Dir` as a parent (already transitively closed), without the ancestor
+    /// entities themselves. A decision can tell the two stores apart only through a `File` or
+    /// `Dir` entity literal other than the resource itself (`Dir::"/a".path`,
+    /// `Dir::"/a" in Dir::"/"`); the authorizer builds the whole chain when a candidate policy
+    /// has one.
+    pub(crate) fn own_entity(&self) -> Result<Entity, AuthError> {
         let uid = self.uid()?;
-        let mut out = Vec::new();
         let attrs: Vec<(String, RestrictedExpression)> = match &self.attrs {
             Attrs::Path => {
-                let path = ResourcePath::new(&self.id)?;
-                let ancestors: Vec<&str> = path.ancestors().collect();
-                let mut parents = Vec::with_capacity(ancestors.len());
-                for a in &ancestors {
-                    parents.push(uid_of(ResourceKind::Dir, a)?);
-                }
-                for (i, a) in ancestors.iter().enumerate() {
-                    let own: Vec<EntityUid> = parents.iter().skip(i + 1).cloned().collect();
-                    out.push(entity(
-                        parents
-                            .get(i)
-                            .cloned()
-                            .ok_or_else(|| internal("ancestor"))?,
-                        vec![str_attr("path", a)],
-                        own,
-                    )?);
-                }
-                out.push(entity(uid, vec![str_attr("path", &self.id)], parents)?);
-                return Ok(out);
+                let parents = crate::path::lexical_ancestors(&self.id)
+                    .map(|a| uid_of(ResourceKind::Dir, a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return entity(uid, vec![str_attr("path", &self.id)], parents);
             }
             Attrs::None => Vec::new(),
             Attrs::Hostname => vec![str_attr("hostname", &self.id)],
@@ -326,8 +335,7 @@ impl Resource {
                 str_attr("path", &u.path),
             ],
         };
-        out.push(entity(uid, attrs, Vec::new())?);
-        Ok(out)
+        entity(uid, attrs, Vec::new())
     }
 }
 

@@ -188,6 +188,35 @@ fn subtree_grants_and_lexical_hierarchy() {
     ));
 }
 
+/// A request carries only the resource's own entity unless a policy names a `Dir` literal
+/// outside its scope; either way the decisions are Cedar's on the whole ancestor chain.
+#[test]
+fn ancestor_entities_are_built_exactly_when_a_policy_observes_them() {
+    let none = RequestContext::None;
+    let read =
+        |a: &Authorizer, p: &str| a.authorize(Action::FsRead, &Resource::file(p).unwrap(), &none);
+    // `in` in a condition is answered by the resource's parents.
+    let a = auth(
+        r#"permit(principal, action == file_system::Action::"read", resource)
+           when { resource in file_system::Dir::"/var/log" && resource.path like "/var/*" };"#,
+    );
+    assert!(read(&a, "/var/log/app/x").is_ok());
+    assert!(read(&a, "/var/lib/x").unwrap_err().is_denied());
+    // Reading an ancestor's attribute needs that ancestor's entity: it exists for a file
+    // below `/var` ...
+    let a = auth(
+        r#"permit(principal, action == file_system::Action::"read", resource in file_system::Dir::"/var")
+           when { file_system::Dir::"/var".path == "/var" };"#,
+    );
+    assert!(read(&a, "/var/log/x").is_ok());
+    // ... and `Dir in Dir` between two ancestors holds only when the chain is in the store.
+    let a = auth(
+        r#"permit(principal, action == file_system::Action::"read", resource)
+           when { file_system::Dir::"/srv/app" in file_system::Dir::"/srv" };"#,
+    );
+    assert!(read(&a, "/srv/app/x").is_ok());
+    assert!(read(&a, "/tmp/x").unwrap_err().is_denied());
+}
 #[test]
 fn bad_paths_are_rejected_before_evaluation() {
     let sink = MemoryAuditSink::new();

@@ -61,14 +61,18 @@ fn resource_scope(i: usize, p: usize) -> String {
 
 fn condition(i: usize, p: usize) -> String {
     let path = PATHS[p % PATHS.len()];
-    match i % 9 {
+    match i % 11 {
         0..=2 => String::new(),
         3 => format!(" when {{ resource is file_system::File && resource.path like \"{path}*\" }}"),
         4 => " when { resource is process_system::Process && resource.pid > 10 }".into(),
         5 => " when { resource is process_system::Process && resource.name == \"nginx\" }".into(),
         6 => " when { context has destination && context.destination.parent_path == \"/a\" }".into(),
         7 => " when { resource is process_system::Process && resource.pid * 4611686018427387904 > 0 }".into(),
-        _ => format!(" unless {{ resource in file_system::Dir::\"{path}\" }}"),
+        8 => format!(" unless {{ resource in file_system::Dir::\"{path}\" }}"),
+        // Literals that observe the ancestor entities themselves, not only the resource's
+        // parents: the authorizer must then build the whole chain.
+        9 => format!(" when {{ file_system::Dir::\"{path}\".path == \"{path}\" }}"),
+        _ => format!(" when {{ file_system::Dir::\"{path}\" in file_system::Dir::\"/a\" }}"),
     }
 }
 
@@ -246,7 +250,7 @@ proptest! {
         specs in prop::collection::vec(prop::array::uniform7(0usize..1000), 0..14),
         requests in prop::collection::vec((0usize..31, 0usize..4, 0usize..12), 1..12),
     ) {
-        // `condition(c / 7, ..)` is empty for c / 7 % 9 in 0..=2, i.e. c in 0..21.
+        // `condition(c / 7, ..)` is empty for c / 7 % 11 in 0..=2, i.e. c in 0..21.
         let specs: Vec<[usize; 7]> = specs
             .into_iter()
             .map(|mut s| {
