@@ -26,8 +26,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use cedar_policy::{
-    ActionConstraint, Decision, Entities, Entity, EntityUid, PolicySet, PrincipalConstraint,
-    Request, ResourceConstraint,
+    ActionConstraint, Decision, EntityUid, PolicySet, PrincipalConstraint, Request,
+    ResourceConstraint,
 };
 
 use crate::action::Action;
@@ -38,6 +38,7 @@ use crate::policy::Policies;
 use crate::principal::Principal;
 use crate::resource::{Resource, ResourceKind};
 use crate::schema::schema;
+use crate::store::{SharedEntity, closed_store};
 
 /// Default number of cached decisions per action before that action's cache is emptied.
 pub const DEFAULT_CACHE_CAPACITY: usize = 4096;
@@ -255,7 +256,7 @@ pub struct Authorizer {
     action_ancestors: Vec<Vec<EntityUid>>,
     /// Each action's entity (with its groups as parents), added to every request so that
     /// `action in <group>` conditions evaluate as they would against the schema's actions.
-    action_entities: Vec<Entity>,
+    action_entities: Vec<SharedEntity>,
     state: RwLock<Arc<State>>,
     audit: Option<Arc<dyn AuditSink>>,
     permissive: bool,
@@ -341,7 +342,7 @@ impl AuthorizerBuilder {
                 .get(&uid)
                 .cloned()
                 .ok_or_else(|| AuthError::Config(format!("{a} is not in the schema")))?;
-            entities_of_actions.push(entity);
+            entities_of_actions.push(SharedEntity::new(&entity));
             action_uids.push(uid);
             action_ancestors.push(ancestors);
         }
@@ -667,21 +668,15 @@ impl Authorizer {
             }
             return Ok(combine(permits, forbids));
         }
-        let mut entities = if buckets.iter().any(|b| b.needs_chain) {
-            resource.entities()?
-        } else {
-            vec![resource.own_entity()?]
-        };
+        let owned = resource.core_entities(buckets.iter().any(|b| b.needs_chain))?;
         let (ctx, ctx_entities) = context.to_cedar()?;
-        entities.extend(ctx_entities);
-        entities.push(action_entity.clone());
         let eval_err = |message: String| AuthError::Evaluation {
             action,
             resource: resource.to_string(),
             policies: Vec::new(),
             message,
         };
-        let entities = Entities::from_entities(entities, None)
+        let entities = closed_store(owned, ctx_entities, &[action_entity])
             .map_err(|e| eval_err(format!("entities: {e}")))?;
         let request = Request::new(
             self.principal.uid().clone(),

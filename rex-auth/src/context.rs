@@ -99,6 +99,9 @@ impl RequestContext {
 
     /// Builds the Cedar context and the context entities (for `execute`) it references.
     pub fn to_cedar(&self) -> Result<(Context, Vec<Entity>), AuthError> {
+        if self.is_empty() {
+            return Ok((Context::empty(), Vec::new()));
+        }
         let invalid = |e: &dyn std::fmt::Display| AuthError::InvalidValue {
             what: "context",
             message: e.to_string(),

@@ -20,6 +20,7 @@ mod principal;
 mod resource;
 pub mod sandbox_plan;
 mod schema;
+mod store;
 
 pub use action::{Action, Namespace};
 pub use audit::{AuditSink, DecisionRecord, MemoryAuditSink, Outcome, OwnedDecisionRecord};

@@ -3,10 +3,12 @@
 //! A [`Resource`] holds plain data; the Cedar entities are built only when a decision is not
 //! already cached (see [`crate::Authorizer`]).
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::OnceLock;
 
 use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
+use cedar_policy_core::ast;
 
 use crate::error::AuthError;
 use crate::path::ResourcePath;
@@ -275,68 +277,80 @@ impl Resource {
     /// directories, every lexical ancestor `Dir` (each with its own ancestors, so no transitive
     /// closure has to be discovered).
     pub fn entities(&self) -> Result<Vec<Entity>, AuthError> {
-        if self.attrs != Attrs::Path {
-            return Ok(vec![self.own_entity()?]);
-        }
-        // The id was validated when the resource was built.
-        let ancestors: Vec<&str> = crate::path::lexical_ancestors(&self.id).collect();
-        let parents = ancestors
-            .iter()
-            .map(|a| uid_of(ResourceKind::Dir, a))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut out = Vec::with_capacity(ancestors.len() + 1);
-        for (i, (a, dir)) in ancestors.iter().zip(&parents).enumerate() {
-            let own: Vec<EntityUid> = parents.iter().skip(i + 1).cloned().collect();
-            out.push(entity(dir.clone(), vec![str_attr("path", a)], own)?);
-        }
-        out.push(self.own_entity()?);
-        Ok(out)
+        Ok(self
+            .core_entities(true)?
+            .into_iter()
+            .map(Entity::from)
+            .collect())
     }
 
-    /// The resource's own entity: for files and directories its `path` attribute and every
-    /// lexical ancestor `Dir` as a parent (already transitively closed), without the ancestor
-    /// entities themselves. A decision can tell the two stores apart only through a `File` or
-    /// `Dir` entity literal other than the resource itself (`Dir::"/a".path`,
-    /// `Dir::"/a" in Dir::"/"`); the authorizer builds the whole chain when a candidate policy
-    /// has one.
-    pub(crate) fn own_entity(&self) -> Result<Entity, AuthError> {
-        let uid = self.uid()?;
-        let attrs: Vec<(String, RestrictedExpression)> = match &self.attrs {
+    /// The entities of a request for this resource, as Cedar's core entities (each carries its
+    /// whole ancestor set, see [`crate::store`]). With `chain`, the lexical ancestor `Dir`s
+    /// too; without, only the resource's own entity, whose parents are still every ancestor.
+    /// A decision can tell the two apart only through a `File` or `Dir` entity literal other
+    /// than the resource itself (`Dir::"/a".path`, `Dir::"/a" in Dir::"/"`); the authorizer
+    /// asks for the chain when a candidate policy has one.
+    pub(crate) fn core_entities(&self, chain: bool) -> Result<Vec<ast::Entity>, AuthError> {
+        let uid = ast::EntityUID::from(self.uid()?);
+        let attrs: Vec<(&str, ast::Value)> = match &self.attrs {
             Attrs::Path => {
-                let parents = crate::path::lexical_ancestors(&self.id)
-                    .map(|a| uid_of(ResourceKind::Dir, a))
+                // The id was validated when the resource was built.
+                let ancestors: Vec<&str> = crate::path::lexical_ancestors(&self.id).collect();
+                let uids = ancestors
+                    .iter()
+                    .map(|a| uid_of(ResourceKind::Dir, a).map(ast::EntityUID::from))
                     .collect::<Result<Vec<_>, _>>()?;
-                return entity(uid, vec![str_attr("path", &self.id)], parents);
+                let mut out = Vec::with_capacity(if chain { ancestors.len() + 1 } else { 1 });
+                if chain {
+                    for (i, (a, dir)) in ancestors.iter().zip(&uids).enumerate() {
+                        let own = uids.iter().skip(i + 1).cloned().collect();
+                        out.push(core_entity(dir.clone(), vec![("path", (*a).into())], own));
+                    }
+                }
+                let parents = uids.into_iter().collect();
+                out.push(core_entity(
+                    uid,
+                    vec![("path", self.id.as_str().into())],
+                    parents,
+                ));
+                return Ok(out);
             }
             Attrs::None => Vec::new(),
-            Attrs::Hostname => vec![str_attr("hostname", &self.id)],
-            Attrs::Service => vec![str_attr("name", &self.id)],
+            Attrs::Hostname => vec![("hostname", self.id.as_str().into())],
+            Attrs::Service => vec![("name", self.id.as_str().into())],
             Attrs::Process(p) => vec![
-                str_attr("name", &p.name),
-                str_attr("username", &p.username),
-                str_attr("command", &p.command),
-                (
-                    "pid".to_string(),
-                    RestrictedExpression::new_long(p.pid.into()),
-                ),
-                (
-                    "uid".to_string(),
-                    RestrictedExpression::new_long(p.uid.into()),
-                ),
+                ("name", p.name.as_str().into()),
+                ("username", p.username.as_str().into()),
+                ("command", p.command.as_str().into()),
+                ("pid", i64::from(p.pid).into()),
+                ("uid", i64::from(p.uid).into()),
             ],
             Attrs::Url(u) => vec![
-                str_attr("url", &self.id),
-                str_attr("scheme", &u.scheme),
-                str_attr("host", &u.host),
-                (
-                    "port".to_string(),
-                    RestrictedExpression::new_long(u.port.into()),
-                ),
-                str_attr("path", &u.path),
+                ("url", self.id.as_str().into()),
+                ("scheme", u.scheme.as_str().into()),
+                ("host", u.host.as_str().into()),
+                ("port", i64::from(u.port).into()),
+                ("path", u.path.as_str().into()),
             ],
         };
-        entity(uid, attrs, Vec::new())
+        Ok(vec![core_entity(uid, attrs, HashSet::new())])
     }
+}
+
+/// A core entity with attribute values (no expression to evaluate) and the given ancestors
+/// as its parents.
+fn core_entity(
+    uid: ast::EntityUID,
+    attrs: Vec<(&str, ast::Value)>,
+    parents: HashSet<ast::EntityUID>,
+) -> ast::Entity {
+    ast::Entity::new_with_attr_partial_value(
+        uid,
+        attrs.into_iter().map(|(k, v)| (k.into(), v.into())),
+        HashSet::new(),
+        parents,
+        [],
+    )
 }
 
 impl fmt::Display for Resource {
@@ -366,13 +380,6 @@ fn internal(what: &str) -> AuthError {
         what: "entity",
         message: format!("internal error building {what}"),
     }
-}
-
-fn str_attr(name: &str, value: &str) -> (String, RestrictedExpression) {
-    (
-        name.to_string(),
-        RestrictedExpression::new_string(value.to_string()),
-    )
 }
 
 pub(crate) fn entity(
