@@ -119,7 +119,11 @@ mod tests {
                     let api: Vec<Entity> = ents.into_iter().map(Entity::from).collect();
                     let mut all = api;
                     all.extend(ctx_entities.clone());
-                    assert_eq!(ours, computed(all, std::slice::from_ref(&shared)), "{r} {action}");
+                    assert_eq!(
+                        ours,
+                        computed(all, std::slice::from_ref(&shared)),
+                        "{r} {action}"
+                    );
                 }
             }
         }
