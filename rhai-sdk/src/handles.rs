@@ -480,11 +480,11 @@ pub(crate) fn register(b: &mut Binding<'_>, sdk: &SdkContext) {
             .map_err(to_script_error)
     });
     crate::declare!(b, "list_entries", &[Action::FsRead], "The entries of the directory by name.", sdk => |c, d: &mut DirHandle| {
-        let entries = d.list_entries(&c).map_err(to_script_error)?;
+        let entries = d.sorted_entries(&c).map_err(to_script_error)?;
         Ok::<Map, Box<EvalAltResult>>(
             entries
                 .into_iter()
-                .map(|(k, v)| (k.into(), Dynamic::from(v)))
+                .map(|e| (e.name.as_str().into(), Dynamic::from(e)))
                 .collect(),
         )
     });

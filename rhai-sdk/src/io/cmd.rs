@@ -45,9 +45,11 @@ pub(super) fn ls(ctx: &SdkContext, flags: &Array, path: &str) -> RResult<Map> {
             out.insert(name.into(), Dynamic::from(entry));
         }
         Listing::Entries(entries) => {
-            for (name, entry) in entries {
-                out.insert(name.into(), Dynamic::from(entry));
-            }
+            // Already sorted by name: the map is built in bulk, not by one insert per entry.
+            out = entries
+                .into_iter()
+                .map(|entry| (entry.name.as_str().into(), Dynamic::from(entry)))
+                .collect();
         }
         Listing::Long(entries) => {
             for (name, e) in entries {

@@ -158,7 +158,8 @@ fn ls_rec(
     opts: LsOptions,
     out: &mut BTreeMap<String, LsEntry>,
 ) -> Result<(), FsError> {
-    for (name, e) in dir.list_entries(ctx)? {
+    for e in dir.sorted_entries(ctx)? {
+        let name = e.name.as_str();
         if !opts.all && name.starts_with('.') {
             continue;
         }
@@ -166,7 +167,7 @@ fn ls_rec(
             return Err(FsError::TooManyEntries(ctx.limits().max_entries));
         }
         let metadata = if opts.long {
-            Some(dir.entry_metadata_typed(ctx, &name, Some(e.entry_type))?)
+            Some(dir.entry_metadata_typed(ctx, name, Some(e.entry_type))?)
         } else {
             None
         };
@@ -179,8 +180,8 @@ fn ls_rec(
                 metadata,
             },
         );
-        if opts.recursive && e.entry_type == EntryType::Dir && e.raw_name == name.as_bytes() {
-            let sub = dir.open_subdir(ctx, &name)?;
+        if opts.recursive && e.entry_type == EntryType::Dir && e.name_is_utf8() {
+            let sub = dir.open_subdir(ctx, name)?;
             ls_rec(ctx, &sub, &format!("{key}/"), opts, out)?;
         }
     }

@@ -2,6 +2,7 @@
 //! and SELinux labels (`security.selinux`). Every operation asks Cedar first.
 
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 use rex_auth::{Action, RequestContext, Resource, ResourcePath};
 use rustix::fs::{AtFlags, Mode, OFlags};
@@ -67,13 +68,12 @@ impl DirHandle {
         if EntryType::from_stat(&st) != EntryType::Symlink {
             return Ok(None);
         }
-        Ok(Some(DirEntry {
-            name: name.to_string(),
-            raw_name: name.as_bytes().to_vec(),
-            entry_type: EntryType::Symlink,
-            inode: st.st_ino,
-            parent: this,
-        }))
+        Ok(Some(DirEntry::from_raw(
+            name.as_bytes().to_vec(),
+            EntryType::Symlink,
+            st.st_ino,
+            Arc::new(this),
+        )))
     }
 }
 

@@ -17,8 +17,9 @@ use crate::SdkContext;
 pub enum Listing {
     /// `path` is a symlink: a one-entry listing of the link itself (by its name).
     Link(String, DirEntry),
-    /// The directory's entries by name (names starting with `.` only with `all`).
-    Entries(BTreeMap<String, DirEntry>),
+    /// The directory's entries sorted by name, each name once (names starting with `.` only
+    /// with `all`).
+    Entries(Vec<DirEntry>),
     /// `long`: the entries with their metadata ([`commands::ls`]).
     Long(BTreeMap<String, LsEntry>),
     /// `recursive` (without `long`): every entry below the directory, in walk order.
@@ -80,9 +81,9 @@ pub fn listing(ctx: &SdkContext, path: &str, opts: LsOptions) -> Result<Listing,
                 .collect(),
         ));
     }
-    let mut entries = dir.list_entries(ctx)?;
+    let mut entries = dir.sorted_entries(ctx)?;
     if !opts.all {
-        entries.retain(|name, _| !name.starts_with('.'));
+        entries.retain(|e| !e.name.starts_with('.'));
     }
     Ok(Listing::Entries(entries))
 }

@@ -215,14 +215,8 @@ impl DirHandle {
                     entry_type: t,
                     depth,
                 };
-                // the name is valid UTF-8, so its bytes are the raw name
-                let entry = DirEntry {
-                    raw_name: name.as_bytes().to_vec(),
-                    name: name.clone(),
-                    entry_type: t,
-                    inode: ino,
-                    parent: self.clone(),
-                };
+                let entry =
+                    DirEntry::from_raw(name.clone().into_bytes(), t, ino, Arc::new(self.clone()));
                 f(entry, &found)?;
             }
             if let Some(sub) = sub {

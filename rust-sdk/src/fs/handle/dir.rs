@@ -316,56 +316,80 @@ impl DirHandle {
         })
     }
 
-    /// Lists the directory (`read` Dir). Names that are not UTF-8 are decoded lossily (the raw
-    /// bytes are kept in [`DirEntry::raw_name`]).
+    /// Lists the directory (`read` Dir), by name. Names that are not UTF-8 are decoded
+    /// lossily (the raw bytes are in [`DirEntry::raw_name`]); see
+    /// [`DirHandle::sorted_entries`] for the same entries without a map.
     pub fn list_entries(&self, ctx: &SdkContext) -> Result<BTreeMap<String, DirEntry>, FsError> {
+        Ok(self
+            .sorted_entries(ctx)?
+            .into_iter()
+            .map(|e| (e.name.clone(), e))
+            .collect())
+    }
+
+    /// Lists the directory (`read` Dir): the entries sorted by name, each name once (two raw
+    /// names that decode to the same lossy name keep the first, as a map by name would).
+    pub fn sorted_entries(&self, ctx: &SdkContext) -> Result<Vec<DirEntry>, FsError> {
         let this = self.refreshed()?;
         check_dir(ctx, Action::FsRead, &this.path)?;
-        let mut out = BTreeMap::new();
-        for (raw, t, ino) in this.raw_entries(ctx)? {
-            let name = String::from_utf8_lossy(&raw).into_owned();
-            out.insert(
-                name.clone(),
-                DirEntry {
-                    name,
-                    raw_name: raw,
-                    entry_type: t,
-                    inode: ino,
-                    parent: this.clone(),
-                },
-            );
-        }
-        Ok(out)
+        let raw = this.raw_entries(ctx)?;
+        let shared = Arc::new(this);
+        let mut entries: Vec<DirEntry> = raw
+            .into_iter()
+            .map(|(raw, t, ino)| DirEntry::from_raw(raw, t, ino, Arc::clone(&shared)))
+            .collect();
+        // The raw names are unique, so an unstable sort orders them exactly; lossy names may
+        // collide and keep the one whose raw bytes sort first.
+        entries.sort_unstable_by(|a, b| {
+            a.name
+                .as_bytes()
+                .cmp(b.name.as_bytes())
+                .then_with(|| a.raw_name().cmp(b.raw_name()))
+        });
+        entries.dedup_by(|later, first| later.name == first.name);
+        Ok(entries)
     }
 
     /// Reads the directory without any check (callers authorize). Bounded by `max_entries`.
+    ///
+    /// One `openat(".")` (a file description of its own, so no offset is shared with this
+    /// handle) and `getdents64` into one 64 KiB buffer: a thousand entries take two calls.
     pub(crate) fn raw_entries(
         &self,
         ctx: &SdkContext,
     ) -> Result<Vec<(Vec<u8>, EntryType, u64)>, FsError> {
-        let dir = rustix::fs::Dir::read_from(&*self.fd)
-            .map_err(|e| FsError::os("readdir", self.path.as_str(), e))?;
+        const BUFFER: usize = 64 * 1024;
+        let os = |e| FsError::os("readdir", self.path.as_str(), e);
+        let fd = rustix::fs::openat(
+            &*self.fd,
+            c".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(os)?;
+        let mut buf: Vec<u8> = Vec::with_capacity(BUFFER);
+        let mut dir = rustix::fs::RawDir::new(&fd, buf.spare_capacity_mut());
         let mut out = Vec::new();
-        for ent in dir {
-            if ctx.is_cancelled() {
+        while let Some(ent) = dir.next() {
+            // Cancellation reads the clock: once every 64 entries is prompt enough.
+            if out.len() % 64 == 0 && ctx.is_cancelled() {
                 return Err(FsError::Cancelled);
             }
-            let ent = ent.map_err(|e| FsError::os("readdir", self.path.as_str(), e))?;
-            let raw = ent.file_name().to_bytes().to_vec();
-            if raw == b"." || raw == b".." {
+            let ent = ent.map_err(os)?;
+            let name = ent.file_name().to_bytes();
+            if name == b"." || name == b".." {
                 continue;
             }
             let mut t = EntryType::from_file_type(ent.file_type());
             if t == EntryType::Unknown
-                && let Ok(st) =
-                    rustix::fs::statat(&*self.fd, raw.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
+                && let Ok(st) = rustix::fs::statat(&*self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
             {
                 t = EntryType::from_stat(&st);
             }
             if out.len() >= ctx.limits().max_entries {
                 return Err(FsError::TooManyEntries(ctx.limits().max_entries));
             }
-            out.push((raw, t, ent.ino()));
+            out.push((name.to_vec(), t, ent.ino()));
         }
         Ok(out)
     }

@@ -255,16 +255,54 @@ pub struct ChangeReport {
 pub struct DirEntry {
     /// The name, lossily decoded when not UTF-8.
     pub name: String,
-    /// The raw name bytes.
-    pub raw_name: Vec<u8>,
+    /// The raw name bytes when they are not the UTF-8 of `name` (see [`DirEntry::raw_name`]).
+    raw: Option<Box<[u8]>>,
     /// The type from the directory (or `fstatat` without following).
     pub entry_type: EntryType,
     /// The inode number.
     pub inode: u64,
-    pub(crate) parent: DirHandle,
+    /// The directory, shared by every entry of one listing.
+    pub(crate) parent: Arc<DirHandle>,
 }
 
 impl DirEntry {
+    /// An entry from its raw name: a UTF-8 name keeps its bytes as `name` (no copy); any
+    /// other is decoded lossily and its bytes kept apart.
+    pub(crate) fn from_raw(
+        raw: Vec<u8>,
+        entry_type: EntryType,
+        inode: u64,
+        parent: Arc<DirHandle>,
+    ) -> Self {
+        let (name, raw) = match String::from_utf8(raw) {
+            Ok(name) => (name, None),
+            Err(e) => {
+                let bytes = e.into_bytes();
+                (
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                    Some(bytes.into_boxed_slice()),
+                )
+            }
+        };
+        DirEntry {
+            name,
+            raw,
+            entry_type,
+            inode,
+            parent,
+        }
+    }
+
+    /// The raw name bytes, as the directory holds them.
+    pub fn raw_name(&self) -> &[u8] {
+        self.raw.as_deref().unwrap_or(self.name.as_bytes())
+    }
+
+    /// Whether the name is valid UTF-8 (`name` is then exactly the raw name).
+    pub fn name_is_utf8(&self) -> bool {
+        self.raw.is_none()
+    }
+
     /// Opens the entry as a file (same checks as [`DirHandle::open_file`]).
     pub fn open_as_file(
         &self,
