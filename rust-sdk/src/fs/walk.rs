@@ -171,6 +171,8 @@ impl DirHandle {
             return Ok(());
         }
         check_dir(ctx, Action::FsRead, &self.path)?;
+        // The parent every found entry of this directory shares (one refcount per entry).
+        let shared = Arc::new(self.clone());
         for (raw, mut t, ino) in self.raw_entries(ctx)? {
             *visited += 1;
             if *visited > ctx.limits().max_entries {
@@ -216,7 +218,7 @@ impl DirHandle {
                     depth,
                 };
                 let entry =
-                    DirEntry::from_raw(name.clone().into_bytes(), t, ino, Arc::new(self.clone()));
+                    DirEntry::from_raw(name.clone().into_bytes(), t, ino, Arc::clone(&shared));
                 f(entry, &found)?;
             }
             if let Some(sub) = sub {
