@@ -2,7 +2,9 @@
 //!
 //! `cargo bench -p rex-benches --bench runner`
 //!
-//! * `startup/engine_all_modules`: the sandboxed engine with every rhai-sdk module.
+//! * `startup/engine_all_modules`: the sandboxed engine with every rhai-sdk module;
+//!   `startup/engine_all_modules_without_catalog` the same without the function catalog, as
+//!   the CLI builds it for a run.
 //! * `startup/policies_*`: parse + validate the policies, build the engine, register every module.
 //! * `run/trivial`: one run of `40 + 2` (per-run overhead: thread, scope, output document,
 //!   process monitor); `run/trivial_without_process_monitor` the same with the CPU/RSS
@@ -53,6 +55,17 @@ fn startup(c: &mut Criterion) {
                     .register(|e| rhai_sdk::RexModules::all().register(e, &sdk))
                     .build(),
             )
+        })
+    });
+    // The same without the function catalog (no argument names, docs or catalog tags
+    // stored), as the CLI builds it for a run.
+    group.bench_function("engine_all_modules_without_catalog", |b| {
+        b.iter(|| {
+            black_box(rhai_sdk::binding::without_declarations(|| {
+                rex_core::RexEngine::builder()
+                    .register(|e| rhai_sdk::RexModules::all().register(e, &sdk))
+                    .build()
+            }))
         })
     });
     for n in [10usize, 1000] {

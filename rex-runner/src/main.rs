@@ -408,6 +408,8 @@ fn run(args: &RunArgs) -> ExitStatus {
         .limits(limits(args))
         .log_config(rex_logging::ScriptLogsConfig::from_env())
         .process_monitoring(!monitoring_disabled_by_env())
+        // The catalog is only printed, never consulted by a run.
+        .function_catalog(args.print_functions)
         .permissive(args.permissive);
     if let Some(n) = args.max_document_bytes {
         builder = builder.max_document_bytes(n);
@@ -535,10 +537,18 @@ fn run(args: &RunArgs) -> ExitStatus {
         eprintln!("error: cannot write metrics file {}: {e}", path.display());
         return ExitStatus::Internal;
     }
-    if args.exit_zero_on_script_error && report.exit != ExitStatus::Internal {
-        return ExitStatus::Success;
-    }
-    report.exit
+    let status = if args.exit_zero_on_script_error && report.exit != ExitStatus::Internal {
+        ExitStatus::Success
+    } else {
+        report.exit
+    };
+    // The process ends right after this, and everything a run writes (output, metrics file,
+    // audit log, logs) is written by now: the engine (hundreds of registered functions), the
+    // policies and the report are left to the kernel rather than freed one by one, which
+    // took longer than running a short script.
+    std::mem::forget(report);
+    std::mem::forget(runner);
+    status
 }
 
 /// `--print-functions`: the script API of the engine at hand (the catalog generated from
@@ -730,6 +740,7 @@ fn learn(args: &LearnArgs) -> ExitStatus {
     let mut builder = Runner::builder()
         .log_config(rex_logging::ScriptLogsConfig::from_env())
         .process_monitoring(false)
+        .function_catalog(false)
         .audit_sink(sink.clone());
     for p in &args.policy_file {
         match read_policy(p, args.allow_writable_policy) {
@@ -932,7 +943,11 @@ fn check(script: &std::path::Path, args_file: Option<&std::path::Path>) -> ExitS
             return ExitStatus::Internal;
         }
     };
-    let runner = match Runner::builder().principal(principal).build() {
+    let runner = match Runner::builder()
+        .principal(principal)
+        .function_catalog(false)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

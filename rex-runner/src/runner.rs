@@ -68,6 +68,7 @@ pub struct RunnerBuilder {
     log_config: ScriptLogsConfig,
     metrics_limits: MetricsLimits,
     disable_monitoring: bool,
+    without_catalog: bool,
     redaction_config: Option<String>,
     policy_files: Vec<std::path::PathBuf>,
     max_document_bytes: Option<usize>,
@@ -179,6 +180,17 @@ impl RunnerBuilder {
         self
     }
 
+    /// Whether the engine records its function catalog (argument names, docs and the Cedar
+    /// actions of every declared function), which [`Runner::engine`]'s `catalog()` and
+    /// `function_signatures()` read back (default: on). Off, the same functions are
+    /// registered and scripts behave the same, but the catalog is empty; building the engine
+    /// then costs about half as much. The CLI turns it off for runs (not for
+    /// `--print-functions`), as do MCP's per-run processes.
+    pub fn function_catalog(mut self, enabled: bool) -> Self {
+        self.without_catalog = !enabled;
+        self
+    }
+
     /// The redaction dictionary used when `read` is denied but `redacted_read` is allowed
     /// (default: REX's `/etc/opt/rex/rex_redaction.config`). The dictionary itself is read
     /// through the gated SDK, so the policy must allow reading it.
@@ -227,17 +239,25 @@ impl RunnerBuilder {
         // schema, which a caller can have started meanwhile on another thread
         // (`rex_auth::warm_up`, as the CLI does). Until the authorizer is installed the
         // context refuses every check; a runner is returned only once it is installed.
+        let without_catalog = self.without_catalog;
         let engine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            RexEngine::builder()
-                .limits(self.limits)
-                .register(move |engine| {
-                    crate::builtins::register(engine);
-                    rex_modules.register(engine, &sdk);
-                    for m in &modules {
-                        m(engine, &sdk);
-                    }
-                })
-                .build()
+            let build = || {
+                RexEngine::builder()
+                    .limits(self.limits)
+                    .register(move |engine| {
+                        crate::builtins::register(engine);
+                        rex_modules.register(engine, &sdk);
+                        for m in &modules {
+                            m(engine, &sdk);
+                        }
+                    })
+                    .build()
+            };
+            if without_catalog {
+                rhai_sdk::binding::without_declarations(build)
+            } else {
+                build()
+            }
         }))
         .map_err(|_| RunnerError::Internal("a module registration panicked".into()))?;
 

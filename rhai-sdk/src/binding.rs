@@ -35,6 +35,8 @@
 // This is the one module that registers native functions; everything else declares them here.
 #![allow(clippy::disallowed_methods)]
 
+use std::cell::Cell;
+
 use rhai::{
     Array, Blob, Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, ImmutableString, Map,
     Module, NativeCallContext,
@@ -44,6 +46,44 @@ pub use rex_core::HostAccess;
 use rust_sdk::SdkContext;
 
 use crate::error::{SdkErrorInfo, to_script_error};
+
+thread_local! {
+    /// Whether declarations made on this thread are recorded in the engine's metadata (see
+    /// [`without_declarations`]).
+    static DECLARATIONS_RECORDED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Runs `build` (which registers modules into an engine) with the declarations' catalog
+/// records left out: the functions are registered exactly as usual, but their argument
+/// names, docs and catalog tags are not stored, so [`rex_core::function_catalog`] of that
+/// engine is empty and its signatures show no argument names.
+///
+/// That metadata is one formatted string per argument and two comments per function, about
+/// half the cost of building an engine with every module; an embedder that never lists the
+/// engine's functions (the CLI outside `--print-functions`, MCP's run processes) builds it
+/// this way. Declarations on other threads are not affected, and the previous setting is
+/// restored when `build` returns or unwinds.
+///
+/// ```
+/// use rhai_sdk::binding::{Binding, NO_HOST, without_declarations};
+///
+/// let mut engine = rhai::Engine::new_raw();
+/// without_declarations(|| {
+///     Binding::new(&mut engine, "demo").func("double", ["x"], NO_HOST, "Twice x.", |x: i64| x * 2);
+/// });
+/// assert_eq!(engine.eval::<i64>("double(21)").unwrap(), 42);
+/// assert!(rex_core::function_catalog(&engine).is_empty());
+/// ```
+pub fn without_declarations<T>(build: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DECLARATIONS_RECORDED.with(|d| d.set(self.0));
+        }
+    }
+    let _restore = Restore(DECLARATIONS_RECORDED.with(|d| d.replace(false)));
+    build()
+}
 
 /// The declaration marker of a function that touches no host resource.
 pub const NO_HOST: HostAccess = HostAccess::None;
@@ -371,6 +411,10 @@ impl<'a> Binding<'a> {
         doc: &str,
         set: impl FnOnce(FuncRegistration, &mut Target<'_>),
     ) -> &mut Self {
+        if !DECLARATIONS_RECORDED.with(Cell::get) {
+            set(reg, &mut self.target);
+            return self;
+        }
         let mut info: Vec<String> = params
             .iter()
             .zip(types)

@@ -161,6 +161,7 @@ fn answer(request: &ChildRequest) -> ChildResponse {
         .limits(limits)
         .log_config(rex_logging::ScriptLogsConfig::from_env())
         .process_monitoring(!crate::monitoring_disabled_by_env())
+        .function_catalog(false)
         .audit_sink(sink.clone());
     for p in &request.policies {
         builder = builder.policy(Input::from_text(&p.name, &p.text));
