@@ -320,6 +320,43 @@ impl Permit {
 }
 
 impl Permit {
+    /// Fails closed unless this permit allows one of `actions` on the directory `dir` or on
+    /// one of its lexical ancestors: the proof a recursive operation (`chmod`/`chown`/`delete`
+    /// of a tree, `move` of a directory) holds for its root while it lists the tree below to
+    /// check every entry of it, before it changes anything.
+    pub(crate) fn require_within(&self, actions: &[Action], dir: &str) -> Result<(), AuthError> {
+        let root = &*self.id;
+        let below = dir == root
+            || root == "/" && dir.starts_with('/')
+            || dir
+                .strip_prefix(root)
+                .is_some_and(|rest| rest.starts_with('/'));
+        if self.kind == ResourceKind::Dir && below && actions.contains(&self.action) {
+            Ok(())
+        } else {
+            Err(AuthError::Config(format!(
+                "internal: a permit for {} on {} `{}` does not cover the tree below Dir `{dir}`",
+                self.action,
+                kind_name(self.kind),
+                self.id,
+            )))
+        }
+    }
+
+    /// Fails closed unless this permit is a decision of one of `actions` (for an internal
+    /// whose request was decided as part of another resource's, such as the PID namespace an
+    /// `execute` joins, which Cedar saw in that execute's context).
+    pub(crate) fn require_action(&self, actions: &[Action]) -> Result<(), AuthError> {
+        if actions.contains(&self.action) {
+            Ok(())
+        } else {
+            Err(AuthError::Config(format!(
+                "internal: a permit for {} is not one of {actions:?}",
+                self.action
+            )))
+        }
+    }
+
     /// Fails closed unless this permit is a decision of namespace `ns` (for a channel shared
     /// by that namespace's operations, such as the systemd bus connection).
     pub(crate) fn require_namespace(&self, ns: Namespace) -> Result<(), AuthError> {
@@ -387,5 +424,34 @@ mod tests {
         // A denial hands out no permit.
         let shadow = Resource::file("/etc/shadow").unwrap();
         assert!(c.check(Action::FsRead, &shadow).unwrap_err().is_denied());
+    }
+
+    #[test]
+    fn a_tree_permit_covers_its_directory_and_what_is_below_it_only() {
+        let c = ctx(r#"permit(principal, action == file_system::Action::"delete", resource);"#);
+        let p = c
+            .check(Action::FsDelete, &Resource::dir("/srv/app").unwrap())
+            .unwrap();
+        for below in ["/srv/app", "/srv/app/a", "/srv/app/a/b"] {
+            assert!(
+                p.require_within(&[Action::FsDelete], below).is_ok(),
+                "{below}"
+            );
+        }
+        for outside in ["/srv", "/srv/application", "/srv/ap", "/etc", "/"] {
+            let e = p.require_within(&[Action::FsDelete], outside).unwrap_err();
+            assert!(matches!(e, AuthError::Config(_)), "{outside}: {e:?}");
+        }
+        // Another action, or a File permit, covers no tree.
+        assert!(p.require_within(&[Action::FsChmod], "/srv/app").is_err());
+        let f = c
+            .check(Action::FsDelete, &Resource::file("/srv/app").unwrap())
+            .unwrap();
+        assert!(f.require_within(&[Action::FsDelete], "/srv/app/a").is_err());
+        // The root covers every absolute path.
+        let root = c
+            .check(Action::FsDelete, &Resource::dir("/").unwrap())
+            .unwrap();
+        assert!(root.require_within(&[Action::FsDelete], "/srv/app").is_ok());
     }
 }

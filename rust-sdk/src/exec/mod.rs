@@ -267,7 +267,7 @@ pub fn execute(
     let pid_namespace = opts
         .namespace_target_pid
         .map(|pid| {
-            crate::process::pin_pidfd(pid)
+            crate::process::pin_pidfd(&permit, pid)
                 .map(|fd| (pid, fd))
                 .map_err(ExecError::TargetProcess)
         })

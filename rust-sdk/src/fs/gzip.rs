@@ -34,8 +34,9 @@ pub fn compress(
         return Err(FsError::InvalidArguments("level must be 1..=9".into()));
     }
     let read = src.permit(ctx, Action::FsRead)?;
-    let dest_path = dest.check(ctx, Action::FsWrite)?;
+    let (write, dest_path) = dest.permit_at(ctx, Action::FsWrite)?;
     let data = src.read_bytes_with(ctx, &read)?;
+    dest.require(&write, &[Action::FsWrite])?;
     let dp = dest_path.as_str();
     clear_set_id(&dest.file, dp)?;
     rustix::fs::ftruncate(&dest.file, 0).map_err(|e| FsError::os("truncate", dp, e))?;

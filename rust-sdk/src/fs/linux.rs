@@ -264,7 +264,8 @@ impl FileHandle {
         if length == 0 {
             return Err(FsError::InvalidArguments("length must be > 0".into()));
         }
-        let p = self.check(ctx, Action::FsWrite)?;
+        let (permit, p) = self.permit_at(ctx, Action::FsWrite)?;
+        self.require(&permit, &[Action::FsWrite])?;
         clear_set_id(&self.file, p.as_str())?;
         rustix::fs::fallocate(&self.file, rustix::fs::FallocateFlags::empty(), 0, length)
             .map_err(|e| FsError::os("fallocate", p.as_str(), e))

@@ -11,7 +11,7 @@ use super::error::FsError;
 use super::glob::glob_match;
 use super::handle::{DirEntry, DirHandle, EntryType, FileHandle, OpenDirOptions, dir_flags};
 use super::{check_dir, check_file};
-use crate::SdkContext;
+use crate::{Permit, SdkContext};
 
 /// Options for [`DirHandle::find`].
 #[derive(Debug, Clone, Default)]
@@ -170,10 +170,10 @@ impl DirHandle {
         if opts.max_depth.is_some_and(|m| depth > m) {
             return Ok(());
         }
-        check_dir(ctx, Action::FsRead, &self.path)?;
+        let read = check_dir(ctx, Action::FsRead, &self.path)?;
         // The parent every found entry of this directory shares (one refcount per entry).
         let shared = Arc::new(self.clone());
-        for (raw, mut t, ino) in self.raw_entries(ctx)? {
+        for (raw, mut t, ino) in self.raw_entries(ctx, &read)? {
             *visited += 1;
             if *visited > ctx.limits().max_entries {
                 return Err(FsError::TooManyEntries(ctx.limits().max_entries).into());
@@ -302,7 +302,7 @@ impl DirHandle {
         opts: DiskUsageOptions,
     ) -> Result<DiskUsageResult, FsError> {
         check_dir(ctx, Action::FsStat, &self.path)?;
-        check_dir(ctx, Action::FsRead, &self.path)?;
+        let read = check_dir(ctx, Action::FsRead, &self.path)?;
         let root = rustix::fs::fstat(&*self.fd)
             .map_err(|e| FsError::os("fstat", self.path.as_str(), e))?;
         let mut res = DiskUsageResult::default();
@@ -310,6 +310,7 @@ impl DirHandle {
         let mut visited = 0usize;
         let (size, inodes) = self.du_rec(
             ctx,
+            &read,
             &opts,
             root.st_dev,
             0,
@@ -332,6 +333,7 @@ impl DirHandle {
     fn du_rec(
         &self,
         ctx: &SdkContext,
+        read: &Permit,
         opts: &DiskUsageOptions,
         dev: u64,
         depth: usize,
@@ -342,7 +344,7 @@ impl DirHandle {
         let mut total = 0u64;
         let mut inodes = 0u64;
         let report = |d: usize| !opts.summarize && opts.max_depth.is_none_or(|m| d <= m);
-        for (raw, t, _) in self.raw_entries(ctx)? {
+        for (raw, t, _) in self.raw_entries(ctx, read)? {
             *visited += 1;
             if *visited > ctx.limits().max_entries {
                 return Err(FsError::TooManyEntries(ctx.limits().max_entries));
@@ -381,14 +383,14 @@ impl DirHandle {
             }
             let own = size_of(&st, opts.apparent_size);
             if t == EntryType::Dir {
-                if check_dir(ctx, Action::FsOpen, &p).is_err()
-                    || check_dir(ctx, Action::FsRead, &p).is_err()
-                {
+                let sub_read = check_dir(ctx, Action::FsOpen, &p)
+                    .and_then(|_| check_dir(ctx, Action::FsRead, &p));
+                let Ok(sub_read) = sub_read else {
                     res.skipped.push(p.as_str().to_string());
                     total += own;
                     inodes += 1;
                     continue;
-                }
+                };
                 let Ok(fd) =
                     rustix::fs::openat(&*self.fd, raw.as_slice(), dir_flags(), Mode::empty())
                 else {
@@ -400,7 +402,8 @@ impl DirHandle {
                     parent: Some(self.fd.clone()),
                     path: p.clone(),
                 };
-                let (s, i) = sub.du_rec(ctx, opts, dev, depth + 1, res, seen, visited)?;
+                let (s, i) =
+                    sub.du_rec(ctx, &sub_read, opts, dev, depth + 1, res, seen, visited)?;
                 if depth == 0
                     && res
                         .largest_subdir

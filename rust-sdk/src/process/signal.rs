@@ -206,7 +206,14 @@ pub(super) fn pin_process(
 
 /// [`pin_process`] for callers that only need the pidfd (`execute` into the target's PID
 /// namespace): the pidfd refers to the process that was alive under `pid` when it was opened.
-pub(crate) fn pin_pidfd(pid: u32) -> Result<rustix::fd::OwnedFd, ProcessError> {
+/// `execute` is the proof of the `execute` whose context named that namespace.
+pub(crate) fn pin_pidfd(
+    execute: &crate::Permit,
+    pid: u32,
+) -> Result<rustix::fd::OwnedFd, ProcessError> {
+    execute
+        .require_action(&[rex_auth::Action::FsExecute])
+        .map_err(ProcessError::Auth)?;
     pin_process(pid, &mut Users::default()).map(|(pidfd, _)| pidfd)
 }
 

@@ -181,13 +181,16 @@ fn ask_tcp(
     parse_response(&resp, id)
 }
 
-/// Resolves `name` (A, then AAAA) at `server` port 53.
+/// Resolves `name` (A, then AAAA) at `server` port 53, under the proof that
+/// `resolve_hostname` was allowed (with this resolver in its context).
 pub(crate) fn resolve(
+    permit: &crate::Permit,
     name: &str,
     server: IpAddr,
     protocol: TransportProtocol,
     timeout: Duration,
 ) -> Result<Vec<String>, SysinfoError> {
+    permit.require_action(&[rex_auth::Action::SysinfoResolveHostname])?;
     resolve_at(name, SocketAddr::new(server, DNS_PORT), protocol, timeout)
 }
 

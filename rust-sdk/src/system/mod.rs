@@ -15,7 +15,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rex_auth::{Action, AuthError, Denied, RequestContext, Resource};
+use rex_auth::{Action, AuthError, Denied, RequestContext, Resource, ResourceKind};
 
 use crate::SdkContext;
 
@@ -370,13 +370,18 @@ pub fn resolve_hostname(
     let context = RequestContext::Resolve {
         resolver: opts.resolver.map(|r| r.to_string()),
     };
-    ctx.authorize(
+    let permit = ctx.authorize(
         Action::SysinfoResolveHostname,
         &Resource::hostname(&opts.hostname)?,
         &context,
     )?;
     if let Some(server) = opts.resolver {
-        return dns::resolve(name, server, opts.protocol, opts.timeout);
+        permit.require(
+            &[Action::SysinfoResolveHostname],
+            ResourceKind::Hostname,
+            &opts.hostname,
+        )?;
+        return dns::resolve(&permit, name, server, opts.protocol, opts.timeout);
     }
     let (tx, rx) = mpsc::channel();
     let host = name.to_string();

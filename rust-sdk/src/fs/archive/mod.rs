@@ -107,7 +107,8 @@ pub fn extract_archive(
     dest: &DirHandle,
     opts: ExtractArchiveOptions,
 ) -> Result<ExtractReport, FsError> {
-    archive.check(ctx, Action::FsRead)?;
+    let read = archive.permit(ctx, Action::FsRead)?;
+    archive.require(&read, &[Action::FsRead])?;
     // Entries are authorized under where the destination is now, not where it was opened.
     let dest = &dest.refreshed()?;
     let plan = plan(ctx, archive, &opts)?;

@@ -168,6 +168,17 @@ impl DirHandle {
         fd_real_path(&*self.fd, self.path.as_str())
     }
 
+    /// Fails closed unless `permit` allows one of `actions` on this directory (its authorized
+    /// path, or the path it has now).
+    pub(crate) fn require(&self, permit: &Permit, actions: &[Action]) -> Result<(), FsError> {
+        if permit.resource_id() == self.path.as_str() {
+            permit.require(actions, ResourceKind::Dir, self.path.as_str())?;
+        } else {
+            permit.require(actions, ResourceKind::Dir, self.current_path()?.as_str())?;
+        }
+        Ok(())
+    }
+
     /// This handle with its path re-derived from the fd (the same fds).
     pub(crate) fn refreshed(&self) -> Result<DirHandle, FsError> {
         Ok(DirHandle {
@@ -191,7 +202,18 @@ impl DirHandle {
     /// Opens a child directory by single-component name, never following symlinks (`open` Dir).
     pub fn open_subdir(&self, ctx: &SdkContext, name: &str) -> Result<DirHandle, FsError> {
         let p = self.current_path()?.join(name)?;
-        check_dir(ctx, Action::FsOpen, &p)?;
+        let open = check_dir(ctx, Action::FsOpen, &p)?;
+        self.open_subdir_with(&open, name, p)
+    }
+
+    /// The `openat` of [`DirHandle::open_subdir`], under the proof of `open` Dir on `p`.
+    pub(super) fn open_subdir_with(
+        &self,
+        open: &Permit,
+        name: &str,
+        p: ResourcePath,
+    ) -> Result<DirHandle, FsError> {
+        open.require(&[Action::FsOpen], ResourceKind::Dir, p.as_str())?;
         let fd = rustix::fs::openat(&*self.fd, name, dir_flags(), Mode::empty())
             .map_err(|e| FsError::os("open", p.as_str(), e))?;
         Ok(DirHandle {
@@ -331,8 +353,8 @@ impl DirHandle {
     /// names that decode to the same lossy name keep the first, as a map by name would).
     pub fn sorted_entries(&self, ctx: &SdkContext) -> Result<Vec<DirEntry>, FsError> {
         let this = self.refreshed()?;
-        check_dir(ctx, Action::FsRead, &this.path)?;
-        let raw = this.raw_entries(ctx)?;
+        let read = check_dir(ctx, Action::FsRead, &this.path)?;
+        let raw = this.raw_entries(ctx, &read)?;
         let shared = Arc::new(this);
         let mut entries: Vec<DirEntry> = raw
             .into_iter()
@@ -350,14 +372,44 @@ impl DirHandle {
         Ok(entries)
     }
 
-    /// Reads the directory without any check (callers authorize). Bounded by `max_entries`.
-    ///
-    /// One `openat(".")` (a file description of its own, so no offset is shared with this
-    /// handle) and `getdents64` into one 64 KiB buffer: a thousand entries take two calls.
+    /// Reads the directory under `read`, the proof of `read` Dir on this directory's path.
+    /// Bounded by `max_entries`.
     pub(crate) fn raw_entries(
         &self,
         ctx: &SdkContext,
+        read: &Permit,
     ) -> Result<Vec<(Vec<u8>, EntryType, u64)>, FsError> {
+        read.require(&[Action::FsRead], ResourceKind::Dir, self.path.as_str())?;
+        self.getdents(ctx)
+    }
+
+    /// Reads the directory while a recursive operation plans the tree below its root:
+    /// `root` is that operation's proof on the root (`chmod`, `chown`, `delete` or `move`
+    /// Dir), which must be this directory or one of its ancestors. Every listed entry is then
+    /// checked on its own before anything changes.
+    pub(crate) fn raw_entries_below(
+        &self,
+        ctx: &SdkContext,
+        root: &Permit,
+    ) -> Result<Vec<(Vec<u8>, EntryType, u64)>, FsError> {
+        root.require_within(
+            &[
+                Action::FsChmod,
+                Action::FsChown,
+                Action::FsDelete,
+                Action::FsMove,
+            ],
+            self.path.as_str(),
+        )?;
+        self.getdents(ctx)
+    }
+
+    /// The listing itself, private to this module: reached only through
+    /// [`DirHandle::raw_entries`] and [`DirHandle::raw_entries_below`], which demand a proof.
+    ///
+    /// One `openat(".")` (a file description of its own, so no offset is shared with this
+    /// handle) and `getdents64` into one 64 KiB buffer: a thousand entries take two calls.
+    fn getdents(&self, ctx: &SdkContext) -> Result<Vec<(Vec<u8>, EntryType, u64)>, FsError> {
         const BUFFER: usize = 64 * 1024;
         let os = |e| FsError::os("readdir", self.path.as_str(), e);
         let fd = rustix::fs::openat(
@@ -396,7 +448,8 @@ impl DirHandle {
 
     /// `stat` on the directory (`stat` Dir).
     pub fn metadata(&self, ctx: &SdkContext) -> Result<Metadata, FsError> {
-        check_dir(ctx, Action::FsStat, &self.current_path()?)?;
+        let stat = check_dir(ctx, Action::FsStat, &self.current_path()?)?;
+        self.require(&stat, &[Action::FsStat])?;
         let st = rustix::fs::fstat(&*self.fd)
             .map_err(|e| FsError::os("fstat", self.path.as_str(), e))?;
         Ok(Metadata::from_stat(&st))
@@ -445,7 +498,8 @@ impl DirHandle {
     /// Changes the directory's mode (`chmod` Dir). Mode must be within `0..=0o777`.
     pub fn chmod(&self, ctx: &SdkContext, mode: i64) -> Result<(), FsError> {
         let m = valid_mode(mode)?;
-        check_dir(ctx, Action::FsChmod, &self.current_path()?)?;
+        let chmod = check_dir(ctx, Action::FsChmod, &self.current_path()?)?;
+        self.require(&chmod, &[Action::FsChmod])?;
         rustix::fs::fchmod(&*self.fd, Mode::from_raw_mode(m))
             .map_err(|e| FsError::os("chmod", self.path.as_str(), e))
     }
@@ -457,9 +511,10 @@ impl DirHandle {
         user: Option<&str>,
         group: Option<&str>,
     ) -> Result<(), FsError> {
-        check_dir(ctx, Action::FsChown, &self.current_path()?)?;
+        let chown = check_dir(ctx, Action::FsChown, &self.current_path()?)?;
         let mut cache = IdCache::default();
         let (u, g) = cache.resolve(user, group)?;
+        self.require(&chown, &[Action::FsChown])?;
         rustix::fs::fchown(&*self.fd, u, g).map_err(|e| FsError::os("chown", self.path.as_str(), e))
     }
 

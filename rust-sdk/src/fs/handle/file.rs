@@ -44,11 +44,15 @@ impl FileHandle {
         fd_real_path(&self.file, self.path.as_str())
     }
 
-    /// Checks `action` on the file's [current path](FileHandle::current_path) and returns it.
-    pub(crate) fn check(&self, ctx: &SdkContext, action: Action) -> Result<ResourcePath, FsError> {
+    /// Checks `action` on the file's [current path](FileHandle::current_path) and returns the
+    /// proof with that path, for the internals that demand both.
+    pub(crate) fn permit_at(
+        &self,
+        ctx: &SdkContext,
+        action: Action,
+    ) -> Result<(Permit, ResourcePath), FsError> {
         let p = self.current_path()?;
-        check_file(ctx, action, &p)?;
-        Ok(p)
+        Ok((check_file(ctx, action, &p)?, p))
     }
 
     /// Checks `action` on the file's [current path](FileHandle::current_path) and returns the
@@ -78,6 +82,12 @@ impl FileHandle {
     pub fn with_redaction_config(mut self, path: &str) -> Self {
         self.redaction_config = Some(path.to_string());
         self
+    }
+
+    /// `fstat` under the proof of `stat` File on this file.
+    pub(super) fn fstat_with(&self, permit: &Permit) -> Result<Stat, FsError> {
+        self.require(permit, &[Action::FsStat])?;
+        self.fstat()
     }
 
     pub(super) fn fstat(&self) -> Result<Stat, FsError> {
@@ -163,7 +173,17 @@ impl FileHandle {
         if num_lines <= 0 {
             return Err(FsError::InvalidArguments("num_lines must be > 0".into()));
         }
-        self.check(ctx, Action::FsRead)?;
+        let permit = self.permit(ctx, Action::FsRead)?;
+        self.read_page_with(ctx, &permit, num_lines)
+    }
+
+    pub(super) fn read_page_with(
+        &mut self,
+        ctx: &SdkContext,
+        permit: &Permit,
+        num_lines: i64,
+    ) -> Result<Vec<String>, FsError> {
+        self.require(permit, &[Action::FsRead])?;
         let want = usize::try_from(num_lines).unwrap_or(usize::MAX);
         let limit = ctx.limits().max_read_bytes;
         let mut lines = Vec::new();
@@ -228,8 +248,8 @@ impl FileHandle {
 
     /// `stat` (`stat` File).
     pub fn metadata(&self, ctx: &SdkContext) -> Result<Metadata, FsError> {
-        self.check(ctx, Action::FsStat)?;
-        Ok(Metadata::from_stat(&self.fstat()?))
+        let permit = self.permit(ctx, Action::FsStat)?;
+        Ok(Metadata::from_stat(&self.fstat_with(&permit)?))
     }
 
     /// Owner and group names (`stat` File).
@@ -248,7 +268,18 @@ impl FileHandle {
         content: &str,
         opts: WriteOptions,
     ) -> Result<FileHandle, FsError> {
-        let path = self.check(ctx, Action::FsWrite)?;
+        let (permit, path) = self.permit_at(ctx, Action::FsWrite)?;
+        self.write_with(&permit, path, content, opts)
+    }
+
+    pub(super) fn write_with(
+        &self,
+        permit: &Permit,
+        path: ResourcePath,
+        content: &str,
+        opts: WriteOptions,
+    ) -> Result<FileHandle, FsError> {
+        self.require(permit, &[Action::FsWrite])?;
         let st = self.fstat()?;
         let dfd = &*self.dir.fd;
         let tmp = temp_name();
@@ -298,8 +329,18 @@ impl FileHandle {
     /// Replaces the content in place (`write` File): clear the set-id bits, truncate, write,
     /// fsync.
     pub fn write_in_place(&self, ctx: &SdkContext, content: &str) -> Result<(), FsError> {
-        let path = self.check(ctx, Action::FsWrite)?;
+        let (permit, path) = self.permit_at(ctx, Action::FsWrite)?;
+        self.write_in_place_with(&permit, &path, content)
+    }
+
+    pub(super) fn write_in_place_with(
+        &self,
+        permit: &Permit,
+        path: &ResourcePath,
+        content: &str,
+    ) -> Result<(), FsError> {
         let p = path.as_str();
+        self.require(permit, &[Action::FsWrite])?;
         clear_set_id(&self.file, p)?;
         rustix::fs::ftruncate(&self.file, 0).map_err(|e| FsError::os("truncate", p, e))?;
         self.file
@@ -311,8 +352,18 @@ impl FileHandle {
     /// Appends with `O_APPEND` (`write` File). Never reads or rewrites existing content;
     /// clears the set-id bits first.
     pub fn append(&self, ctx: &SdkContext, content: &str) -> Result<(), FsError> {
-        let path = self.check(ctx, Action::FsWrite)?;
+        let (permit, path) = self.permit_at(ctx, Action::FsWrite)?;
+        self.append_with(&permit, &path, content)
+    }
+
+    pub(super) fn append_with(
+        &self,
+        permit: &Permit,
+        path: &ResourcePath,
+        content: &str,
+    ) -> Result<(), FsError> {
         let p = path.as_str();
+        self.require(permit, &[Action::FsWrite])?;
         let fd = rustix::fs::openat(
             &*self.dir.fd,
             self.name.as_str(),
@@ -340,9 +391,22 @@ impl FileHandle {
         dest: &FileHandle,
         opts: CopyFileOptions,
     ) -> Result<(), FsError> {
-        self.check(ctx, Action::FsRead)?;
-        let dest_path = dest.check(ctx, Action::FsWrite)?;
+        let read = self.permit(ctx, Action::FsRead)?;
+        let (write, dest_path) = dest.permit_at(ctx, Action::FsWrite)?;
+        self.copy_to_with(&read, dest, &write, &dest_path, opts)
+    }
+
+    pub(super) fn copy_to_with(
+        &self,
+        read: &Permit,
+        dest: &FileHandle,
+        write: &Permit,
+        dest_path: &ResourcePath,
+        opts: CopyFileOptions,
+    ) -> Result<(), FsError> {
+        self.require(read, &[Action::FsRead])?;
         let dp = dest_path.as_str();
+        dest.require(write, &[Action::FsWrite])?;
         let dst = dest.fstat()?;
         if dst.st_size > 0 && !opts.force {
             return Err(FsError::DestinationFileNotEmpty(dp.to_string()));
@@ -464,8 +528,13 @@ impl FileHandle {
     /// Deletes the file (`delete` File): unlinks the name in the parent fd after checking that
     /// it still refers to the opened inode.
     pub fn delete(self, ctx: &SdkContext) -> Result<(), FsError> {
-        let path = self.check(ctx, Action::FsDelete)?;
+        let (permit, path) = self.permit_at(ctx, Action::FsDelete)?;
+        self.delete_with(&permit, &path)
+    }
+
+    pub(super) fn delete_with(self, permit: &Permit, path: &ResourcePath) -> Result<(), FsError> {
         let p = path.as_str();
+        self.require(permit, &[Action::FsDelete])?;
         verify_name(&self.dir.fd, &self.name, &self.file, p)?;
         rustix::fs::unlinkat(&*self.dir.fd, self.name.as_str(), AtFlags::empty())
             .map_err(|e| FsError::os("unlink", p, e))
@@ -474,9 +543,15 @@ impl FileHandle {
     /// Changes the mode (`chmod` File); `0..=0o777`.
     pub fn chmod(&self, ctx: &SdkContext, mode: i64) -> Result<(), FsError> {
         let m = valid_mode(mode)?;
-        let p = self.check(ctx, Action::FsChmod)?;
-        rustix::fs::fchmod(&self.file, Mode::from_raw_mode(m))
-            .map_err(|e| FsError::os("chmod", p.as_str(), e))
+        let permit = self.permit(ctx, Action::FsChmod)?;
+        self.chmod_with(&permit, m)
+    }
+
+    pub(super) fn chmod_with(&self, permit: &Permit, mode: u32) -> Result<(), FsError> {
+        let p = permit.resource_id();
+        self.require(permit, &[Action::FsChmod])?;
+        rustix::fs::fchmod(&self.file, Mode::from_raw_mode(mode))
+            .map_err(|e| FsError::os("chmod", p, e))
     }
 
     /// Changes owner and/or group (`chown` File).
@@ -486,21 +561,44 @@ impl FileHandle {
         user: Option<&str>,
         group: Option<&str>,
     ) -> Result<(), FsError> {
-        let p = self.check(ctx, Action::FsChown)?;
+        let permit = self.permit(ctx, Action::FsChown)?;
         let (u, g) = IdCache::default().resolve(user, group)?;
-        rustix::fs::fchown(&self.file, u, g).map_err(|e| FsError::os("chown", p.as_str(), e))
+        self.chown_with(&permit, u, g)
+    }
+
+    pub(super) fn chown_with(
+        &self,
+        permit: &Permit,
+        user: Option<rustix::fs::Uid>,
+        group: Option<rustix::fs::Gid>,
+    ) -> Result<(), FsError> {
+        let p = permit.resource_id();
+        self.require(permit, &[Action::FsChown])?;
+        rustix::fs::fchown(&self.file, user, group).map_err(|e| FsError::os("chown", p, e))
     }
 
     /// Truncates or extends to `size` bytes (`write` File); clears the set-id bits first.
     pub fn truncate(&self, ctx: &SdkContext, size: u64) -> Result<(), FsError> {
-        let p = self.check(ctx, Action::FsWrite)?;
-        clear_set_id(&self.file, p.as_str())?;
-        rustix::fs::ftruncate(&self.file, size).map_err(|e| FsError::os("truncate", p.as_str(), e))
+        let permit = self.permit(ctx, Action::FsWrite)?;
+        self.truncate_with(&permit, size)
+    }
+
+    pub(super) fn truncate_with(&self, permit: &Permit, size: u64) -> Result<(), FsError> {
+        let p = permit.resource_id();
+        self.require(permit, &[Action::FsWrite])?;
+        clear_set_id(&self.file, p)?;
+        rustix::fs::ftruncate(&self.file, size).map_err(|e| FsError::os("truncate", p, e))
     }
 
     /// Sets access and modification times to now (`write` File).
     pub fn touch(&self, ctx: &SdkContext) -> Result<(), FsError> {
-        let p = self.check(ctx, Action::FsWrite)?;
+        let permit = self.permit(ctx, Action::FsWrite)?;
+        self.touch_with(&permit)
+    }
+
+    pub(super) fn touch_with(&self, permit: &Permit) -> Result<(), FsError> {
+        let p = permit.resource_id();
+        self.require(permit, &[Action::FsWrite])?;
         let now = rustix::fs::Timespec {
             tv_sec: 0,
             tv_nsec: rustix::fs::UTIME_NOW,
@@ -512,50 +610,6 @@ impl FileHandle {
                 last_modification: now,
             },
         )
-        .map_err(|e| FsError::os("utimens", p.as_str(), e))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-    use std::sync::Arc;
-
-    use rex_auth::AuthError;
-
-    use super::*;
-
-    #[test]
-    fn a_read_demands_the_permit_of_its_own_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::write(tmp.path().join("a"), "A").unwrap();
-        std::fs::write(tmp.path().join("b"), "B").unwrap();
-        let base = tmp.path().to_str().unwrap();
-        let policy = format!(
-            r#"permit(principal, action in [file_system::Action::"open", file_system::Action::"read", file_system::Action::"stat"], resource in file_system::Dir::"{base}");"#
-        );
-        let auth = rex_auth::Authorizer::builder()
-            .principal(rex_auth::Principal::user("tester").unwrap())
-            .policies(rex_auth::Policies::parse("test", &policy).unwrap())
-            .build()
-            .unwrap();
-        let c = SdkContext::new(Arc::new(auth));
-        let d = DirHandle::open(&c, base, OpenDirOptions::default()).unwrap();
-        let a = d.open_file(&c, "a", OpenFileOptions::read()).unwrap();
-        let b = d.open_file(&c, "b", OpenFileOptions::read()).unwrap();
-        let read_a = a.permit(&c, Action::FsRead).unwrap();
-        assert_eq!(a.read_bytes_with(&c, &read_a).unwrap(), b"A");
-        // The proof of another file, or of another action, reads nothing.
-        let e = b.read_bytes_with(&c, &read_a).unwrap_err();
-        assert!(
-            matches!(e, FsError::AuthorizationError(AuthError::Config(_))),
-            "{e:?}"
-        );
-        let stat_a = a.permit(&c, Action::FsStat).unwrap();
-        let e = a.read_bytes_with(&c, &stat_a).unwrap_err();
-        assert!(
-            matches!(e, FsError::AuthorizationError(AuthError::Config(_))),
-            "{e:?}"
-        );
+        .map_err(|e| FsError::os("utimens", p, e))
     }
 }

@@ -10,9 +10,18 @@
 //! * `names`: name and identity helpers (name-still-refers check, move contexts, lexical
 //!   resolution, temporary names, modes, owner names).
 //! * `file`: reading, writing, copying, moving one file; `redacted`: its redacted read.
+//! * `permit_tests` (tests only): each internal refuses the proof of anything else.
 //!
-//! Every system call that reads a file's content demands the [`Permit`](crate::Permit) of the
-//! `read`/`redacted_read` check that allowed it (`FileHandle::read_bytes_with`).
+//! Checked by construction: each public operation asks Cedar and hands the
+//! [`Permit`](crate::Permit) it got to an internal (`*_with`) that holds the system calls and
+//! first refuses, fail closed, a proof of another resource or action: reading content
+//! (`read_bytes_with`, `read_page_with`), `stat`, every change of a file (`write_with`,
+//! `write_in_place_with`, `append_with`, `copy_to_with`, `delete_with`, `chmod_with`,
+//! `chown_with`, `truncate_with`, `touch_with`), opening a subdirectory, and every listing:
+//! `raw_entries` demands `read` on the directory itself and `raw_entries_below` a recursive
+//! operation's proof on the directory or an ancestor (every listed entry is then checked on
+//! its own before anything changes); the `getdents` beneath them is private to `dir`.
+//! `permit_tests` proves each refusal.
 
 mod at;
 mod dir;
@@ -31,3 +40,6 @@ pub use types::{
     OpenDirOptions, OpenFileOptions, Ownership, SKIPPED_SPECIAL_FILE, SKIPPED_SYMLINK,
     WriteOptions,
 };
+
+#[cfg(test)]
+mod permit_tests;

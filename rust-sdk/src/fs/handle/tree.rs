@@ -12,9 +12,9 @@ use super::at::*;
 use super::dir::*;
 use super::names::*;
 use super::types::*;
-use crate::SdkContext;
 use crate::fs::error::FsError;
 use crate::fs::{check_dir, check_file, rpath};
+use crate::{Permit, SdkContext};
 
 impl DirHandle {
     /// Recursive `chmod`: checks `chmod` and `open` on the directory and on **every** entry
@@ -62,9 +62,9 @@ impl DirHandle {
     }
 
     fn plan_recursive(&self, ctx: &SdkContext, action: Action) -> Result<Vec<TreeItem>, FsError> {
-        check_dir(ctx, action, &self.path)?;
+        let root = check_dir(ctx, action, &self.path)?;
         let mut plan = Vec::new();
-        collect_tree(ctx, self, &mut plan)?;
+        collect_tree(ctx, &root, self, &mut plan)?;
         for (_, _, p, is_dir) in &plan {
             if *is_dir {
                 check_dir(ctx, Action::FsOpen, p)?;
@@ -135,7 +135,7 @@ impl DirHandle {
         opts: DeleteDirOptions,
     ) -> Result<DeleteReport, FsError> {
         let this = self.refreshed()?;
-        check_dir(ctx, Action::FsDelete, &this.path)?;
+        let root = check_dir(ctx, Action::FsDelete, &this.path)?;
         let parent = this.parent_fd()?.ok_or_else(|| {
             FsError::InvalidArguments("refusing to delete the root directory".into())
         })?;
@@ -143,7 +143,7 @@ impl DirHandle {
         let mut report = DeleteReport::default();
         let mut plan: Vec<TreeItem> = Vec::new();
         if opts.recursive {
-            collect_tree(ctx, &this, &mut plan)?;
+            collect_tree(ctx, &root, &this, &mut plan)?;
             for (_, _, p, is_dir) in &plan {
                 if *is_dir {
                     check_dir(ctx, Action::FsDelete, p)?;
@@ -200,7 +200,7 @@ impl DirHandle {
         let this = self.refreshed()?;
         let dest_base = dest_parent.current_path()?;
         let dest = dest_base.join(dest_name)?;
-        ctx.authorize(
+        let moving = ctx.authorize(
             Action::FsMove,
             &Resource::dir_path(&this.path),
             &move_context(&dest, dest_name, &dest_base),
@@ -209,7 +209,7 @@ impl DirHandle {
         let parent = this
             .parent_fd()?
             .ok_or_else(|| FsError::InvalidArguments("cannot move the root directory".into()))?;
-        authorize_carried(ctx, &this, &dest)?;
+        authorize_carried(ctx, &moving, &this, &dest)?;
         let replace = authorize_replace(ctx, &dest_parent.fd, dest_name, &dest)?;
         let name = this.path.file_name().to_string();
         verify_name(&parent, &name, &*this.fd, this.path.as_str())?;
@@ -228,11 +228,12 @@ impl DirHandle {
 /// path, as `Dir` for directories and `File` for anything else. The first refusal fails.
 fn authorize_carried(
     ctx: &SdkContext,
+    moving: &Permit,
     dir: &DirHandle,
     dest: &ResourcePath,
 ) -> Result<(), FsError> {
     let mut tree: Vec<TreeItem> = Vec::new();
-    collect_tree(ctx, dir, &mut tree)?;
+    collect_tree(ctx, moving, dir, &mut tree)?;
     let base = dir.path.as_str();
     for (_, name, p, is_dir) in &tree {
         // `p` was joined onto `dir.path`, so it starts with it; the rest begins with `/`.
@@ -255,10 +256,11 @@ fn authorize_carried(
 /// symlinks. Names that are not valid resource paths fail the whole collection.
 pub(crate) fn collect_tree(
     ctx: &SdkContext,
+    root: &Permit,
     dir: &DirHandle,
     out: &mut Vec<TreeItem>,
 ) -> Result<(), FsError> {
-    for (raw, t, _) in dir.raw_entries(ctx)? {
+    for (raw, t, _) in dir.raw_entries_below(ctx, root)? {
         let name = String::from_utf8(raw).map_err(|e| FsError::InvalidPath {
             path: format!(
                 "{}/{}",
@@ -281,7 +283,7 @@ pub(crate) fn collect_tree(
                 parent: Some(dir.fd.clone()),
                 path: p,
             };
-            collect_tree(ctx, &sub, out)?;
+            collect_tree(ctx, root, &sub, out)?;
         }
     }
     Ok(())
