@@ -32,6 +32,7 @@ pub mod runtime;
 pub mod sysctl;
 pub mod system;
 pub mod systemd;
+pub mod trace;
 
 pub use context::{AuthorizerSlot, InterruptCheck, Permit, SdkContext, SdkLimits};
 pub use error::SdkError;

@@ -26,8 +26,9 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, Module};
 use rust_sdk::SdkContext;
 use rust_sdk::process::{
     IpcsInfo, KillOptions, Killed, LsofOptions, MonitorProcessesCpuOptions, NamespaceOptions,
-    NamespaceTarget, ProcessInfo, ProcessManager, ProcessOptions, Signal, TraceOptions,
+    NamespaceTarget, ProcessInfo, ProcessManager, ProcessOptions, Signal,
 };
+use rust_sdk::trace::TraceOptions;
 
 use crate::binding::{Binding, NO_HOST};
 use crate::error::{PROCESS_SOURCE, script_err, to_script_error};

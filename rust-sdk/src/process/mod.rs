@@ -28,7 +28,6 @@ mod files;
 mod ipcs;
 mod ns;
 mod signal;
-mod trace;
 
 pub use cpu::{MAX_MONITOR_BATCHES, MAX_MONITOR_DELAY, MonitorProcessesCpuOptions};
 use error::enum_err;
@@ -37,8 +36,8 @@ pub use files::{Access, FuserInfo, LsofOptions, OpenFileInfo};
 pub use ipcs::{IpcsInfo, MessageQueue, SemaphoreSet, SharedMemorySegment};
 pub use ns::{NamespaceOptions, NamespaceTarget};
 pub(crate) use signal::pin_pidfd;
+pub(crate) use signal::pin_process;
 pub use signal::{KillOptions, KillReport, Killed, Signal};
-pub use trace::{StackFrame, TraceOptions, TracedProcess, TracedThread};
 
 /// One process, with REX's `ProcessInfo` fields.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -100,14 +99,14 @@ pub struct ProcessList {
 
 /// What identifies a process for authorization, read from `/proc/<pid>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Identity {
-    attrs: ProcessAttrs,
+pub(crate) struct Identity {
+    pub(crate) attrs: ProcessAttrs,
     starttime: u64,
 }
 
 /// Caches user names for uids.
 #[derive(Debug, Default)]
-struct Users(HashMap<u32, String>);
+pub(crate) struct Users(HashMap<u32, String>);
 
 impl Users {
     fn name(&mut self, uid: u32) -> String {
@@ -131,7 +130,10 @@ fn to_u32(v: i32) -> u32 {
     u32::try_from(v).unwrap_or(0)
 }
 
-fn read_identity(pid: u32, users: &mut Users) -> Result<(Identity, Process), ProcessError> {
+pub(crate) fn read_identity(
+    pid: u32,
+    users: &mut Users,
+) -> Result<(Identity, Process), ProcessError> {
     let ipid = i32::try_from(pid).map_err(|_| ProcessError::NotFound { pid })?;
     let p = Process::new(ipid).map_err(|_| ProcessError::NotFound { pid })?;
     let stat = p.stat().map_err(|_| ProcessError::NotFound { pid })?;
@@ -179,7 +181,7 @@ pub struct ProcessOptions {
 /// `recent_cpu_usage`).
 #[derive(Debug, Default)]
 pub struct ProcessManager {
-    users: Users,
+    pub(crate) users: Users,
     prev_cpu: HashMap<u32, (u64, u64, f64)>,
 }
 

@@ -188,7 +188,7 @@ fn send_signal(
 /// identity returned is that of the process the pidfd refers to (same start time before and
 /// after), so a recycled pid cannot be authorized in place of another process. Pid 0 is a
 /// validation error.
-pub(super) fn pin_process(
+pub(crate) fn pin_process(
     pid: u32,
     users: &mut Users,
 ) -> Result<(rustix::fd::OwnedFd, Identity), ProcessError> {

@@ -15,8 +15,9 @@ use std::time::Duration;
 use common::user_ctx as ctx;
 use rust_sdk::process::{
     MonitorProcessesCpuOptions, NamespaceOptions, NamespaceTarget, ProcessError, ProcessErrorKind,
-    ProcessManager, TraceOptions,
+    ProcessManager,
 };
+use rust_sdk::trace::TraceOptions;
 
 struct Kid(Child);
 

@@ -1,4 +1,9 @@
-//! Stack traces of a running process (REX's `trace`, i.e. `pstack`).
+//! Stack traces of a running process (REX's `trace`, i.e. `pstack`): [`ProcessManager::trace`].
+//!
+//! A module of its own, above both [`crate::process`] (the verified pidfd, the process
+//! identity) and [`crate::exec`] (the gated gdb runner), so that neither of those two depends
+//! on the other in both directions: `exec` uses `process` (the PID namespace an `execute`
+//! joins), `trace` uses both.
 //!
 //! Checks `process_system::Action::"trace"` on the process (identified through a verified
 //! pidfd, as for signals). The debugger is then located, opened and run by the same gdb runner
@@ -20,11 +25,10 @@ use std::time::Duration;
 
 use rex_auth::{Action, Resource};
 
-use super::signal::pin_process;
-use super::{ProcessError, ProcessManager, read_identity};
 use crate::SdkContext;
 use crate::exec::ExecError;
 use crate::exec::gdb::{self, Target};
+use crate::process::{ProcessError, ProcessManager, pin_process, read_identity};
 
 /// How long the debugger may run.
 pub const TRACE_TIMEOUT: Duration = Duration::from_secs(60);
