@@ -48,6 +48,36 @@ impl<const N: usize> From<&'static [Action; N]> for HostAccess {
     }
 }
 
+/// A registration carrying a declaration (argument names and script types, return type,
+/// module, host access, one-line doc) in the engine's metadata, where [`function_catalog`]
+/// reads it back. `params` are `"name: type"` in script types; `returns` is the script return
+/// type (`""` for none). rhai-sdk's `Binding` derives both from the closure's Rust types;
+/// this is the form for functions registered below rhai-sdk (the engine's own logging and
+/// `sleep`) or on foreign types (the runner's metric builders).
+///
+/// ```
+/// let mut engine = rhai::Engine::new_raw();
+/// rex_core::declaration("twice", &["x: int"], "int", "demo", rex_core::HostAccess::None, "Twice x.")
+///     .register_into_engine(&mut engine, |x: i64| x * 2);
+/// let cat = rex_core::function_catalog(&engine);
+/// assert_eq!(cat[0].signature, "twice(x: int) -> int");
+/// assert_eq!(cat[0].module, "demo");
+/// ```
+pub fn declaration(
+    name: &str,
+    params: &[&str],
+    returns: &str,
+    module: &str,
+    access: HostAccess,
+    doc: &str,
+) -> rhai::FuncRegistration {
+    let mut info: Vec<String> = params.iter().map(|p| (*p).to_string()).collect();
+    info.push(returns.to_string());
+    rhai::FuncRegistration::new(name)
+        .with_params_info(info)
+        .with_comments([format!("/// {doc}"), catalog_tag(module, access)])
+}
+
 /// The catalog tag comment of a declared function (stored in its Rhai doc comments).
 pub fn catalog_tag(module: &str, access: HostAccess) -> String {
     match access {
@@ -258,10 +288,11 @@ pub fn catalog_markdown(catalog: &[FunctionInfo]) -> String {
     let cell = |s: &str| s.replace('|', "\\|").replace('`', "'");
     let mut out = String::from(
         "# Script functions\n\n\
-         Generated from the catalog of the runner's default engine (every rhai-sdk module) by\n\
-         `rex_core::catalog_markdown`; a test (`rhai-sdk/tests/it/modules.rs`) fails when this\n\
-         file and the registered functions differ. Regenerate with\n\
-         `REX_BLESS=1 cargo nextest run -p rhai-sdk -E 'test(the_docs_function_table_is_generated)'`.\n\
+         Generated from the catalog of the runner's default engine (every rhai-sdk module and\n\
+         the runner's built-ins) by `rex_core::catalog_markdown`; a test\n\
+         (`rex-runner/tests/it/cli.rs`) fails when this file and the registered functions\n\
+         differ. Regenerate with\n\
+         `REX_BLESS=1 cargo nextest run -p rex-runner -E 'test(the_docs_function_table_is_generated)'`.\n\
          `rex-runner --print-functions` prints the same catalog for the engine at hand\n\
          (vendor modules included).\n",
     );

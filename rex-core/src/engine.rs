@@ -90,6 +90,19 @@ pub struct RexEngineBuilder {
     log_functions: bool,
 }
 
+/// The declaration of one of the engine's own functions (logging, `sleep`): module `runner`,
+/// no host access.
+fn declared(name: &str, params: &[&str], returns: &str, doc: &str) -> rhai::FuncRegistration {
+    crate::catalog::declaration(
+        name,
+        params,
+        returns,
+        "runner",
+        crate::HostAccess::None,
+        doc,
+    )
+}
+
 impl RexEngineBuilder {
     fn new() -> Self {
         let mut engine = Engine::new_raw();
@@ -179,26 +192,53 @@ impl RexEngineBuilder {
         } = self;
 
         if log_functions {
-            for (name, level) in [
-                ("trace", LogLevel::Trace),
-                ("info", LogLevel::Info),
-                ("warn", LogLevel::Warn),
-                ("error", LogLevel::Error),
+            for (name, level, doc) in [
+                (
+                    "trace",
+                    LogLevel::Trace,
+                    "Appends a TRACE entry to the run's logs.",
+                ),
+                (
+                    "info",
+                    LogLevel::Info,
+                    "Appends an INFO entry to the run's logs.",
+                ),
+                (
+                    "warn",
+                    LogLevel::Warn,
+                    "Appends a WARN entry to the run's logs.",
+                ),
+                (
+                    "error",
+                    LogLevel::Error,
+                    "Appends an ERROR entry to the run's logs.",
+                ),
             ] {
-                engine.register_fn(name, move |ctx: NativeCallContext, message: &str| {
-                    push_log(level, message, ctx.call_position().line());
-                });
+                declared(name, &["message: String"], "", doc).register_into_engine(
+                    &mut engine,
+                    move |ctx: NativeCallContext, message: &str| {
+                        push_log(level, message, ctx.call_position().line());
+                    },
+                );
             }
         }
 
         // Registered last, into the engine's own namespace, which Rhai searches before the
         // standard package: the blocking `sleep` of the package is never reached.
-        engine.register_fn("sleep", |ctx: NativeCallContext, seconds: i64| {
-            interruptible_sleep(sleep_secs(seconds), ctx.call_position())
-        });
-        engine.register_fn("sleep", |ctx: NativeCallContext, seconds: f64| {
-            interruptible_sleep(sleep_float(seconds), ctx.call_position())
-        });
+        const SLEEP: &str =
+            "Waits this many seconds; a cancellation or the run's timeout ends the wait.";
+        declared("sleep", &["seconds: int"], "", SLEEP).register_into_engine(
+            &mut engine,
+            |ctx: NativeCallContext, seconds: i64| {
+                interruptible_sleep(sleep_secs(seconds), ctx.call_position())
+            },
+        );
+        declared("sleep", &["seconds: float"], "", SLEEP).register_into_engine(
+            &mut engine,
+            |ctx: NativeCallContext, seconds: f64| {
+                interruptible_sleep(sleep_float(seconds), ctx.call_position())
+            },
+        );
 
         for symbol in DISABLED_SYMBOLS {
             engine.disable_symbol(*symbol);

@@ -28,7 +28,8 @@ mod state;
 
 pub use args::{ArgumentsError, ScriptArgumentValue, ScriptArguments, validate_identifier};
 pub use catalog::{
-    FunctionInfo, HostAccess, ParamInfo, catalog_markdown, catalog_tag, function_catalog,
+    FunctionInfo, HostAccess, ParamInfo, catalog_markdown, catalog_tag, declaration,
+    function_catalog,
 };
 pub use denial::{DENIAL_FIELD, DenialToken, denial_in_payload, error_map, script_error};
 pub use engine::{CompiledScript, RexEngine, RexEngineBuilder, RunOptions, SharedModule};

@@ -1,5 +1,6 @@
 //! The runner's own script built-ins (REX §2.1): `MetricBuilder()`,
-//! `MetricDimensionsBuilder()`, `MetricUnitType::*` and `AlarmBuilder()`.
+//! `MetricDimensionsBuilder()`, `MetricUnitType::*` and `AlarmBuilder()`, each declared once
+//! ([`rex_core::declaration`], module `runner`) so that they are in the engine's catalog.
 //!
 //! Published metrics and alarms go to the [`RunMetrics`] attached to the run as a
 //! [`rex_core::RunExtensions`] value, so concurrent runs of one engine never mix. A metric
@@ -7,7 +8,8 @@
 //! called**, with a catchable script error, before the script can do anything else (REX
 //! only rejected it after the run, when the side effects had already happened).
 
-use rex_core::rhai::{Engine, EvalAltResult, Module, NativeCallContext};
+use rex_core::HostAccess;
+use rex_core::rhai::{Engine, EvalAltResult, FuncRegistration, Module, NativeCallContext};
 use rex_core::{error_map, run_extension, script_error};
 use rex_metrics::{
     AlarmBuilder, MetricBuilder, MetricDimensions, MetricDimensionsBuilder, MetricUnit,
@@ -44,6 +46,13 @@ fn current_run(ctx: &NativeCallContext) -> ScriptResult<std::sync::Arc<RunMetric
     })
 }
 
+/// One declaration of a built-in: module `runner`, no host access (see
+/// [`rex_core::declaration`]); the catalog, `--print-functions` and MCP's `list_functions`
+/// read it back from the engine.
+fn builtin(name: &str, params: &[&str], returns: &str, doc: &str) -> FuncRegistration {
+    rex_core::declaration(name, params, returns, "runner", HostAccess::None, doc)
+}
+
 /// Registers the built-ins on `engine`.
 pub fn register(engine: &mut Engine) {
     engine
@@ -53,43 +62,121 @@ pub fn register(engine: &mut Engine) {
         .register_type_with_name::<MetricUnit>("MetricUnitType")
         .register_type_with_name::<AlarmBuilder>("AlarmBuilder");
 
-    engine.register_fn("MetricBuilder", MetricBuilder::new);
-    engine.register_fn("name", |b: &mut MetricBuilder, name: &str| {
+    const M: &str = "self: MetricBuilder";
+    builtin(
+        "MetricBuilder",
+        &[],
+        "MetricBuilder",
+        "A new metric, published in the run's document by `publish()`.",
+    )
+    .register_into_engine(engine, MetricBuilder::new);
+    builtin(
+        "name",
+        &[M, "name: String"],
+        "MetricBuilder",
+        "The metric's name (not starting with `rex`).",
+    )
+    .register_into_engine(engine, |b: &mut MetricBuilder, name: &str| {
         b.clone().name(name)
     });
-    engine.register_fn("value", |b: &mut MetricBuilder, v: f64| b.clone().value(v));
-    engine.register_fn("value", |b: &mut MetricBuilder, v: i64| b.clone().value(v));
-    engine.register_fn("unit", |b: &mut MetricBuilder, u: MetricUnit| {
+    builtin(
+        "value",
+        &[M, "value: float"],
+        "MetricBuilder",
+        "The metric's value.",
+    )
+    .register_into_engine(engine, |b: &mut MetricBuilder, v: f64| b.clone().value(v));
+    builtin(
+        "value",
+        &[M, "value: int"],
+        "MetricBuilder",
+        "The metric's value.",
+    )
+    .register_into_engine(engine, |b: &mut MetricBuilder, v: i64| b.clone().value(v));
+    builtin(
+        "unit",
+        &[M, "unit: MetricUnitType"],
+        "MetricBuilder",
+        "The metric's unit (`MetricUnitType::*`).",
+    )
+    .register_into_engine(engine, |b: &mut MetricBuilder, u: MetricUnit| {
         b.clone().unit(u)
     });
-    engine.register_fn(
+    builtin(
         "dimensions",
-        |b: &mut MetricBuilder, d: MetricDimensions| b.clone().dimensions(d),
-    );
-    engine.register_fn(
+        &[M, "dimensions: MetricDimensions"],
+        "MetricBuilder",
+        "The metric's dimensions.",
+    )
+    .register_into_engine(engine, |b: &mut MetricBuilder, d: MetricDimensions| {
+        b.clone().dimensions(d)
+    });
+    builtin(
         "publish",
+        &[M],
+        "",
+        "Adds the metric to the run's document.",
+    )
+    .register_into_engine(
+        engine,
         |ctx: NativeCallContext, b: &mut MetricBuilder| -> ScriptResult<()> {
             let run = current_run(&ctx)?;
             b.publish(&run).map_err(|e| metrics_error(&ctx, &e))
         },
     );
 
-    engine.register_fn("MetricDimensionsBuilder", MetricDimensionsBuilder::new);
-    engine.register_fn(
+    const D: &str = "self: MetricDimensionsBuilder";
+    builtin(
+        "MetricDimensionsBuilder",
+        &[],
+        "MetricDimensionsBuilder",
+        "A new set of metric dimensions.",
+    )
+    .register_into_engine(engine, MetricDimensionsBuilder::new);
+    builtin(
         "add",
+        &[D, "name: String", "value: String"],
+        "MetricDimensionsBuilder",
+        "Adds one dimension.",
+    )
+    .register_into_engine(
+        engine,
         |b: &mut MetricDimensionsBuilder, k: &str, v: &str| b.clone().add(k, v),
     );
-    engine.register_fn("build", |b: &mut MetricDimensionsBuilder| b.clone().build());
+    builtin(
+        "build",
+        &[D],
+        "MetricDimensions",
+        "The dimensions, for `MetricBuilder.dimensions`.",
+    )
+    .register_into_engine(engine, |b: &mut MetricDimensionsBuilder| b.clone().build());
 
-    engine.register_fn("AlarmBuilder", AlarmBuilder::new);
-    engine.register_fn("type", |b: &mut AlarmBuilder, t: &str| {
+    const A: &str = "self: AlarmBuilder";
+    builtin(
+        "AlarmBuilder",
+        &[],
+        "AlarmBuilder",
+        "A new alarm, published in the run's document by `publish()`.",
+    )
+    .register_into_engine(engine, AlarmBuilder::new);
+    builtin(
+        "type",
+        &[A, "alarm_type: String"],
+        "AlarmBuilder",
+        "The alarm's type (not starting with `rex`).",
+    )
+    .register_into_engine(engine, |b: &mut AlarmBuilder, t: &str| {
         b.clone().alarm_type(t)
     });
-    engine.register_fn("details", |b: &mut AlarmBuilder, d: &str| {
-        b.clone().details(d)
-    });
-    engine.register_fn(
-        "publish",
+    builtin(
+        "details",
+        &[A, "details: String"],
+        "AlarmBuilder",
+        "The alarm's details.",
+    )
+    .register_into_engine(engine, |b: &mut AlarmBuilder, d: &str| b.clone().details(d));
+    builtin("publish", &[A], "", "Adds the alarm to the run's document.").register_into_engine(
+        engine,
         |ctx: NativeCallContext, b: &mut AlarmBuilder| -> ScriptResult<()> {
             let run = current_run(&ctx)?;
             b.publish(&run).map_err(|e| metrics_error(&ctx, &e))
@@ -101,6 +188,19 @@ pub fn register(engine: &mut Engine) {
         units.set_var(unit.as_str(), unit);
     }
     engine.register_static_module("MetricUnitType", units.into());
-    engine.register_fn("to_string", |u: &mut MetricUnit| u.as_str().to_string());
-    engine.register_fn("==", |a: MetricUnit, b: MetricUnit| a == b);
+    const U: &str = "self: MetricUnitType";
+    builtin(
+        "to_string",
+        &[U],
+        "String",
+        "The unit's name (`SECONDS`, `COUNT`, ...).",
+    )
+    .register_into_engine(engine, |u: &mut MetricUnit| u.as_str().to_string());
+    builtin(
+        "==",
+        &["a: MetricUnitType", "b: MetricUnitType"],
+        "bool",
+        "Whether two units are the same.",
+    )
+    .register_into_engine(engine, |a: MetricUnit, b: MetricUnit| a == b);
 }

@@ -574,11 +574,9 @@ fn print_functions(runner: &Runner, format: OutputFormat) -> ExitStatus {
                 };
                 out.push_str(&format!("{}    ({checks})  {}\n", f.signature, f.doc));
             }
-            out.push_str("# runner built-ins\n");
-            out.push_str(
-                "info(msg) warn(msg) error(msg) trace(msg) debug(x)    (no Cedar check)\n",
-            );
-            out.push_str("MetricBuilder() MetricDimensionsBuilder() AlarmBuilder() MetricUnitType::*    (no Cedar check)\n");
+            out.push_str("# Rhai's standard library, routed by the runner\n");
+            out.push_str("debug(x)    (no Cedar check)  Appends a DEBUG entry with x's rendering to the run's logs.\n");
+            out.push_str("MetricUnitType::*    (no Cedar check)  The metric units (constants).\n");
             out.push_str("# every registered function (Rhai signatures)\n");
             for f in &registered {
                 out.push_str(f);

@@ -24,48 +24,32 @@ fn doc(text: &str, actions: &[String]) -> String {
     }
 }
 
-const BUILTINS: &[(&str, &str, &str)] = &[
-    (
-        "info",
-        "info(msg)",
-        "appends an INFO entry to the run's logs",
-    ),
-    (
-        "warn",
-        "warn(msg)",
-        "appends a WARN entry to the run's logs",
-    ),
-    (
-        "error",
-        "error(msg)",
-        "appends an ERROR entry to the run's logs",
-    ),
-    (
-        "trace",
-        "trace(msg)",
-        "appends a TRACE entry to the run's logs",
-    ),
-    (
-        "debug",
-        "debug(x)",
-        "appends a DEBUG entry with x's rendering to the run's logs",
-    ),
-    (
-        "MetricBuilder",
-        "MetricBuilder()",
-        "builds a metric published in the run's document",
-    ),
-    (
-        "AlarmBuilder",
-        "AlarmBuilder()",
-        "builds an alarm published in the run's document",
-    ),
-];
+/// Rhai's `debug`, which the runner routes to the run's logs: the one script function of the
+/// runner that is not declared in the engine (it belongs to Rhai's standard library).
+const DEBUG: (&str, &str, &str) = (
+    "debug",
+    "debug(x)",
+    "Appends a DEBUG entry with x's rendering to the run's logs.",
+);
+
+/// The catalog of the engine a run gets (every rhai-sdk module and the runner's built-ins),
+/// built once.
+fn catalog() -> &'static [rex_core::FunctionInfo] {
+    static CATALOG: std::sync::LazyLock<Vec<rex_core::FunctionInfo>> =
+        std::sync::LazyLock::new(|| {
+            rex_auth::Principal::user("catalog")
+                .ok()
+                .and_then(|p| crate::Runner::builder().principal(p).build().ok())
+                .map(|r| r.engine().catalog())
+                .unwrap_or_default()
+        });
+    &CATALOG
+}
 
 /// Every function (of `module` only, when given), as JSON objects.
 pub(crate) fn functions(module: Option<&str>) -> Vec<Value> {
     let mut out = Vec::new();
-    for f in rhai_sdk::RexModules::all().functions() {
+    for f in catalog() {
         if module.is_some_and(|m| m != f.module) {
             continue;
         }
@@ -82,27 +66,23 @@ pub(crate) fn functions(module: Option<&str>) -> Vec<Value> {
         }));
     }
     if module.is_none_or(|m| m == "runner") {
-        for (name, signature, text) in BUILTINS {
-            out.push(json!({
-                "name": name,
-                "module": "runner",
-                "signature": signature,
-                "actions": [],
-                "doc": format!("{text}; no Cedar check"),
-            }));
-        }
+        let (name, signature, text) = DEBUG;
+        out.push(json!({
+            "name": name,
+            "module": "runner",
+            "signature": signature,
+            "actions": [],
+            "doc": doc(text, &[]),
+        }));
     }
     out
 }
 
 /// The module names.
 pub(crate) fn modules() -> Vec<String> {
-    let mut m: Vec<String> = rhai_sdk::RexModules::all()
-        .functions()
-        .iter()
-        .map(|f| f.module.clone())
-        .collect();
+    let mut m: Vec<String> = catalog().iter().map(|f| f.module.clone()).collect();
     m.push("runner".into());
+    m.sort();
     m.dedup();
     m
 }

@@ -678,3 +678,26 @@ f.execute(ExecuteOptions().args(["-c", "sleep 3; : > {}"]).timeout(60).build());
     std::thread::sleep(Duration::from_secs(4));
     assert!(!marker.exists(), "the child outlived the script's timeout");
 }
+
+/// docs/FUNCTIONS.md is the catalog of the engine a run gets (every rhai-sdk module and the
+/// runner's built-ins), rendered: a function added, removed or re-declared without
+/// regenerating the file fails here (`REX_BLESS=1` rewrites it).
+#[test]
+fn the_docs_function_table_is_generated() {
+    let runner = rex_runner::Runner::builder()
+        .principal(rex_auth::Principal::user("docs").unwrap())
+        .build()
+        .unwrap();
+    let rendered = rex_core::catalog_markdown(&runner.engine().catalog());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/FUNCTIONS.md");
+    if std::env::var_os("REX_BLESS").is_some() {
+        fs::write(&path, &rendered).unwrap();
+    }
+    let on_disk = fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == rendered,
+        "docs/FUNCTIONS.md is out of date: regenerate it with REX_BLESS=1 (see its header)"
+    );
+    assert!(rendered.matches("\n| `").count() > 300, "{rendered}");
+    assert!(rendered.contains("## `runner`") && rendered.contains("`info(message: String)`"));
+}
