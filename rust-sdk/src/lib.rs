@@ -33,6 +33,7 @@ pub mod sysctl;
 pub mod system;
 pub mod systemd;
 pub mod trace;
+pub mod values;
 
 pub use context::{AuthorizerSlot, InterruptCheck, Permit, SdkContext, SdkLimits};
 pub use error::SdkError;

@@ -1,54 +1,19 @@
 //! The `utils` module (REX's `rhai-sdk-common-utils`, no Cedar checks): `DateTime`,
-//! `random_alphanumeric` and `to_json`.
-//!
-//! Calendar math is proleptic Gregorian in UTC, written here on top of `std::time` (days from
-//! civil and back), so no time-zone database or clock crate is involved.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! `random_alphanumeric` and `to_json`. The values and their logic are rust-sdk's
+//! ([`rust_sdk::values`]); this module converts them for scripts (and renders script values
+//! as JSON, which is Rhai value conversion).
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
+
+pub use rust_sdk::values::{DateTime, MAX_RANDOM_LEN, RFC2822, RFC3339, random_alphanumeric};
 
 use crate::binding::{Binding, NO_HOST};
 use crate::error::{COMMON_SOURCE, script_err};
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
-/// The longest string `random_alphanumeric` produces (1 MiB).
-pub const MAX_RANDOM_LEN: i64 = 1024 * 1024;
-
-mod datetime;
-
-pub use datetime::*;
-
 fn common_err(kind: &str, message: impl Into<String>) -> Box<EvalAltResult> {
     script_err(COMMON_SOURCE, kind, message)
-}
-
-/// `len` random ASCII letters and digits, from the OS random source. A negative `len` or more
-/// than [`MAX_RANDOM_LEN`] is refused (REX fell back to 16 for a negative length).
-pub fn random_alphanumeric(len: i64) -> Result<String, String> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    if !(0..=MAX_RANDOM_LEN).contains(&len) {
-        return Err(format!(
-            "random_alphanumeric length must be between 0 and {MAX_RANDOM_LEN}, got {len}"
-        ));
-    }
-    let len = usize::try_from(len).map_err(|e| e.to_string())?;
-    let mut out = String::with_capacity(len);
-    let mut buf = [0u8; 256];
-    while out.len() < len {
-        getrandom::fill(&mut buf).map_err(|e| e.to_string())?;
-        // 62 * 4 = 248: reject bytes >= 248 to keep the distribution uniform.
-        for b in buf.iter().filter(|b| **b < 248) {
-            if out.len() == len {
-                break;
-            }
-            if let Some(c) = ALPHABET.get(usize::from(*b % 62)) {
-                out.push(char::from(*c));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// The deepest nesting `to_json` renders (deeper values are refused, never overflow the stack).
@@ -159,12 +124,7 @@ pub fn register(engine: &mut Engine) {
         "now_nanos",
         NO_HOST,
         "The current time in nanoseconds since the epoch.",
-        || {
-            let now = DateTime::now();
-            now.secs
-                .saturating_mul(NANOS_PER_SEC)
-                .saturating_add(i64::from(now.nanos))
-        }
+        || { DateTime::now().epoch_nanos() }
     );
     crate::declare!(
         b,
@@ -279,7 +239,7 @@ pub fn register(engine: &mut Engine) {
             .map_err(|e| common_err("InvalidArguments", e))
     });
     crate::declare!(b, "-", NO_HOST, "`-`.", |a: DateTime, b: DateTime| {
-        a.secs.saturating_sub(b.secs)
+        a.seconds_since(&b)
     });
     crate::declare!(b, "==", NO_HOST, "Equality.", |a: DateTime, b: DateTime| a
         == b);
@@ -330,60 +290,6 @@ pub fn register(engine: &mut Engine) {
         |ctx: NativeCallContext, value: Array| { to_json(&ctx, &Dynamic::from_array(value)) }
     );
     register_value_maps(b);
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
-    use super::*;
-
-    #[test]
-    fn civil_round_trip() {
-        for days in [-800_000, -1, 0, 1, 11_016, 19_782, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-    }
-
-    #[test]
-    fn formats_and_parses() {
-        let dt = DateTime::from_parts(2024, 2, 29, 12, 30, 5, 0).unwrap();
-        assert_eq!(dt.to_rfc3339(), "2024-02-29T12:30:05Z");
-        assert_eq!(dt.to_rfc2822(), "Thu, 29 Feb 2024 12:30:05 +0000");
-        assert_eq!(
-            DateTime::parse_rfc3339("2024-02-29T14:30:05+02:00").unwrap(),
-            dt
-        );
-        assert_eq!(
-            DateTime::parse_rfc2822("Thu, 29 Feb 2024 12:30:05 GMT").unwrap(),
-            dt
-        );
-        let frac = DateTime::parse_rfc3339("1970-01-01T00:00:00.5Z").unwrap();
-        assert_eq!(frac.nanos(), 500_000_000);
-        assert!(DateTime::from_parts(2023, 2, 29, 0, 0, 0, 0).is_err());
-        assert!(DateTime::parse_rfc3339("yesterday").is_err());
-    }
-
-    #[test]
-    fn random_is_capped() {
-        assert_eq!(random_alphanumeric(40).unwrap().len(), 40);
-        assert!(
-            random_alphanumeric(40)
-                .unwrap()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric())
-        );
-        assert!(random_alphanumeric(MAX_RANDOM_LEN + 1).is_err());
-        assert!(random_alphanumeric(-1).is_err());
-        assert_eq!(random_alphanumeric(0).unwrap(), "");
-    }
 }
 
 crate::script_types!(

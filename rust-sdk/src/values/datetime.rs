@@ -1,9 +1,10 @@
 //! `DateTime`: calendar arithmetic and formatting (pure value code, no host access).
 
-use super::*;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-pub(super) const NANOS_PER_SEC: i64 = 1_000_000_000;
-pub(super) const MONTHS: [&str; 12] = [
+/// Nanoseconds in a second.
+pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+pub(crate) const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
@@ -17,7 +18,7 @@ pub(super) const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-pub(super) const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+pub(crate) const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// `DateTimeFormat::RFC3339`.
 pub const RFC3339: &str = "RFC3339";
@@ -27,12 +28,12 @@ pub const RFC2822: &str = "RFC2822";
 /// A UTC instant with nanosecond precision (REX's `DateTime`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DateTime {
-    pub(super) secs: i64,
-    pub(super) nanos: u32,
+    pub(crate) secs: i64,
+    pub(crate) nanos: u32,
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -43,7 +44,7 @@ pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// The civil date (y, m, d) of a day count since 1970-01-01.
-pub(super) fn civil_from_days(z: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -56,7 +57,7 @@ pub(super) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-pub(super) fn days_in_month(y: i64, m: i64) -> i64 {
+pub(crate) fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
         2 => 28,
@@ -66,7 +67,7 @@ pub(super) fn days_in_month(y: i64, m: i64) -> i64 {
 }
 
 /// Years accepted by the constructors (keeps all arithmetic far from overflow).
-pub(super) const YEAR_RANGE: std::ops::RangeInclusive<i64> = -9999..=9999;
+pub(crate) const YEAR_RANGE: std::ops::RangeInclusive<i64> = -9999..=9999;
 
 impl DateTime {
     /// From a civil UTC date and time; every field is range-checked.
@@ -134,15 +135,29 @@ impl DateTime {
         i64::from(self.nanos)
     }
 
-    /// (year, month, day, hour, minute, second)
-    pub(super) fn civil(&self) -> (i64, i64, i64, i64, i64, i64) {
+    /// Nanoseconds since the epoch (saturating).
+    pub fn epoch_nanos(&self) -> i64 {
+        self.secs
+            .saturating_mul(NANOS_PER_SEC)
+            .saturating_add(self.nanos())
+    }
+
+    /// Whole seconds from `earlier` to this instant (saturating; negative when `earlier` is
+    /// later).
+    pub fn seconds_since(&self, earlier: &DateTime) -> i64 {
+        self.secs.saturating_sub(earlier.secs)
+    }
+
+    /// The calendar fields in UTC: (year, month, day, hour, minute, second).
+    pub fn civil(&self) -> (i64, i64, i64, i64, i64, i64) {
         let days = self.secs.div_euclid(86_400);
         let rem = self.secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
         (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
     }
 
-    pub(super) fn month_name(&self) -> &'static str {
+    /// The English name of the month (`January` ...).
+    pub fn month_name(&self) -> &'static str {
         let m = self.civil().1;
         usize::try_from(m - 1)
             .ok()
@@ -250,7 +265,8 @@ impl DateTime {
         Self::from_epoch(dt.secs - offset, 0)
     }
 
-    pub(super) fn format(&self, format: &str) -> Result<String, String> {
+    /// The instant in `format` (`RFC3339` or `RFC2822`, REX's `DateTimeFormat` names).
+    pub fn format(&self, format: &str) -> Result<String, String> {
         match format {
             RFC3339 => Ok(self.to_rfc3339()),
             RFC2822 => Ok(self.to_rfc2822()),
@@ -258,7 +274,8 @@ impl DateTime {
         }
     }
 
-    pub(super) fn add_secs(&self, secs: i64) -> Result<Self, String> {
+    /// This instant moved by `secs` seconds; an error past the representable range.
+    pub fn add_secs(&self, secs: i64) -> Result<Self, String> {
         let s = self
             .secs
             .checked_add(secs)
@@ -267,14 +284,14 @@ impl DateTime {
     }
 }
 
-pub(super) fn num(s: &str) -> Result<i64, String> {
+pub(crate) fn num(s: &str) -> Result<i64, String> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || s.len() > 9 {
         return Err(format!("not a number: {s:?}"));
     }
     s.parse::<i64>().map_err(|e| e.to_string())
 }
 
-pub(super) fn parse_fraction(frac: &str) -> Result<i64, String> {
+pub(crate) fn parse_fraction(frac: &str) -> Result<i64, String> {
     if frac.is_empty() {
         return Ok(0);
     }
