@@ -290,6 +290,51 @@ pub struct RunOptions {
     /// Values the embedder's native functions can reach during this run (see
     /// [`crate::run_extension`]).
     pub extensions: RunExtensions,
+    /// Work for the calling thread while the script runs on its own thread (e.g. sampling
+    /// the process's memory), instead of a thread of its own.
+    pub while_running: Option<WhileRunning>,
+}
+
+/// What the calling thread does while it waits for the script's thread: `tick` every `every`,
+/// until the run ends (never after it). Not called when the script runs on the calling
+/// thread ([`Limits::stack_size`] `0`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+/// use rex_core::{RexEngine, RunOptions, ScriptArguments, WhileRunning};
+///
+/// let ticks = Arc::new(AtomicU32::new(0));
+/// let counter = ticks.clone();
+/// let options = RunOptions {
+///     while_running: Some(WhileRunning {
+///         every: Duration::from_millis(5),
+///         tick: Arc::new(move || {
+///             counter.fetch_add(1, Ordering::Relaxed);
+///         }),
+///     }),
+///     ..RunOptions::default()
+/// };
+/// let engine = RexEngine::builder().build();
+/// let out = engine.run_with("sleep(0.05); 1", &ScriptArguments::new(), &options);
+/// assert!(out.error.is_none());
+/// assert!(ticks.load(Ordering::Relaxed) >= 2);
+/// ```
+#[derive(Clone)]
+pub struct WhileRunning {
+    /// How often `tick` is called.
+    pub every: Duration,
+    /// The work.
+    pub tick: std::sync::Arc<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for WhileRunning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhileRunning")
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A compiled script, reusable for many runs with arguments of the same names.
@@ -431,11 +476,25 @@ impl RexEngine {
             evaluate()
         } else {
             let spawned = std::thread::scope(|s| {
+                // Dropped when the script's thread ends (returning or unwinding).
+                let (ended, wait) = std::sync::mpsc::channel::<()>();
                 std::thread::Builder::new()
                     .name("rex-script".into())
                     .stack_size(self.limits.stack_size)
-                    .spawn_scoped(s, evaluate)
-                    .map(|handle| handle.join())
+                    .spawn_scoped(s, move || {
+                        let _ended = ended;
+                        evaluate()
+                    })
+                    .map(|handle| {
+                        if let Some(w) = &options.while_running {
+                            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                                wait.recv_timeout(w.every)
+                            {
+                                (w.tick)();
+                            }
+                        }
+                        handle.join()
+                    })
             });
             match spawned {
                 Ok(Ok(pair)) => pair,

@@ -32,7 +32,9 @@ pub use catalog::{
     function_catalog,
 };
 pub use denial::{DENIAL_FIELD, DenialToken, denial_in_payload, error_map, script_error};
-pub use engine::{CompiledScript, RexEngine, RexEngineBuilder, RunOptions, SharedModule};
+pub use engine::{
+    CompiledScript, RexEngine, RexEngineBuilder, RunOptions, SharedModule, WhileRunning,
+};
 pub use error::{ErrorKind, RunError, ScriptPosition};
 pub use extensions::RunExtensions;
 pub use limits::{CancelHandle, LimitKind, Limits};

@@ -406,11 +406,16 @@ impl Runner {
             permissive = self.authorizer.is_permissive(),
             "run started"
         );
+        // Sampled by this thread while it waits for the script's: no monitor thread.
         let monitor = if self.monitoring {
-            ProcessMonitor::start(MONITOR_INTERVAL)
+            ProcessMonitor::sampled_by_caller().map(Arc::new)
         } else {
             None
         };
+        let while_running = monitor.clone().map(|m| rex_core::WhileRunning {
+            every: MONITOR_INTERVAL,
+            tick: Arc::new(move || m.sample()),
+        });
         let run_metrics = RunMetrics::new(self.metrics_limits);
         let mut extensions = RunExtensions::new();
         extensions.insert(run_metrics.clone());
@@ -422,6 +427,7 @@ impl Runner {
                 cancel: Some(self.cancel.clone()),
                 timeout: None,
                 extensions,
+                while_running,
             },
         );
         if let Some(m) = monitor {

@@ -94,13 +94,22 @@ fn sampler(interval: Duration) -> &'static Sampler {
     })
 }
 
+/// Where a monitor's readings between start and stop come from.
+#[derive(Debug)]
+enum Samples {
+    /// The process-wide sampler thread's.
+    Shared(&'static Mutex<VecDeque<(Instant, Reading)>>),
+    /// The monitor's own, taken by its caller ([`ProcessMonitor::sample`]).
+    Own(Mutex<VecDeque<(Instant, Reading)>>),
+}
+
 /// Measures CPU time from start to stop, and averages memory over the start reading, the
-/// shared sampler's readings in between (one per interval) and the stop reading.
+/// readings in between (one per interval) and the stop reading.
 #[derive(Debug)]
 pub struct ProcessMonitor {
     start: Instant,
     first: Reading,
-    samples: &'static Mutex<VecDeque<(Instant, Reading)>>,
+    samples: Samples,
 }
 
 impl ProcessMonitor {
@@ -113,12 +122,38 @@ impl ProcessMonitor {
         Some(Self {
             start: Instant::now(),
             first,
-            samples,
+            samples: Samples::Shared(samples),
         })
     }
 
+    /// Starts monitoring without any thread: the caller takes the readings in between with
+    /// [`ProcessMonitor::sample`] (the runner does, every second, on the thread that waits for
+    /// the script). A run shorter than one interval costs two readings and nothing else.
+    pub fn sampled_by_caller() -> Option<Self> {
+        let first = read_self()?;
+        Some(Self {
+            start: Instant::now(),
+            first,
+            samples: Samples::Own(Mutex::new(VecDeque::new())),
+        })
+    }
+
+    /// Takes one reading now (of a monitor made by [`ProcessMonitor::sampled_by_caller`]; a
+    /// monitor fed by the shared sampler ignores it). At most [`MAX_SAMPLES`] are kept.
+    pub fn sample(&self) {
+        if let Samples::Own(samples) = &self.samples
+            && let Some(r) = read_self()
+        {
+            let mut samples = lock(samples);
+            if samples.len() >= MAX_SAMPLES {
+                samples.pop_front();
+            }
+            samples.push_back((Instant::now(), r));
+        }
+    }
+
     /// Takes the stop reading and returns the usage over the monitored interval.
-    pub fn stop(self) -> ProcessUsage {
+    pub fn stop(&self) -> ProcessUsage {
         let last = read_self();
         let elapsed = self.start.elapsed().as_secs_f64();
         let (mut rss, mut vsize, mut n) = (0.0_f64, 0.0_f64, 0_u32);
@@ -131,7 +166,11 @@ impl ProcessMonitor {
             n = n.saturating_add(1);
         };
         add(&self.first);
-        for (_, r) in lock(self.samples).iter().filter(|(t, _)| *t > self.start) {
+        let samples = match &self.samples {
+            Samples::Shared(s) => s,
+            Samples::Own(s) => s,
+        };
+        for (_, r) in lock(samples).iter().filter(|(t, _)| *t > self.start) {
             add(r);
         }
         if let Some(r) = &last {
@@ -186,6 +225,20 @@ mod tests {
             "{usage:?}"
         );
         drop(block);
+    }
+
+    #[test]
+    fn a_caller_sampled_monitor_counts_its_own_readings_and_starts_no_thread() {
+        let threads = || std::fs::read_dir("/proc/self/task").unwrap().count();
+        let before = threads();
+        let monitor = ProcessMonitor::sampled_by_caller().unwrap();
+        for _ in 0..3 {
+            monitor.sample();
+        }
+        assert_eq!(threads(), before);
+        let usage = monitor.stop();
+        assert_eq!(usage.samples, 5, "{usage:?}");
+        assert!(usage.rss_megabytes_average > 0.0, "{usage:?}");
     }
 
     #[test]
