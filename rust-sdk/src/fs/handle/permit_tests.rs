@@ -17,6 +17,19 @@ use crate::SdkContext;
 use crate::fs::error::FsError;
 use rex_auth::Action;
 
+/// A context whose policy allows everything: these tests hand the internals wrong proofs.
+fn allow_all() -> SdkContext {
+    SdkContext::new(Arc::new(
+        rex_auth::Authorizer::builder()
+            .principal(rex_auth::Principal::user("tester").unwrap())
+            .policies(
+                rex_auth::Policies::parse("test", "permit(principal, action, resource);").unwrap(),
+            )
+            .build()
+            .unwrap(),
+    ))
+}
+
 #[test]
 fn a_read_demands_the_permit_of_its_own_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -64,15 +77,7 @@ fn every_change_demands_the_permit_of_its_own_file_and_action() {
     std::fs::write(&pb, "B").unwrap();
     std::fs::set_permissions(&pb, std::fs::Permissions::from_mode(0o640)).unwrap();
     let base = tmp.path().to_str().unwrap();
-    let c = SdkContext::new(Arc::new(
-        rex_auth::Authorizer::builder()
-            .principal(rex_auth::Principal::user("tester").unwrap())
-            .policies(
-                rex_auth::Policies::parse("test", "permit(principal, action, resource);").unwrap(),
-            )
-            .build()
-            .unwrap(),
-    ));
+    let c = allow_all();
     let d = DirHandle::open(&c, base, OpenDirOptions::default()).unwrap();
     let a = d.open_file(&c, "a", OpenFileOptions::read()).unwrap();
     let b = d
@@ -132,15 +137,7 @@ fn a_listing_demands_read_on_its_directory_or_a_tree_proof_above_it() {
     std::fs::create_dir_all(tmp.path().join("z")).unwrap();
     std::fs::write(tmp.path().join("x/y/f"), "").unwrap();
     let base = tmp.path().to_str().unwrap();
-    let c = SdkContext::new(Arc::new(
-        rex_auth::Authorizer::builder()
-            .principal(rex_auth::Principal::user("tester").unwrap())
-            .policies(
-                rex_auth::Policies::parse("test", "permit(principal, action, resource);").unwrap(),
-            )
-            .build()
-            .unwrap(),
-    ));
+    let c = allow_all();
     let open = |p: &str| DirHandle::open(&c, p, OpenDirOptions::default()).unwrap();
     let x = open(&format!("{base}/x"));
     let y = open(&format!("{base}/x/y"));
@@ -177,15 +174,7 @@ fn names_that_are_not_utf8_are_listed_once_each_in_byte_order() {
     for raw in [&b"n\xff"[..], &b"n\xfe"[..], &b"m"[..]] {
         std::fs::write(tmp.path().join(OsStr::from_bytes(raw)), "").unwrap();
     }
-    let c = SdkContext::new(Arc::new(
-        rex_auth::Authorizer::builder()
-            .principal(rex_auth::Principal::user("tester").unwrap())
-            .policies(
-                rex_auth::Policies::parse("test", "permit(principal, action, resource);").unwrap(),
-            )
-            .build()
-            .unwrap(),
-    ));
+    let c = allow_all();
     let d = DirHandle::open(&c, tmp.path().to_str().unwrap(), OpenDirOptions::default()).unwrap();
     let entries = d.sorted_entries(&c).unwrap();
     let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
