@@ -6,7 +6,8 @@
 //! `iostat` reads `/proc/stat` and `/proc/diskstats`; `lsblk` opens and reads Dir
 //! `/sys/block` and reads File `/proc/mounts`; `unmount` checks `unmount` on Dir `<path>`, opens
 //! the parent without following any symlink (refusing a path that has one), authorizes the
-//! resolved mount point and unmounts exactly it through the parent's descriptor.
+//! resolved mount point and unmounts exactly it through the parent's descriptor. The kernel
+//! files are read (`read_text`) only under the `Permit` of their own `read` check.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -88,9 +89,18 @@ crate::error::sdk_error!(
     auth: DiskError::Auth,
 );
 
-fn read_file(ctx: &SdkContext, path: &str) -> Result<(), DiskError> {
-    ctx.check(Action::FsRead, &Resource::file(path)?)?;
-    Ok(())
+/// Checks `read` on File `path` (REX's one check for these kernel files) and returns the proof.
+fn read_file(ctx: &SdkContext, path: &str) -> Result<Permit, DiskError> {
+    Ok(ctx.check(Action::FsRead, &Resource::file(path)?)?)
+}
+
+/// Reads the kernel file `path` as text under `read`, the proof of `read` on that very file.
+fn read_text(read: &Permit, path: &'static str) -> Result<String, DiskError> {
+    read.require(&[Action::FsRead], ResourceKind::File, path)?;
+    std::fs::read_to_string(path).map_err(|e| DiskError::Io {
+        what: path,
+        message: e.to_string(),
+    })
 }
 
 /// One mounted filesystem (REX's `Filesystem`). Sizes are in bytes unless named otherwise.
@@ -178,12 +188,9 @@ pub fn filesystems(
     ctx: &SdkContext,
     opts: &FilesystemOptions,
 ) -> Result<FilesystemList, DiskError> {
-    read_file(ctx, "/proc/mounts")?;
+    let read_mounts = read_file(ctx, "/proc/mounts")?;
     read_file(ctx, "/proc/diskstats")?;
-    let mounts = std::fs::read_to_string("/proc/mounts").map_err(|e| DiskError::Io {
-        what: "/proc/mounts",
-        message: e.to_string(),
-    })?;
+    let mounts = read_text(&read_mounts, "/proc/mounts")?;
     let mut out = FilesystemList::default();
     let mut seen = std::collections::HashSet::new();
     for line in mounts.lines() {
@@ -323,15 +330,19 @@ fn div(a: f64, b: f64) -> f64 {
 /// An I/O statistics snapshot averaged since boot. Checks `read` on `/proc/stat` and
 /// `/proc/diskstats`.
 pub fn iostat(ctx: &SdkContext) -> Result<IoStatSnapshot, DiskError> {
-    read_file(ctx, "/proc/stat")?;
-    read_file(ctx, "/proc/diskstats")?;
+    let read_stat = read_file(ctx, "/proc/stat")?;
+    let read_diskstats = read_file(ctx, "/proc/diskstats")?;
     let io = |what| {
         move |e: procfs::ProcError| DiskError::Io {
             what,
             message: e.to_string(),
         }
     };
-    let k: procfs::KernelStats = procfs::CurrentSI::current().map_err(io("/proc/stat"))?;
+    let k: procfs::KernelStats = procfs::FromBufReadSI::from_buf_read(
+        read_text(&read_stat, "/proc/stat")?.as_bytes(),
+        procfs::current_system_info(),
+    )
+    .map_err(io("/proc/stat"))?;
     let t = &k.total;
     let irq = t.irq.unwrap_or(0) + t.softirq.unwrap_or(0);
     let iowait = t.iowait.unwrap_or(0);
@@ -348,9 +359,12 @@ pub fn iostat(ctx: &SdkContext) -> Result<IoStatSnapshot, DiskError> {
     let uptime: f64 = procfs::Current::current()
         .map(|u: procfs::Uptime| u.uptime)
         .map_err(io("/proc/uptime"))?;
-    let disks = procfs::diskstats().map_err(io("/proc/diskstats"))?;
+    let disks: procfs::DiskStats = procfs::FromBufRead::from_buf_read(
+        read_text(&read_diskstats, "/proc/diskstats")?.as_bytes(),
+    )
+    .map_err(io("/proc/diskstats"))?;
     let mut device_stats = Vec::new();
-    for d in disks {
+    for d in disks.0 {
         if d.reads == 0 && d.writes == 0 {
             continue;
         }
@@ -441,9 +455,9 @@ pub fn lsblk(ctx: &SdkContext) -> Result<Vec<BlockDevice>, DiskError> {
     let sys_block = Resource::dir("/sys/block")?;
     ctx.check(Action::FsOpen, &sys_block)?;
     ctx.check(Action::FsRead, &sys_block)?;
-    read_file(ctx, "/proc/mounts")?;
+    let read_mounts = read_file(ctx, "/proc/mounts")?;
     let mut mounts = HashMap::new();
-    if let Ok(text) = std::fs::read_to_string("/proc/mounts") {
+    if let Ok(text) = read_text(&read_mounts, "/proc/mounts") {
         for line in text.lines() {
             let mut f = line.split_whitespace();
             if let (Some(d), Some(m)) = (f.next(), f.next()) {
@@ -575,6 +589,29 @@ mod tests {
         assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
         assert_eq!(unescape("plain"), "plain");
         assert_eq!(unescape("bad\\9"), "bad\\9");
+    }
+
+    #[test]
+    fn a_kernel_file_is_read_only_under_the_proof_of_reading_it() {
+        let auth = rex_auth::Authorizer::builder()
+            .principal(rex_auth::Principal::user("tester").unwrap())
+            .policies(
+                rex_auth::Policies::parse("t", "permit(principal, action, resource);").unwrap(),
+            )
+            .build()
+            .unwrap();
+        let c = SdkContext::new(std::sync::Arc::new(auth));
+        let stat = read_file(&c, "/proc/stat").unwrap();
+        assert!(read_text(&stat, "/proc/stat").unwrap().starts_with("cpu"));
+        // The proof for another file, or of another action, reads nothing.
+        assert!(matches!(
+            read_text(&stat, "/proc/mounts").unwrap_err(),
+            DiskError::Auth(AuthError::Config(_))
+        ));
+        let open = c
+            .check(Action::FsOpen, &Resource::file("/proc/mounts").unwrap())
+            .unwrap();
+        assert!(read_text(&open, "/proc/mounts").is_err());
     }
 
     #[test]
