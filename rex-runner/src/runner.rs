@@ -184,7 +184,8 @@ impl RunnerBuilder {
     /// actions of every declared function), which [`Runner::engine`]'s `catalog()` and
     /// `function_signatures()` read back (default: on). Off, the same functions are
     /// registered and scripts behave the same, but the catalog is empty; building the engine
-    /// then costs about half as much. The CLI turns it off for runs (not for
+    /// then costs about a fifth less (726 instead of 884 µs in `startup/engine_all_modules`).
+    /// The CLI turns it off for runs (not for
     /// `--print-functions`), as do MCP's per-run processes.
     pub fn function_catalog(mut self, enabled: bool) -> Self {
         self.without_catalog = !enabled;
@@ -235,51 +236,45 @@ impl RunnerBuilder {
         let modules = self.modules;
 
         // The engine captures the SDK context but asks its authorizer only when a script
-        // runs, so the two are built side by side: this thread builds the engine while a
-        // second one parses and validates the policies and looks up the principal (a few
-        // milliseconds each of a short run's start-up). A process's first policy load pays for
-        // building Cedar's schema, which a caller can have started even earlier on another
-        // thread (`rex_auth::warm_up`, as the CLI does). Until the authorizer is installed the
+        // runs, so it is built first: a process's first policy load pays for building Cedar's
+        // schema, which a caller can have started meanwhile on another thread
+        // (`rex_auth::warm_up`, as the CLI does). Until the authorizer is installed the
         // context refuses every check; a runner is returned only once it is installed.
-        let inputs = &self.policies;
-        let principal = self.principal.take();
-        let (engine, loaded) = std::thread::scope(|scope| {
-            let beside = principal.clone();
-            let load = std::thread::Builder::new()
-                .name("rex-policies".into())
-                .spawn_scoped(scope, move || load_policies(inputs, beside));
-            let without_catalog = self.without_catalog;
-            let engine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let build = || {
-                    RexEngine::builder()
-                        .limits(self.limits)
-                        .register(move |engine| {
-                            crate::builtins::register(engine);
-                            rex_modules.register(engine, &sdk);
-                            for m in &modules {
-                                m(engine, &sdk);
-                            }
-                        })
-                        .build()
-                };
-                if without_catalog {
-                    rhai_sdk::binding::without_declarations(build)
-                } else {
-                    build()
-                }
-            }));
-            // Without a second thread (it could not be started), the load runs here.
-            let loaded = match load {
-                Ok(handle) => handle.join().unwrap_or_else(|_| {
-                    Err(RunnerError::Internal("the policy load panicked".into()))
-                }),
-                Err(_) => load_policies(inputs, principal),
+        let without_catalog = self.without_catalog;
+        let engine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let build = || {
+                RexEngine::builder()
+                    .limits(self.limits)
+                    .register(move |engine| {
+                        crate::builtins::register(engine);
+                        rex_modules.register(engine, &sdk);
+                        for m in &modules {
+                            m(engine, &sdk);
+                        }
+                    })
+                    .build()
             };
-            (engine, loaded)
-        });
-        let engine =
-            engine.map_err(|_| RunnerError::Internal("a module registration panicked".into()))?;
-        let (policies, principal) = loaded?;
+            if without_catalog {
+                rhai_sdk::binding::without_declarations(build)
+            } else {
+                build()
+            }
+        }))
+        .map_err(|_| RunnerError::Internal("a module registration panicked".into()))?;
+
+        let policies = if self.policies.is_empty() {
+            Policies::deny_all()
+        } else {
+            Policies::from_sources(
+                self.policies
+                    .iter()
+                    .map(|p| (p.name.as_str(), p.text.as_str())),
+            )?
+        };
+        let principal = match self.principal {
+            Some(p) => p,
+            None => rust_sdk::runtime::identity::effective_user_principal()?,
+        };
         let authorizer = Arc::new(
             Authorizer::builder()
                 .principal(principal)
@@ -307,24 +302,6 @@ impl RunnerBuilder {
                 .unwrap_or(crate::output::DEFAULT_MAX_DOCUMENT_BYTES),
         })
     }
-}
-
-/// Parses and validates the policies (none: deny all) and resolves the principal (default: the
-/// effective user).
-fn load_policies(
-    inputs: &[Input],
-    principal: Option<Principal>,
-) -> Result<(Policies, Principal), RunnerError> {
-    let policies = if inputs.is_empty() {
-        Policies::deny_all()
-    } else {
-        Policies::from_sources(inputs.iter().map(|p| (p.name.as_str(), p.text.as_str())))?
-    };
-    let principal = match principal {
-        Some(p) => p,
-        None => rust_sdk::runtime::identity::effective_user_principal()?,
-    };
-    Ok((policies, principal))
 }
 
 struct FanOut(Vec<Arc<dyn AuditSink>>);
@@ -408,7 +385,7 @@ impl Runner {
         );
         // Sampled by this thread while it waits for the script's: no monitor thread.
         let monitor = if self.monitoring {
-            ProcessMonitor::sampled_by_caller().map(Arc::new)
+            ProcessMonitor::start().map(Arc::new)
         } else {
             None
         };

@@ -58,8 +58,8 @@ thread_local! {
 /// names, docs and catalog tags are not stored, so [`rex_core::function_catalog`] of that
 /// engine is empty and its signatures show no argument names.
 ///
-/// That metadata is one formatted string per argument and two comments per function, about
-/// half the cost of building an engine with every module; an embedder that never lists the
+/// That metadata is one formatted string per argument and two comments per function, about a
+/// fifth of the cost of building an engine with every module; an embedder that never lists the
 /// engine's functions (the CLI outside `--print-functions`, MCP's run processes) builds it
 /// this way. Declarations on other threads are not affected, and the previous setting is
 /// restored when `build` returns or unwinds.

@@ -8,7 +8,7 @@ use flate2::write::GzEncoder;
 use rex_auth::Action;
 
 use super::error::FsError;
-use super::handle::{FileHandle, clear_set_id};
+use super::handle::FileHandle;
 use super::text::{Match, select_lines};
 use crate::SdkContext;
 
@@ -34,20 +34,15 @@ pub fn compress(
         return Err(FsError::InvalidArguments("level must be 1..=9".into()));
     }
     let read = src.permit(ctx, Action::FsRead)?;
-    let (write, dest_path) = dest.permit_at(ctx, Action::FsWrite)?;
+    let write = dest.permit(ctx, Action::FsWrite)?;
     let data = src.read_bytes_with(ctx, &read)?;
-    dest.require(&write, &[Action::FsWrite])?;
-    let dp = dest_path.as_str();
-    clear_set_id(&dest.file, dp)?;
-    rustix::fs::ftruncate(&dest.file, 0).map_err(|e| FsError::os("truncate", dp, e))?;
-    let mut out = &dest.file;
+    let dp = write.resource_id();
     let mut enc = GzEncoder::new(Vec::new(), Compression::new(level));
     enc.write_all(&data)
         .map_err(|e| FsError::io("compress", dp, e))?;
     let bytes = enc.finish().map_err(|e| FsError::io("compress", dp, e))?;
-    std::os::unix::fs::FileExt::write_all_at(out, &bytes, 0)
-        .map_err(|e| FsError::io("write", dp, e))?;
-    out.flush().map_err(|e| FsError::io("write", dp, e))
+    // Compressed first, so a failure leaves the destination as it was.
+    dest.write_in_place_with(&write, &bytes)
 }
 
 /// Decompresses the whole file, bounded (`read` File).

@@ -264,11 +264,11 @@ impl FileHandle {
         if length == 0 {
             return Err(FsError::InvalidArguments("length must be > 0".into()));
         }
-        let (permit, p) = self.permit_at(ctx, Action::FsWrite)?;
-        self.require(&permit, &[Action::FsWrite])?;
-        clear_set_id(&self.file, p.as_str())?;
+        let permit = self.permit(ctx, Action::FsWrite)?;
+        let p = permit.resource_id();
+        clear_set_id(&self.file, p)?;
         rustix::fs::fallocate(&self.file, rustix::fs::FallocateFlags::empty(), 0, length)
-            .map_err(|e| FsError::os("fallocate", p.as_str(), e))
+            .map_err(|e| FsError::os("fallocate", p, e))
     }
 
     /// Edits the SELinux context (`security.selinux`) of the file: the parts given in `opts`

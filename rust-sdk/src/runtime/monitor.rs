@@ -7,8 +7,8 @@
 //! `RexRunnerVirtualMemoryUsageAverage`.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 /// One reading of the process's counters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,101 +54,45 @@ pub struct ProcessUsage {
     pub samples: u32,
 }
 
-/// How many periodic samples the shared sampler keeps (one hour at one per second).
+/// How many readings a monitor keeps between start and stop (one hour at one per second).
 const MAX_SAMPLES: usize = 3600;
 
-/// The process-wide sampler: one background thread, started on first use, that records a
-/// reading every interval. Monitors read the samples that fall inside their own window, so
-/// starting and stopping a monitor costs two readings and no thread creation.
-struct Sampler {
-    samples: Mutex<VecDeque<(Instant, Reading)>>,
-}
-
-fn lock(m: &Mutex<VecDeque<(Instant, Reading)>>) -> MutexGuard<'_, VecDeque<(Instant, Reading)>> {
+fn lock(m: &Mutex<VecDeque<Reading>>) -> MutexGuard<'_, VecDeque<Reading>> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn sampler(interval: Duration) -> &'static Sampler {
-    static SAMPLER: OnceLock<&'static Sampler> = OnceLock::new();
-    SAMPLER.get_or_init(|| {
-        let sampler: &'static Sampler = Box::leak(Box::new(Sampler {
-            samples: Mutex::new(VecDeque::new()),
-        }));
-        // If the thread cannot be started, monitors still have their start and stop readings.
-        let _ = std::thread::Builder::new()
-            .name("rex-monitor".into())
-            .stack_size(64 * 1024)
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(interval);
-                    if let Some(r) = read_self() {
-                        let mut samples = lock(&sampler.samples);
-                        if samples.len() >= MAX_SAMPLES {
-                            samples.pop_front();
-                        }
-                        samples.push_back((Instant::now(), r));
-                    }
-                }
-            });
-        sampler
-    })
-}
-
-/// Where a monitor's readings between start and stop come from.
-#[derive(Debug)]
-enum Samples {
-    /// The process-wide sampler thread's.
-    Shared(&'static Mutex<VecDeque<(Instant, Reading)>>),
-    /// The monitor's own, taken by its caller ([`ProcessMonitor::sample`]).
-    Own(Mutex<VecDeque<(Instant, Reading)>>),
-}
-
 /// Measures CPU time from start to stop, and averages memory over the start reading, the
-/// readings in between (one per interval) and the stop reading.
+/// readings its caller takes in between ([`ProcessMonitor::sample`]) and the stop reading.
+/// No thread of its own: the runner samples every second on the thread that waits for the
+/// script, so a run shorter than that costs two readings and nothing else.
 #[derive(Debug)]
 pub struct ProcessMonitor {
     start: Instant,
     first: Reading,
-    samples: Samples,
+    samples: Mutex<VecDeque<Reading>>,
 }
 
 impl ProcessMonitor {
-    /// Starts monitoring. The shared sampler takes a reading every `interval` (REX sampled
-    /// once per second; the first monitor of the process fixes the interval). `None` when the
-    /// process's counters cannot be read (the caller then reports no process metrics).
-    pub fn start(interval: Duration) -> Option<Self> {
-        let samples = &sampler(interval).samples;
+    /// Starts monitoring (the start reading). `None` when the process's counters cannot be
+    /// read (the caller then reports no process metrics).
+    pub fn start() -> Option<Self> {
         let first = read_self()?;
         Some(Self {
             start: Instant::now(),
             first,
-            samples: Samples::Shared(samples),
+            samples: Mutex::new(VecDeque::new()),
         })
     }
 
-    /// Starts monitoring without any thread: the caller takes the readings in between with
-    /// [`ProcessMonitor::sample`] (the runner does, every second, on the thread that waits for
-    /// the script). A run shorter than one interval costs two readings and nothing else.
-    pub fn sampled_by_caller() -> Option<Self> {
-        let first = read_self()?;
-        Some(Self {
-            start: Instant::now(),
-            first,
-            samples: Samples::Own(Mutex::new(VecDeque::new())),
-        })
-    }
-
-    /// Takes one reading now (of a monitor made by [`ProcessMonitor::sampled_by_caller`]; a
-    /// monitor fed by the shared sampler ignores it). At most [`MAX_SAMPLES`] are kept.
+    /// Takes one reading now (REX sampled once per second). At most [`MAX_SAMPLES`] are kept,
+    /// the oldest dropped first.
     pub fn sample(&self) {
-        if let Samples::Own(samples) = &self.samples
-            && let Some(r) = read_self()
-        {
-            let mut samples = lock(samples);
+        if let Some(r) = read_self() {
+            let mut samples = lock(&self.samples);
             if samples.len() >= MAX_SAMPLES {
                 samples.pop_front();
             }
-            samples.push_back((Instant::now(), r));
+            samples.push_back(r);
         }
     }
 
@@ -166,11 +110,7 @@ impl ProcessMonitor {
             n = n.saturating_add(1);
         };
         add(&self.first);
-        let samples = match &self.samples {
-            Samples::Shared(s) => s,
-            Samples::Own(s) => s,
-        };
-        for (_, r) in lock(samples).iter().filter(|(t, _)| *t > self.start) {
+        for r in lock(&self.samples).iter() {
             add(r);
         }
         if let Some(r) = &last {
@@ -202,10 +142,11 @@ mod tests {
         clippy::cast_possible_truncation
     )]
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn measures_busy_cpu_and_real_memory() {
-        let monitor = ProcessMonitor::start(Duration::from_millis(5)).unwrap();
+        let monitor = ProcessMonitor::start().unwrap();
         // Burn CPU and hold memory for a moment.
         let block = vec![1u8; 32 * 1024 * 1024];
         let mut x = 0u64;
@@ -214,6 +155,9 @@ mod tests {
             x = x.wrapping_add(std::hint::black_box(u64::from(
                 block[x as usize % block.len()],
             )));
+            if x.is_multiple_of(1_000_000) {
+                monitor.sample();
+            }
         }
         std::hint::black_box(x);
         let usage = monitor.stop();
@@ -228,10 +172,10 @@ mod tests {
     }
 
     #[test]
-    fn a_caller_sampled_monitor_counts_its_own_readings_and_starts_no_thread() {
+    fn a_monitor_counts_the_readings_its_caller_takes_and_starts_no_thread() {
         let threads = || std::fs::read_dir("/proc/self/task").unwrap().count();
         let before = threads();
-        let monitor = ProcessMonitor::sampled_by_caller().unwrap();
+        let monitor = ProcessMonitor::start().unwrap();
         for _ in 0..3 {
             monitor.sample();
         }
@@ -242,8 +186,8 @@ mod tests {
     }
 
     #[test]
-    fn a_short_interval_still_has_start_and_stop_samples() {
-        let monitor = ProcessMonitor::start(Duration::from_secs(3600)).unwrap();
+    fn an_unsampled_run_still_has_start_and_stop_samples() {
+        let monitor = ProcessMonitor::start().unwrap();
         let usage = monitor.stop();
         assert!(usage.samples >= 2, "{usage:?}");
         assert!(usage.cpu_percent.is_finite() && usage.cpu_percent >= 0.0);

@@ -45,17 +45,6 @@ impl FileHandle {
     }
 
     /// Checks `action` on the file's [current path](FileHandle::current_path) and returns the
-    /// proof with that path, for the internals that demand both.
-    pub(crate) fn permit_at(
-        &self,
-        ctx: &SdkContext,
-        action: Action,
-    ) -> Result<(Permit, ResourcePath), FsError> {
-        let p = self.current_path()?;
-        Ok((check_file(ctx, action, &p)?, p))
-    }
-
-    /// Checks `action` on the file's [current path](FileHandle::current_path) and returns the
     /// proof, for the internals that demand one.
     pub(crate) fn permit(&self, ctx: &SdkContext, action: Action) -> Result<Permit, FsError> {
         check_file(ctx, action, &self.current_path()?)
@@ -268,7 +257,8 @@ impl FileHandle {
         content: &str,
         opts: WriteOptions,
     ) -> Result<FileHandle, FsError> {
-        let (permit, path) = self.permit_at(ctx, Action::FsWrite)?;
+        let path = self.current_path()?;
+        let permit = check_file(ctx, Action::FsWrite, &path)?;
         self.write_with(&permit, path, content, opts)
     }
 
@@ -329,22 +319,23 @@ impl FileHandle {
     /// Replaces the content in place (`write` File): clear the set-id bits, truncate, write,
     /// fsync.
     pub fn write_in_place(&self, ctx: &SdkContext, content: &str) -> Result<(), FsError> {
-        let (permit, path) = self.permit_at(ctx, Action::FsWrite)?;
-        self.write_in_place_with(&permit, &path, content)
+        let permit = self.permit(ctx, Action::FsWrite)?;
+        self.write_in_place_with(&permit, content.as_bytes())
     }
 
-    pub(super) fn write_in_place_with(
+    /// [`FileHandle::write_in_place`] of `content` under `permit`, the proof of `write` on
+    /// this file (also how `gzip_compress` writes its result).
+    pub(crate) fn write_in_place_with(
         &self,
         permit: &Permit,
-        path: &ResourcePath,
-        content: &str,
+        content: &[u8],
     ) -> Result<(), FsError> {
-        let p = path.as_str();
+        let p = permit.resource_id();
         self.require(permit, &[Action::FsWrite])?;
         clear_set_id(&self.file, p)?;
         rustix::fs::ftruncate(&self.file, 0).map_err(|e| FsError::os("truncate", p, e))?;
         self.file
-            .write_all_at(content.as_bytes(), 0)
+            .write_all_at(content, 0)
             .map_err(|e| FsError::io("write", p, e))?;
         rustix::fs::fsync(&self.file).map_err(|e| FsError::os("fsync", p, e))
     }
@@ -352,17 +343,12 @@ impl FileHandle {
     /// Appends with `O_APPEND` (`write` File). Never reads or rewrites existing content;
     /// clears the set-id bits first.
     pub fn append(&self, ctx: &SdkContext, content: &str) -> Result<(), FsError> {
-        let (permit, path) = self.permit_at(ctx, Action::FsWrite)?;
-        self.append_with(&permit, &path, content)
+        let permit = self.permit(ctx, Action::FsWrite)?;
+        self.append_with(&permit, content)
     }
 
-    pub(super) fn append_with(
-        &self,
-        permit: &Permit,
-        path: &ResourcePath,
-        content: &str,
-    ) -> Result<(), FsError> {
-        let p = path.as_str();
+    pub(super) fn append_with(&self, permit: &Permit, content: &str) -> Result<(), FsError> {
+        let p = permit.resource_id();
         self.require(permit, &[Action::FsWrite])?;
         let fd = rustix::fs::openat(
             &*self.dir.fd,
@@ -392,8 +378,8 @@ impl FileHandle {
         opts: CopyFileOptions,
     ) -> Result<(), FsError> {
         let read = self.permit(ctx, Action::FsRead)?;
-        let (write, dest_path) = dest.permit_at(ctx, Action::FsWrite)?;
-        self.copy_to_with(&read, dest, &write, &dest_path, opts)
+        let write = dest.permit(ctx, Action::FsWrite)?;
+        self.copy_to_with(&read, dest, &write, opts)
     }
 
     pub(super) fn copy_to_with(
@@ -401,11 +387,10 @@ impl FileHandle {
         read: &Permit,
         dest: &FileHandle,
         write: &Permit,
-        dest_path: &ResourcePath,
         opts: CopyFileOptions,
     ) -> Result<(), FsError> {
         self.require(read, &[Action::FsRead])?;
-        let dp = dest_path.as_str();
+        let dp = write.resource_id();
         dest.require(write, &[Action::FsWrite])?;
         let dst = dest.fstat()?;
         if dst.st_size > 0 && !opts.force {
@@ -528,12 +513,12 @@ impl FileHandle {
     /// Deletes the file (`delete` File): unlinks the name in the parent fd after checking that
     /// it still refers to the opened inode.
     pub fn delete(self, ctx: &SdkContext) -> Result<(), FsError> {
-        let (permit, path) = self.permit_at(ctx, Action::FsDelete)?;
-        self.delete_with(&permit, &path)
+        let permit = self.permit(ctx, Action::FsDelete)?;
+        self.delete_with(&permit)
     }
 
-    pub(super) fn delete_with(self, permit: &Permit, path: &ResourcePath) -> Result<(), FsError> {
-        let p = path.as_str();
+    pub(super) fn delete_with(self, permit: &Permit) -> Result<(), FsError> {
+        let p = permit.resource_id();
         self.require(permit, &[Action::FsDelete])?;
         verify_name(&self.dir.fd, &self.name, &self.file, p)?;
         rustix::fs::unlinkat(&*self.dir.fd, self.name.as_str(), AtFlags::empty())
