@@ -3,11 +3,11 @@
 use std::collections::HashSet;
 use std::str::FromStr;
 
-use cedar_policy::{Policy, PolicyId, PolicySet, ValidationMode, Validator};
+use cedar_policy::{Policy, PolicyId, PolicySet, ValidationMode};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource};
 
 use crate::error::{PolicyDiagnostic, PolicyError};
-use crate::schema::schema;
+use crate::schema::validator;
 
 /// A strictly validated policy set with stable, human-meaningful policy ids.
 ///
@@ -45,8 +45,7 @@ impl Policies {
     pub fn from_sources<'a>(
         sources: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, PolicyError> {
-        let schema = schema()?;
-        let validator = Validator::new(schema.clone());
+        let validator = validator()?;
         let mut set = PolicySet::new();
         let mut ids = Vec::new();
         let mut seen = HashSet::new();

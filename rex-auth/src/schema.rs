@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use cedar_policy::Schema;
+use cedar_policy::{PolicySet, Schema, ValidationMode, Validator};
 
 use crate::error::PolicyError;
 
@@ -25,8 +25,30 @@ pub fn schema() -> Result<&'static Schema, PolicyError> {
     SCHEMA.as_ref().map_err(|e| PolicyError::Schema(e.clone()))
 }
 
-/// Does ahead of time the largest one-off cost of a process's first policy load: building the
-/// schema (with Cedar's name parser and extensions, each built once per process on first use).
+/// A validator over the Rex schema, built once per process (building one copies the schema).
+static VALIDATOR: LazyLock<Result<Validator, String>> = LazyLock::new(|| {
+    SCHEMA
+        .as_ref()
+        .map(|s| Validator::new(s.clone()))
+        .map_err(Clone::clone)
+});
+
+/// The validator of every policy load: strict validation against [`schema`].
+pub(crate) fn validator() -> Result<&'static Validator, PolicyError> {
+    VALIDATOR
+        .as_ref()
+        .map_err(|e| PolicyError::Schema(e.clone()))
+}
+
+/// A policy that goes through every parser and checker a policy load and the sandbox plan
+/// use: the policy-set grammar, the validator's type checker, and the single-policy grammar
+/// behind a policy's JSON form. Cedar builds each grammar's lexer once per process, on
+/// first use.
+const WARM_UP_POLICY: &str = r#"permit(principal, action == file_system::Action::"read", resource in file_system::Dir::"/") when { resource.path like "/*" };"#;
+
+/// Does ahead of time the largest one-off costs of a process's first policy load: building
+/// the schema (with Cedar's name parser and extensions), the validator, and Cedar's policy
+/// grammars (each built once per process on first use).
 ///
 /// Nothing depends on it having run; it only makes the first [`crate::Policies`] load faster
 /// when called on another thread early, e.g. while a command line is parsed and the script
@@ -41,7 +63,15 @@ pub fn schema() -> Result<&'static Schema, PolicyError> {
 /// ```
 pub fn warm_up() {
     // An invalid schema is reported by the policy load that needs it.
-    let _ = schema();
+    let Ok(validator) = validator() else {
+        return;
+    };
+    if let Ok(set) = WARM_UP_POLICY.parse::<PolicySet>() {
+        let _ = validator.validate(&set, ValidationMode::Strict);
+        for policy in set.policies() {
+            let _ = policy.to_json();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -75,6 +105,17 @@ mod tests {
             committed, converted,
             "schema/rex.cedarschema.json is stale: run REX_WRITE_SCHEMA_JSON=1 cargo test -p rex-auth json_form"
         );
+    }
+
+    /// The warm-up policy must reach the type checker and have a `when` clause, or the
+    /// warm-up would skip the work it exists to do.
+    #[test]
+    fn the_warm_up_policy_is_valid_and_has_a_condition() {
+        let set: PolicySet = WARM_UP_POLICY.parse().unwrap();
+        let result = validator().unwrap().validate(&set, ValidationMode::Strict);
+        assert!(result.validation_passed());
+        assert!(set.policies().all(|p| p.has_non_scope_constraint()));
+        warm_up();
     }
 
     #[test]

@@ -75,8 +75,28 @@ fn sleep_float(seconds: f64) -> Option<Duration> {
 /// Symbols scripts may not use.
 pub(crate) const DISABLED_SYMBOLS: &[&str] = &["eval", "print"];
 
-/// The standard package, built once per process and shared by every engine.
+/// The standard package with every function registered, built once per process and shared
+/// by every engine that asks for [`StandardLibrary::Eager`].
 static STANDARD: OnceLock<StandardPackage> = OnceLock::new();
+
+/// The standard package whose functions are looked up when first called, built once per
+/// process and shared by every engine that asks for [`StandardLibrary::Lazy`].
+static STANDARD_LAZY: OnceLock<StandardPackage> = OnceLock::new();
+
+/// How an engine holds Rhai's standard library. Scripts see the same functions either way;
+/// only the cost and its timing differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StandardLibrary {
+    /// Every function registered up front, once per process (about a millisecond, in a cold
+    /// process), so that every call resolves through a hash table. Best for a process that
+    /// runs many scripts: the default.
+    #[default]
+    Eager,
+    /// Functions found in Rhai's plugin manifests when a run first calls them (the result is
+    /// cached for the run). Best for a process that runs one script, such as the CLI: its
+    /// start-up skips registering hundreds of functions the script does not call.
+    Lazy,
+}
 
 /// Composes a [`RexEngine`]: limits, native functions and modules.
 ///
@@ -104,11 +124,13 @@ fn declared(name: &str, params: &[&str], returns: &str, doc: &str) -> rhai::Func
 }
 
 impl RexEngineBuilder {
-    fn new() -> Self {
+    fn new(standard: StandardLibrary) -> Self {
         let mut engine = Engine::new_raw();
-        STANDARD
-            .get_or_init(StandardPackage::new)
-            .register_into_engine(&mut engine);
+        match standard {
+            StandardLibrary::Eager => STANDARD.get_or_init(StandardPackage::new),
+            StandardLibrary::Lazy => STANDARD_LAZY.get_or_init(StandardPackage::new_lazy),
+        }
+        .register_into_engine(&mut engine);
         engine.register_type_with_name::<DenialToken>("DenialToken");
         engine.register_fn("to_string", |t: &mut DenialToken| t.to_string());
         engine.register_fn("to_debug", |t: &mut DenialToken| format!("{t:?}"));
@@ -389,9 +411,22 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 impl RexEngine {
-    /// Starts building an engine.
+    /// Starts building an engine, with the standard library registered up front
+    /// ([`StandardLibrary::Eager`]).
     pub fn builder() -> RexEngineBuilder {
-        RexEngineBuilder::new()
+        RexEngineBuilder::new(StandardLibrary::Eager)
+    }
+
+    /// Starts building an engine that holds the standard library as `standard` says.
+    ///
+    /// ```
+    /// use rex_core::{RexEngine, ScriptArguments, StandardLibrary};
+    /// let engine = RexEngine::builder_with(StandardLibrary::Lazy).build();
+    /// let out = engine.run("let a = [3, 1, 2]; a.sort(); a", &ScriptArguments::default());
+    /// assert_eq!(out.output, "[1, 2, 3]");
+    /// ```
+    pub fn builder_with(standard: StandardLibrary) -> RexEngineBuilder {
+        RexEngineBuilder::new(standard)
     }
 
     /// The limits this engine enforces.

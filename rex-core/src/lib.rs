@@ -33,7 +33,8 @@ pub use catalog::{
 };
 pub use denial::{DENIAL_FIELD, DenialToken, denial_in_payload, error_map, script_error};
 pub use engine::{
-    CompiledScript, RexEngine, RexEngineBuilder, RunOptions, SharedModule, WhileRunning,
+    CompiledScript, RexEngine, RexEngineBuilder, RunOptions, SharedModule, StandardLibrary,
+    WhileRunning,
 };
 pub use error::{ErrorKind, RunError, ScriptPosition};
 pub use extensions::RunExtensions;

@@ -40,6 +40,7 @@ pub(crate) fn learn(args: &LearnArgs) -> ExitStatus {
         .log_config(rex_logging::ScriptLogsConfig::from_env())
         .process_monitoring(false)
         .function_catalog(false)
+        .standard_library(rex_core::StandardLibrary::Lazy)
         .audit_sink(sink.clone());
     for p in &args.policy_file {
         match read_policy(p, args.allow_writable_policy) {
@@ -245,6 +246,7 @@ pub(crate) fn check(script: &std::path::Path, args_file: Option<&std::path::Path
     let runner = match Runner::builder()
         .principal(principal)
         .function_catalog(false)
+        .standard_library(rex_core::StandardLibrary::Lazy)
         .build()
     {
         Ok(r) => r,

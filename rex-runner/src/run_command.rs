@@ -65,6 +65,13 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
         .process_monitoring(!monitoring_disabled_by_env())
         // The catalog is only printed, never consulted by a run.
         .function_catalog(args.print_functions)
+        // One script per process: the standard library's functions are found when first
+        // called instead of all registered at start-up.
+        .standard_library(if args.print_functions {
+            rex_core::StandardLibrary::Eager
+        } else {
+            rex_core::StandardLibrary::Lazy
+        })
         .permissive(args.permissive);
     if let Some(n) = args.max_document_bytes {
         builder = builder.max_document_bytes(n);

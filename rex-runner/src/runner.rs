@@ -6,7 +6,7 @@ use std::time::Instant;
 use rex_auth::{AuditSink, Authorizer, Policies, PolicyError, Principal};
 use rex_core::{
     CancelHandle, ErrorKind, Limits, RexEngine, RunError, RunExtensions, RunOptions, RunOutcome,
-    ScriptArguments,
+    ScriptArguments, StandardLibrary,
 };
 use rex_logging::{LogEntry, ScriptLogs, ScriptLogsConfig};
 use rex_metrics::{MetricsLimits, RunMetrics};
@@ -69,6 +69,7 @@ pub struct RunnerBuilder {
     metrics_limits: MetricsLimits,
     disable_monitoring: bool,
     without_catalog: bool,
+    standard: StandardLibrary,
     redaction_config: Option<String>,
     policy_files: Vec<std::path::PathBuf>,
     max_document_bytes: Option<usize>,
@@ -192,6 +193,15 @@ impl RunnerBuilder {
         self
     }
 
+    /// How the engine holds Rhai's standard library (default
+    /// [`StandardLibrary::Eager`]: registered once per process, the fastest calls). The CLI
+    /// asks for [`StandardLibrary::Lazy`], since its process runs one script: start-up then
+    /// skips registering the hundreds of functions a script does not call.
+    pub fn standard_library(mut self, standard: StandardLibrary) -> Self {
+        self.standard = standard;
+        self
+    }
+
     /// The redaction dictionary used when `read` is denied but `redacted_read` is allowed
     /// (default: REX's `/etc/opt/rex/rex_redaction.config`). The dictionary itself is read
     /// through the gated SDK, so the policy must allow reading it.
@@ -241,9 +251,10 @@ impl RunnerBuilder {
         // (`rex_auth::warm_up`, as the CLI does). Until the authorizer is installed the
         // context refuses every check; a runner is returned only once it is installed.
         let without_catalog = self.without_catalog;
+        let standard = self.standard;
         let engine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let build = || {
-                RexEngine::builder()
+                RexEngine::builder_with(standard)
                     .limits(self.limits)
                     .register(move |engine| {
                         crate::builtins::register(engine);

@@ -42,6 +42,7 @@ pub(super) fn apply_action(
     action: Action,
     scope: &Scope,
     policy: &Policy,
+    when: &[Value],
     id: &str,
 ) {
     match action.namespace() {
@@ -114,7 +115,7 @@ pub(super) fn apply_action(
             resolver(b, "network");
             b.grant_all(CA_READ, FsRights::READ, "network: TLS roots");
             let why = format!("{id}: {}", action.name());
-            match ports_of(policy) {
+            match ports_of(policy, when) {
                 Some(ports) => {
                     for p in ports {
                         b.port(p, &why);

@@ -350,9 +350,10 @@ impl SandboxPlan {
                 .iter()
                 .copied()
                 .filter(|a| crate::explain::covers(&constraint, *a));
-            let scope = scope_of(policy);
+            let when = when_bodies(policy);
+            let scope = scope_of(policy, &when);
             for action in actions {
-                apply_action(&mut b, action, &scope, policy, &id);
+                apply_action(&mut b, action, &scope, policy, &when, &id);
             }
         }
         let fs = match b.fs_unrestricted {

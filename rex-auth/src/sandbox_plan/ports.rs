@@ -4,8 +4,8 @@ use super::*;
 
 /// The destination ports a network permit can reach: from `resource == url::"..."` scopes
 /// (the port in the URL, or its scheme's default) and `resource.port == N` conditions.
-/// `None` when the port is not constrained.
-pub(super) fn ports_of(policy: &Policy) -> Option<BTreeSet<u16>> {
+/// `None` when the port is not constrained. `when` is [`when_bodies`] of the policy.
+pub(super) fn ports_of(policy: &Policy, when: &[Value]) -> Option<BTreeSet<u16>> {
     let from_scope = match policy.resource_constraint() {
         ResourceConstraint::Eq(uid)
         | ResourceConstraint::In(uid)
@@ -15,7 +15,7 @@ pub(super) fn ports_of(policy: &Policy) -> Option<BTreeSet<u16>> {
         _ => None,
     };
     let mut ports = from_scope;
-    for p in when_bodies(policy).iter().filter_map(condition_ports) {
+    for p in when.iter().filter_map(condition_ports) {
         ports = Some(match ports {
             Some(have) => have.intersection(&p).copied().collect(),
             None => p,

@@ -9,8 +9,9 @@ pub(super) fn is_within(path: &str, dir: &str) -> bool {
         || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))
 }
 
-/// The scope of a permit: its resource scope, narrowed by the `when` conditions it can read.
-pub(super) fn scope_of(policy: &Policy) -> Scope {
+/// The scope of a permit: its resource scope, narrowed by the `when` conditions it can read
+/// (`when` is [`when_bodies`] of the policy).
+pub(super) fn scope_of(policy: &Policy, when: &[Value]) -> Scope {
     let from_scope = match policy.resource_constraint() {
         ResourceConstraint::Any | ResourceConstraint::Is(_) => Scope::Any,
         ResourceConstraint::Eq(uid) => {
@@ -20,15 +21,18 @@ pub(super) fn scope_of(policy: &Policy) -> Scope {
             target_of(&uid, true).map_or(Scope::Any, |t| Scope::Paths(vec![t]))
         }
     };
-    when_bodies(policy)
-        .iter()
+    when.iter()
         .filter_map(condition_scope)
         .fold(from_scope, |scope, s| intersect(&scope, &s))
 }
 
 /// The bodies of a policy's `when` clauses, in Cedar's JSON form (`unless` clauses cannot
-/// narrow anything and are left out).
+/// narrow anything and are left out). Computed once per policy, and only for a policy with
+/// conditions: the JSON form of a policy parsed from text is a second parse of its text.
 pub(super) fn when_bodies(policy: &Policy) -> Vec<Value> {
+    if !policy.has_non_scope_constraint() {
+        return Vec::new();
+    }
     let Ok(est) = policy.to_json() else {
         return Vec::new();
     };

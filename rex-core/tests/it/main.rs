@@ -14,3 +14,4 @@ mod denials;
 mod engine_api;
 mod fuzz;
 mod fuzz_args;
+mod standard_library;

@@ -162,6 +162,7 @@ fn answer(request: &ChildRequest) -> ChildResponse {
         .log_config(rex_logging::ScriptLogsConfig::from_env())
         .process_monitoring(!crate::monitoring_disabled_by_env())
         .function_catalog(false)
+        .standard_library(rex_core::StandardLibrary::Lazy)
         .audit_sink(sink.clone());
     for p in &request.policies {
         builder = builder.policy(Input::from_text(&p.name, &p.text));
