@@ -118,6 +118,19 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
             }
         }
     }
+    // The script is read before the engine is built, so that the engine declares only the
+    // functions the script can reach; an unreadable script is still reported after the
+    // policies' errors, as before.
+    let script = if args.print_functions || args.print_sandbox {
+        None
+    } else {
+        args.script_file
+            .as_ref()
+            .map(|path| read_input("script file", path))
+    };
+    if let Some(Ok(input)) = &script {
+        builder = builder.only_for_script(&input.text);
+    }
     let runner = match builder.build() {
         Ok(r) => r,
         Err(e) => {
@@ -137,11 +150,11 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
         let plan = rex_auth::sandbox_plan::SandboxPlan::derive(&runner.authorizer().policies());
         return print_plan(&plan, args.output_format);
     }
-    let Some(script_path) = &args.script_file else {
+    let Some(script) = script else {
         eprintln!("error: --script-file is required (or use `validate` / `check`); see --help");
         return ExitStatus::Usage;
     };
-    let script = match read_input("script file", script_path) {
+    let script = match script {
         Ok(s) => s,
         Err(e) => {
             return early(

@@ -70,6 +70,7 @@ pub struct RunnerBuilder {
     disable_monitoring: bool,
     without_catalog: bool,
     standard: StandardLibrary,
+    only_for_script: Option<String>,
     redaction_config: Option<String>,
     policy_files: Vec<std::path::PathBuf>,
     max_document_bytes: Option<usize>,
@@ -202,6 +203,16 @@ impl RunnerBuilder {
         self
     }
 
+    /// Builds an engine for this one script: rhai-sdk's and vendors' declared functions that
+    /// `script` cannot reach (their names are not words of its text) are left out, which
+    /// makes start-up cheaper (see `rhai_sdk::binding::only_reachable_from` for why this is
+    /// exact). The runner must then run only that script: another one may find a function
+    /// missing. The CLI and MCP's run processes, which run one script each, do this.
+    pub fn only_for_script(mut self, script: &str) -> Self {
+        self.only_for_script = Some(script.to_string());
+        self
+    }
+
     /// The redaction dictionary used when `read` is denied but `redacted_read` is allowed
     /// (default: REX's `/etc/opt/rex/rex_redaction.config`). The dictionary itself is read
     /// through the gated SDK, so the policy must allow reading it.
@@ -252,6 +263,7 @@ impl RunnerBuilder {
         // context refuses every check; a runner is returned only once it is installed.
         let without_catalog = self.without_catalog;
         let standard = self.standard;
+        let only_for_script = self.only_for_script.take();
         let engine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let build = || {
                 RexEngine::builder_with(standard)
@@ -265,10 +277,16 @@ impl RunnerBuilder {
                     })
                     .build()
             };
-            if without_catalog {
-                rhai_sdk::binding::without_declarations(build)
-            } else {
-                build()
+            let build = || {
+                if without_catalog {
+                    rhai_sdk::binding::without_declarations(build)
+                } else {
+                    build()
+                }
+            };
+            match &only_for_script {
+                Some(script) => rhai_sdk::binding::only_reachable_from(script, build),
+                None => build(),
             }
         }))
         .map_err(|_| RunnerError::Internal("a module registration panicked".into()))?;

@@ -35,7 +35,9 @@
 // This is the one module that registers native functions; everything else declares them here.
 #![allow(clippy::disallowed_methods)]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::rc::Rc;
 
 use rhai::{
     Array, Blob, Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, ImmutableString, Map,
@@ -51,6 +53,97 @@ thread_local! {
     /// Whether declarations made on this thread are recorded in the engine's metadata (see
     /// [`without_declarations`]).
     static DECLARATIONS_RECORDED: Cell<bool> = const { Cell::new(true) };
+}
+
+thread_local! {
+    /// The names a script can reach, while declarations are pruned on this thread (see
+    /// [`only_reachable_from`]); `None` declares everything.
+    static REACHABLE: RefCell<Option<Rc<HashSet<String>>>> = const { RefCell::new(None) };
+}
+
+/// Identifiers in a script that make the functions it calls unknowable from its text: a
+/// function pointer can be made from a computed string (`Fn("re" + "ad")`) and then called.
+const DYNAMIC_CALLS: &[&str] = &["Fn", "call", "curry", "is_def_fn", "eval"];
+
+/// Names that Rhai calls without the script spelling them: conversions behind string
+/// interpolation, `print`/`debug` and rendering, and `contains` behind the `in` operator.
+/// Operators and indexers (names that are not identifiers) are implicit too.
+const IMPLICIT_NAMES: &[&str] = &["to_string", "to_debug", "contains"];
+
+/// Every identifier-like word in `script` (ASCII letters, digits and `_`, not starting with
+/// a digit), wherever it is: code, string literals and comments alike.
+fn words(script: &str) -> HashSet<String> {
+    script
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether a declaration of script name `name` is made (always, unless pruning is on).
+fn reachable(name: &str) -> bool {
+    REACHABLE.with(|r| match &*r.borrow() {
+        None => true,
+        Some(words) => {
+            !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                || name.contains('$')
+                || IMPLICIT_NAMES.contains(&name)
+                || words.contains(name)
+        }
+    })
+}
+
+/// Whether a static namespace `name` (constants, flags, error kinds) is worth building: it
+/// is reached only as `name::...`, so a script that never spells `name` cannot use it.
+/// Always `true` unless [`only_reachable_from`] prunes. Only for namespaces of constants and
+/// of functions that take no `&mut` receiver: a method declared into a namespace is in the
+/// global namespace, called without the namespace's name.
+pub fn namespace_reachable(name: &str) -> bool {
+    reachable(name)
+}
+
+/// Runs `build` (which registers modules into an engine) declaring only the functions that
+/// `script` can reach: a function, method, getter or setter whose script name is not a word
+/// of the script text (code, strings or comments) is left out, as are the static namespaces
+/// it never names. Operators, indexers and the names Rhai calls implicitly (`to_string`,
+/// `to_debug`, `contains`) are always declared.
+///
+/// This is exact for Rhai: a native function is only ever called by a name the script
+/// spells (`f(..)`, `x.f(..)`, `x.prop`, `ns::f`, `Fn("f")`), except through a function
+/// pointer made from a computed string. A script that uses `Fn`, `call`, `curry`,
+/// `is_def_fn` or `eval` therefore gets every declaration. The results and errors of a run
+/// are the same; only the engine's start-up is cheaper. Registrations that do not go through
+/// [`Binding`] (types, an embedder's own `register_fn`) are never left out. Declarations on
+/// other threads are not affected, and the previous setting is restored when `build` returns
+/// or unwinds.
+///
+/// ```
+/// use rhai_sdk::binding::{Binding, NO_HOST, only_reachable_from};
+///
+/// let script = "double(21)";
+/// let mut engine = rhai::Engine::new_raw();
+/// only_reachable_from(script, || {
+///     let mut b = Binding::new(&mut engine, "demo");
+///     b.func("double", ["x"], NO_HOST, "Twice x.", |x: i64| x * 2);
+///     b.func("triple", ["x"], NO_HOST, "Thrice x.", |x: i64| x * 3);
+/// });
+/// assert_eq!(engine.eval::<i64>(script).unwrap(), 42);
+/// assert!(engine.eval::<i64>("triple(1)").is_err()); // not in the script it was built for
+/// ```
+pub fn only_reachable_from<T>(script: &str, build: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Rc<HashSet<String>>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            REACHABLE.with(|r| *r.borrow_mut() = previous);
+        }
+    }
+    let words = words(script);
+    if DYNAMIC_CALLS.iter().any(|w| words.contains(*w)) {
+        return build();
+    }
+    let _restore = Restore(REACHABLE.with(|r| r.borrow_mut().replace(Rc::new(words))));
+    build()
 }
 
 /// Runs `build` (which registers modules into an engine) with the declarations' catalog
@@ -376,6 +469,12 @@ impl<'a> Binding<'a> {
     /// Registers `module` (constants, or functions declared with [`Binding::into_module`])
     /// under the static namespace `name` (a sub-module when declaring into a module).
     pub fn static_module(&mut self, name: &str, module: rhai::Shared<Module>) -> &mut Self {
+        // Constants only: reached as `name::X` and nowhere else. (A function of a namespace
+        // can be a method in the global namespace, called without the namespace's name.)
+        let (_, functions, iterators) = module.count();
+        if functions == 0 && iterators == 0 && !reachable(name) {
+            return self;
+        }
         match &mut self.target {
             Target::Engine(e) => {
                 e.register_static_module(name, module);
@@ -403,6 +502,7 @@ impl<'a> Binding<'a> {
     #[allow(clippy::too_many_arguments)]
     fn declare(
         &mut self,
+        name: &str,
         reg: FuncRegistration,
         params: &[&str],
         types: &[&str],
@@ -411,6 +511,9 @@ impl<'a> Binding<'a> {
         doc: &str,
         set: impl FnOnce(FuncRegistration, &mut Target<'_>),
     ) -> &mut Self {
+        if !reachable(name) {
+            return self;
+        }
         if !DECLARATIONS_RECORDED.with(Cell::get) {
             set(reg, &mut self.target);
             return self;
@@ -442,6 +545,7 @@ impl<'a> Binding<'a> {
     ) -> &mut Self {
         let sdk = sdk.clone();
         self.declare(
+            name,
             FuncRegistration::new(name),
             &params,
             &F::param_types(),
@@ -462,6 +566,7 @@ impl<'a> Binding<'a> {
         f: F,
     ) -> &mut Self {
         self.declare(
+            name,
             FuncRegistration::new(name),
             &params,
             &F::param_types(),
@@ -481,6 +586,7 @@ impl<'a> Binding<'a> {
         f: F,
     ) -> &mut Self {
         self.declare(
+            prop,
             FuncRegistration::new_getter(prop),
             &["self"],
             &F::param_types(),
@@ -500,6 +606,7 @@ impl<'a> Binding<'a> {
         f: F,
     ) -> &mut Self {
         self.declare(
+            prop,
             FuncRegistration::new_setter(prop),
             &["self", "value"],
             &F::param_types(),

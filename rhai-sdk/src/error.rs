@@ -199,6 +199,9 @@ pub fn register_kind_modules(engine: &mut Engine) {
 /// (`Module::NAME == "NAME"`).
 pub(crate) fn register_string_constants(engine: &mut Engine, modules: &[(&str, &[&str])]) {
     for (name, values) in modules {
+        if !crate::binding::namespace_reachable(name) {
+            continue;
+        }
         let mut module = Module::new();
         for v in *values {
             module.set_var(*v, (*v).to_string());

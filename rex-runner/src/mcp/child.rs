@@ -163,6 +163,8 @@ fn answer(request: &ChildRequest) -> ChildResponse {
         .process_monitoring(!crate::monitoring_disabled_by_env())
         .function_catalog(false)
         .standard_library(rex_core::StandardLibrary::Lazy)
+        // This process runs (or checks) this one script.
+        .only_for_script(&request.script)
         .audit_sink(sink.clone());
     for p in &request.policies {
         builder = builder.policy(Input::from_text(&p.name, &p.text));

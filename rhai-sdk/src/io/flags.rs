@@ -120,6 +120,10 @@ pub(super) fn register_flag_modules(b: &mut Binding<'_>) {
     );
 
     for (module_name, flags) in VALUE_FLAGS {
+        // Constants and by-value functions, reached only as `module_name::...`.
+        if !crate::binding::namespace_reachable(module_name) {
+            continue;
+        }
         let mut module = Module::new();
         for (canonical, aliases) in *flags {
             let value = flag(module_name, canonical, 0, 0);

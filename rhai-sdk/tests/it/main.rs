@@ -15,6 +15,7 @@ mod exec;
 mod handles;
 mod io;
 mod modules;
+mod reachable;
 mod rex_api_coverage;
 mod rex_io_coverage;
 mod sdk_ops;
