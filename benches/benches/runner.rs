@@ -68,6 +68,35 @@ fn startup(c: &mut Criterion) {
             }))
         })
     });
+    // What the CLI builds for one script: declarations the script cannot reach left out,
+    // the standard library lazy, no catalog.
+    for (name, script) in [
+        ("engine_for_script_1_plus_1", "1 + 1"),
+        (
+            "engine_for_script_ls_loop",
+            r#"let n = 0; for i in 0..100 { n += ls("/tmp").len(); } n"#,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(rhai_sdk::binding::only_reachable_from(script, || {
+                    rhai_sdk::binding::without_declarations(|| {
+                        rex_core::RexEngine::builder_with(rex_core::StandardLibrary::Lazy)
+                            .register(|e| rhai_sdk::RexModules::all().register(e, &sdk))
+                            .build()
+                    })
+                }))
+            })
+        });
+    }
+    // Rhai's standard library, built once per process: every function registered, or
+    // found in the manifests on first call.
+    group.bench_function("standard_library_eager", |b| {
+        b.iter(|| black_box(rex_core::rhai::packages::StandardPackage::new()))
+    });
+    group.bench_function("standard_library_lazy", |b| {
+        b.iter(|| black_box(rex_core::rhai::packages::StandardPackage::new_lazy()))
+    });
     for n in [10usize, 1000] {
         let policy = policy_set(n);
         group.bench_function(format!("policies_{n}"), |b| {
