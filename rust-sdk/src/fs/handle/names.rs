@@ -142,3 +142,50 @@ impl IdCache {
         Ok((u, g))
     }
 }
+
+/// The first eight bytes of a name, zero-padded, as a big-endian number: comparing two keys
+/// orders names as their bytes do, except that equal keys need the whole names compared.
+/// (File names hold no NUL byte, so the padding sorts before every real byte.)
+pub(crate) fn name_prefix_key(name: &[u8]) -> u64 {
+    let mut key = [0u8; 8];
+    for (k, b) in key.iter_mut().zip(name) {
+        *k = *b;
+    }
+    u64::from_be_bytes(key)
+}
+
+/// Byte order of two names with their [`name_prefix_key`]s: most comparisons of a listing
+/// end at the keys, without a `memcmp` of the names.
+pub(crate) fn cmp_names(a: (u64, &[u8]), b: (u64, &[u8])) -> std::cmp::Ordering {
+    a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1))
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The key order is byte order, for names without NUL (every file name).
+        #[test]
+        fn key_order_is_byte_order(
+            a in proptest::collection::vec(1u8..=255, 0..12),
+            b in proptest::collection::vec(1u8..=255, 0..12),
+        ) {
+            let ka = (name_prefix_key(&a), a.as_slice());
+            let kb = (name_prefix_key(&b), b.as_slice());
+            prop_assert_eq!(cmp_names(ka, kb), a.cmp(&b));
+        }
+    }
+
+    #[test]
+    fn prefixes_and_long_names_order_as_bytes() {
+        let names: [&[u8]; 6] = [b"", b"a", b"ab", b"file0001", b"file00010", b"file0002"];
+        for (i, a) in names.iter().enumerate() {
+            for (j, b) in names.iter().enumerate() {
+                let got = cmp_names((name_prefix_key(a), a), (name_prefix_key(b), b));
+                assert_eq!(got, i.cmp(&j), "{a:?} {b:?}");
+            }
+        }
+    }
+}
