@@ -45,17 +45,26 @@ impl Policies {
     pub fn from_sources<'a>(
         sources: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, PolicyError> {
-        let validator = validator()?;
+        // Every source is parsed before the validator is asked for: in a process's first
+        // load the schema behind it may still be being built on another thread
+        // (`warm_up`), and parsing needs only Cedar's policy grammar. Errors are still
+        // reported for the first failing source, in order.
+        let parsed: Vec<_> = sources
+            .into_iter()
+            .map(|(name, text)| (name, text, PolicySet::from_str(text)))
+            .collect();
+        if parsed.is_empty() {
+            return Err(PolicyError::Empty);
+        }
         let mut set = PolicySet::new();
         let mut ids = Vec::new();
         let mut seen = HashSet::new();
         let mut warnings = Vec::new();
-        let mut any = false;
-        for (name, text) in sources {
-            any = true;
-            let parsed = PolicySet::from_str(text).map_err(|errs| {
+        for (name, text, result) in parsed {
+            let parsed = result.map_err(|errs| {
                 PolicyError::Parse(errs.iter().map(|e| diagnostic(name, text, e)).collect())
             })?;
+            let validator = validator()?;
             if let Some(t) = parsed.templates().next() {
                 return Err(PolicyError::Template(format!(
                     "{name}: template {}",
@@ -103,9 +112,6 @@ impl Policies {
                     .map_err(|e| PolicyError::DuplicateId(format!("{id}: {e}")))?;
                 ids.push(id);
             }
-        }
-        if !any {
-            return Err(PolicyError::Empty);
         }
         Ok(Policies { set, ids, warnings })
     }
