@@ -47,8 +47,8 @@ impl Policies {
     ) -> Result<Self, PolicyError> {
         // Every source is parsed before the validator is asked for: in a process's first
         // load the schema behind it may still be being built on another thread
-        // (`warm_up`), and parsing needs only Cedar's policy grammar. Errors are still
-        // reported for the first failing source, in order.
+        // (`warm_up`), and parsing needs only Cedar's policy grammar. Parse and validation
+        // errors are still reported for the first failing source, in order.
         let parsed: Vec<_> = sources
             .into_iter()
             .map(|(name, text)| (name, text, PolicySet::from_str(text)))
@@ -56,6 +56,7 @@ impl Policies {
         if parsed.is_empty() {
             return Err(PolicyError::Empty);
         }
+        let validator = validator()?;
         let mut set = PolicySet::new();
         let mut ids = Vec::new();
         let mut seen = HashSet::new();
@@ -64,7 +65,6 @@ impl Policies {
             let parsed = result.map_err(|errs| {
                 PolicyError::Parse(errs.iter().map(|e| diagnostic(name, text, e)).collect())
             })?;
-            let validator = validator()?;
             if let Some(t) = parsed.templates().next() {
                 return Err(PolicyError::Template(format!(
                     "{name}: template {}",

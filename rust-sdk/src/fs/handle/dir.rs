@@ -345,21 +345,16 @@ impl DirHandle {
         let read = check_dir(ctx, Action::FsRead, &this.path)?;
         let raw = this.raw_entries(ctx, &read)?;
         let shared = Arc::new(this);
-        let mut keyed: Vec<(u64, DirEntry)> = raw
+        let mut entries: Vec<DirEntry> = raw
             .into_iter()
-            .map(|(raw, t, ino)| {
-                let entry = DirEntry::from_raw(raw, t, ino, Arc::clone(&shared));
-                (name_prefix_key(entry.name.as_bytes()), entry)
-            })
+            .map(|(raw, t, ino)| DirEntry::from_raw(raw, t, ino, Arc::clone(&shared)))
             .collect();
         // The raw names are unique, so an unstable sort orders them exactly; lossy names may
-        // collide and keep the one whose raw bytes sort first. Most comparisons end at the
-        // names' prefix keys.
-        keyed.sort_unstable_by(|(ka, a), (kb, b)| {
-            cmp_names((*ka, a.name.as_bytes()), (*kb, b.name.as_bytes()))
+        // collide and keep the one whose raw bytes sort first.
+        entries.sort_unstable_by(|a, b| {
+            cmp_names(a.name.as_bytes(), b.name.as_bytes())
                 .then_with(|| a.raw_name().cmp(b.raw_name()))
         });
-        let mut entries: Vec<DirEntry> = keyed.into_iter().map(|(_, e)| e).collect();
         entries.dedup_by(|later, first| later.name == first.name);
         Ok(entries)
     }
