@@ -35,7 +35,7 @@ pub use path::{NAME_MAX, PATH_MAX, ResourcePath};
 pub use policy::Policies;
 pub use principal::Principal;
 pub use resource::{ProcessAttrs, Resource, ResourceKind, UrlAttrs};
-pub use schema::{SCHEMA_TEXT, schema, warm_up};
+pub use schema::{SCHEMA_JSON, SCHEMA_TEXT, schema, warm_up};
 
 /// Re-export of the Cedar crate this version of rex-auth is built on.
 pub use cedar_policy;
