@@ -355,7 +355,10 @@ impl DirHandle {
             cmp_names(a.name.as_bytes(), b.name.as_bytes())
                 .then_with(|| a.raw_name().cmp(b.raw_name()))
         });
-        entries.dedup_by(|later, first| later.name == first.name);
+        // Only lossily decoded names can collide: a listing of UTF-8 names skips the pass.
+        if entries.iter().any(|e| !e.name_is_utf8()) {
+            entries.dedup_by(|later, first| later.name == first.name);
+        }
         Ok(entries)
     }
 

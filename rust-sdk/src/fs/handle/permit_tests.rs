@@ -186,4 +186,11 @@ fn names_that_are_not_utf8_are_listed_once_each_in_byte_order() {
     let map = d.list_entries(&c).unwrap();
     assert_eq!(map.len(), 2);
     assert_eq!(map["n\u{fffd}"].raw_name(), b"n\xfe");
+
+    // A UTF-8 name equal to the lossy one sorts before both raw names and is the one kept.
+    std::fs::write(tmp.path().join("n\u{fffd}"), "").unwrap();
+    let entries = d.sorted_entries(&c).unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries[1].name_is_utf8());
+    assert_eq!(entries[1].raw_name(), "n\u{fffd}".as_bytes());
 }
