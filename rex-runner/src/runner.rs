@@ -291,6 +291,13 @@ impl RunnerBuilder {
         }))
         .map_err(|_| RunnerError::Internal("a module registration panicked".into()))?;
 
+        // The OS user is looked up (NSS: nscd, `/etc/passwd`) before the policies are
+        // loaded, while the schema a first load waits for may still be being built on
+        // another thread; a policy error is still the one reported when both fail.
+        let principal = match self.principal {
+            Some(p) => Ok(p),
+            None => rust_sdk::runtime::identity::effective_user_principal(),
+        };
         let policies = if self.policies.is_empty() {
             Policies::deny_all()
         } else {
@@ -300,10 +307,7 @@ impl RunnerBuilder {
                     .map(|p| (p.name.as_str(), p.text.as_str())),
             )?
         };
-        let principal = match self.principal {
-            Some(p) => p,
-            None => rust_sdk::runtime::identity::effective_user_principal()?,
-        };
+        let principal = principal?;
         let authorizer = Arc::new(
             Authorizer::builder()
                 .principal(principal)
