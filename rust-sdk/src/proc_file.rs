@@ -51,10 +51,7 @@ pub(crate) fn authorize<const N: usize>(
     let paths = names.map(|n| format!("{}/{n}", dir.trim_end_matches('/')));
     let mut files = Vec::with_capacity(N);
     for path in paths {
-        let file = Resource::file(&path)?;
-        ctx.check(Action::FsOpen, &file)?;
-        let read = ctx.check(Action::FsRead, &file)?;
-        files.push(ProcFile { path, read });
+        files.push(ProcFile::checked(ctx, path)?);
     }
     files
         .try_into()
@@ -62,6 +59,15 @@ pub(crate) fn authorize<const N: usize>(
 }
 
 impl ProcFile {
+    /// Checks `open` and then `read` on File `path` (no directory check: for callers whose
+    /// own sequence checks the directory, such as `netstat`'s File `/proc`).
+    pub(crate) fn checked(ctx: &SdkContext, path: String) -> Result<ProcFile, AuthError> {
+        let file = Resource::file(&path)?;
+        ctx.check(Action::FsOpen, &file)?;
+        let read = ctx.check(Action::FsRead, &file)?;
+        Ok(ProcFile { path, read })
+    }
+
     /// The file's path.
     #[cfg(test)]
     pub(crate) fn path(&self) -> &str {

@@ -2,6 +2,10 @@
 
 use super::*;
 
+use procfs::{FromBufRead, FromBufReadSI};
+
+use crate::proc_file::ProcFile;
+
 /// The process owning a socket.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SocketProcess {
@@ -77,7 +81,12 @@ fn tcp_state(s: &procfs::net::TcpState) -> &'static str {
 }
 
 /// Maps socket inodes to their owning processes, for the processes `list_fds` allows.
-fn socket_owners(ctx: &SdkContext) -> Result<HashMap<u64, SocketProcess>, NetworkError> {
+/// `proc_read` is the proof of `read` on File `/proc` that scanning the processes needs.
+fn socket_owners(
+    ctx: &SdkContext,
+    proc_read: &Permit,
+) -> Result<HashMap<u64, SocketProcess>, NetworkError> {
+    proc_read.require(&[Action::FsRead], ResourceKind::File, "/proc")?;
     let mut map = HashMap::new();
     let Ok(all) = procfs::process::all_processes() else {
         return Ok(map);
@@ -119,26 +128,25 @@ fn socket_owners(ctx: &SdkContext) -> Result<HashMap<u64, SocketProcess>, Networ
 pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
     let proc_file = Resource::file("/proc")?;
     ctx.check(Action::FsOpen, &proc_file)?;
-    ctx.check(Action::FsRead, &proc_file)?;
-    for f in ["tcp", "tcp6", "udp", "udp6", "unix"] {
-        let r = Resource::file(&format!("/proc/net/{f}"))?;
-        ctx.check(Action::FsOpen, &r)?;
-        ctx.check(Action::FsRead, &r)?;
+    let proc_read = ctx.check(Action::FsRead, &proc_file)?;
+    // Every check comes before any read; each table is then read under its own proof.
+    let [tcp, tcp6, udp, udp6, unix] = ["tcp", "tcp6", "udp", "udp6", "unix"];
+    let mut files = Vec::with_capacity(5);
+    for name in [tcp, tcp6, udp, udp6, unix] {
+        files.push(ProcFile::checked(ctx, format!("/proc/net/{name}"))?);
     }
-    let pe = |e: procfs::ProcError| NetworkError::ProcFs(e.to_string());
-    let owners = socket_owners(ctx)?;
+    let owners = socket_owners(ctx, &proc_read)?;
+    let si = procfs::current_system_info();
+    let mut tables = files.iter();
     let mut out = NetworkStats::default();
-    let tcp = [("tcp", procfs::net::tcp()), ("tcp6", procfs::net::tcp6())];
-    for (proto, entries) in tcp {
-        // tcp6/udp6 are missing when IPv6 is disabled
-        let Ok(entries) = entries.or_else(|e| {
-            if proto.ends_with('6') {
-                Ok(Vec::new())
-            } else {
-                Err(pe(e))
+    for proto in [tcp, tcp6] {
+        let entries = match read_table(ctx, tables.next(), proto)? {
+            Some(text) => {
+                procfs::net::TcpNetEntries::from_buf_read(text.as_bytes(), si)
+                    .map_err(|e| table_error(proto, e))?
+                    .0
             }
-        }) else {
-            continue;
+            None => Vec::new(),
         };
         for e in entries {
             out.internet_connections.push(InternetConnection {
@@ -153,12 +161,14 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
             });
         }
     }
-    let udp = [("udp", procfs::net::udp()), ("udp6", procfs::net::udp6())];
-    for (proto, entries) in udp {
-        let entries = match entries {
-            Ok(e) => e,
-            Err(_) if proto == "udp6" => Vec::new(),
-            Err(e) => return Err(pe(e)),
+    for proto in [udp, udp6] {
+        let entries = match read_table(ctx, tables.next(), proto)? {
+            Some(text) => {
+                procfs::net::UdpNetEntries::from_buf_read(text.as_bytes(), si)
+                    .map_err(|e| table_error(proto, e))?
+                    .0
+            }
+            None => Vec::new(),
         };
         for e in entries {
             out.internet_connections.push(InternetConnection {
@@ -173,7 +183,15 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
             });
         }
     }
-    for e in procfs::net::unix().map_err(pe)? {
+    let unix_table = match read_table(ctx, tables.next(), unix)? {
+        Some(text) => {
+            procfs::net::UnixNetEntries::from_buf_read(text.as_bytes())
+                .map_err(|e| table_error(unix, e))?
+                .0
+        }
+        None => Vec::new(),
+    };
+    for e in unix_table {
         let protocol = match e.socket_type {
             1 => "STREAM",
             2 => "DGRAM",
@@ -199,4 +217,90 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
         }
     }
     Ok(out)
+}
+
+/// Reads one `/proc/net` table under its proof. `None` when an IPv6 table is missing (IPv6
+/// disabled); any other failure is an error.
+fn read_table(
+    ctx: &SdkContext,
+    file: Option<&ProcFile>,
+    proto: &str,
+) -> Result<Option<String>, NetworkError> {
+    let Some(file) = file else {
+        return Err(NetworkError::ProcFs(format!(
+            "internal: no proof for /proc/net/{proto}"
+        )));
+    };
+    match file.read(ctx) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if proto.ends_with('6') && e.source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(NetworkError::ProcFs(e.to_string())),
+    }
+}
+
+fn table_error(proto: &str, e: procfs::ProcError) -> NetworkError {
+    NetworkError::ProcFs(format!("/proc/net/{proto}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn allow_all() -> SdkContext {
+        let auth = rex_auth::Authorizer::builder()
+            .principal(rex_auth::Principal::user("tester").unwrap())
+            .policies(
+                rex_auth::Policies::parse("t", "permit(principal, action, resource);").unwrap(),
+            )
+            .build()
+            .unwrap();
+        SdkContext::new(std::sync::Arc::new(auth))
+    }
+
+    #[test]
+    fn the_owner_scan_runs_only_under_the_proof_of_reading_proc() {
+        let c = allow_all();
+        let proc_read = c
+            .check(Action::FsRead, &Resource::file("/proc").unwrap())
+            .unwrap();
+        assert!(socket_owners(&c, &proc_read).is_ok());
+        // The proof of another file, or of another action on `/proc`, scans nothing.
+        let other = c
+            .check(Action::FsRead, &Resource::file("/etc").unwrap())
+            .unwrap();
+        let open = c
+            .check(Action::FsOpen, &Resource::file("/proc").unwrap())
+            .unwrap();
+        for wrong in [&other, &open] {
+            assert!(matches!(
+                socket_owners(&c, wrong).unwrap_err(),
+                NetworkError::Auth(AuthError::Config(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_missing_ipv6_table_is_empty_and_a_missing_ipv4_table_an_error() {
+        let c = allow_all();
+        let file = ProcFile::checked(&c, "/proc/net/no-such-table6".into()).unwrap();
+        assert_eq!(read_table(&c, Some(&file), "tcp6").unwrap(), None);
+        let file = ProcFile::checked(&c, "/proc/net/no-such-table".into()).unwrap();
+        let e = read_table(&c, Some(&file), "tcp").unwrap_err();
+        assert!(e.to_string().contains("/proc/net/no-such-table"), "{e}");
+        let text = read_table(
+            &c,
+            Some(&ProcFile::checked(&c, "/proc/net/tcp".into()).unwrap()),
+            "tcp",
+        )
+        .unwrap()
+        .unwrap();
+        let rows = procfs::net::TcpNetEntries::from_buf_read(
+            text.as_bytes(),
+            procfs::current_system_info(),
+        );
+        assert!(rows.is_ok());
+    }
 }

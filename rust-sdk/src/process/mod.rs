@@ -152,8 +152,14 @@ pub(crate) fn read_identity(
     Ok((ident, p))
 }
 
-fn pid_namespace(pid: u32) -> Option<u64> {
-    let link = std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()?;
+/// The pid namespace of `pid`, read under `ns_read`, the proof of `read` on Dir
+/// `/proc/<pid>/ns` (see [`namespace_readable`]).
+fn pid_namespace(pid: u32, ns_read: &Permit) -> Option<u64> {
+    let ns = format!("/proc/{pid}/ns");
+    ns_read
+        .require(&[Action::FsRead], ResourceKind::Dir, &ns)
+        .ok()?;
+    let link = std::fs::read_link(format!("{ns}/pid")).ok()?;
     let s = link.to_str()?;
     s.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
 }
@@ -192,23 +198,30 @@ fn check_list_dir_proc(ctx: &SdkContext) -> Result<(), ProcessError> {
     Ok(())
 }
 
-/// Whether the checks REX makes before loading a process's namespace information pass.
-fn namespace_readable(ctx: &SdkContext, pid: u32) -> Result<bool, ProcessError> {
+/// Whether the checks REX makes before loading a process's namespace information pass: the
+/// proof of `read` on Dir `/proc/<pid>/ns` when they all do, `None` when one is denied.
+fn namespace_readable(ctx: &SdkContext, pid: u32) -> Result<Option<Permit>, ProcessError> {
+    let ns = Resource::dir(&format!("/proc/{pid}/ns"))?;
     let resources = [
         Resource::dir(&format!("/proc/{pid}"))?,
-        Resource::dir(&format!("/proc/{pid}/ns"))?,
+        ns.clone(),
         Resource::file(&format!("/proc/{pid}/status"))?,
     ];
+    let mut ns_read = None;
     for r in &resources {
         for action in [Action::FsOpen, Action::FsRead] {
             match ctx.check(action, r) {
-                Ok(_) => {}
-                Err(AuthError::Denied(_)) => return Ok(false),
+                Ok(permit) => {
+                    if action == Action::FsRead && *r == ns {
+                        ns_read = Some(permit);
+                    }
+                }
+                Err(AuthError::Denied(_)) => return Ok(None),
                 Err(e) => return Err(ProcessError::Auth(e)),
             }
         }
     }
-    Ok(true)
+    Ok(ns_read)
 }
 
 /// Runs an authorization for one process: `Ok(true)` allowed, `Ok(false)` denied, `Err` other.
@@ -243,8 +256,8 @@ impl ProcessManager {
         let mut list = self.sample(ctx, None, false)?;
         if opts.load_namespace_info {
             for p in &mut list.processes {
-                if namespace_readable(ctx, p.pid)? {
-                    p.pid_namespace = pid_namespace(p.pid);
+                if let Some(ns_read) = namespace_readable(ctx, p.pid)? {
+                    p.pid_namespace = pid_namespace(p.pid, &ns_read);
                 }
             }
         }
@@ -362,5 +375,36 @@ impl ProcessManager {
     pub fn ipcs_info(&mut self, ctx: &SdkContext) -> Result<IpcsInfo, ProcessError> {
         let [shm, sem, msg] = ipcs::read_tables(ctx)?;
         ipcs::parse(&shm, &sem, &msg, &mut self.users)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn a_pid_namespace_is_read_only_under_the_proof_of_reading_its_ns_directory() {
+        let auth = rex_auth::Authorizer::builder()
+            .principal(rex_auth::Principal::user("tester").unwrap())
+            .policies(
+                rex_auth::Policies::parse("t", "permit(principal, action, resource);").unwrap(),
+            )
+            .build()
+            .unwrap();
+        let c = SdkContext::new(std::sync::Arc::new(auth));
+        let me = std::process::id();
+        let ns_read = namespace_readable(&c, me).unwrap().unwrap();
+        assert!(pid_namespace(me, &ns_read).is_some());
+        // The proof for pid 1's directory, or of `open`, reads nothing of this process.
+        let other = namespace_readable(&c, 1).unwrap().unwrap();
+        assert_eq!(pid_namespace(me, &other), None);
+        let open = c
+            .check(
+                Action::FsOpen,
+                &Resource::dir(&format!("/proc/{me}/ns")).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(pid_namespace(me, &open), None);
     }
 }
