@@ -5,7 +5,10 @@
 //!
 //! The runner measured is the release binary `rex-runner` next to this bench's own directory
 //! (`target/release/rex-runner`), or the one `REX_RUNNER_BIN` names; without either, its
-//! benches are skipped with a note on standard error.
+//! benches are skipped with a note on standard error. `cedar-floor` is this crate's binary as
+//! the bench profile builds it (thin LTO); `REX_CEDAR_FLOOR_BIN` names another build, e.g.
+//! one of the release profile (`cargo build --release -p rex-benches --bin cedar-floor` into
+//! another `CARGO_TARGET_DIR`), which is what compares with the shipped `rex-runner`.
 //!
 //! * `process/true`: spawning `/bin/true`, the cost of `exec` itself on this host.
 //! * `process/cedar_floor`: spawning `cedar-floor` (this crate's binary): only Cedar's
@@ -104,7 +107,13 @@ fn process(c: &mut Criterion) {
             "permit(principal, action in [file_system::Action::\"open\", file_system::Action::\"read\"], resource == file_system::Dir::\"{d_s}\");\n"
         ),
     );
-    let floor = Path::new(env!("CARGO_BIN_EXE_cedar-floor"));
+    // The bench profile's build of `cedar-floor` (thin LTO), or the one `REX_CEDAR_FLOOR_BIN`
+    // names: built with the release profile (fat LTO, as `rex-runner` ships) it is faster.
+    let floor = std::env::var_os("REX_CEDAR_FLOOR_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_cedar-floor")),
+        PathBuf::from,
+    );
+    let floor = floor.as_path();
     let runner = runner_binary();
 
     let mut group = c.benchmark_group("process");
