@@ -375,19 +375,26 @@ fn kind_name(kind: ResourceKind) -> String {
     format!("{kind:?}")
 }
 
+/// A context under `policy` (principal `tester`) for the crate's unit tests;
+/// `permit(principal, action, resource);` is the context that hands internals wrong proofs.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn test_context(policy: &str) -> SdkContext {
+    let auth = Authorizer::builder()
+        .principal(rex_auth::Principal::user("tester").unwrap())
+        .policies(rex_auth::Policies::parse("test", policy).unwrap())
+        .build()
+        .unwrap();
+    SdkContext::new(Arc::new(auth))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use rex_auth::{Policies, Principal};
 
     fn ctx(policy: &str) -> SdkContext {
-        let auth = Authorizer::builder()
-            .principal(Principal::user("tester").unwrap())
-            .policies(Policies::parse("test", policy).unwrap())
-            .build()
-            .unwrap();
-        SdkContext::new(Arc::new(auth))
+        test_context(policy)
     }
 
     #[test]

@@ -593,14 +593,7 @@ mod tests {
 
     #[test]
     fn a_kernel_file_is_read_only_under_the_proof_of_reading_it() {
-        let auth = rex_auth::Authorizer::builder()
-            .principal(rex_auth::Principal::user("tester").unwrap())
-            .policies(
-                rex_auth::Policies::parse("t", "permit(principal, action, resource);").unwrap(),
-            )
-            .build()
-            .unwrap();
-        let c = SdkContext::new(std::sync::Arc::new(auth));
+        let c = crate::context::test_context("permit(principal, action, resource);");
         let stat = read_file(&c, "/proc/stat").unwrap();
         assert!(read_text(&stat, "/proc/stat").unwrap().starts_with("cpu"));
         // The proof for another file, or of another action, reads nothing.

@@ -140,14 +140,9 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
     let mut tables = files.iter();
     let mut out = NetworkStats::default();
     for proto in [tcp, tcp6] {
-        let entries = match read_table(ctx, tables.next(), proto)? {
-            Some(text) => {
-                procfs::net::TcpNetEntries::from_buf_read(text.as_bytes(), si)
-                    .map_err(|e| table_error(proto, e))?
-                    .0
-            }
-            None => Vec::new(),
-        };
+        let entries = table(ctx, tables.next(), proto, |b| {
+            procfs::net::TcpNetEntries::from_buf_read(b, si).map(|t| t.0)
+        })?;
         for e in entries {
             out.internet_connections.push(InternetConnection {
                 protocol: proto.into(),
@@ -162,14 +157,9 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
         }
     }
     for proto in [udp, udp6] {
-        let entries = match read_table(ctx, tables.next(), proto)? {
-            Some(text) => {
-                procfs::net::UdpNetEntries::from_buf_read(text.as_bytes(), si)
-                    .map_err(|e| table_error(proto, e))?
-                    .0
-            }
-            None => Vec::new(),
-        };
+        let entries = table(ctx, tables.next(), proto, |b| {
+            procfs::net::UdpNetEntries::from_buf_read(b, si).map(|t| t.0)
+        })?;
         for e in entries {
             out.internet_connections.push(InternetConnection {
                 protocol: proto.into(),
@@ -183,14 +173,9 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
             });
         }
     }
-    let unix_table = match read_table(ctx, tables.next(), unix)? {
-        Some(text) => {
-            procfs::net::UnixNetEntries::from_buf_read(text.as_bytes())
-                .map_err(|e| table_error(unix, e))?
-                .0
-        }
-        None => Vec::new(),
-    };
+    let unix_table = table(ctx, tables.next(), unix, |b| {
+        procfs::net::UnixNetEntries::from_buf_read(b).map(|t| t.0)
+    })?;
     for e in unix_table {
         let protocol = match e.socket_type {
             1 => "STREAM",
@@ -240,8 +225,19 @@ fn read_table(
     }
 }
 
-fn table_error(proto: &str, e: procfs::ProcError) -> NetworkError {
-    NetworkError::ProcFs(format!("/proc/net/{proto}: {e}"))
+/// One `/proc/net` table read under its proof ([`read_table`]) and parsed; a missing IPv6
+/// table is empty.
+fn table<T: Default>(
+    ctx: &SdkContext,
+    file: Option<&ProcFile>,
+    proto: &str,
+    parse: impl FnOnce(&[u8]) -> procfs::ProcResult<T>,
+) -> Result<T, NetworkError> {
+    match read_table(ctx, file, proto)? {
+        Some(text) => parse(text.as_bytes())
+            .map_err(|e| NetworkError::ProcFs(format!("/proc/net/{proto}: {e}"))),
+        None => Ok(T::default()),
+    }
 }
 
 #[cfg(test)]
@@ -250,14 +246,7 @@ mod tests {
     use super::*;
 
     fn allow_all() -> SdkContext {
-        let auth = rex_auth::Authorizer::builder()
-            .principal(rex_auth::Principal::user("tester").unwrap())
-            .policies(
-                rex_auth::Policies::parse("t", "permit(principal, action, resource);").unwrap(),
-            )
-            .build()
-            .unwrap();
-        SdkContext::new(std::sync::Arc::new(auth))
+        crate::context::test_context("permit(principal, action, resource);")
     }
 
     #[test]

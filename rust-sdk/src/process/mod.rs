@@ -385,14 +385,7 @@ mod tests {
 
     #[test]
     fn a_pid_namespace_is_read_only_under_the_proof_of_reading_its_ns_directory() {
-        let auth = rex_auth::Authorizer::builder()
-            .principal(rex_auth::Principal::user("tester").unwrap())
-            .policies(
-                rex_auth::Policies::parse("t", "permit(principal, action, resource);").unwrap(),
-            )
-            .build()
-            .unwrap();
-        let c = SdkContext::new(std::sync::Arc::new(auth));
+        let c = crate::context::test_context("permit(principal, action, resource);");
         let me = std::process::id();
         let ns_read = namespace_readable(&c, me).unwrap().unwrap();
         assert!(pid_namespace(me, &ns_read).is_some());

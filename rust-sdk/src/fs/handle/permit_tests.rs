@@ -19,15 +19,7 @@ use rex_auth::Action;
 
 /// A context whose policy allows everything: these tests hand the internals wrong proofs.
 fn allow_all() -> SdkContext {
-    SdkContext::new(Arc::new(
-        rex_auth::Authorizer::builder()
-            .principal(rex_auth::Principal::user("tester").unwrap())
-            .policies(
-                rex_auth::Policies::parse("test", "permit(principal, action, resource);").unwrap(),
-            )
-            .build()
-            .unwrap(),
-    ))
+    crate::context::test_context("permit(principal, action, resource);")
 }
 
 #[test]
