@@ -343,12 +343,11 @@ impl DirHandle {
     pub fn sorted_entries(&self, ctx: &SdkContext) -> Result<Vec<DirEntry>, FsError> {
         let this = self.refreshed()?;
         let read = check_dir(ctx, Action::FsRead, &this.path)?;
-        let raw = this.raw_entries(ctx, &read)?;
         let shared = Arc::new(this);
-        let mut entries: Vec<DirEntry> = raw
-            .into_iter()
-            .map(|(raw, t, ino)| DirEntry::from_raw(raw, t, ino, Arc::clone(&shared)))
-            .collect();
+        // Each entry is made as the kernel returns it: no intermediate list of raw names.
+        let mut entries = shared.listed(ctx, &read, |raw, t, ino| {
+            DirEntry::from_raw(raw.to_vec(), t, ino, Arc::clone(&shared))
+        })?;
         // The raw names are unique, so an unstable sort orders them exactly; lossy names may
         // collide and keep the one whose raw bytes sort first.
         entries.sort_unstable_by(|a, b| {
@@ -369,8 +368,19 @@ impl DirHandle {
         ctx: &SdkContext,
         read: &Permit,
     ) -> Result<Vec<(Vec<u8>, EntryType, u64)>, FsError> {
+        self.listed(ctx, read, |raw, t, ino| (raw.to_vec(), t, ino))
+    }
+
+    /// [`DirHandle::raw_entries`], each entry made by `make` from its raw name, type and
+    /// inode number.
+    fn listed<T>(
+        &self,
+        ctx: &SdkContext,
+        read: &Permit,
+        make: impl FnMut(&[u8], EntryType, u64) -> T,
+    ) -> Result<Vec<T>, FsError> {
         read.require(&[Action::FsRead], ResourceKind::Dir, self.path.as_str())?;
-        self.getdents(ctx)
+        self.getdents(ctx, make)
     }
 
     /// Reads the directory while a recursive operation plans the tree below its root:
@@ -391,15 +401,21 @@ impl DirHandle {
             ],
             self.path.as_str(),
         )?;
-        self.getdents(ctx)
+        self.getdents(ctx, |raw, t, ino| (raw.to_vec(), t, ino))
     }
 
     /// The listing itself, private to this module: reached only through
-    /// [`DirHandle::raw_entries`] and [`DirHandle::raw_entries_below`], which demand a proof.
+    /// [`DirHandle::raw_entries`] (and its `listed`) and [`DirHandle::raw_entries_below`],
+    /// which demand a proof. `make` turns each entry (raw name, type, inode number) into
+    /// what the caller keeps.
     ///
     /// One `openat(".")` (a file description of its own, so no offset is shared with this
     /// handle) and `getdents64` into one 64 KiB buffer: a thousand entries take two calls.
-    fn getdents(&self, ctx: &SdkContext) -> Result<Vec<(Vec<u8>, EntryType, u64)>, FsError> {
+    fn getdents<T>(
+        &self,
+        ctx: &SdkContext,
+        mut make: impl FnMut(&[u8], EntryType, u64) -> T,
+    ) -> Result<Vec<T>, FsError> {
         const BUFFER: usize = 64 * 1024;
         let os = |e| FsError::os("readdir", self.path.as_str(), e);
         let fd = rustix::fs::openat(
@@ -431,7 +447,7 @@ impl DirHandle {
             if out.len() >= ctx.limits().max_entries {
                 return Err(FsError::TooManyEntries(ctx.limits().max_entries));
             }
-            out.push((name.to_vec(), t, ent.ino()));
+            out.push(make(name, t, ent.ino()));
         }
         Ok(out)
     }
