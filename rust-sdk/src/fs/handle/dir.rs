@@ -345,15 +345,35 @@ impl DirHandle {
         let read = check_dir(ctx, Action::FsRead, &this.path)?;
         let shared = Arc::new(this);
         // Each entry is made as the kernel returns it: no intermediate list of raw names.
-        let mut entries = shared.listed(ctx, &read, |raw, t, ino| {
+        let entries = shared.listed(ctx, &read, |raw, t, ino| {
             DirEntry::from_raw(raw.to_vec(), t, ino, Arc::clone(&shared))
         })?;
         // The raw names are unique, so an unstable sort orders them exactly; lossy names may
-        // collide and keep the one whose raw bytes sort first.
-        entries.sort_unstable_by(|a, b| {
-            cmp_names(a.name.as_bytes(), b.name.as_bytes())
-                .then_with(|| a.raw_name().cmp(b.raw_name()))
+        // collide and keep the one whose raw bytes sort first. What is sorted is each entry's
+        // name key and index (16 bytes, an integer compare), not the entries themselves;
+        // whole names are compared only when two keys are equal.
+        let mut order: Vec<(u64, usize)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (name_prefix_key(e.name.as_bytes()), i))
+            .collect();
+        // Key order is byte order up to the first eight bytes (see `cmp_names`' tests).
+        order.sort_unstable_by(|(ka, a), (kb, b)| {
+            ka.cmp(kb)
+                .then_with(|| match (entries.get(*a), entries.get(*b)) {
+                    (Some(a), Some(b)) => a
+                        .name
+                        .as_bytes()
+                        .cmp(b.name.as_bytes())
+                        .then_with(|| a.raw_name().cmp(b.raw_name())),
+                    _ => std::cmp::Ordering::Equal,
+                })
         });
+        let mut slots: Vec<Option<DirEntry>> = entries.into_iter().map(Some).collect();
+        let mut entries: Vec<DirEntry> = order
+            .iter()
+            .filter_map(|(_, i)| slots.get_mut(*i).and_then(Option::take))
+            .collect();
         // Only lossily decoded names can collide: a listing of UTF-8 names skips the pass.
         if entries.iter().any(|e| !e.name_is_utf8()) {
             entries.dedup_by(|later, first| later.name == first.name);

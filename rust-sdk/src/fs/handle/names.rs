@@ -146,7 +146,7 @@ impl IdCache {
 /// The first eight bytes of a name, zero-padded, as a big-endian number: comparing two keys
 /// orders names as their bytes do, except that equal keys need the whole names compared.
 /// (File names hold no NUL byte, so the padding sorts before every real byte.)
-fn name_prefix_key(name: &[u8]) -> u64 {
+pub(crate) fn name_prefix_key(name: &[u8]) -> u64 {
     if let Some(head) = name.first_chunk::<8>() {
         return u64::from_be_bytes(*head);
     }
@@ -157,9 +157,10 @@ fn name_prefix_key(name: &[u8]) -> u64 {
     u64::from_be_bytes(key)
 }
 
-/// Byte order of two file names: most comparisons of a listing end at the names' first eight
-/// bytes, read as one number, without a `memcmp` call.
-pub(crate) fn cmp_names(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+/// Byte order of two file names as a listing sorts them: their [`name_prefix_key`]s, and the
+/// whole names only when the keys are equal (the tests check it is byte order).
+#[cfg(test)]
+fn cmp_names(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     name_prefix_key(a)
         .cmp(&name_prefix_key(b))
         .then_with(|| a.cmp(b))
