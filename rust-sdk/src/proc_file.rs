@@ -1,9 +1,11 @@
 //! Reading `/proc` pseudo-files through the gate: the one helper of the SDK's readers of whole
-//! `/proc` files (`system::slab_info`, `ProcessManager::ipcs_info`). A lower module: it
+//! `/proc` files (`system::slab_info`, `ProcessManager::ipcs_info`, `network::network_stats`).
+//! A lower module: it
 //! depends on no category module; each category converts [`ProcReadError`] into its own error.
 //!
 //! [`authorize`] checks `open` on the Dir, then `open` and `read` on every File, **all before
-//! anything is opened** (REX's sequence); only then can the files be read, each bounded by
+//! anything is opened** (REX's sequence; [`authorize_files`] is the same without the Dir);
+//! only then can the files be read, each bounded by
 //! [`crate::SdkLimits::max_read_bytes`]. A `/proc` file reports size 0, so it is read to its
 //! end (or to the bound), not by its size.
 
@@ -48,10 +50,24 @@ pub(crate) fn authorize<const N: usize>(
     names: [&str; N],
 ) -> Result<[ProcFile; N], AuthError> {
     ctx.check(Action::FsOpen, &Resource::dir(dir)?)?;
+    authorize_files(ctx, dir, names)
+}
+
+/// [`authorize`] without the directory's `open` check, for callers whose own sequence checks
+/// something else first (`netstat` checks File `/proc`): `open` and `read` on File
+/// `dir/NAME` for each of `names`, in order; the first refusal ends the call.
+pub(crate) fn authorize_files<const N: usize>(
+    ctx: &SdkContext,
+    dir: &str,
+    names: [&str; N],
+) -> Result<[ProcFile; N], AuthError> {
     let paths = names.map(|n| format!("{}/{n}", dir.trim_end_matches('/')));
     let mut files = Vec::with_capacity(N);
     for path in paths {
-        files.push(ProcFile::checked(ctx, path)?);
+        let file = Resource::file(&path)?;
+        ctx.check(Action::FsOpen, &file)?;
+        let read = ctx.check(Action::FsRead, &file)?;
+        files.push(ProcFile { path, read });
     }
     files
         .try_into()
@@ -59,15 +75,6 @@ pub(crate) fn authorize<const N: usize>(
 }
 
 impl ProcFile {
-    /// Checks `open` and then `read` on File `path` (no directory check: for callers whose
-    /// own sequence checks the directory, such as `netstat`'s File `/proc`).
-    pub(crate) fn checked(ctx: &SdkContext, path: String) -> Result<ProcFile, AuthError> {
-        let file = Resource::file(&path)?;
-        ctx.check(Action::FsOpen, &file)?;
-        let read = ctx.check(Action::FsRead, &file)?;
-        Ok(ProcFile { path, read })
-    }
-
     /// The file's path.
     #[cfg(test)]
     pub(crate) fn path(&self) -> &str {

@@ -4,7 +4,7 @@ use super::*;
 
 use procfs::{FromBufRead, FromBufReadSI};
 
-use crate::proc_file::ProcFile;
+use crate::proc_file::{self, ProcFile};
 
 /// The process owning a socket.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -130,17 +130,13 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
     ctx.check(Action::FsOpen, &proc_file)?;
     let proc_read = ctx.check(Action::FsRead, &proc_file)?;
     // Every check comes before any read; each table is then read under its own proof.
-    let [tcp, tcp6, udp, udp6, unix] = ["tcp", "tcp6", "udp", "udp6", "unix"];
-    let mut files = Vec::with_capacity(5);
-    for name in [tcp, tcp6, udp, udp6, unix] {
-        files.push(ProcFile::checked(ctx, format!("/proc/net/{name}"))?);
-    }
+    let [tcp, tcp6, udp, udp6, unix] =
+        proc_file::authorize_files(ctx, "/proc/net", ["tcp", "tcp6", "udp", "udp6", "unix"])?;
     let owners = socket_owners(ctx, &proc_read)?;
     let si = procfs::current_system_info();
-    let mut tables = files.iter();
     let mut out = NetworkStats::default();
-    for proto in [tcp, tcp6] {
-        let entries = table(ctx, tables.next(), proto, |b| {
+    for (proto, file) in [("tcp", &tcp), ("tcp6", &tcp6)] {
+        let entries = table(ctx, file, proto, |b| {
             procfs::net::TcpNetEntries::from_buf_read(b, si).map(|t| t.0)
         })?;
         for e in entries {
@@ -156,8 +152,8 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
             });
         }
     }
-    for proto in [udp, udp6] {
-        let entries = table(ctx, tables.next(), proto, |b| {
+    for (proto, file) in [("udp", &udp), ("udp6", &udp6)] {
+        let entries = table(ctx, file, proto, |b| {
             procfs::net::UdpNetEntries::from_buf_read(b, si).map(|t| t.0)
         })?;
         for e in entries {
@@ -173,7 +169,7 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
             });
         }
     }
-    let unix_table = table(ctx, tables.next(), unix, |b| {
+    let unix_table = table(ctx, &unix, "unix", |b| {
         procfs::net::UnixNetEntries::from_buf_read(b).map(|t| t.0)
     })?;
     for e in unix_table {
@@ -204,39 +200,21 @@ pub fn network_stats(ctx: &SdkContext) -> Result<NetworkStats, NetworkError> {
     Ok(out)
 }
 
-/// Reads one `/proc/net` table under its proof. `None` when an IPv6 table is missing (IPv6
-/// disabled); any other failure is an error.
-fn read_table(
-    ctx: &SdkContext,
-    file: Option<&ProcFile>,
-    proto: &str,
-) -> Result<Option<String>, NetworkError> {
-    let Some(file) = file else {
-        return Err(NetworkError::ProcFs(format!(
-            "internal: no proof for /proc/net/{proto}"
-        )));
-    };
-    match file.read(ctx) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if proto.ends_with('6') && e.source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(None)
-        }
-        Err(e) => Err(NetworkError::ProcFs(e.to_string())),
-    }
-}
-
-/// One `/proc/net` table read under its proof ([`read_table`]) and parsed; a missing IPv6
-/// table is empty.
+/// One `/proc/net` table, read under its proof and parsed by `parse`. A missing IPv6 table
+/// (IPv6 disabled) is empty; any other failure is an error.
 fn table<T: Default>(
     ctx: &SdkContext,
-    file: Option<&ProcFile>,
+    file: &ProcFile,
     proto: &str,
     parse: impl FnOnce(&[u8]) -> procfs::ProcResult<T>,
 ) -> Result<T, NetworkError> {
-    match read_table(ctx, file, proto)? {
-        Some(text) => parse(text.as_bytes())
+    match file.read(ctx) {
+        Ok(text) => parse(text.as_bytes())
             .map_err(|e| NetworkError::ProcFs(format!("/proc/net/{proto}: {e}"))),
-        None => Ok(T::default()),
+        Err(e) if proto.ends_with('6') && e.source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(T::default())
+        }
+        Err(e) => Err(NetworkError::ProcFs(e.to_string())),
     }
 }
 
@@ -274,22 +252,15 @@ mod tests {
     #[test]
     fn a_missing_ipv6_table_is_empty_and_a_missing_ipv4_table_an_error() {
         let c = allow_all();
-        let file = ProcFile::checked(&c, "/proc/net/no-such-table6".into()).unwrap();
-        assert_eq!(read_table(&c, Some(&file), "tcp6").unwrap(), None);
-        let file = ProcFile::checked(&c, "/proc/net/no-such-table".into()).unwrap();
-        let e = read_table(&c, Some(&file), "tcp").unwrap_err();
+        let tcp = |b: &[u8]| {
+            procfs::net::TcpNetEntries::from_buf_read(b, procfs::current_system_info()).map(|t| t.0)
+        };
+        let [missing6, missing, real] =
+            proc_file::authorize_files(&c, "/proc/net", ["no-such-table6", "no-such-table", "tcp"])
+                .unwrap();
+        assert!(table(&c, &missing6, "tcp6", tcp).unwrap().is_empty());
+        let e = table(&c, &missing, "tcp", tcp).unwrap_err();
         assert!(e.to_string().contains("/proc/net/no-such-table"), "{e}");
-        let text = read_table(
-            &c,
-            Some(&ProcFile::checked(&c, "/proc/net/tcp".into()).unwrap()),
-            "tcp",
-        )
-        .unwrap()
-        .unwrap();
-        let rows = procfs::net::TcpNetEntries::from_buf_read(
-            text.as_bytes(),
-            procfs::current_system_info(),
-        );
-        assert!(rows.is_ok());
+        assert!(table(&c, &real, "tcp", tcp).is_ok());
     }
 }
