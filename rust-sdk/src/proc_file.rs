@@ -1,13 +1,12 @@
 //! Reading `/proc` pseudo-files through the gate: the one helper of the SDK's readers of whole
-//! `/proc` files (`system::slab_info`, `ProcessManager::ipcs_info`, `network::network_stats`).
-//! A lower module: it
-//! depends on no category module; each category converts [`ProcReadError`] into its own error.
+//! `/proc` files (`system::slab_info`, `ProcessManager::ipcs_info`,
+//! `network::network_stats`). A lower module: it depends on no category module; each category
+//! converts [`ProcReadError`] into its own error.
 //!
 //! [`authorize`] checks `open` on the Dir, then `open` and `read` on every File, **all before
 //! anything is opened** (REX's sequence; [`authorize_files`] is the same without the Dir);
-//! only then can the files be read, each bounded by
-//! [`crate::SdkLimits::max_read_bytes`]. A `/proc` file reports size 0, so it is read to its
-//! end (or to the bound), not by its size.
+//! only then can the files be read, each bounded by [`crate::SdkLimits::max_read_bytes`]. A
+//! `/proc` file reports size 0, so it is read to its end (or to the bound), not by its size.
 
 use std::io::Read;
 
