@@ -185,11 +185,13 @@ permit(principal, action == file_system::Action::"execute", resource == file_sys
 permit(principal, action == network::Action::"GET", resource == network::url::"https://example.com/x");"#,
     )
     .unwrap_or_else(fail);
+    let agent = rex_auth::Principal::user("agent").unwrap_or_else(fail);
     group.bench_function("derive_3_policies", |b| {
         b.iter(|| {
-            black_box(rex_auth::sandbox_plan::SandboxPlan::derive(black_box(
-                &scoped,
-            )))
+            black_box(rex_auth::sandbox_plan::SandboxLayers::derive(
+                black_box(&scoped),
+                &agent,
+            ))
         })
     });
     group.finish();

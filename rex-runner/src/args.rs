@@ -190,6 +190,9 @@ pub(crate) enum Command {
         /// The policy files.
         #[arg(short = 'p', long = "policy-file", required = true)]
         policies: Vec<PathBuf>,
+        /// The Cedar principal name whose layers to print (default: the effective user).
+        #[arg(long)]
+        principal: Option<String>,
         /// Output format.
         #[arg(
             short = 'o',

@@ -3,16 +3,32 @@
 
 use super::*;
 
-/// `sandbox-plan`: the ruleset that `--sandbox` derives from these policy files.
-pub(crate) fn sandbox_plan(policies: &[PathBuf], format: OutputFormat) -> ExitStatus {
+/// `sandbox-plan`: the two layers that `--sandbox` derives from these policy files for one
+/// principal (`--principal`, default the effective user, as a run).
+pub(crate) fn sandbox_plan(
+    policies: &[PathBuf],
+    principal: Option<&str>,
+    format: OutputFormat,
+) -> ExitStatus {
+    let principal = match principal_of(principal) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::InvalidInput;
+        }
+    };
     match load_policy_files(policies) {
-        Ok(set) => print_plan(&rex_auth::sandbox_plan::SandboxPlan::derive(&set), format),
+        Ok(set) => print_plan(
+            &rex_auth::sandbox_plan::SandboxLayers::derive(&set, &principal),
+            format,
+        ),
         Err(status) => status,
     }
 }
 
+/// Prints the layers in `format`.
 pub(crate) fn print_plan(
-    plan: &rex_auth::sandbox_plan::SandboxPlan,
+    plan: &rex_auth::sandbox_plan::SandboxLayers,
     format: OutputFormat,
 ) -> ExitStatus {
     let text = match format {

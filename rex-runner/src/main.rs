@@ -42,8 +42,9 @@ fn main() -> ExitCode {
         Some(Command::Validate { policies }) => validate(&policies),
         Some(Command::SandboxPlan {
             policies,
+            principal,
             output_format,
-        }) => sandbox_plan(&policies, output_format),
+        }) => sandbox_plan(&policies, principal.as_deref(), output_format),
         Some(Command::Check {
             script,
             script_arguments_file,

@@ -147,8 +147,10 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
         return print_functions(&runner, args.output_format);
     }
     if args.print_sandbox {
-        let plan = rex_auth::sandbox_plan::SandboxPlan::derive(&runner.authorizer().policies());
-        return print_plan(&plan, args.output_format);
+        let auth = runner.authorizer();
+        let layers =
+            rex_auth::sandbox_plan::SandboxLayers::derive(&auth.policies(), auth.principal());
+        return print_plan(&layers, args.output_format);
     }
     let Some(script) = script else {
         eprintln!("error: --script-file is required (or use `validate` / `check`); see --help");
@@ -339,10 +341,29 @@ pub(crate) fn apply_sandbox_mode(
     mode: rust_sdk::runtime::sandbox::SandboxMode,
 ) -> Result<serde_json::Value, rust_sdk::runtime::sandbox::SandboxError> {
     let report = if mode == rust_sdk::runtime::sandbox::SandboxMode::Off {
-        rust_sdk::runtime::sandbox::apply(&rex_auth::sandbox_plan::SandboxPlan::empty(), mode)?
+        rust_sdk::runtime::sandbox::apply(
+            &rex_auth::sandbox_plan::SandboxLayers::empty(),
+            mode,
+            None,
+        )?
     } else {
-        let plan = rex_auth::sandbox_plan::SandboxPlan::derive(&runner.authorizer().policies());
-        rust_sdk::runtime::sandbox::apply(&plan, mode)?
+        let auth = runner.authorizer();
+        let layers =
+            rex_auth::sandbox_plan::SandboxLayers::derive(&auth.policies(), auth.principal());
+        // The broker decides with its own authorizer of the same policies and principal (no
+        // audit sink: the runner's own check of the same request is the one recorded).
+        let broker = if layers.unmount_broker.is_empty() {
+            None
+        } else {
+            rex_auth::Authorizer::builder()
+                .principal(auth.principal().clone())
+                .policies(auth.policies())
+                .permissive(auth.is_permissive())
+                .build()
+                .ok()
+                .map(|a| rust_sdk::SdkContext::new(std::sync::Arc::new(a)))
+        };
+        rust_sdk::runtime::sandbox::apply(&layers, mode, broker)?
     };
     tracing::info!(
         target: rex_runner::RUNNER_LOG_TARGET,
@@ -350,6 +371,8 @@ pub(crate) fn apply_sandbox_mode(
         status = report.status.as_str(),
         landlock_abi = report.kernel_abi,
         fs_rules = report.fs_rules,
+        exec_rules = report.exec_rules,
+        unmount_broker = report.unmount_broker,
         "sandbox"
     );
     Ok(serde_json::json!({
@@ -359,6 +382,8 @@ pub(crate) fn apply_sandbox_mode(
         "file_system_restricted": report.fs_restricted,
         "tcp_connect_restricted": report.net_restricted,
         "rules": report.fs_rules,
+        "executed_program_rules": report.exec_rules,
+        "unmount_broker": report.unmount_broker,
         "no_new_privs": report.no_new_privs,
     }))
 }

@@ -2,18 +2,18 @@
 
 use super::*;
 
-/// The rights one file-system action needs on its resource, and those it needs on the
-/// directory that holds it (creating, removing and renaming act on the parent). `None` for
-/// actions that need no file-system right (or, for `unmount`, cannot be sandboxed).
+/// The rights one file-system action needs of the runner's own layer on its resource, and
+/// those it needs on the directory that holds it: creating, removing and renaming act on the
+/// parent, and rust-sdk creates entries under a temporary name that it writes, then renames
+/// into place (write-replace, archive extraction, symlinks, the cross-device move), so those
+/// need making, writing and removing there. `None` for actions that need no file-system right
+/// of the runner (`unmount` goes to the broker: a domain cannot unmount).
 pub fn fs_needs(action: Action) -> Option<(FsRights, FsRights)> {
     let make = FsRights::MAKE_REG | FsRights::MAKE_DIR | FsRights::MAKE_SYM | FsRights::REFER;
-    // Beneath a scope: new entries, and new files opened for writing (O_CREAT | O_WRONLY).
-    let create = make | FsRights::WRITE_FILE | FsRights::TRUNCATE | FsRights::READ;
     let remove = FsRights::REMOVE_FILE | FsRights::REMOVE_DIR | FsRights::REFER;
-    // On the parent only what acts on its entries, and listing it (the SDK opens it to
-    // create or remove the entry): never reading or writing the parent's other files.
-    let on_parent_create = make | FsRights::READ_DIR;
-    let on_parent_remove = remove | FsRights::READ_DIR;
+    let written = FsRights::WRITE_FILE | FsRights::TRUNCATE | FsRights::READ;
+    // Beneath a scope: new entries, staged under temporary names, written and renamed.
+    let create = make | remove | written;
     Some(match action {
         // rust-sdk opens files and directories O_RDONLY for every operation (metadata
         // included): Landlock cannot tell a stat from a read of an opened file.
@@ -25,14 +25,14 @@ pub fn fs_needs(action: Action) -> Option<(FsRights, FsRights)> {
         | Action::FsChown
         | Action::FsSetXAttr
         | Action::FsNetworkNamespace => (FsRights::READ, FsRights::NONE),
+        // Write-replace: a temporary file beside it, written, renamed over the name.
         Action::FsWrite => (
-            FsRights::WRITE_FILE | FsRights::TRUNCATE | FsRights::READ,
-            FsRights::NONE,
+            written,
+            FsRights::MAKE_REG | FsRights::REMOVE_FILE | written,
         ),
         Action::FsExecute => (FsRights::EXECUTE | FsRights::READ_FILE, FsRights::NONE),
-        Action::FsCreate => (create, on_parent_create),
-        Action::FsDelete => (remove | FsRights::READ, on_parent_remove),
-        Action::FsMove => (remove | FsRights::READ, on_parent_remove),
+        Action::FsCreate => (create, create),
+        Action::FsDelete | Action::FsMove => (remove | FsRights::READ, remove | FsRights::READ_DIR),
         _ => return None,
     })
 }
@@ -48,9 +48,8 @@ pub(super) fn apply_action(
     match action.namespace() {
         Namespace::FileSystem => {
             if action == Action::FsUnmount {
-                b.fs_unrestricted.get_or_insert(format!(
-                    "{id} permits unmount, which Landlock forbids inside a sandbox"
-                ));
+                // A domain cannot unmount: the broker forked before it does (re-checking Cedar).
+                b.unmount.insert(id.to_string());
                 return;
             }
             if action == Action::FsExecute {
@@ -68,18 +67,28 @@ pub(super) fn apply_action(
             match scope {
                 Scope::Any => b.grant("/", own | on_parent, &why),
                 Scope::Paths(targets) => {
+                    // In the parent, only the entry itself is created or removed: a directory
+                    // for a `Dir` scope; for a `File`, the file and the temporary files that
+                    // replace it.
+                    let dir_entry = FsRights::MAKE_DIR
+                        | FsRights::REMOVE_DIR
+                        | FsRights::REFER
+                        | FsRights::READ_DIR;
+                    let file_entry = FsRights::ALL.file_rights()
+                        | FsRights::MAKE_REG
+                        | FsRights::MAKE_SYM
+                        | FsRights::REMOVE_FILE
+                        | FsRights::REFER
+                        | FsRights::READ_DIR;
                     for t in targets {
-                        // In the parent, only the entry itself is created or removed: a
-                        // directory for a `Dir` scope, a file or symlink for a `File`.
-                        let dir_entry = FsRights::MAKE_DIR
-                            | FsRights::REMOVE_DIR
-                            | FsRights::REFER
-                            | FsRights::READ_DIR;
-                        let file_entry = FsRights::MAKE_REG
-                            | FsRights::MAKE_SYM
-                            | FsRights::REMOVE_FILE
-                            | FsRights::REFER
-                            | FsRights::READ_DIR;
+                        let kind = if t.is_dir {
+                            ResourceKind::Dir
+                        } else {
+                            ResourceKind::File
+                        };
+                        if !t.subtree && !action.applies_to_kind(kind) {
+                            continue;
+                        }
                         if t.subtree {
                             // Beneath the directory (its entries' parent is inside too),
                             // and the directory itself (`in` is reflexive) as an entry of
@@ -90,11 +99,13 @@ pub(super) fn apply_action(
                             b.grant(&t.path, own, &why);
                             b.grant(parent(&t.path), on_parent.intersect(dir_entry), &why);
                         } else {
+                            // A path that does not exist yet gets its rule on the nearest
+                            // existing ancestor when applied.
                             b.grant(&t.path, own.file_rights(), &why);
-                            // A file that does not exist yet gets its rule on the nearest
-                            // existing ancestor when applied; rights that act on the
-                            // directory go to its parent.
                             b.grant(parent(&t.path), on_parent.intersect(file_entry), &why);
+                            if matches!(action, Action::FsWrite | Action::FsCreate) {
+                                b.replaced.insert(t.path.clone());
+                            }
                         }
                     }
                 }

@@ -1,28 +1,45 @@
 //! The kernel backstop's plan: which file-system rights beneath which paths, and which TCP
-//! ports, the loaded policies can ever need. rust-sdk turns a plan into a Landlock ruleset
-//! (`rust_sdk::runtime::sandbox`); this module only analyses policies and does no OS access.
+//! ports, for the run's principal, in two layers. rust-sdk turns the plan into Landlock
+//! rulesets (`rust_sdk::runtime::sandbox`); this module only analyses policies and does no
+//! OS access.
 //!
-//! The plan must **never deny what the policies allow**: it is derived from the permits
-//! only (forbids never narrow it, Cedar still enforces them), from their resource scopes and
-//! from the `when` conditions it can analyse (conjunctions and disjunctions of
-//! `resource in Dir::"X"`, `resource == File::"Y"`, `resource.port == N`); any condition it
-//! cannot analyse leaves the scope as wide as the policy's scope. Landlock can only allow,
-//! so a right granted beneath a directory is granted to the whole tree. The table of what each
-//! action needs is `docs/SANDBOX.md`.
+//! * The **runner's layer** ([`SandboxLayers::runner`]) confines the runner itself and must
+//!   **never deny what the policies allow** rust-sdk to do, including its own needs (the
+//!   temporary file of a write-replace, staged archive entries, the cross-device move). It
+//!   is read widely: forbids never narrow it, a condition it cannot read leaves the scope
+//!   as wide as the policy's scope.
+//! * The **layer of executed programs** ([`SandboxLayers::exec`]), stacked on it for every
+//!   program a script runs, must **never allow more than the policies allow**: it is read
+//!   exactly (see `exec`), and where Landlock cannot say a policy exactly it grants less.
+//!
+//! Both count a permit only for the run's principal, and only for the actions whose resource
+//! types its scope can match (the schema's `appliesTo`). `unmount` cannot be allowed inside a
+//! Landlock domain: it goes to a broker process forked before the domain (listed in
+//! [`SandboxLayers::unmount_broker`]). The table of what each action needs is
+//! `docs/SANDBOX.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use cedar_policy::{Effect, EntityUid, Policy, ResourceConstraint};
 use serde_json::Value;
 
-use crate::{Action, Namespace, Policies};
+use crate::{Action, Namespace, Policies, Principal, ResourceKind};
 
 mod actions;
+mod exec;
 mod ports;
 mod scope;
 
 pub use actions::fs_needs;
+
+/// Which Cedar requests (action, on a directory?) each Landlock right of the layer of
+/// executed programs stands for: the layer grants a right beneath a path only where Cedar
+/// allows every one of them for every resource beneath it. For reviewers and tests.
+pub fn exec_right_needs() -> &'static [(FsRights, &'static [(Action, bool)])] {
+    exec::RIGHT_NEEDS
+}
 use actions::*;
+use exec::ExecLayer;
 use ports::*;
 use scope::*;
 
@@ -127,17 +144,30 @@ pub struct FsRule {
     pub rights: FsRights,
     /// Why: the policy ids and built-in needs that asked for it.
     pub reasons: BTreeSet<String>,
-    /// Whether a policy's scope asked for it. Such a path may not exist yet (a file the
-    /// script will create): the rule then goes on its nearest existing ancestor. A built-in
-    /// path that does not exist is skipped.
-    pub from_policy: bool,
+    /// Where the rule comes from, which says how it is applied.
+    pub origin: RuleOrigin,
+}
+
+/// Where a rule comes from, which says how it is applied to the host's file system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleOrigin {
+    /// A built-in need (loader, devices, resolver, ...): skipped when the path does not exist.
+    Runtime,
+    /// A policy's path in the runner's layer: it may not exist yet (a file the script will
+    /// create), and then the rule goes on its nearest existing ancestor. A path with a
+    /// symbolic link in it is skipped (rust-sdk checks the path a link resolves to as well).
+    Policy,
+    /// A tree of the exact layer: skipped when it does not exist or has a symbolic link in it.
+    ExactTree,
+    /// One file of the exact layer: applied only to a regular file (never to a directory,
+    /// whose rule would reach beneath it), skipped otherwise.
+    ExactFile,
 }
 
 /// The file-system part of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FsPlan {
-    /// No file-system restriction can be applied without denying something the policies
-    /// allow (e.g. a permit of `unmount`: Landlock forbids unmounting in a sandbox).
+    /// No file-system restriction (only [`SandboxPlan::empty`]: `--sandbox off`).
     Unrestricted {
         /// Why.
         reason: String,
@@ -196,6 +226,14 @@ const RUNTIME_READ: &[&str] = &[
 ];
 /// What a program needs to start: its loader and libraries, their caches, locale data, and
 /// the account databases (user and group names).
+/// The runtime of an executed program: [`RUNTIME_READ`] without `/proc/self`, which names the
+/// runner's own process (its environment among others).
+const EXEC_RUNTIME_READ: &[&str] = &[
+    "/dev/urandom",
+    "/dev/random",
+    "/etc/localtime",
+    "/usr/share/zoneinfo",
+];
 const EXEC_READ_EXECUTE: &[&str] = &[
     "/lib",
     "/lib64",
@@ -255,42 +293,77 @@ const SYSCTL_READ: &[&str] = &[
 ];
 const DNS_PORT: u16 = 53;
 
-/// Builds plans; one per derivation.
+/// Builds one layer.
+#[derive(Default)]
 struct Builder {
-    rules: BTreeMap<String, (FsRights, BTreeSet<String>, bool)>,
-    fs_unrestricted: Option<String>,
+    rules: BTreeMap<(String, RuleOrigin), (FsRights, BTreeSet<String>)>,
+    unmount: BTreeSet<String>,
+    /// Files that rust-sdk may replace by a new inode (write-replace, create): a rule on the
+    /// old inode would not follow, so their rights also go to their directory.
+    replaced: BTreeSet<String>,
     ports: BTreeMap<u16, BTreeSet<String>>,
     net_unrestricted: Option<String>,
 }
 
 impl Builder {
-    fn add(&mut self, path: &str, rights: FsRights, why: &str, from_policy: bool) {
+    fn add(&mut self, path: &str, rights: FsRights, why: &str, origin: RuleOrigin) {
         if rights.is_empty() {
             return;
         }
         let entry = self
             .rules
-            .entry(path.to_string())
-            .or_insert_with(|| (FsRights::NONE, BTreeSet::new(), false));
+            .entry((path.to_string(), origin))
+            .or_insert_with(|| (FsRights::NONE, BTreeSet::new()));
         entry.0 = entry.0 | rights;
         entry.1.insert(why.to_string());
-        entry.2 |= from_policy;
     }
 
     /// A right a policy's scope asks for.
     fn grant(&mut self, path: &str, rights: FsRights, why: &str) {
-        self.add(path, rights, why, true);
+        self.add(path, rights, why, RuleOrigin::Policy);
     }
 
     /// A right of a built-in need (loader, resolver, ...).
     fn grant_all(&mut self, paths: &[&str], rights: FsRights, why: &str) {
         for p in paths {
-            self.add(p, rights, why, false);
+            self.add(p, rights, why, RuleOrigin::Runtime);
         }
     }
 
     fn port(&mut self, port: u16, why: &str) {
         self.ports.entry(port).or_default().insert(why.to_string());
+    }
+
+    /// Copies the rights of every replaced file to its directory.
+    fn follow_replacements(&mut self) {
+        let mut moved = Vec::new();
+        for f in &self.replaced {
+            if let Some((rights, why)) = self.rules.get(&(f.clone(), RuleOrigin::Policy)) {
+                moved.push((parent(f).to_string(), *rights, why.clone()));
+            }
+        }
+        for (dir, rights, why) in moved {
+            for w in why {
+                self.add(
+                    &dir,
+                    rights,
+                    &format!("{w} (replaced in place)"),
+                    RuleOrigin::Policy,
+                );
+            }
+        }
+    }
+
+    fn rules(self) -> Vec<FsRule> {
+        self.rules
+            .into_iter()
+            .map(|((path, origin), (rights, reasons))| FsRule {
+                path,
+                rights,
+                reasons,
+                origin,
+            })
+            .collect()
     }
 }
 
@@ -299,6 +372,139 @@ fn parent(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
         Some(i) => path.get(..i).unwrap_or("/"),
+    }
+}
+
+/// The two layers of the kernel backstop for one principal, and what goes to the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxLayers {
+    /// The runner's own layer: at least everything Cedar can allow rust-sdk to do.
+    pub runner: SandboxPlan,
+    /// The layer of executed programs, stacked on the runner's: at most what Cedar allows.
+    pub exec: SandboxPlan,
+    /// The permits that may allow `unmount` (which no Landlock domain can do): when not empty,
+    /// a broker forked before the domain performs unmounts, re-checking Cedar itself.
+    pub unmount_broker: BTreeSet<String>,
+}
+
+impl SandboxLayers {
+    /// Layers that restrict nothing (what `--sandbox off` stands for).
+    pub fn empty() -> SandboxLayers {
+        SandboxLayers {
+            runner: SandboxPlan::empty(),
+            exec: SandboxPlan::empty(),
+            unmount_broker: BTreeSet::new(),
+        }
+    }
+
+    /// Derives the layers of a validated policy set for `principal`.
+    ///
+    /// ```
+    /// use rex_auth::{Policies, Principal, sandbox_plan::{FsRights, SandboxLayers}};
+    /// let p = Policies::parse("p.cedar", r#"permit(principal,
+    ///     action in [file_system::Action::"open", file_system::Action::"read"],
+    ///     resource in file_system::Dir::"/srv/app/public");
+    ///     permit(principal == User::"alice", action, resource);"#).unwrap();
+    /// let layers = SandboxLayers::derive(&p, &Principal::user("agent").unwrap());
+    /// assert!(layers.exec.allows("/srv/app/public/index.html", FsRights::READ_FILE));
+    /// assert!(!layers.exec.allows("/srv/app/secret.txt", FsRights::READ_FILE));
+    /// // alice's permit is not the agent's.
+    /// assert!(!layers.runner.allows("/srv/app/secret.txt", FsRights::READ_FILE));
+    /// ```
+    pub fn derive(policies: &Policies, principal: &Principal) -> SandboxLayers {
+        let who = principal.uid();
+        let mut b = Builder::default();
+        b.grant_all(
+            RUNTIME_READ_WRITE,
+            FsRights::READ_FILE | FsRights::WRITE_FILE,
+            "runtime",
+        );
+        b.grant_all(RUNTIME_READ, FsRights::READ, "runtime");
+        let mut exec = ExecLayer::default();
+        for policy in policies.policies() {
+            if !principal_matches(policy, who) {
+                continue;
+            }
+            let conditions = conditions_of(policy);
+            let when = conditions.as_ref().map_or(&[][..], |c| c.when.as_slice());
+            let scope = scope_of(policy, when, who);
+            if scope == Scope::Paths(Vec::new()) {
+                // No resource can satisfy it (disjoint paths, another principal).
+                continue;
+            }
+            let kinds = constraint_kinds(&policy.resource_constraint());
+            // Strict validation admits only the schema's actions, all of them in `Action::ALL`;
+            // an action counts only when the scope can match a resource it applies to.
+            let constraint = policy.action_constraint();
+            let actions: Vec<Action> = Action::ALL
+                .iter()
+                .copied()
+                .filter(|a| crate::explain::covers(&constraint, *a))
+                .filter(|a| a.applies_to().iter().any(|k| kinds.contains(k)))
+                .filter(|a| scope == Scope::Any || a.namespace() == Namespace::FileSystem)
+                .collect();
+            if policy.effect() == Effect::Forbid {
+                exec.forbid(&scope, &kinds, &actions);
+                continue;
+            }
+            let id = policy.id().to_string();
+            for &action in &actions {
+                apply_action(&mut b, action, &scope, policy, when, &id);
+            }
+            exec.permit(policy, conditions.as_ref(), &kinds, &actions, who);
+        }
+        b.follow_replacements();
+        let unmount_broker = std::mem::take(&mut b.unmount);
+        let net = match b.net_unrestricted.take() {
+            Some(reason) => NetPlan::Unrestricted { reason },
+            None => NetPlan::ConnectPorts(std::mem::take(&mut b.ports)),
+        };
+        SandboxLayers {
+            runner: SandboxPlan {
+                fs: FsPlan::Rules(b.rules()),
+                net,
+            },
+            exec: exec.build(),
+            unmount_broker,
+        }
+    }
+
+    /// The layers as JSON (`sandbox-plan -o json`).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "runner": self.runner.to_json(),
+            "executed_programs": self.exec.to_json(),
+            "unmount_broker": {
+                "started": !self.unmount_broker.is_empty(),
+                "reasons": self.unmount_broker,
+            },
+        })
+    }
+
+    /// The layers as text for a reviewer.
+    pub fn render_text(&self) -> String {
+        let mut out = String::from(
+            "runner layer (what rust-sdk may do after Cedar said yes; at least what Cedar allows):\n",
+        );
+        out.push_str(&self.runner.render_text());
+        out.push_str(
+            "\nexecuted programs (stacked on the runner layer; at most what Cedar allows, plus the runtime a program needs to start):\n",
+        );
+        out.push_str(&self.exec.render_text());
+        out.push_str("  signals and abstract UNIX sockets: scoped to the program's own domain\n");
+        if self.unmount_broker.is_empty() {
+            out.push_str("\nunmount broker: not started (no permit allows unmount)\n");
+        } else {
+            out.push_str(&format!(
+                "\nunmount broker: started before the domain, re-checks Cedar ({})\n",
+                self.unmount_broker
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        out
     }
 }
 
@@ -313,68 +519,6 @@ impl SandboxPlan {
                 reason: "no plan".into(),
             },
         }
-    }
-
-    /// Derives the plan of a validated policy set.
-    ///
-    /// ```
-    /// use rex_auth::{Policies, sandbox_plan::{FsPlan, FsRights, SandboxPlan}};
-    /// let p = Policies::parse("p.cedar", r#"permit(principal,
-    ///     action in [file_system::Action::"open", file_system::Action::"read"],
-    ///     resource in file_system::Dir::"/srv/app/public");"#).unwrap();
-    /// let plan = SandboxPlan::derive(&p);
-    /// assert!(plan.allows("/srv/app/public/index.html", FsRights::READ_FILE));
-    /// assert!(!plan.allows("/srv/app/secret.txt", FsRights::READ_FILE));
-    /// ```
-    pub fn derive(policies: &Policies) -> SandboxPlan {
-        let mut b = Builder {
-            rules: BTreeMap::new(),
-            fs_unrestricted: None,
-            ports: BTreeMap::new(),
-            net_unrestricted: None,
-        };
-        b.grant_all(
-            RUNTIME_READ_WRITE,
-            FsRights::READ_FILE | FsRights::WRITE_FILE,
-            "runtime",
-        );
-        b.grant_all(RUNTIME_READ, FsRights::READ, "runtime");
-        for policy in policies.policies() {
-            if policy.effect() != Effect::Permit {
-                continue;
-            }
-            let id = policy.id().to_string();
-            // Strict validation admits only the schema's actions, all of them in `Action::ALL`.
-            let constraint = policy.action_constraint();
-            let actions = Action::ALL
-                .iter()
-                .copied()
-                .filter(|a| crate::explain::covers(&constraint, *a));
-            let when = when_bodies(policy);
-            let scope = scope_of(policy, &when);
-            for action in actions {
-                apply_action(&mut b, action, &scope, policy, &when, &id);
-            }
-        }
-        let fs = match b.fs_unrestricted {
-            Some(reason) => FsPlan::Unrestricted { reason },
-            None => FsPlan::Rules(
-                b.rules
-                    .into_iter()
-                    .map(|(path, (rights, reasons, from_policy))| FsRule {
-                        path,
-                        rights,
-                        reasons,
-                        from_policy,
-                    })
-                    .collect(),
-            ),
-        };
-        let net = match b.net_unrestricted {
-            Some(reason) => NetPlan::Unrestricted { reason },
-            None => NetPlan::ConnectPorts(b.ports),
-        };
-        SandboxPlan { fs, net }
     }
 
     /// Whether the plan lets `rights` be used at `path` (an absolute, normalised path): some
@@ -477,8 +621,15 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
 
+    fn layers(text: &str) -> SandboxLayers {
+        SandboxLayers::derive(
+            &Policies::parse("t.cedar", text).unwrap(),
+            &Principal::user("agent").unwrap(),
+        )
+    }
+
     fn plan(text: &str) -> SandboxPlan {
-        SandboxPlan::derive(&Policies::parse("t.cedar", text).unwrap())
+        layers(text).runner
     }
 
     #[test]
@@ -513,9 +664,12 @@ mod tests {
         let p = plan(r#"permit(principal, action == file_system::Action::"read", resource);"#);
         assert!(p.allows("/etc/shadow", FsRights::READ_FILE));
         assert!(!p.allows("/etc/shadow", FsRights::WRITE_FILE));
-        let p = plan(r#"permit(principal, action, resource);"#);
-        assert!(matches!(p.fs, FsPlan::Unrestricted { .. }));
-        assert!(matches!(p.net, NetPlan::Unrestricted { .. }));
+        let l = layers(r#"permit(principal, action, resource);"#);
+        // unmount goes to the broker: the file system stays restricted, to everything.
+        assert!(matches!(l.runner.fs, FsPlan::Rules(_)));
+        assert!(l.runner.allows("/etc/shadow", FsRights::ALL));
+        assert!(!l.unmount_broker.is_empty());
+        assert!(matches!(l.runner.net, NetPlan::Unrestricted { .. }));
     }
 
     #[test]

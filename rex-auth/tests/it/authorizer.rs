@@ -730,7 +730,7 @@ fn principal_must_be_given() {
 
 mod sandbox_plan_soundness {
     use super::*;
-    use rex_auth::sandbox_plan::{SandboxPlan, fs_needs};
+    use rex_auth::sandbox_plan::{SandboxLayers, exec_right_needs, fs_needs};
 
     const DIRS: &[&str] = &["/a", "/a/b", "/a/b/c", "/d", "/d/e"];
     const ACTIONS: &[(&str, Action)] = &[
@@ -776,13 +776,25 @@ mod sandbox_plan_soundness {
                 .prop_map(|d| format!(" when {{ resource in file_system::Dir::\"{d}\" }}")),
             Just(" when { resource.path like \"*.log\" }".to_string()),
         ];
-        (action, scope, when).prop_map(|(actions, scope, when)| {
+        let who = prop_oneof![
+            Just(String::new()),
+            Just(String::new()),
+            Just(" == User::\"alice\"".to_string()),
+            Just(" == User::\"bob\"".to_string()),
+        ];
+        let unless = prop_oneof![
+            Just(String::new()),
+            Just(String::new()),
+            Just(" unless { principal == User::\"bob\" }".to_string()),
+            Just(" unless { resource.path like \"*.log\" }".to_string()),
+        ];
+        (action, who, scope, when, unless).prop_map(|(actions, who, scope, when, unless)| {
             let list: Vec<String> = actions
                 .iter()
                 .map(|(n, _)| format!("file_system::Action::\"{n}\""))
                 .collect();
             format!(
-                "permit(principal, action in [{}], resource{scope}){when};",
+                "permit(principal{who}, action in [{}], resource{scope}){when}{unless};",
                 list.join(", ")
             )
         })
@@ -800,7 +812,40 @@ mod sandbox_plan_soundness {
                 permits.join("\n")
             );
             let a = auth(&text);
-            let plan = SandboxPlan::derive(&a.policies());
+            let layers = SandboxLayers::derive(&a.policies(), a.principal());
+            let plan = &layers.runner;
+            // The layer of executed programs never grants what Cedar does not allow: each
+            // right beneath a path stands for requests that are allowed on every resource
+            // beneath it.
+            let all = paths();
+            for (path, is_dir) in &all {
+                for bit in {
+                    use rex_auth::sandbox_plan::FsRights as F;
+                    [F::READ_FILE, F::READ_DIR, F::WRITE_FILE, F::TRUNCATE, F::EXECUTE, F::MAKE_REG,
+                     F::MAKE_DIR, F::MAKE_SYM, F::REMOVE_FILE, F::REMOVE_DIR, F::REFER]
+                } {
+                    if (!is_dir && bit.file_rights().is_empty()) || !layers.exec.allows(path, bit) {
+                        continue;
+                    }
+                    // Some entry that grants this right has every request it stands for
+                    // allowed on every resource beneath the path.
+                    let justified = exec_right_needs().iter().filter(|(r, _)| r.contains(bit)).any(|(_, needs)| {
+                        all.iter()
+                            .filter(|(q, _)| q == path || (*is_dir && q.starts_with(&format!("{path}/"))))
+                            .all(|(q, q_is_dir)| {
+                                needs.iter().filter(|(_, d)| d == q_is_dir).all(|(need, _)| {
+                                    let r = if *q_is_dir { Resource::dir(q) } else { Resource::file(q) }.unwrap();
+                                    allowed(&a, *need, &r, &RequestContext::None)
+                                })
+                            })
+                    });
+                    prop_assert!(
+                        justified,
+                        "executed programs get {bit:?} beneath {path}, which Cedar does not allow\n{}\n{text}",
+                        layers.exec.render_text()
+                    );
+                }
+            }
             for (path, is_dir) in paths() {
                 let resource = if is_dir { Resource::dir(&path) } else { Resource::file(&path) }.unwrap();
                 for (_, action) in ACTIONS {

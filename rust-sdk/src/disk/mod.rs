@@ -518,7 +518,7 @@ pub fn unmount(ctx: &SdkContext, path: &str) -> Result<(), DiskError> {
     let asked = ctx.check(Action::FsUnmount, &Resource::dir_path(&rp))?;
     let Some(parent) = rp.parent() else {
         // `/` itself: there is no component to resolve.
-        return unmount_at("/", &asked, &rp);
+        return unmount_at(path, "/", &asked, &rp);
     };
     let name = rp.file_name();
     // No O_NOFOLLOW: with O_PATH it would hand back a symlink at the last component instead
@@ -556,6 +556,7 @@ pub fn unmount(ctx: &SdkContext, path: &str) -> Result<(), DiskError> {
         None
     };
     unmount_at(
+        path,
         &format!("{link}/{name}"),
         resolved.as_ref().unwrap_or(&asked),
         &real,
@@ -564,8 +565,46 @@ pub fn unmount(ctx: &SdkContext, path: &str) -> Result<(), DiskError> {
 
 /// `umount2(target, UMOUNT_NOFOLLOW)`, where `target` names the mount point `covers`.
 /// `permit` is the proof of `unmount` on Dir `covers`; any other proof is refused first.
-fn unmount_at(target: &str, permit: &Permit, covers: &ResourcePath) -> Result<(), DiskError> {
+///
+/// Inside the runner's Landlock domain no process can unmount: when the unmount broker runs
+/// (`runtime::broker`), the request `asked` goes to it, and it decides and unmounts again
+/// with its own authorizer; without one, the unmount is refused.
+fn unmount_at(
+    asked: &str,
+    target: &str,
+    permit: &Permit,
+    covers: &ResourcePath,
+) -> Result<(), DiskError> {
     permit.require(&[Action::FsUnmount], ResourceKind::Dir, covers.as_str())?;
+    if let Some(answer) = crate::runtime::broker::unmount(asked) {
+        use crate::runtime::broker::Answer;
+        return match answer {
+            Answer::Done => Ok(()),
+            Answer::Denied(message)
+            | Answer::Failed {
+                errno: None,
+                message,
+            } => Err(DiskError::Io {
+                what: "the unmount broker's answer",
+                message,
+            }),
+            Answer::Failed {
+                errno: Some(errno), ..
+            } => Err(DiskError::System {
+                op: "umount2",
+                source: std::io::Error::from_raw_os_error(errno),
+            }),
+        };
+    }
+    if crate::runtime::sandbox::in_force() {
+        return Err(DiskError::System {
+            op: "umount2",
+            source: std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "no process can unmount inside the Landlock sandbox, and no unmount broker runs",
+            ),
+        });
+    }
     rustix::mount::unmount(target, rustix::mount::UnmountFlags::NOFOLLOW).map_err(|e| {
         DiskError::System {
             op: "umount2",

@@ -262,6 +262,7 @@ pub fn execute(
             found: t.name(),
         });
     }
+    let interpreter = script_interpreter(ctx, file, &context);
     // Pinned after the check (nothing touches the host before it) and before the spawn thread
     // starts, so the namespace joined is that of the process alive under the pid now.
     let pid_namespace = opts
@@ -290,9 +291,45 @@ pub fn execute(
             root_child: target.identity.uid == 0,
             pid_namespace,
             cap: usize::try_from(cap).unwrap_or(usize::MAX),
+            interpreter,
         },
         permit,
     )
+}
+
+/// The interpreter a `#!` script names, opened (`O_PATH`), when executed programs get their
+/// own kernel layer and Cedar allows executing the interpreter with the same context: the
+/// program's layer then lets it run, and lets it read the script. Read from the open file, so
+/// it is the line of the file that was checked. Without Cedar's yes the interpreter gets no
+/// right, and the kernel refuses to start it.
+fn script_interpreter(
+    ctx: &SdkContext,
+    file: &FileHandle,
+    context: &RequestContext,
+) -> Option<std::os::fd::OwnedFd> {
+    if !crate::runtime::sandbox::child_layer_active() {
+        return None;
+    }
+    let mut head = [0u8; 256];
+    let n = rustix::io::pread(&file.file, &mut head, 0).ok()?;
+    let line = head.get(..n)?.strip_prefix(b"#!")?;
+    let line = line.split(|b| *b == b'\n').next()?;
+    let interp = std::str::from_utf8(line).ok()?.split_whitespace().next()?;
+    let resource = Resource::file(interp).ok()?;
+    let allowed = ctx
+        .authorizer()?
+        .is_allowed(Action::FsExecute, &resource, context)
+        .ok()?;
+    if !allowed {
+        return None;
+    }
+    // The kernel follows links when it starts the interpreter; so does the rule's anchor.
+    rustix::fs::open(
+        interp,
+        OFlags::PATH | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok()
 }
 
 /// Opens the first of `candidates` (absolute paths) that exists, read-only and without

@@ -95,6 +95,8 @@ pub(super) struct Spawn {
     pub(super) pid_namespace: Option<(u32, OwnedFd)>,
     /// Cap on each captured stream.
     pub(super) cap: usize,
+    /// A `#!` script's interpreter that Cedar allows (see `script_interpreter`).
+    pub(super) interpreter: Option<OwnedFd>,
 }
 
 /// One captured stream.
@@ -257,7 +259,7 @@ fn spawn(
     path: &str,
     how: &Spawn,
     pipes: &Pipes,
-    exe: RawFd,
+    exe: std::os::fd::BorrowedFd<'_>,
 ) -> Result<Child, ExecError> {
     let spawn_err = |source: std::io::Error| ExecError::Spawn {
         path: path.to_string(),
@@ -281,9 +283,17 @@ fn spawn(
                 })?;
             }
             let (out_w, err_w) = (pipes.out_w.as_raw_fd(), pipes.err_w.as_raw_fd());
-            private_fd_table(&[exe, out_w, err_w])?;
-            // The program gets the policy's kernel sandbox without the runner's own needs.
-            crate::runtime::sandbox::confine_child().map_err(|e| ExecError::Io {
+            let mut keep = vec![exe.as_raw_fd(), out_w, err_w];
+            keep.extend(crate::runtime::sandbox::child_layer_fds());
+            keep.extend(how.interpreter.as_ref().map(AsRawFd::as_raw_fd));
+            private_fd_table(&keep)?;
+            // The program gets the layer of executed programs: at most what the policies
+            // allow, the runtime it needs to start, and itself.
+            crate::runtime::sandbox::confine_child(&crate::runtime::sandbox::ChildProgram {
+                program: exe,
+                interpreter: how.interpreter.as_ref().map(AsFd::as_fd),
+            })
+            .map_err(|e| ExecError::Io {
                 op: "landlock",
                 source: std::io::Error::other(e.to_string()),
             })?;
@@ -372,7 +382,7 @@ pub(super) fn run(
     let pipes = Pipes::new()?;
     let mut child = {
         let mut live = live();
-        let child = spawn(cmd, path, &how, &pipes, file.file.as_raw_fd())?;
+        let child = spawn(cmd, path, &how, &pipes, file.file.as_fd())?;
         if let Ok(raw) = i32::try_from(child.id()) {
             live.insert(raw);
         }

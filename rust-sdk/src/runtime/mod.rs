@@ -10,6 +10,7 @@
 //! * [`identity`]: the effective user, for the default principal.
 //! * [`sched`]: starting a start-up helper thread on another core.
 
+pub(crate) mod broker;
 pub mod child;
 pub mod identity;
 pub mod monitor;

@@ -1,36 +1,46 @@
-//! The kernel backstop under Cedar: applies a [`SandboxPlan`] (derived from the loaded
-//! policies by `rex_auth::sandbox_plan`) as a Landlock domain on the calling thread.
+//! The kernel backstop under Cedar: applies the [`SandboxLayers`] that
+//! `rex_auth::sandbox_plan` derives from the loaded policies as Landlock domains.
 //!
 //! A Landlock domain confines the thread that applies it and every thread and process it
 //! creates afterwards; threads that already exist are not confined. The runner therefore
-//! applies it on the thread that then spawns the script's thread, before the run, after it
-//! has read the script, the policies and the arguments. Programs a script executes inherit
-//! the domain, so a program the policy lets the script run cannot read or write outside what
-//! the policy could ever allow, and a bug in rust-sdk meets the kernel beneath it.
+//! applies its layer ([`apply`]) on the thread that then spawns the script's thread, before
+//! the run, after it has read the script, the policies and the arguments. Every program a
+//! script executes gets a second, stricter layer on its spawning thread ([`confine_child`]):
+//! what the policies allow exactly, the runtime a program needs to start, the program itself,
+//! and signals and abstract UNIX sockets scoped to its own domain. A bug in rust-sdk meets the
+//! runner's layer; a program the policy lets a script run meets both.
+//!
+//! `unmount` cannot be done inside any domain: when a permit may allow it, a broker process
+//! is forked before the domain is applied (see `broker`).
 //!
 //! Runner-internal: no script function reaches this module, and it acts only on the runner's
 //! own process (like `monitor`, `identity` and `sched`).
 
-use std::io::Read;
-use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, LandlockStatus, NetPort,
-    PathBeneath, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
+    PathBeneath, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
 };
-use rex_auth::sandbox_plan::{FsPlan, FsRights, NetPlan, SandboxPlan};
-use rustix::fs::{Mode, OFlags};
+use rex_auth::sandbox_plan::{FsPlan, FsRights, FsRule, NetPlan, RuleOrigin, SandboxLayers};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 /// What the runner itself reads besides the plan: `/proc` and `/sys`, because rust-sdk reads
 /// a process's attributes (and the system's) to build the Cedar request before it can be
 /// decided, so a denial is a typed denial and an empty listing stays empty, not an error.
-/// Programs the script executes do not get these: their spawning thread adds a second,
-/// stricter layer with the plan alone ([`confine_child`]).
+/// Programs the script executes do not get these: their layer is the exact one
+/// ([`confine_child`]).
 const RUNNER_READ: &[&str] = &["/proc", "/sys"];
 
-/// The plan of the domain in force, for the extra layer of executed programs.
-static CHILD_PLAN: std::sync::OnceLock<SandboxPlan> = std::sync::OnceLock::new();
+/// The layer of executed programs, its rule anchors opened once when the runner's domain
+/// was applied.
+struct ExecLayer {
+    rules: Vec<(OwnedFd, FsRights)>,
+    ports: Option<Vec<u16>>,
+}
+
+static EXEC_LAYER: std::sync::OnceLock<ExecLayer> = std::sync::OnceLock::new();
 
 /// The newest Landlock ABI whose rights Rex handles (tested on this ABI).
 const TARGET_ABI: ABI = ABI::V7;
@@ -116,6 +126,10 @@ pub struct SandboxReport {
     pub fs_rules: usize,
     /// Whether `no_new_privs` is set.
     pub no_new_privs: bool,
+    /// Path rules prepared for the layer of executed programs.
+    pub exec_rules: usize,
+    /// Whether the unmount broker runs (some permit may allow `unmount`).
+    pub unmount_broker: bool,
 }
 
 /// Why the backstop could not be applied.
@@ -130,6 +144,9 @@ pub enum SandboxError {
     /// Landlock refused the ruleset.
     #[error("cannot apply the Landlock sandbox: {0}")]
     Landlock(String),
+    /// The unmount broker could not be started.
+    #[error("cannot start the unmount broker: {0}")]
+    Broker(String),
 }
 
 fn to_access(r: FsRights) -> BitFlags<AccessFs> {
@@ -160,61 +177,65 @@ fn handled_fs() -> BitFlags<AccessFs> {
     AccessFs::from_all(TARGET_ABI) & !AccessFs::IoctlDev
 }
 
-/// The interpreter named by a script's `#!` line, if `path` is one.
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-fn shebang_interpreter(path: &Path) -> Option<PathBuf> {
-    let mut head = [0u8; 256];
-    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
-    let head = head.get(..n)?;
-    let rest = head.strip_prefix(b"#!")?;
-    let line = rest.split(|b| *b == b'\n').next()?;
-    let text = std::str::from_utf8(line).ok()?.trim();
-    let interp = text.split_whitespace().next()?;
-    interp.starts_with('/').then(|| PathBuf::from(interp))
+/// Opens `path` as an `O_PATH` anchor for a rule and tells whether it is a directory.
+/// `follow`: built-in paths follow symbolic links (`/lib` is one on merged-`/usr` systems);
+/// a policy's path is opened with `RESOLVE_NO_SYMLINKS`, so a link anywhere in it fails.
+fn anchor(path: &Path, follow: bool) -> Result<(OwnedFd, bool), rustix::io::Errno> {
+    let flags = OFlags::PATH | OFlags::CLOEXEC;
+    let fd = if follow {
+        rustix::fs::open(path, flags, Mode::empty())?
+    } else {
+        rustix::fs::openat2(
+            rustix::fs::CWD,
+            path,
+            flags | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )?
+    };
+    let st = rustix::fs::fstat(&fd)?;
+    let ty = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    if !follow && ty == rustix::fs::FileType::Symlink {
+        // `O_PATH | O_NOFOLLOW` opens a link at the last component instead of failing.
+        return Err(rustix::io::Errno::LOOP);
+    }
+    Ok((fd, ty == rustix::fs::FileType::Directory))
 }
 
-/// Opens `path` as an `O_PATH` anchor for a rule (following symlinks, as Landlock resolves
-/// rule paths) and tells whether it is a directory.
-fn anchor(path: &Path) -> Option<(OwnedFd, bool)> {
-    let fd = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    let st = rustix::fs::fstat(&fd).ok()?;
-    let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory;
-    Some((fd, is_dir))
-}
-
-/// The rules to add, each on an open anchor: each planned path that exists (a policy's path
-/// that does not exist yet goes to its nearest existing ancestor), plus the interpreters of
-/// executable scripts. One `open` and one `fstat` per rule.
-fn rules_of(plan_rules: &[rex_auth::sandbox_plan::FsRule]) -> Vec<(OwnedFd, FsRights)> {
+/// The rules to add, each on an open anchor, as each rule's origin says (see
+/// [`RuleOrigin`]). One `open` and one `fstat` per rule.
+fn rules_of(plan_rules: &[FsRule]) -> Vec<(OwnedFd, FsRights)> {
     let mut out = Vec::new();
     for r in plan_rules {
-        let mut path = PathBuf::from(&r.path);
+        let follow = r.origin == RuleOrigin::Runtime;
+        let mut path = Path::new(&r.path);
         let found = loop {
-            if let Some(a) = anchor(&path) {
-                break Some(a);
-            }
-            if !r.from_policy {
-                break None;
-            }
-            match path.parent() {
-                Some(p) => path = p.to_path_buf(),
-                None => break None,
+            match anchor(path, follow) {
+                Ok(a) => break Some(a),
+                // Only the runner's layer widens a missing policy path to its nearest
+                // existing ancestor (a file the script will create).
+                Err(rustix::io::Errno::NOENT) if r.origin == RuleOrigin::Policy => {
+                    match path.parent() {
+                        Some(p) => path = p,
+                        None => break None,
+                    }
+                }
+                Err(_) => break None,
             }
         };
         let Some((fd, is_dir)) = found else {
             continue;
         };
-        // A rule on a file can carry only the rights that apply to files.
-        let mut rights = r.rights;
-        if !is_dir {
-            rights = rights.file_rights();
-            if rights.contains(FsRights::EXECUTE)
-                && let Some(interp) = shebang_interpreter(&path)
-                && let Some((ifd, _)) = anchor(&interp)
-            {
-                out.push((ifd, FsRights::EXECUTE | FsRights::READ_FILE));
-            }
+        if is_dir && r.origin == RuleOrigin::ExactFile {
+            // A file's rights on a directory would reach everything beneath it.
+            continue;
         }
+        // A rule on a file can carry only the rights that apply to files.
+        let rights = if is_dir {
+            r.rights
+        } else {
+            r.rights.file_rights()
+        };
         if !rights.is_empty() {
             out.push((fd, rights));
         }
@@ -222,12 +243,28 @@ fn rules_of(plan_rules: &[rex_auth::sandbox_plan::FsRule]) -> Vec<(OwnedFd, FsRi
     out
 }
 
-/// Applies `plan` to the calling thread (and what it creates from now on) in `mode`.
+/// Whether the runner's layer would restrict nothing (every right everywhere, any port).
+fn restricts_nothing(layers: &SandboxLayers) -> bool {
+    let fs_all = match &layers.runner.fs {
+        FsPlan::Unrestricted { .. } => true,
+        FsPlan::Rules(_) => layers.runner.allows("/", FsRights::ALL),
+    };
+    fs_all && matches!(layers.runner.net, NetPlan::Unrestricted { .. })
+}
+
+/// Applies the runner's layer of `layers` to the calling thread (and what it creates from
+/// now on) in `mode`, and prepares the layer of executed programs. When a permit may allow
+/// `unmount`, the broker is forked first, deciding with `broker` (an authorizer of the same
+/// policies; without one, unmounts are refused while the domain is in force).
 ///
 /// Call it on the thread that will start the script's thread, after every input was read
 /// and before the run. `Off` applies nothing. Under `Require`, a kernel that cannot enforce
 /// the plan is an error and nothing runs.
-pub fn apply(plan: &SandboxPlan, mode: SandboxMode) -> Result<SandboxReport, SandboxError> {
+pub fn apply(
+    layers: &SandboxLayers,
+    mode: SandboxMode,
+    broker: Option<crate::SdkContext>,
+) -> Result<SandboxReport, SandboxError> {
     let mut report = SandboxReport {
         mode,
         status: SandboxStatus::Off,
@@ -236,53 +273,80 @@ pub fn apply(plan: &SandboxPlan, mode: SandboxMode) -> Result<SandboxReport, San
         net_restricted: false,
         fs_rules: 0,
         no_new_privs: false,
+        exec_rules: 0,
+        unmount_broker: false,
     };
     if mode == SandboxMode::Off {
         return Ok(report);
     }
-    let fs_rules = match &plan.fs {
-        FsPlan::Rules(rules) => Some(rules_of(rules)),
-        FsPlan::Unrestricted { .. } => None,
+    let exec_rules = match &layers.exec.fs {
+        FsPlan::Rules(rules) => rules_of(rules),
+        FsPlan::Unrestricted { .. } => Vec::new(),
     };
-    let ports = match &plan.net {
-        NetPlan::ConnectPorts(p) => Some(p.keys().copied().collect::<Vec<u16>>()),
-        NetPlan::Unrestricted { .. } => None,
+    report.exec_rules = exec_rules.len();
+    let exec = ExecLayer {
+        rules: exec_rules,
+        ports: match &layers.exec.net {
+            NetPlan::ConnectPorts(p) => Some(p.keys().copied().collect()),
+            NetPlan::Unrestricted { .. } => None,
+        },
     };
-    if fs_rules.is_none() && ports.is_none() {
-        report.status = SandboxStatus::NothingToRestrict;
-        return Ok(report);
+    let nothing = restricts_nothing(layers);
+    if let (false, false, Some(ctx)) = (nothing, layers.unmount_broker.is_empty(), broker) {
+        super::broker::start(ctx)?;
+        report.unmount_broker = true;
     }
-    let runner_rules = fs_rules.map(|mut rules| {
+    let status = if nothing {
+        None
+    } else {
+        let mut rules = match &layers.runner.fs {
+            FsPlan::Rules(rules) => rules_of(rules),
+            FsPlan::Unrestricted { .. } => Vec::new(),
+        };
         rules.extend(
             RUNNER_READ
                 .iter()
-                .filter_map(|p| anchor(Path::new(p)))
+                .filter_map(|p| anchor(Path::new(p), true).ok())
                 .map(|(fd, _)| (fd, FsRights::READ)),
         );
-        rules
-    });
-    let status = restrict(
-        runner_rules.as_deref(),
-        ports.as_deref(),
-        &mut report.fs_rules,
-    )?;
-    report.no_new_privs = status.no_new_privs;
-    if let LandlockStatus::Available {
-        effective_abi,
-        kernel_abi,
-    } = status.landlock
-    {
-        report.kernel_abi = kernel_abi.or(Some(effective_abi as i32));
-    }
-    report.status = match status.ruleset {
-        RulesetStatus::FullyEnforced => SandboxStatus::FullyEnforced,
-        RulesetStatus::PartiallyEnforced => SandboxStatus::PartiallyEnforced,
-        RulesetStatus::NotEnforced => SandboxStatus::NotEnforced,
+        let ports = match &layers.runner.net {
+            NetPlan::ConnectPorts(p) => Some(p.keys().copied().collect::<Vec<u16>>()),
+            NetPlan::Unrestricted { .. } => None,
+        };
+        report.fs_rules = rules.len();
+        let status = restrict(&rules, &[], ports.as_deref(), false)?;
+        report.net_restricted = ports.is_some();
+        Some(status)
     };
-    report.fs_restricted = runner_rules.is_some() && report.status != SandboxStatus::NotEnforced;
-    report.net_restricted = ports.is_some() && report.status != SandboxStatus::NotEnforced;
-    if report.fs_restricted {
-        let _ = CHILD_PLAN.set(plan.clone());
+    match status {
+        None => {
+            report.status = SandboxStatus::NothingToRestrict;
+            // Programs are still confined to what the policies allow.
+            if landlock_supported() {
+                let _ = EXEC_LAYER.set(exec);
+            }
+        }
+        Some(status) => {
+            report.no_new_privs = status.no_new_privs;
+            if let LandlockStatus::Available {
+                effective_abi,
+                kernel_abi,
+            } = status.landlock
+            {
+                report.kernel_abi = kernel_abi.or(Some(effective_abi as i32));
+            }
+            report.status = match status.ruleset {
+                RulesetStatus::FullyEnforced => SandboxStatus::FullyEnforced,
+                RulesetStatus::PartiallyEnforced => SandboxStatus::PartiallyEnforced,
+                RulesetStatus::NotEnforced => SandboxStatus::NotEnforced,
+            };
+            report.fs_restricted = report.status != SandboxStatus::NotEnforced;
+            IN_FORCE.store(report.fs_restricted, std::sync::atomic::Ordering::Relaxed);
+            report.net_restricted &= report.status != SandboxStatus::NotEnforced;
+            if report.fs_restricted {
+                let _ = EXEC_LAYER.set(exec);
+            }
+        }
     }
     if mode == SandboxMode::Require && report.status == SandboxStatus::NotEnforced {
         return Err(SandboxError::Required(
@@ -293,43 +357,105 @@ pub fn apply(plan: &SandboxPlan, mode: SandboxMode) -> Result<SandboxReport, San
     Ok(report)
 }
 
-/// Adds the plan's layer without the runner's own needs ([`RUNNER_READ`]) to the calling
-/// thread, which then only spawns a program (`exec` calls it on its spawning thread): the
-/// program gets exactly what the policies could allow. A no-op when no file-system sandbox
-/// is in force.
-pub(crate) fn confine_child() -> Result<(), SandboxError> {
-    let Some(plan) = CHILD_PLAN.get() else {
-        return Ok(());
-    };
-    let FsPlan::Rules(rules) = &plan.fs else {
-        return Ok(());
-    };
-    let mut n = 0;
-    restrict(Some(&rules_of(rules)), None, &mut n).map(|_| ())
+/// Whether the kernel has a usable Landlock.
+fn landlock_supported() -> bool {
+    Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(handled_fs())
+        .and_then(|r| r.create())
+        .is_ok_and(|created| Option::<OwnedFd>::from(created).is_some())
 }
 
-/// Creates and applies one Landlock layer on the calling thread.
+/// Whether the runner's domain is in force on this process (`unmount` then needs the broker).
+pub(crate) fn in_force() -> bool {
+    IN_FORCE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static IN_FORCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether executed programs get their own layer (the runner's sandbox is in force).
+pub(crate) fn child_layer_active() -> bool {
+    EXEC_LAYER.get().is_some()
+}
+
+/// The descriptors [`confine_child`] needs on a spawning thread that closes all others.
+pub(crate) fn child_layer_fds() -> Vec<RawFd> {
+    EXEC_LAYER
+        .get()
+        .map(|l| l.rules.iter().map(|(fd, _)| fd.as_raw_fd()).collect())
+        .unwrap_or_default()
+}
+
+/// What an `execute` adds to the layer of executed programs for its own program.
+pub(crate) struct ChildProgram<'a> {
+    /// The program's open file: `execute` on it (Cedar allowed exactly this call).
+    pub(crate) program: BorrowedFd<'a>,
+    /// A script's interpreter that Cedar allows to be executed with the same context: it
+    /// gets `execute`, and the script `read_file` (its interpreter reads it by name).
+    pub(crate) interpreter: Option<BorrowedFd<'a>>,
+}
+
+/// Adds the layer of executed programs to the calling thread, which then only spawns the
+/// program (`exec` calls it on its spawning thread): the exact rights of the policies, the
+/// runtime a program needs to start, the program itself, TCP ports the policies allow to any
+/// host, and signals and abstract UNIX sockets scoped to the program's domain. A no-op when
+/// the runner's sandbox is not in force.
+pub(crate) fn confine_child(child: &ChildProgram<'_>) -> Result<(), SandboxError> {
+    let Some(layer) = EXEC_LAYER.get() else {
+        return Ok(());
+    };
+    let mut extra: Vec<(BorrowedFd<'_>, FsRights)> = Vec::new();
+    match child.interpreter {
+        Some(interp) => {
+            extra.push((child.program, FsRights::EXECUTE | FsRights::READ_FILE));
+            extra.push((interp, FsRights::EXECUTE | FsRights::READ_FILE));
+        }
+        // An exec opens the program for reading, and Landlock checks both rights.
+        None => extra.push((child.program, FsRights::EXECUTE | FsRights::READ_FILE)),
+    }
+    let fixed: Vec<(BorrowedFd<'_>, FsRights)> =
+        layer.rules.iter().map(|(fd, r)| (fd.as_fd(), *r)).collect();
+    restrict_fds(&fixed, &extra, layer.ports.as_deref(), true).map(|_| ())
+}
+
+/// Creates and applies one Landlock layer on the calling thread: file-system rules on open
+/// anchors, TCP connect ports (`None`: not restricted), and with `scoped` signals and abstract
+/// UNIX sockets confined to the domain.
 fn restrict(
-    fs_rules: Option<&[(OwnedFd, FsRights)]>,
+    fs_rules: &[(OwnedFd, FsRights)],
+    extra: &[(BorrowedFd<'_>, FsRights)],
     ports: Option<&[u16]>,
-    added: &mut usize,
+    scoped: bool,
+) -> Result<landlock::RestrictionStatus, SandboxError> {
+    let fixed: Vec<(BorrowedFd<'_>, FsRights)> =
+        fs_rules.iter().map(|(fd, r)| (fd.as_fd(), *r)).collect();
+    restrict_fds(&fixed, extra, ports, scoped)
+}
+
+fn restrict_fds(
+    fs_rules: &[(BorrowedFd<'_>, FsRights)],
+    extra: &[(BorrowedFd<'_>, FsRights)],
+    ports: Option<&[u16]>,
+    scoped: bool,
 ) -> Result<landlock::RestrictionStatus, SandboxError> {
     let err = |e: landlock::RulesetError| SandboxError::Landlock(e.to_string());
-    let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::BestEffort);
-    if fs_rules.is_some() {
-        ruleset = ruleset.handle_access(handled_fs()).map_err(err)?;
-    }
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(handled_fs())
+        .map_err(err)?;
     if ports.is_some() {
         ruleset = ruleset.handle_access(AccessNet::ConnectTcp).map_err(err)?;
     }
+    if scoped {
+        ruleset = ruleset
+            .scope(Scope::Signal | Scope::AbstractUnixSocket)
+            .map_err(err)?;
+    }
     let mut created = ruleset.create().map_err(err)?;
-    if let Some(rules) = fs_rules {
-        for (fd, rights) in rules {
-            created = created
-                .add_rule(PathBeneath::new(fd, to_access(*rights) & handled_fs()))
-                .map_err(err)?;
-            *added += 1;
-        }
+    for (fd, rights) in fs_rules.iter().chain(extra) {
+        created = created
+            .add_rule(PathBeneath::new(fd, to_access(*rights) & handled_fs()))
+            .map_err(err)?;
     }
     if let Some(ports) = ports {
         for p in ports {

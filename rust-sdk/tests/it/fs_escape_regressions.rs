@@ -545,11 +545,14 @@ fn the_kernel_backstop_refuses_a_raw_read_outside_the_policy() {
         ),
     )
     .unwrap();
-    let plan = rex_auth::sandbox_plan::SandboxPlan::derive(&policies);
+    let plan = rex_auth::sandbox_plan::SandboxLayers::derive(
+        &policies,
+        &rex_auth::Principal::user("agent").unwrap(),
+    );
     // Landlock confines the thread that applies it (and what it creates), so the confined
     // code runs on its own thread and the test harness stays free.
     let (status, inside_read, outside_read) = std::thread::spawn(move || {
-        let report = apply(&plan, SandboxMode::BestEffort).unwrap();
+        let report = apply(&plan, SandboxMode::BestEffort, None).unwrap();
         (
             report.status,
             std::fs::read_to_string(inside.join("ok.txt")),

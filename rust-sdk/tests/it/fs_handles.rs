@@ -1015,6 +1015,101 @@ fn move_across_filesystems_and_one_file_system() {
     assert_eq!(m.read(&c).unwrap(), "cross");
 }
 
+/// Issue 28: a directory moves across file systems (copy, rename into place, then remove the
+/// source), keeping modes and links; one it cannot copy (a FIFO inside) fails with the source
+/// untouched and no temporary copy left behind; a forbidden entry fails before any copy.
+#[test]
+fn directory_move_across_filesystems_copies_then_removes() {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir()
+        || fs::metadata(shm).unwrap().dev() == fs::metadata(std::env::temp_dir()).unwrap().dev()
+    {
+        eprintln!("SKIPPED: needs /dev/shm on another file system");
+        return;
+    }
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir_in(shm).unwrap();
+    let src = a.path().join("vault");
+    fs::create_dir_all(src.join("sub/deeper")).unwrap();
+    fs::write(src.join("top.txt"), "top").unwrap();
+    fs::write(src.join("sub/deeper/leaf.txt"), "leaf").unwrap();
+    fs::set_permissions(src.join("top.txt"), fs::Permissions::from_mode(0o640)).unwrap();
+    fs::set_permissions(src.join("sub"), fs::Permissions::from_mode(0o750)).unwrap();
+    std::os::unix::fs::symlink("top.txt", src.join("link")).unwrap();
+    let pol = format!("{}\n{}", all(a.path()), all(b.path()));
+    let c = ctx(&pol);
+    let d = open_dir(&c, &src);
+    let moved = d.move_to(&c, &open_dir(&c, b.path()), "vault2").unwrap();
+    let dest = b.path().join("vault2");
+    assert!(!src.exists());
+    assert_eq!(moved.path().as_str(), s(&dest));
+    assert_eq!(fs::read_to_string(dest.join("top.txt")).unwrap(), "top");
+    assert_eq!(
+        fs::read_to_string(dest.join("sub/deeper/leaf.txt")).unwrap(),
+        "leaf"
+    );
+    assert_eq!(
+        fs::metadata(dest.join("top.txt")).unwrap().mode() & 0o777,
+        0o640
+    );
+    assert_eq!(
+        fs::metadata(dest.join("sub")).unwrap().mode() & 0o777,
+        0o750
+    );
+    assert_eq!(
+        fs::read_link(dest.join("link")).unwrap(),
+        Path::new("top.txt")
+    );
+    let leftovers = |dir: &Path| {
+        fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".rex-tmp")
+            })
+            .count()
+    };
+    assert_eq!(leftovers(b.path()), 0);
+
+    // A FIFO cannot be copied: the move fails, nothing moved, no copy left.
+    let src2 = a.path().join("with-fifo");
+    fs::create_dir(&src2).unwrap();
+    fs::write(src2.join("keep.txt"), "keep").unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &src2.join("pipe"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let e = open_dir(&c, &src2)
+        .move_to(&c, &open_dir(&c, b.path()), "with-fifo")
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot be copied"), "{e}");
+    assert_eq!(fs::read_to_string(src2.join("keep.txt")).unwrap(), "keep");
+    assert!(!b.path().join("with-fifo").exists());
+    assert_eq!(leftovers(b.path()), 0);
+
+    // A carried entry whose move is forbidden: refused before anything is copied.
+    let src3 = a.path().join("guarded");
+    fs::create_dir(&src3).unwrap();
+    fs::write(src3.join("secret.txt"), "s").unwrap();
+    let pol = format!(
+        "{}\n{}\nforbid(principal, action == file_system::Action::\"move\", resource == file_system::File::\"{}\");",
+        all(a.path()),
+        all(b.path()),
+        src3.join("secret.txt").display()
+    );
+    let c = ctx(&pol);
+    denied(open_dir(&c, &src3).move_to(&c, &open_dir(&c, b.path()), "guarded"));
+    assert!(src3.join("secret.txt").exists());
+    assert!(!b.path().join("guarded").exists());
+}
+
 #[test]
 fn recursive_delete_with_non_utf8_name_fails_closed() {
     use std::os::unix::ffi::OsStrExt;

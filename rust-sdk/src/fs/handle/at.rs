@@ -151,9 +151,9 @@ pub(super) fn authorize_replace(
 /// check fails with `EEXIST` instead of being replaced. A file system without
 /// `RENAME_NOREPLACE` fails the rename (closed).
 pub(super) fn rename_no_replace(
-    old_dir: &OwnedFd,
+    old_dir: impl AsFd,
     old_name: &str,
-    new_dir: &OwnedFd,
+    new_dir: impl AsFd,
     new_name: &str,
     replace: bool,
 ) -> Result<(), Errno> {

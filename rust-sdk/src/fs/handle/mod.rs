@@ -29,6 +29,7 @@ mod file;
 mod names;
 mod redacted;
 mod tree;
+mod tree_copy;
 mod types;
 
 pub(crate) use at::{clear_set_id, dir_flags, fd_real_path};

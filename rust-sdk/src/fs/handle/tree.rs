@@ -1,7 +1,7 @@
 //! Operations of a [`DirHandle`] on its whole tree: recursive `chmod`/`chown`, `delete` and
 //! `move_to`, with every entry authorized before the first change.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use rex_auth::{Action, Resource, ResourcePath};
@@ -190,7 +190,11 @@ impl DirHandle {
     /// rename is `RENAME_NOREPLACE`. Every check comes before the rename.
     ///
     /// The tree is listed once (bounded by `max_entries`, never following symlinks); an entry
-    /// another process adds between that listing and the rename moves unchecked.
+    /// another process adds between that listing and the rename moves unchecked. Across file
+    /// systems (`EXDEV`) the listed tree is copied into a temporary directory beside the
+    /// destination (directories, files with their permission bits but no set-id bits,
+    /// symbolic links as links; a device, FIFO or socket fails the move), renamed into place,
+    /// and only then is the source removed; a failure before the rename removes the copy.
     pub fn move_to(
         self,
         ctx: &SdkContext,
@@ -209,12 +213,36 @@ impl DirHandle {
         let parent = this
             .parent_fd()?
             .ok_or_else(|| FsError::InvalidArguments("cannot move the root directory".into()))?;
-        authorize_carried(ctx, &moving, &this, &dest)?;
+        let tree = authorize_carried(ctx, &moving, &this, &dest)?;
         let replace = authorize_replace(ctx, &dest_parent.fd, dest_name, &dest)?;
         let name = this.path.file_name().to_string();
         verify_name(&parent, &name, &*this.fd, this.path.as_str())?;
-        rename_no_replace(&parent, name.as_str(), &dest_parent.fd, dest_name, replace)
-            .map_err(|e| FsError::os("rename", this.path.as_str(), e))?;
+        match rename_no_replace(&parent, name.as_str(), &dest_parent.fd, dest_name, replace) {
+            Ok(()) => {}
+            Err(Errno::XDEV) => {
+                use super::tree_copy::{End, move_dir_across};
+                let from = End {
+                    parent: parent.as_fd(),
+                    name: &name,
+                    path: this.path.as_str(),
+                };
+                let to = End {
+                    parent: dest_parent.fd.as_fd(),
+                    name: dest_name,
+                    path: dest.as_str(),
+                };
+                move_dir_across(this.fd.as_fd(), &from, &tree, &to, replace)?;
+                let fd =
+                    rustix::fs::openat(&*dest_parent.fd, dest_name, dir_flags(), Mode::empty())
+                        .map_err(|e| FsError::os("open", dest.as_str(), e))?;
+                return Ok(DirHandle {
+                    fd: Arc::new(fd),
+                    parent: Some(dest_parent.fd.clone()),
+                    path: dest,
+                });
+            }
+            Err(e) => return Err(FsError::os("rename", this.path.as_str(), e)),
+        }
         Ok(DirHandle {
             fd: this.fd,
             parent: Some(dest_parent.fd.clone()),
@@ -226,12 +254,13 @@ impl DirHandle {
 /// Authorizes, for every entry below `dir`, the move it makes when `dir` is renamed to
 /// `dest`: `move` on the entry (with the context of its new path) and `create` on the new
 /// path, as `Dir` for directories and `File` for anything else. The first refusal fails.
+/// Returns the listed tree (pre-order).
 fn authorize_carried(
     ctx: &SdkContext,
     moving: &Permit,
     dir: &DirHandle,
     dest: &ResourcePath,
-) -> Result<(), FsError> {
+) -> Result<Vec<TreeItem>, FsError> {
     let mut tree: Vec<TreeItem> = Vec::new();
     collect_tree(ctx, moving, dir, &mut tree)?;
     let base = dir.path.as_str();
@@ -249,7 +278,7 @@ fn authorize_carried(
         ctx.authorize(Action::FsMove, &res, &move_context(&to, name, &to_parent))?;
         ctx.check(Action::FsCreate, &create)?;
     }
-    Ok(())
+    Ok(tree)
 }
 
 /// Pre-order list of every entry below `dir`: (parent fd, name, path, is_dir). Never follows

@@ -148,7 +148,8 @@ fn sandbox_plan_prints_the_derived_ruleset() {
         .arg(&policy)
         .args(["-o", "json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let plan: Value = serde_json::from_str(&r.stdout).unwrap();
+    let layers: Value = serde_json::from_str(&r.stdout).unwrap();
+    let plan = &layers["runner"];
     assert_eq!(plan["file_system"]["restricted"], true);
     let rules = plan["file_system"]["rules"].as_array().unwrap();
     let inside = rules
@@ -173,6 +174,18 @@ fn sandbox_plan_prints_the_derived_ruleset() {
         }
     }
     assert_eq!(plan["network"]["tcp_connect"], serde_json::json!([]));
+    // Executed programs get the exact rights: `cat` itself, the scope, never the parent.
+    let exec = &layers["executed_programs"];
+    let exec_rules = exec["file_system"]["rules"].as_array().unwrap();
+    assert!(exec_rules.iter().any(|r| r["path"] == "/usr/bin/cat"));
+    assert!(
+        exec_rules
+            .iter()
+            .all(|r| r["path"] != format!("{}", root.display())),
+        "{exec}"
+    );
+    assert!(exec_rules.iter().all(|r| r["path"] != "/proc"), "{exec}");
+    assert_eq!(layers["unmount_broker"]["started"], false);
     let r = run(rex()
         .arg("--print-sandbox")
         .arg("-p")
