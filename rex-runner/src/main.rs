@@ -32,7 +32,9 @@ fn main() -> ExitCode {
     // this thread parses the command line, sets up logging, reads the inputs and builds the
     // script engine; whatever it has not finished when the policies are loaded is simply done
     // (or waited for) then.
-    let _ = rust_sdk::runtime::sched::spawn_beside("rex-warm-up", rex_auth::warm_up);
+    if let Ok(h) = rust_sdk::runtime::sched::spawn_beside("rex-warm-up", rex_auth::warm_up) {
+        set_warm_up(h);
+    }
     // The runner's only children are `execute`'s: every other child of the process is an
     // escaped descendant, killed when an `execute` ends (issue 19).
     rust_sdk::exec::contain_all_children();

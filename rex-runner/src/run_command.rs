@@ -326,6 +326,25 @@ pub(crate) fn write_operator_file(mut file: std::fs::File, text: &str) -> std::i
     file.write_all(text.as_bytes())
 }
 
+/// The start-up thread that warms Cedar (see `main`): joined before a broker is forked, which
+/// needs a single-threaded process.
+static WARM_UP: std::sync::Mutex<Option<std::thread::JoinHandle<()>>> = std::sync::Mutex::new(None);
+
+/// Records the warm-up thread.
+pub(crate) fn set_warm_up(h: std::thread::JoinHandle<()>) {
+    if let Ok(mut slot) = WARM_UP.lock() {
+        *slot = Some(h);
+    }
+}
+
+/// Waits for the warm-up thread, if it still runs.
+fn join_warm_up() {
+    let h = WARM_UP.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(h) = h {
+        let _ = h.join();
+    }
+}
+
 /// Derives the sandbox from the runner's policies and applies it to this thread (which then
 /// starts the script's thread). The result goes in the document and the log.
 pub(crate) fn apply_sandbox(
@@ -355,6 +374,7 @@ pub(crate) fn apply_sandbox_mode(
         let broker = if layers.unmount_broker.is_empty() {
             None
         } else {
+            join_warm_up();
             rex_auth::Authorizer::builder()
                 .principal(auth.principal().clone())
                 .policies(auth.policies())

@@ -86,7 +86,7 @@ mod coredump;
 mod error;
 pub(crate) mod gdb;
 mod options;
-mod reap;
+pub(crate) mod reap;
 mod run;
 
 use std::collections::BTreeMap;

@@ -30,6 +30,17 @@ static CONTAIN_ALL: AtomicBool = AtomicBool::new(false);
 /// Whether `PR_SET_CHILD_SUBREAPER` is set on the process (set once, at the first spawn).
 static SUBREAPER: OnceLock<Result<(), Errno>> = OnceLock::new();
 
+/// The runner's own helper children that a sweep must leave alone (the unmount broker).
+static EXEMPT: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Keeps the runner's own helper child `pid` out of every sweep.
+pub(crate) fn exempt(pid: i32) {
+    EXEMPT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(pid);
+}
+
 pub(super) fn set_contain_all(on: bool) {
     CONTAIN_ALL.store(on, Ordering::SeqCst);
 }
@@ -128,11 +139,20 @@ pub(super) fn sweep() {
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let my_pgid = rustix::process::getpgrp().as_raw_nonzero().get();
     let all = CONTAIN_ALL.load(Ordering::SeqCst);
+    let exempt = EXEMPT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     for _ in 0..SWEEP_ROUNDS {
         let table = process_table();
         let roots: Vec<i32> = table
             .iter()
-            .filter(|(pid, r)| r.ppid == me && !live.contains(*pid) && (all || r.pgid != my_pgid))
+            .filter(|(pid, r)| {
+                r.ppid == me
+                    && !live.contains(*pid)
+                    && !exempt.contains(*pid)
+                    && (all || r.pgid != my_pgid)
+            })
             .map(|(pid, _)| *pid)
             .collect();
         if roots.is_empty() {

@@ -56,7 +56,15 @@ pub(crate) fn start(ctx: SdkContext) -> Result<(), SandboxError> {
     if BROKER.get().is_some() {
         return Ok(());
     }
-    let threads = thread_count().map_err(|e| broker_err(format!("cannot count threads: {e}")))?;
+    // A thread that was just joined leaves `/proc/self/task` a moment after its joiner wakes.
+    let mut threads = 0;
+    for _ in 0..200 {
+        threads = thread_count().map_err(|e| broker_err(format!("cannot count threads: {e}")))?;
+        if threads == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     if threads != 1 {
         return Err(broker_err(format!(
             "the runner has {threads} threads when the sandbox is applied; the broker is forked only from a single-threaded process"
@@ -82,8 +90,11 @@ pub(crate) fn start(ctx: SdkContext) -> Result<(), SandboxError> {
             // destructors of the runner's state copied by the fork; it takes no pointers.
             unsafe { nix::libc::_exit(0) }
         }
-        Ok(nix::unistd::ForkResult::Parent { .. }) => {
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
             drop(theirs);
+            // The broker is the runner's own child: the sweep after an `execute` (which
+            // kills every other child) leaves it alone.
+            crate::exec::reap::exempt(child.as_raw());
             let _ = BROKER.set(Mutex::new(ours));
             Ok(())
         }

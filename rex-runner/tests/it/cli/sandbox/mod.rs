@@ -7,12 +7,14 @@ use serde_json::Value;
 
 use crate::common_cli::{Fixture, rex, run};
 
+mod idioms;
+
 fn workspace_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
 /// Whether this kernel enforces Landlock (ABI >= 1), read from the runner's own report.
-fn landlock_enforced() -> bool {
+pub(super) fn landlock_enforced() -> bool {
     let fx = Fixture::new();
     let policy = fx.write(
         "p.cedar",
