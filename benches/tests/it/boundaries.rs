@@ -218,3 +218,54 @@ fn nothing_cites_a_path_outside_the_repository() {
         "these files cite a path outside the repository (cite docs/compat.md): {offenders:?}"
     );
 }
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// `unsafe` is allowed in two modules only (the counting allocator, the unmount broker's
+/// fork), and every `unsafe` block or impl there has a `// SAFETY:` comment right above it.
+#[test]
+fn unsafe_lives_in_two_modules_and_every_block_says_why() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let allowed = ["rex-core/src/memory.rs", "rust-sdk/src/runtime/broker.rs"];
+    let mut files = Vec::new();
+    for krate in INTERNAL {
+        rust_files(&root.join(krate).join("src"), &mut files);
+    }
+    let mut allowing = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if text.contains("allow(unsafe_code)") {
+            allowing.push(rel.clone());
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if !(code.contains("unsafe {") || code.contains("unsafe impl")) {
+                continue;
+            }
+            let above = &lines[i.saturating_sub(8)..=i];
+            assert!(
+                above.iter().any(|l| l.contains("SAFETY:")),
+                "{rel}:{}: `unsafe` without a `// SAFETY:` comment",
+                i + 1
+            );
+        }
+    }
+    allowing.sort();
+    assert_eq!(allowing, allowed, "modules that allow unsafe code");
+}
