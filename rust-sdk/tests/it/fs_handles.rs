@@ -1080,7 +1080,7 @@ fn directory_move_across_filesystems_copies_then_removes() {
     fs::write(src2.join("keep.txt"), "keep").unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &src2.join("pipe"),
+        src2.join("pipe"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o600),
         0,
