@@ -214,13 +214,7 @@ impl ExecLayer {
                 r.subtract(&scope);
             }
         }
-        let mut b = Builder::default();
-        b.grant_all(
-            RUNTIME_READ_WRITE,
-            FsRights::READ_FILE | FsRights::WRITE_FILE,
-            "runtime",
-        );
-        b.grant_all(EXEC_RUNTIME_READ, FsRights::READ, "runtime");
+        let mut b = Builder::with_runtime(EXEC_RUNTIME_READ);
         b.grant_all(
             EXEC_READ_EXECUTE,
             FsRights::READ | FsRights::EXECUTE,

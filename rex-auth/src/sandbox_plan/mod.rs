@@ -306,6 +306,19 @@ struct Builder {
 }
 
 impl Builder {
+    /// A builder with the runtime every layer has: the `/dev` files read and written, and
+    /// `read` (the runner's or a program's read-only runtime set).
+    fn with_runtime(read: &[&str]) -> Builder {
+        let mut b = Builder::default();
+        b.grant_all(
+            RUNTIME_READ_WRITE,
+            FsRights::READ_FILE | FsRights::WRITE_FILE,
+            "runtime",
+        );
+        b.grant_all(read, FsRights::READ, "runtime");
+        b
+    }
+
     fn add(&mut self, path: &str, rights: FsRights, why: &str, origin: RuleOrigin) {
         if rights.is_empty() {
             return;
@@ -413,13 +426,7 @@ impl SandboxLayers {
     /// ```
     pub fn derive(policies: &Policies, principal: &Principal) -> SandboxLayers {
         let who = principal.uid();
-        let mut b = Builder::default();
-        b.grant_all(
-            RUNTIME_READ_WRITE,
-            FsRights::READ_FILE | FsRights::WRITE_FILE,
-            "runtime",
-        );
-        b.grant_all(RUNTIME_READ, FsRights::READ, "runtime");
+        let mut b = Builder::with_runtime(RUNTIME_READ);
         let mut exec = ExecLayer::default();
         for policy in policies.policies() {
             if !principal_matches(policy, who) {

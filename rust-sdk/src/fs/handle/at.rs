@@ -169,6 +169,32 @@ pub(crate) fn same_inode(a: &Stat, b: &Stat) -> bool {
     a.st_dev == b.st_dev && a.st_ino == b.st_ino
 }
 
+/// Creates the new file `name` in `dir` (`O_EXCL`, never following a link, first `0600`),
+/// copies all of `src` into it, gives it the permission bits of `mode` (never set-id bits)
+/// and syncs it. On an error after the create the file stays: the caller removes its
+/// temporary name (or tree).
+pub(crate) fn copy_to_new(
+    src: &File,
+    dir: impl AsFd,
+    name: &str,
+    mode: u32,
+    dpath: &str,
+) -> Result<File, FsError> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| FsError::os("create", dpath, e))?;
+    let out = File::from(fd);
+    copy_fd(src, &out, dpath)?;
+    rustix::fs::fchmod(&out, Mode::from_raw_mode(mode & 0o777))
+        .map_err(|e| FsError::os("chmod", dpath, e))?;
+    rustix::fs::fsync(&out).map_err(|e| FsError::os("fsync", dpath, e))?;
+    Ok(out)
+}
+
 /// Copies all of `src` into `dst` from offset 0 (clearing `dst`'s set-id bits and truncating
 /// it first): `copy_file_range`, falling back to read/write.
 pub(crate) fn copy_fd(src: &File, dst: &File, dpath: &str) -> Result<(), FsError> {

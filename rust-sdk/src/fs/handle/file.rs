@@ -469,31 +469,19 @@ impl FileHandle {
                 let tmp = temp_name();
                 // A new file beside the destination: an existing destination is replaced by
                 // the rename below, never written into (it may be linked elsewhere).
-                let fd = rustix::fs::openat(
-                    &*dest_dir.fd,
-                    tmp.as_str(),
-                    OFlags::RDWR
-                        | OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-                .map_err(|e| FsError::os("create", dp, e))?;
-                let out = File::from(fd);
                 let result = (|| {
-                    copy_fd(&self.file, &out, dp)?;
-                    // permission bits only: set-id bits are never copied (see `write`)
-                    rustix::fs::fchmod(&out, Mode::from_raw_mode(st.st_mode & 0o777))
-                        .map_err(|e| FsError::os("chmod", dp, e))?;
-                    rustix::fs::fsync(&out).map_err(|e| FsError::os("fsync", dp, e))?;
+                    let out = copy_to_new(&self.file, &*dest_dir.fd, &tmp, st.st_mode, dp)?;
                     rename_no_replace(&dest_dir.fd, tmp.as_str(), &dest_dir.fd, name, replace)
-                        .map_err(|e| FsError::os("rename", dp, e))
+                        .map_err(|e| FsError::os("rename", dp, e))?;
+                    Ok(out)
                 })();
-                if let Err(e) = result {
-                    let _ = rustix::fs::unlinkat(&*dest_dir.fd, tmp.as_str(), AtFlags::empty());
-                    return Err(e);
-                }
+                let out = match result {
+                    Ok(out) => out,
+                    Err(e) => {
+                        let _ = rustix::fs::unlinkat(&*dest_dir.fd, tmp.as_str(), AtFlags::empty());
+                        return Err(e);
+                    }
+                };
                 verify_name(&self.dir.fd, &self.name, &self.file, p)?;
                 rustix::fs::unlinkat(&*self.dir.fd, self.name.as_str(), AtFlags::empty())
                     .map_err(|e| FsError::os("unlink", p, e))?;

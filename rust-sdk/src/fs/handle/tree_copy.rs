@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-use super::at::{copy_fd, dir_flags, rename_no_replace};
+use super::at::{copy_to_new, dir_flags, rename_no_replace};
 use super::names::temp_name;
 use super::types::TreeItem;
 use crate::fs::error::FsError;
@@ -132,22 +132,7 @@ fn copy_entries(
                     Mode::empty(),
                 )
                 .map_err(|e| FsError::os("open", p, e))?;
-                let to = rustix::fs::openat(
-                    &*out_dir,
-                    name.as_str(),
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-                .map_err(|e| FsError::os("create", dest_path, e))?;
-                let to = File::from(to);
-                copy_fd(&File::from(from), &to, dest_path)?;
-                rustix::fs::fchmod(&to, Mode::from_raw_mode(mode))
-                    .map_err(|e| FsError::os("chmod", dest_path, e))?;
-                rustix::fs::fsync(&to).map_err(|e| FsError::os("fsync", dest_path, e))?;
+                copy_to_new(&File::from(from), &*out_dir, name, mode, dest_path)?;
             }
             FileType::Symlink => {
                 let target = rustix::fs::readlinkat(&**parent, name.as_str(), Vec::new())
