@@ -2,8 +2,11 @@
 //! here is reachable from a script, and each acts only on the runner's own process (or the
 //! children it starts of its own binary).
 //!
-//! * [`sandbox`]: the kernel backstop, applying a `rex_auth::sandbox_plan::SandboxPlan`
-//!   with Landlock to the runner (and a stricter layer on `execute`'s spawning thread).
+//! * [`sandbox`]: the kernel backstop, applying the runner's layer of
+//!   `rex_auth::sandbox_plan::SandboxLayers` with Landlock to the runner, and the layer of
+//!   executed programs on `execute`'s spawning thread.
+//! * `broker` (crate-private): the unmount broker, forked before the domain; it re-checks
+//!   Cedar and carries out `disk::unmount`, which no Landlock domain can do.
 //! * [`child`]: the MCP server's re-executions of its own binary (process group,
 //!   `RLIMIT_AS`, group kill, death with the parent).
 //! * [`monitor`]: the runner's CPU and memory counters (REX's run metrics).
