@@ -281,6 +281,8 @@ impl RexEngineBuilder {
 
         // Per-value size limits checked in O(1) before a value grows (issue 14).
         crate::growth::register(&mut engine, &limits);
+        // Results that can outgrow their inputs, built within the memory budget (issue 29).
+        crate::budget::register(&mut engine);
         engine
             .set_max_operations(limits.max_operations)
             .set_max_call_levels(limits.max_call_depth)
@@ -603,7 +605,10 @@ impl RexEngine {
         }));
         // Values are dropped here too, inside the large stack.
         drop(scope);
+        // A native call that refused to build a result over the budget may have returned a
+        // placeholder as the script's last value: the run still ends with the memory limit.
         let result = match result {
+            Ok(Ok(_)) if crate::memory::tripped() => Ok(Err(crate::budget::memory_limit_error())),
             Ok(Ok(value)) => {
                 // Rhai's text and serde walk nested values recursively and follow shared
                 // cells without bound: a cyclic or huge value is refused first (typed).

@@ -14,6 +14,7 @@
 //! the [`CountingAllocator`] (`GlobalAlloc` is an unsafe trait), in one module.
 
 mod args;
+mod budget;
 pub mod catalog;
 mod denial;
 mod engine;
@@ -27,6 +28,7 @@ mod render;
 mod state;
 
 pub use args::{ArgumentsError, ScriptArgumentValue, ScriptArguments, validate_identifier};
+pub use budget::{Budget, MemoryExceeded, budget_left, exceed_memory_budget, memory_limit_error};
 pub use catalog::{
     FunctionInfo, HostAccess, ParamInfo, catalog_markdown, catalog_tag, declaration,
     function_catalog,

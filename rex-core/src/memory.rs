@@ -147,3 +147,28 @@ pub(crate) fn restore_ceiling(previous: isize) {
 pub(crate) fn over_budget() -> bool {
     thread_held_bytes() > CEILING.try_with(Cell::get).unwrap_or(isize::MAX)
 }
+
+/// The bytes the run on this thread may still allocate before it is over its budget: its
+/// ceiling less what it holds (0 when over). `usize::MAX` outside a run or without
+/// [`CountingAllocator`] (see [`crate::budget_left`] for the estimate used then).
+pub(crate) fn headroom() -> usize {
+    let ceiling = CEILING.try_with(Cell::get).unwrap_or(isize::MAX);
+    if ceiling == isize::MAX || !counting_allocator_installed() {
+        return usize::MAX;
+    }
+    usize::try_from(ceiling.saturating_sub(thread_held_bytes())).unwrap_or(0)
+}
+
+/// Puts the run on this thread over its budget for good: the engine's next poll (after the
+/// current native call returns) ends the run with [`crate::LimitKind::Memory`], with or
+/// without [`CountingAllocator`]. For a native function that refused to build a value but
+/// must still return one (Rhai replaces an error of a `to_string` called for interpolation
+/// by the value's unbounded default text).
+pub(crate) fn trip() {
+    let _ = CEILING.try_with(|c| c.set(isize::MIN));
+}
+
+/// Whether [`trip`] was called during the run on this thread.
+pub(crate) fn tripped() -> bool {
+    CEILING.try_with(Cell::get).is_ok_and(|c| c == isize::MIN)
+}

@@ -318,6 +318,11 @@ pub fn current_interruption() -> Option<LimitKind> {
     with_current(|state| interruption_of(state)).flatten()
 }
 
+/// The memory budget of the run in progress on this thread (`None` outside a run).
+pub(crate) fn current_max_memory() -> Option<usize> {
+    with_current(|state| state.max_memory)
+}
+
 /// The extension of type `T` attached to the run in progress on this thread (see
 /// [`RunOptions::extensions`](crate::RunOptions::extensions)). `None` outside a run or when
 /// the embedder attached none.

@@ -674,3 +674,68 @@ fn growth_functions_check_per_value_sizes_without_walking() {
     assert!(out.is_success(), "{:?}", out.error);
     assert_eq!(out.output, "[0, 1, 2, 9, 9] 4 abcb");
 }
+
+/// The fan-out of issue 29, item 8: 8 x 8 x 8 references to one 1 MB string render as
+/// 512 MB of text. One `to_string` (or interpolation, `+`, `debug`) is one operation, so the
+/// engine's poll alone came too late; each one now ends with the memory limit.
+const FAN_OUT: &str = r#"let s = "x"; s.pad(1000000, 'x');
+    let a = [s, s, s, s, s, s, s, s];
+    let b = [a, a, a, a, a, a, a, a];
+    let c = [b, b, b, b, b, b, b, b];"#;
+
+#[test]
+fn results_that_outgrow_their_inputs_end_with_the_memory_limit() {
+    let limits = Limits {
+        max_operations: 0,
+        max_memory: 64 << 20,
+        ..Limits::default()
+    };
+    let engine = RexEngine::builder().limits(limits).build();
+    for tail in [
+        "c.to_string()",
+        "let t = c.to_string(); t.len()",
+        "`${c}`",
+        "let t = `${c}`; 1",
+        r#""" + c"#,
+        "c.to_debug()",
+        "debug(c); 1",
+        "let m = #{ c: c }; m.to_string()",
+        "let t = `${c}`; try { 1 } catch { 2 }",
+    ] {
+        let script = format!("{FAN_OUT} {tail}");
+        let out = run(&engine, &script);
+        assert_eq!(limit_of(&out), LimitKind::Memory, "{tail}: {out:?}");
+    }
+    for script in [
+        // 8 MB into one-byte pieces: 8 M array elements
+        r#"let s = "x"; s.pad(8000000, 'x'); let p = s.split(""); p.len()"#,
+        r#"let s = "x,"; s.pad(8000000, ','); let p = s.split(','); p.len()"#,
+        r#"let s = "x,"; s.pad(8000000, ','); let p = s.split_rev(","); p.len()"#,
+        r#"let s = "x "; s.pad(8000000, "x "); let p = s.split(); p.len()"#,
+        r#"let s = "x"; s.pad(8000000, 'x'); let p = s.to_chars(); p.len()"#,
+    ] {
+        let out = run(&engine, script);
+        assert_eq!(limit_of(&out), LimitKind::Memory, "{script}: {out:?}");
+    }
+    // The engine is usable afterwards, and the same shapes within the budget still work.
+    let small = r#"let s = "x"; s.pad(1000, 'x'); let a = [s, s]; let b = [a, a];
+        let t = b.to_string(); let u = `${b}`; t.len() + u.len() + s.split("").len()"#;
+    assert_eq!(run(&engine, small).output, "9042");
+}
+
+/// The engine's own text of arrays and maps is Rhai's, element for element.
+#[test]
+fn arrays_and_maps_render_as_rhai_renders_them() {
+    let engine = RexEngine::builder().build();
+    let script = r#"let m = #{ b: [1, 2.5, "q\"\n", 'c', (), true], a: #{} };
+        fn f(x) { x } let p = Fn("f");
+        [m.to_string(), [m, [p]].to_debug(), `${[1, [2, "x"]]}`, "" + [3, "y"],
+         "a,b,,c".split(","), "a b  c".split(), "a,b,c".split(",", 2),
+         "a,b,c".split_rev(','), "".split(","), "abc".to_chars()].to_string()"#;
+    let out = run(&engine, script);
+    assert_eq!(
+        out.output,
+        r##"["#{\"a\": #{}, \"b\": [1, 2.5, \"q\\\"\\n\", c, (), true]}", "[#{\"a\": #{}, \"b\": [1, 2.5, \"q\\\"\\n\", c, (), true]}, [Fn(f)]]", "[1, [2, \"x\"]]", "[3, \"y\"]", ["a", "b", "", "c"], ["a", "b", "c"], ["a", "b,c"], ["c", "b", "a"], [""], [a, b, c]]"##,
+        "{out:?}"
+    );
+}

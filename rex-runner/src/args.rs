@@ -45,38 +45,39 @@ pub(crate) struct RunArgs {
     pub(crate) verbose: bool,
 
     /// Stop the script after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub(crate) timeout: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = rex_runner::numbers::parse_seconds)]
+    pub(crate) timeout: Option<std::time::Duration>,
 
     /// Stop the script after this many Rhai operations.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = rex_runner::numbers::parse_count)]
     pub(crate) max_operations: Option<u64>,
 
     /// Largest string a script may build, in bytes.
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", value_parser = rex_runner::numbers::parse_size_usize)]
     pub(crate) max_string_size: Option<usize>,
 
     /// Largest array a script may build, in elements.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = rex_runner::numbers::parse_count_usize)]
     pub(crate) max_array_size: Option<usize>,
 
     /// Largest object map a script may build, in entries.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = rex_runner::numbers::parse_count_usize)]
     pub(crate) max_map_size: Option<usize>,
 
     /// Deepest function-call nesting.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = rex_runner::numbers::parse_count_usize)]
     pub(crate) max_call_depth: Option<usize>,
 
     /// Largest output document, in bytes of compact JSON (default 16 MiB). What does not fit
     /// (the end of the output, then logs, metrics, alarms) is left out and counted in the
     /// document's `dropped` member.
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", value_parser = rex_runner::numbers::parse_size_usize)]
     pub(crate) max_document_bytes: Option<usize>,
 
-    /// Memory budget of the run, in bytes: what the script holds at any moment (values,
-    /// closures, logs). Default 1 GiB.
-    #[arg(long, value_name = "BYTES")]
+    /// Memory budget of the run, in bytes or with a K/M/G suffix (`64M`): what the script
+    /// holds at any moment (values, closures, logs). Default 1 GiB. The process's address
+    /// space is also capped (RLIMIT_AS) at twice the budget plus the script's stack and 1 GiB.
+    #[arg(long, value_name = "BYTES", value_parser = rex_runner::numbers::parse_size_usize)]
     pub(crate) max_memory: Option<usize>,
 
     /// Kernel backstop under Cedar: a Landlock sandbox derived from the policies (see

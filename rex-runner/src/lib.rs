@@ -22,6 +22,7 @@ pub mod explain;
 mod inputs;
 pub mod learn;
 mod metrics;
+pub mod numbers;
 mod output;
 mod runner;
 pub mod ssm;

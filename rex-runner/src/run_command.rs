@@ -35,7 +35,7 @@ pub(crate) fn early(
 pub(crate) fn limits(args: &RunArgs) -> Limits {
     let mut l = Limits::default();
     if let Some(t) = args.timeout {
-        l.timeout = Duration::try_from_secs_f64(t).ok();
+        l.timeout = Some(t);
     }
     if let Some(v) = args.max_operations {
         l.max_operations = v;
@@ -58,9 +58,31 @@ pub(crate) fn limits(args: &RunArgs) -> Limits {
     l
 }
 
+/// The address-space cap of a command-line run (issue 29, item 8): twice the memory budget
+/// (what the engine counts is not all the process maps: allocator slack, fragmentation, the
+/// rendered document), the script thread's stack (reserved, counted by the kernel), and
+/// 1 GiB for the runtime itself (code, Cedar, other threads' stacks and allocator arenas).
+pub(crate) fn address_space_cap(limits: &Limits) -> u64 {
+    let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    as_u64(limits.max_memory)
+        .saturating_mul(2)
+        .saturating_add(as_u64(limits.stack_size))
+        .saturating_add(1 << 30)
+}
+
 pub(crate) fn run(args: &RunArgs) -> ExitStatus {
+    let limits = limits(args);
+    if !args.print_functions
+        && let Err(e) = rust_sdk::runtime::child::cap_own_address_space(address_space_cap(&limits))
+    {
+        tracing::warn!(
+            target: rex_runner::RUNNER_LOG_TARGET,
+            error = %e,
+            "cannot cap the runner's address space"
+        );
+    }
     let mut builder = Runner::builder()
-        .limits(limits(args))
+        .limits(limits)
         .log_config(rex_logging::ScriptLogsConfig::from_env())
         .process_monitoring(!monitoring_disabled_by_env())
         // The catalog is only printed, never consulted by a run.

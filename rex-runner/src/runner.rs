@@ -249,7 +249,8 @@ impl RunnerBuilder {
         let mut sdk = SdkContext::with_pending_authorizer(slot.clone())
             .with_limits(self.sdk_limits)
             .with_cancel_flag(cancel.flag())
-            .with_interrupt_check(Arc::new(|| rex_core::current_interruption().is_some()));
+            .with_interrupt_check(Arc::new(|| rex_core::current_interruption().is_some()))
+            .with_memory_budget(Arc::new(RunMemoryBudget));
         if let Some(path) = &self.redaction_config {
             sdk = sdk.with_redaction_config(path);
         }
@@ -590,4 +591,19 @@ fn convert_logs(outcome: &RunOutcome, config: ScriptLogsConfig) -> Vec<LogEntry>
         );
     }
     logs.take()
+}
+
+/// The script run's memory budget, as the SDK sees it: what the run on the calling thread may
+/// still build ([`rex_core::budget_left`]); an SDK result that would pass it ends the run
+/// with the memory limit (issue 29).
+struct RunMemoryBudget;
+
+impl rust_sdk::MemoryBudget for RunMemoryBudget {
+    fn left(&self) -> usize {
+        rex_core::budget_left()
+    }
+
+    fn exceeded(&self) {
+        rex_core::exceed_memory_budget();
+    }
 }

@@ -51,6 +51,64 @@ pub struct SdkContext {
     cancelled: Arc<AtomicBool>,
     interrupt: Option<InterruptCheck>,
     redaction_config: Option<Arc<str>>,
+    memory: Option<Arc<dyn MemoryBudget>>,
+}
+
+/// The memory budget of the caller (e.g. a script run), for operations whose result can be
+/// much larger than what they read (the lines of a file, the matches of a search): they
+/// count what they build against [`MemoryBudget::left`] as they build it and stop with an
+/// error past it, instead of allocating first.
+pub trait MemoryBudget: Send + Sync {
+    /// Bytes the operation starting now may still build.
+    fn left(&self) -> usize;
+    /// Called once when an operation stopped because its result would pass [`Self::left`]
+    /// (the script engine ends the run with its memory limit).
+    fn exceeded(&self);
+}
+
+/// A result would pass the caller's [`MemoryBudget`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the result would exceed the run's memory budget")]
+pub struct BudgetExceeded;
+
+/// What one operation may still build (see [`SdkContext::allowance`]).
+pub struct Allowance<'a> {
+    left: usize,
+    budget: Option<&'a dyn MemoryBudget>,
+}
+
+impl std::fmt::Debug for Allowance<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Allowance")
+            .field("left", &self.left)
+            .finish()
+    }
+}
+
+impl Allowance<'_> {
+    /// No budget (a caller without one).
+    pub fn unlimited() -> Self {
+        Allowance {
+            left: usize::MAX,
+            budget: None,
+        }
+    }
+
+    /// Counts `bytes` more, or reports the budget exceeded (and tells the budget's owner).
+    pub fn charge(&mut self, bytes: usize) -> Result<(), BudgetExceeded> {
+        match self.left.checked_sub(bytes) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => {
+                if let Some(b) = self.budget {
+                    b.exceeded();
+                }
+                Err(BudgetExceeded)
+            }
+        }
+    }
 }
 
 /// Where a context finds its authorizer: set once, shared by every clone of the contexts made
@@ -132,6 +190,7 @@ impl std::fmt::Debug for SdkContext {
             .field("cancelled", &self.cancelled)
             .field("interrupt", &self.interrupt.is_some())
             .field("redaction_config", &self.redaction_config)
+            .field("memory", &self.memory.is_some())
             .finish()
     }
 }
@@ -155,6 +214,7 @@ impl SdkContext {
             cancelled: Arc::new(AtomicBool::new(false)),
             interrupt: None,
             redaction_config: None,
+            memory: None,
         }
     }
 
@@ -165,6 +225,24 @@ impl SdkContext {
     pub fn with_interrupt_check(mut self, check: InterruptCheck) -> Self {
         self.interrupt = Some(check);
         self
+    }
+
+    /// Bounds what operations build by the caller's memory budget (see [`MemoryBudget`]).
+    pub fn with_memory_budget(mut self, budget: Arc<dyn MemoryBudget>) -> Self {
+        self.memory = Some(budget);
+        self
+    }
+
+    /// What an operation starting now may build: the [`MemoryBudget`]'s bytes left, or
+    /// unlimited without one.
+    pub fn allowance(&self) -> Allowance<'_> {
+        match &self.memory {
+            Some(b) => Allowance {
+                left: b.left(),
+                budget: Some(&**b),
+            },
+            None => Allowance::unlimited(),
+        }
     }
 
     /// Uses another redaction dictionary than

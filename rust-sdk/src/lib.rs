@@ -35,5 +35,8 @@ pub mod systemd;
 pub mod trace;
 pub mod values;
 
-pub use context::{AuthorizerSlot, InterruptCheck, Permit, SdkContext, SdkLimits};
+pub use context::{
+    Allowance, AuthorizerSlot, BudgetExceeded, InterruptCheck, MemoryBudget, Permit, SdkContext,
+    SdkLimits,
+};
 pub use error::SdkError;

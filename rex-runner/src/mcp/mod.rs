@@ -103,27 +103,7 @@ pub(crate) struct McpArgs {
     allow_writable_policy: bool,
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (digits, mult) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
-                'K' => 1u64 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => return Err(format!("unknown size suffix in {s:?} (use K, M or G)")),
-            };
-            (s.get(..i).unwrap_or_default(), m)
-        }
-        _ => (s, 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|n| *n > 0)
-        .ok_or_else(|| format!("invalid size {s:?}"))
-}
+use rex_runner::numbers::parse_size;
 
 /// What every connection and call shares.
 pub(crate) struct State {

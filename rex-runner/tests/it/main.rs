@@ -10,6 +10,7 @@
 )]
 
 mod cli;
+mod cli_budget;
 mod cli_logging;
 mod common_cli;
 mod escape_common;

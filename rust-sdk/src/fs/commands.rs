@@ -217,21 +217,25 @@ pub fn grep(
     let f = open_file(ctx, path, true, OpenFileOptions::read())?;
     let t = f.read(ctx)?;
     let max = opts.max_count.unwrap_or(usize::MAX);
-    let hits: Vec<String> = t
+    let matching = t
         .lines()
         .enumerate()
         .filter(|(_, l)| re.is_match(l) != opts.invert)
-        .take(max)
-        .map(|(i, l)| {
-            if opts.line_number {
-                format!("{}:{}", i + 1, l)
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
+        .take(max);
     if opts.count {
-        return Ok(vec![hits.len().to_string()]);
+        return Ok(vec![matching.count().to_string()]);
+    }
+    // Every hit is counted against the caller's memory budget before it is kept (issue 29).
+    let mut allowance = ctx.allowance();
+    let mut hits = Vec::new();
+    for (i, l) in matching {
+        let hit = if opts.line_number {
+            format!("{}:{}", i + 1, l)
+        } else {
+            l.to_string()
+        };
+        allowance.charge(text::line_cost(hit.len()))?;
+        hits.push(hit);
     }
     Ok(hits)
 }
@@ -261,13 +265,15 @@ pub fn tail(ctx: &SdkContext, path: &str, mode: TailMode) -> Result<Vec<String>,
     }
     let t = read_strict(ctx, path)?;
     match mode {
-        TailMode::Last(n) => text::select_lines(&t, None, Some(-(n.saturating_abs()))),
-        TailMode::From(a) => text::select_lines(&t, Some(a), None),
+        TailMode::Last(n) => {
+            text::select_lines_within(&t, None, Some(-(n.saturating_abs())), &mut ctx.allowance())
+        }
+        TailMode::From(a) => text::select_lines_within(&t, Some(a), None, &mut ctx.allowance()),
         TailMode::Range(a, b) => {
             if b < a {
                 return Err(FsError::InvalidArguments("range end before start".into()));
             }
-            text::select_lines(&t, Some(a), Some(b - a + 1))
+            text::select_lines_within(&t, Some(a), Some(b - a + 1), &mut ctx.allowance())
         }
     }
 }

@@ -110,6 +110,10 @@ pub enum FsError {
         /// Which limit, and its value.
         reason: String,
     },
+    /// The result would pass the caller's memory budget
+    /// ([`MemoryBudget`](crate::MemoryBudget)); nothing more was built.
+    #[error(transparent)]
+    MemoryBudget(#[from] crate::context::BudgetExceeded),
     /// A certificate did not verify.
     #[error("certificate `{path}` did not verify: {reason}")]
     CertificateInvalid {
@@ -155,7 +159,9 @@ impl FsError {
             FsError::InvalidContent { .. } => FsErrorKind::FileReadError,
             FsError::LimitExceeded { .. } => FsErrorKind::FileContentTooLargeError,
             FsError::CertificateInvalid { .. } => FsErrorKind::ValidationError,
-            FsError::TooManyEntries(_) | FsError::Cancelled => FsErrorKind::Other,
+            FsError::TooManyEntries(_) | FsError::Cancelled | FsError::MemoryBudget(_) => {
+                FsErrorKind::Other
+            }
             FsError::Io { source, .. } => match source.raw_os_error() {
                 Some(libc_enoent) if libc_enoent == rustix::io::Errno::NOENT.raw_os_error() => {
                     FsErrorKind::NotFound

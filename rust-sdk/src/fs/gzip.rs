@@ -9,7 +9,7 @@ use rex_auth::Action;
 
 use super::error::FsError;
 use super::handle::FileHandle;
-use super::text::{Match, select_lines};
+use super::text::Match;
 use crate::SdkContext;
 
 /// Sizes of a gzip file.
@@ -72,7 +72,7 @@ pub fn read_gzip_lines(
     count: Option<i64>,
 ) -> Result<Vec<String>, FsError> {
     let (_, t) = decompress(ctx, f)?;
-    select_lines(&t, start, count)
+    super::text::select_lines_within(&t, start, count, &mut ctx.allowance())
 }
 
 /// Compressed and uncompressed sizes.

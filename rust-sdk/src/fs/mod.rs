@@ -47,7 +47,10 @@ pub use linux::{
     validate_selinux_component,
 };
 pub use redact::{DEFAULT_REDACTION_CONFIG, Redactor};
-pub use text::{Counts, Match, ReplacementOptions, extract_strings, replace_text, select_lines};
+pub use text::{
+    Counts, Match, ReplacementOptions, extract_strings, line_cost, replace_text, select_lines,
+    select_lines_within,
+};
 pub use walk::{
     DiskUsageEntry, DiskUsageOptions, DiskUsageResult, FindCallback, FindOptions, FoundEntry,
 };

@@ -1,6 +1,7 @@
 //! Pure text helpers shared by the handle API and the shell-style commands.
 
 use super::error::FsError;
+use crate::context::Allowance;
 
 /// A search hit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,11 +32,6 @@ pub struct ReplacementOptions {
     pub replace_all: bool,
 }
 
-/// Splits into lines the way `str::lines` does.
-pub(crate) fn lines(t: &str) -> Vec<&str> {
-    t.lines().collect()
-}
-
 /// Selects lines: `start` is 1-based (default 1); `count` `None` = all from `start`,
 /// positive = that many from `start`, negative = the last `-count` lines of the file.
 pub fn select_lines(
@@ -43,29 +39,50 @@ pub fn select_lines(
     start: Option<i64>,
     count: Option<i64>,
 ) -> Result<Vec<String>, FsError> {
-    let all = lines(t);
+    select_lines_within(t, start, count, &mut Allowance::unlimited())
+}
+
+/// Bytes one returned line of `len` bytes costs its caller: the `String` here and the script
+/// value it usually becomes (an array element holding a shared string), both alive while
+/// the result is converted.
+pub fn line_cost(len: usize) -> usize {
+    LINE_OVERHEAD.saturating_add(len.saturating_mul(2))
+}
+
+/// A `String` (24 bytes) and a script array element with its shared string cell (56 bytes).
+const LINE_OVERHEAD: usize = 80;
+
+/// [`select_lines`], counting every line it returns against `allowance` (issue 29: the lines
+/// of a 60 MB file of short lines take over 2 GB).
+pub fn select_lines_within(
+    t: &str,
+    start: Option<i64>,
+    count: Option<i64>,
+    allowance: &mut Allowance<'_>,
+) -> Result<Vec<String>, FsError> {
+    let total = t.lines().count();
     let start = start.unwrap_or(1);
     if start < 1 {
         return Err(FsError::InvalidArguments("start must be >= 1".into()));
     }
-    let from = usize::try_from(start - 1)
-        .unwrap_or(usize::MAX)
-        .min(all.len());
-    let slice = all.get(from..).unwrap_or_default();
-    let picked: &[&str] = match count {
-        None => slice,
-        Some(c) if c >= 0 => {
-            let n = usize::try_from(c).unwrap_or(usize::MAX).min(slice.len());
-            slice.get(..n).unwrap_or_default()
-        }
+    let from = usize::try_from(start - 1).unwrap_or(usize::MAX).min(total);
+    let rest = total - from;
+    let (skip, take) = match count {
+        None => (from, rest),
+        Some(c) if c >= 0 => (from, usize::try_from(c).unwrap_or(usize::MAX).min(rest)),
         Some(c) => {
             let n = usize::try_from(c.unsigned_abs())
                 .unwrap_or(usize::MAX)
-                .min(slice.len());
-            slice.get(slice.len() - n..).unwrap_or_default()
+                .min(rest);
+            (total - n, n)
         }
     };
-    Ok(picked.iter().map(|s| s.to_string()).collect())
+    let mut out = Vec::new();
+    for line in t.lines().skip(skip).take(take) {
+        allowance.charge(line_cost(line.len()))?;
+        out.push(line.to_string());
+    }
+    Ok(out)
 }
 
 /// Lines matching `re`.

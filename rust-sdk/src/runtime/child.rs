@@ -54,6 +54,25 @@ pub fn limit_address_space(pid: u32, bytes: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Caps this process's own address space (`RLIMIT_AS`, soft and hard) at `bytes`, or at its
+/// current hard limit when that is lower: only ever tightens. The command-line runner calls
+/// it before a run, as the last line under the engine's memory budget (issue 29): an
+/// allocation past it fails instead of taking the host's memory. Programs the script
+/// executes inherit the cap.
+pub fn cap_own_address_space(bytes: u64) -> std::io::Result<()> {
+    let current = rustix::process::getrlimit(Resource::As);
+    let hard = current.maximum.map_or(bytes, |h| h.min(bytes));
+    let soft = current.current.map_or(hard, |s| s.min(hard));
+    rustix::process::setrlimit(
+        Resource::As,
+        Rlimit {
+            current: Some(soft),
+            maximum: Some(hard),
+        },
+    )?;
+    Ok(())
+}
+
 /// Sends `SIGKILL` to every process of group `pgid` (a child made with [`command`] and
 /// whatever it started). A group that no longer exists is not an error.
 pub fn kill_group(pgid: u32) -> std::io::Result<()> {

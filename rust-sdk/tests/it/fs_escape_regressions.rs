@@ -527,8 +527,35 @@ fn created_files_never_get_set_id_bits() {
 /// Issue 15: the Landlock backstop catches an SDK bug. Code confined by a ruleset derived from
 /// a policy that reads only `inside` calls `std::fs::read` (no Cedar check at all, as a bug in
 /// rust-sdk would) on a file outside the scopes, and the kernel refuses it.
+///
+/// `apply` also sets the process-wide layer of executed programs (every program the SDK runs
+/// afterwards is confined to this policy), so the test runs in a fresh copy of the test
+/// binary: in one process with the others (plain `cargo test`), it confined the `gdb` of the
+/// trace tests, which then could not attach (issue 29).
 #[test]
 fn the_kernel_backstop_refuses_a_raw_read_outside_the_policy() {
+    const IN_CHILD: &str = "REX_TEST_BACKSTOP_CHILD";
+    if std::env::var_os(IN_CHILD).is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "fs_escape_regressions::the_kernel_backstop_refuses_a_raw_read_outside_the_policy",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(IN_CHILD, "1")
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{log}");
+        // The child ran the test (and did not filter it out).
+        assert!(log.contains("1 passed"), "{log}");
+        return;
+    }
     use rust_sdk::runtime::sandbox::{SandboxMode, SandboxStatus, apply};
     let dir = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(dir.path()).unwrap();

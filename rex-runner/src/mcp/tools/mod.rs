@@ -489,6 +489,21 @@ mod tests {
     fn the_timeout_is_capped_by_the_server() {
         assert_eq!(effective_timeout(Some(&json!(600)), 60, 300), Ok(300));
         assert_eq!(effective_timeout(Some(&json!(5)), 60, 300), Ok(5));
+        // Issue 29, item 11: nothing but a positive integer is a timeout.
+        for bad in [
+            json!(-1),
+            json!(0),
+            json!(1.5),
+            json!(1e300),
+            json!(-1e300),
+            json!("nan"),
+            json!("inf"),
+            json!("5"),
+            json!(true),
+            json!([5]),
+        ] {
+            assert!(effective_timeout(Some(&bad), 60, 300).is_err(), "{bad}");
+        }
         assert_eq!(effective_timeout(None, 60, 30), Ok(30));
         assert_eq!(effective_timeout(Some(&Value::Null), 60, 300), Ok(60));
         assert!(effective_timeout(Some(&json!(0)), 60, 300).is_err());

@@ -153,7 +153,7 @@ impl FileHandle {
         count: Option<i64>,
     ) -> Result<Vec<String>, FsError> {
         let t = self.read_text_strict(ctx)?;
-        text::select_lines(&t, start, count)
+        text::select_lines_within(&t, start, count, &mut ctx.allowance())
     }
 
     /// The next `num_lines` lines from this handle's page cursor (`read` File). Returns an

@@ -406,3 +406,68 @@ fn ansible_module_check_mode_compiles_only_and_docs_render() {
         assert!(text.contains(option), "ansible-doc lacks {option}");
     }
 }
+
+/// Issue 29, item 11: `timeout: .nan` meant no timeout; the module refuses NaN, infinities,
+/// zero and negatives, and a `max_memory` that is not a positive size, before running.
+#[test]
+fn ansible_module_refuses_non_finite_and_negative_numbers() {
+    let Some(adhoc) = venv_tool("ansible") else {
+        return;
+    };
+    let fx = Fixture::new();
+    let home = fx.path("home");
+    let marker = fx.path("ran");
+    let policy = fx.write("all.cedar", "permit(principal, action, resource);\n");
+    let script = fx.write(
+        "s.rhai",
+        &format!("write(\"{}\", \"x\"); 1", marker.display()),
+    );
+    let cases = [
+        ("timeout", "nan"),
+        ("timeout", "inf"),
+        ("timeout", "-inf"),
+        ("timeout", "-1"),
+        ("timeout", "0"),
+        ("max_memory", "-1"),
+        ("max_memory", "0"),
+        ("max_memory", "nan"),
+        ("max_memory", "1.5G"),
+        // The control: valid numbers run the script (last, so the marker is absent before).
+        ("timeout", "5"),
+    ];
+    for (i, (key, value)) in cases.into_iter().enumerate() {
+        let control = i == cases.len() - 1;
+        let out = ansible(&adhoc, &home)
+            .args([
+                "localhost",
+                "-c",
+                "local",
+                "-m",
+                "rex.runner.rex_script",
+                "-a",
+            ])
+            .arg(format!(
+                "script_file={} policy_file={} runner_path={} {key}={value}",
+                script.display(),
+                policy.display(),
+                runner_path()
+            ))
+            .arg("-e")
+            .arg("ansible_python_interpreter={{ ansible_playbook_python }}")
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if control {
+            assert_eq!(out.status.code(), Some(0), "{key}={value}: {log}");
+            assert!(marker.exists(), "the valid control did not run: {log}");
+            continue;
+        }
+        assert_ne!(out.status.code(), Some(0), "{key}={value}: {log}");
+        assert!(log.contains(key), "{key}={value}: {log}");
+        assert!(!marker.exists(), "{key}={value} ran the script");
+    }
+}

@@ -136,6 +136,7 @@ compiled:
 """
 
 import json
+import math
 import os
 import re
 
@@ -143,6 +144,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_MEMORY = re.compile(r"^0*[1-9][0-9]*[KMGkmg]?$")
 
 # Actions that can change the host; the `changed` rule of DOCUMENTATION.
 MUTATING_ACTIONS = frozenset(
@@ -233,6 +235,14 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+
+    # Numbers are checked here as rex-runner checks them (issue 29): `timeout: .nan` meant
+    # no timeout; NaN, infinities, zero, negatives and sizes that are not digits with an
+    # optional K/M/G suffix are refused before anything runs.
+    if p["timeout"] is not None and not (math.isfinite(p["timeout"]) and p["timeout"] > 0):
+        module.fail_json(msg="timeout must be a positive, finite number of seconds, not %r" % p["timeout"])
+    if p["max_memory"] is not None and not MAX_MEMORY.match(p["max_memory"].strip()):
+        module.fail_json(msg="max_memory must be a positive size in bytes with an optional K, M or G suffix, not %r" % p["max_memory"])
 
     runner = p["runner_path"] or module.get_bin_path("rex-runner", required=True, opt_dirs=["/usr/local/bin"])
 
