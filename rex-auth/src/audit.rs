@@ -48,6 +48,19 @@ pub struct DecisionRecord<'a> {
     pub enforced: bool,
     /// Whether the decision came from the decision cache.
     pub cached: bool,
+    /// What the shadow policies decided, when the authorizer has a shadow set and it decided
+    /// otherwise (see [`crate::AuthorizerBuilder::shadow_policies`]); never enforced.
+    pub shadow: Option<ShadowDecision<'a>>,
+}
+
+/// The decision of the shadow policies for a request on which they diverge from the
+/// enforced ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShadowDecision<'a> {
+    /// What the shadow set decided.
+    pub outcome: Outcome,
+    /// Its determining policies (as for [`DecisionRecord::policies`]).
+    pub policies: &'a [String],
 }
 
 /// An owned copy of a [`DecisionRecord`].
@@ -69,6 +82,8 @@ pub struct OwnedDecisionRecord {
     pub enforced: bool,
     /// Whether the decision came from the cache.
     pub cached: bool,
+    /// The shadow set's diverging decision and its determining policies, if any.
+    pub shadow: Option<(Outcome, Vec<String>)>,
 }
 
 impl From<&DecisionRecord<'_>> for OwnedDecisionRecord {
@@ -82,6 +97,7 @@ impl From<&DecisionRecord<'_>> for OwnedDecisionRecord {
             policies: r.policies.to_vec(),
             enforced: r.enforced,
             cached: r.cached,
+            shadow: r.shadow.map(|s| (s.outcome, s.policies.to_vec())),
         }
     }
 }

@@ -17,13 +17,16 @@ mod explain;
 mod path;
 mod policy;
 mod principal;
+mod record;
 mod resource;
 pub mod sandbox_plan;
 mod schema;
 mod store;
 
 pub use action::{Action, Namespace};
-pub use audit::{AuditSink, DecisionRecord, MemoryAuditSink, Outcome, OwnedDecisionRecord};
+pub use audit::{
+    AuditSink, DecisionRecord, MemoryAuditSink, Outcome, OwnedDecisionRecord, ShadowDecision,
+};
 pub use authorizer::{Authorizer, AuthorizerBuilder, DEFAULT_CACHE_CAPACITY};
 pub use context::{
     ExecuteContext, Identity, POSITION_TAG_PREFIX, RequestContext, check_arguments,
@@ -34,6 +37,7 @@ pub use explain::{Explanation, PermitScope, explain, parse_uid_parts};
 pub use path::{NAME_MAX, PATH_MAX, ResourcePath};
 pub use policy::Policies;
 pub use principal::Principal;
+pub use record::{RecordedRequest, Replayable};
 pub use resource::{ProcessAttrs, Resource, ResourceKind, UrlAttrs};
 pub use schema::{SCHEMA_JSON, SCHEMA_TEXT, schema, warm_up};
 

@@ -37,7 +37,12 @@ pub struct AuditEvent {
     pub action: String,
     /// Cedar resource, e.g. `file_system::File::"/etc/hosts"`.
     pub resource: String,
-    /// Request context as JSON (left out when empty).
+    /// Attributes of the resource that its UID does not give (a process's pid, uid, name and
+    /// owner; a URL's scheme, host, port and path), for `replay`; left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_attributes: Option<serde_json::Value>,
+    /// Request context as JSON (left out when empty): `summary`, the attributes a policy can
+    /// read, and `redacted`, the fields never recorded (argument and environment values).
     #[serde(default = "empty_object", skip_serializing_if = "is_empty_object")]
     pub context: serde_json::Value,
     /// Decision.
@@ -51,12 +56,26 @@ pub struct AuditEvent {
     /// Whether the decision came from a cache (left out when false).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cached: bool,
+    /// What the shadow policies decided, when they decided otherwise (left out when there
+    /// is no shadow set or it agreed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<AuditShadow>,
     /// SHA-256 (hex) of the running script, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_sha256: Option<String>,
     /// Script line that triggered the request, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+}
+
+/// The diverging decision of the shadow policies (`--shadow-policy`), never enforced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditShadow {
+    /// What the shadow set decided.
+    pub decision: AuditDecision,
+    /// Its determining policies (empty for a default deny).
+    #[serde(default)]
+    pub determining_policies: Vec<String>,
 }
 
 // One record per decision, and no field that says nothing: the defaults above are left out
@@ -84,11 +103,13 @@ impl AuditEvent {
             principal: principal.into(),
             action: action.into(),
             resource: resource.into(),
+            resource_attributes: None,
             context: serde_json::Value::Object(serde_json::Map::new()),
             decision,
             policies: Vec::new(),
             enforced: true,
             cached: false,
+            shadow: None,
             script_sha256: None,
             line: None,
         }

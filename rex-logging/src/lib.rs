@@ -39,7 +39,7 @@ mod time;
 mod tracing_init;
 mod truncate;
 
-pub use audit::{AuditDecision, AuditEvent, AuditLog};
+pub use audit::{AuditDecision, AuditEvent, AuditLog, AuditShadow};
 pub use error::LogError;
 pub use layer::{SCRIPT_LOG_TARGET, ScriptLogLayer};
 pub use level::{LOG_LEVEL_ENV, LogLevel};

@@ -98,6 +98,12 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub(crate) audit_log: Option<PathBuf>,
 
+    /// A shadow policy file; repeat to load several. Every request is also decided under
+    /// the shadow set, never enforced: each divergence is in the audit log (`shadow`) and
+    /// counted in the document (`shadow_divergences`).
+    #[arg(long = "shadow-policy", value_name = "PATH")]
+    pub(crate) shadow_policy: Vec<PathBuf>,
+
     /// Policy learning: record denials in the audit log, then allow them. Never use in production.
     #[arg(long)]
     pub(crate) permissive: bool,
@@ -257,6 +263,53 @@ pub(crate) enum Command {
         /// The Cedar principal name (default: the effective user).
         #[arg(long, value_name = "NAME")]
         principal: Option<String>,
+    },
+    /// Run a policy's test cases (TOML, `[[case]]`: principal, action, resource, context,
+    /// expect, determined_by) through the runner's authorizer. Exit 0 all pass, 1 any
+    /// fails, 5 invalid input. See docs/POLICY_GUIDE.md.
+    Test {
+        /// The policy files.
+        #[arg(short = 'p', long = "policy-file", required = true)]
+        policies: Vec<PathBuf>,
+        /// The test file.
+        tests: PathBuf,
+        /// Output format.
+        #[arg(
+            short = 'o',
+            long = "output-format",
+            value_enum,
+            default_value = "human"
+        )]
+        output_format: crate::policy_commands::TestFormat,
+    },
+    /// Decide every request of audit logs (`--audit-log` of runs, `--log-file` of `mcp`)
+    /// again under new policies and report what changes, widening first. Exit 0 no change,
+    /// 1 only narrowing, 3 any widening, 5 invalid input.
+    Replay {
+        /// The new policy files.
+        #[arg(short = 'p', long = "policy-file", required = true)]
+        policies: Vec<PathBuf>,
+        /// An audit log (JSON lines); repeat for several.
+        #[arg(long = "audit", required = true, value_name = "AUDIT.jsonl")]
+        audit: Vec<PathBuf>,
+        /// Output format.
+        #[arg(
+            short = 'o',
+            long = "output-format",
+            value_enum,
+            default_value = "human"
+        )]
+        output_format: crate::policy_commands::ReplayFormat,
+    },
+    /// Format policy files in place with Cedar's formatter (only when the result is the
+    /// same policies). With --check, change nothing and exit 1 if a file is not formatted.
+    Fmt {
+        /// The policy files.
+        #[arg(required = true)]
+        policies: Vec<PathBuf>,
+        /// Report unformatted files instead of rewriting them.
+        #[arg(long)]
+        check: bool,
     },
     /// Serve the Model Context Protocol (stdio, or Streamable HTTP with --listen): agents
     /// run scripts under named policy sets, each run in its own process.

@@ -2,7 +2,7 @@
 //! runner's operational `tracing` events.
 
 use rex_auth::{AuditSink, DecisionRecord, Outcome};
-use rex_logging::{Admission, AuditDecision, AuditEvent, AuditLog, RateLimiter};
+use rex_logging::{Admission, AuditDecision, AuditEvent, AuditLog, AuditShadow, RateLimiter};
 
 /// The SHA-256 of the script a run executes, attached to the run as a
 /// [`rex_core::RunExtensions`] value so that decisions made during the run (on the run's
@@ -35,23 +35,32 @@ impl AuditLogSink {
     }
 }
 
+/// rex-auth's outcome as the audit log writes it.
+pub(crate) fn audit_decision(outcome: Outcome) -> AuditDecision {
+    match outcome {
+        Outcome::Allow => AuditDecision::Allow,
+        Outcome::Deny => AuditDecision::Deny,
+        Outcome::Error => AuditDecision::Error,
+    }
+}
+
 impl AuditSink for AuditLogSink {
     fn record(&self, r: &DecisionRecord<'_>) {
-        let decision = match r.outcome {
-            Outcome::Allow => AuditDecision::Allow,
-            Outcome::Deny => AuditDecision::Deny,
-            Outcome::Error => AuditDecision::Error,
-        };
+        // The replayable form (rex_auth::RecordedRequest): argument and environment values
+        // and process command lines are never written.
+        let request = rex_auth::RecordedRequest::of(r.principal, r.action, r.resource, r.context);
         let mut event = AuditEvent::new(
-            r.principal,
-            r.action.to_string(),
-            r.resource.to_string(),
-            decision,
+            request.principal,
+            request.action,
+            request.resource,
+            audit_decision(r.outcome),
         );
-        let summary = r.context.summary();
-        if !summary.is_empty() {
-            event.context = serde_json::json!({ "summary": summary });
-        }
+        event.resource_attributes = request.resource_attributes;
+        event.context = request.context;
+        event.shadow = r.shadow.map(|s| AuditShadow {
+            decision: audit_decision(s.outcome),
+            determining_policies: s.policies.to_vec(),
+        });
         event.policies = r.policies.to_vec();
         event.enforced = r.enforced;
         event.cached = r.cached;

@@ -24,6 +24,9 @@ pub mod learn;
 mod metrics;
 pub mod numbers;
 mod output;
+pub mod policy_fmt;
+pub mod policy_tests;
+pub mod replay;
 mod runner;
 pub mod ssm;
 

@@ -20,6 +20,7 @@ static ALLOCATOR: rex_core::CountingAllocator = rex_core::CountingAllocator::new
 
 mod args;
 mod commands;
+mod policy_commands;
 mod run_command;
 
 use args::*;
@@ -75,6 +76,17 @@ fn main() -> ExitCode {
             context.as_deref(),
             principal.as_deref(),
         ),
+        Some(Command::Test {
+            policies,
+            tests,
+            output_format,
+        }) => policy_commands::test(&policies, &tests, output_format),
+        Some(Command::Replay {
+            policies,
+            audit,
+            output_format,
+        }) => policy_commands::replay(&policies, &audit, output_format),
+        Some(Command::Fmt { policies, check }) => policy_commands::fmt(&policies, check),
         Some(Command::Mcp(args)) => mcp::main(*args),
         Some(Command::McpChild) => mcp::child::child_main(),
         None => match logging {

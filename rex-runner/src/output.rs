@@ -130,6 +130,11 @@ pub struct OutputDocument {
     /// `landlock_abi`, ...); set by the CLI, absent for embedders that apply none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<serde_json::Value>,
+    /// Rex addition: with shadow policies (`--shadow-policy`), how many of the run's
+    /// requests they decided otherwise than the enforced policies (each one is in the audit
+    /// log with its `shadow` decision); absent without shadow policies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow_divergences: Option<u64>,
 }
 
 /// Default cap of the output document (its compact JSON), in bytes: 16 MiB.
@@ -264,6 +269,7 @@ impl OutputDocument {
             policy_sha256: Vec::new(),
             dropped: None,
             sandbox: None,
+            shadow_divergences: None,
         }
     }
 }

@@ -114,6 +114,19 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
             }
         }
     }
+    for p in &args.shadow_policy {
+        match read_policy(p, args.allow_writable_policy) {
+            Ok(input) => builder = builder.shadow_policy(input),
+            Err(e) => {
+                return early(
+                    args,
+                    ErrorType::CommunicationException,
+                    &format!("shadow policy: {e}"),
+                    ExitStatus::InvalidInput,
+                );
+            }
+        }
+    }
     if let Some(name) = &args.principal {
         match rex_auth::Principal::user(name) {
             Ok(p) => builder = builder.principal(p),

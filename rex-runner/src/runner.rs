@@ -37,6 +37,9 @@ pub enum RunnerError {
     /// A policy file could not be read (or is writable by others).
     #[error(transparent)]
     Input(#[from] crate::inputs::InputError),
+    /// The shadow policies are invalid (they are validated like enforced ones).
+    #[error("shadow policy: {}", .0.render())]
+    ShadowPolicy(PolicyError),
     /// The runner could not be assembled (a module registration panicked).
     #[error("internal error: {0}")]
     Internal(String),
@@ -48,6 +51,7 @@ impl RunnerError {
     pub fn render(&self) -> String {
         match self {
             RunnerError::Policy(p) => p.render(),
+            RunnerError::ShadowPolicy(p) => format!("shadow policy: {}", p.render()),
             other => other.to_string(),
         }
     }
@@ -74,6 +78,7 @@ pub struct RunnerBuilder {
     redaction_config: Option<String>,
     policy_files: Vec<std::path::PathBuf>,
     max_document_bytes: Option<usize>,
+    shadow_policies: Vec<Input>,
 }
 
 impl RunnerBuilder {
@@ -136,6 +141,15 @@ impl RunnerBuilder {
     /// A JSON-lines audit log stamped with each run's script hash.
     pub fn audit_log(mut self, sink: AuditLogSink) -> Self {
         self.audit_log = Some(sink);
+        self
+    }
+
+    /// Adds a shadow policy source: every request is also decided under the shadow
+    /// policies, never enforced. Each divergence is in the audit records (`shadow`) and
+    /// the run document counts them (`shadow_divergences`). The shadow set is validated as
+    /// strictly as the enforced one; an invalid one fails [`build`](Self::build).
+    pub fn shadow_policy(mut self, policy: Input) -> Self {
+        self.shadow_policies.push(policy);
         self
     }
 
@@ -309,14 +323,21 @@ impl RunnerBuilder {
             )?
         };
         let principal = principal?;
-        let authorizer = Arc::new(
-            Authorizer::builder()
-                .principal(principal)
-                .policies(policies)
-                .permissive(self.permissive)
-                .audit_sink(Arc::new(FanOut(sinks)))
-                .build()?,
-        );
+        let mut auth = Authorizer::builder()
+            .principal(principal)
+            .policies(policies)
+            .permissive(self.permissive)
+            .audit_sink(Arc::new(FanOut(sinks)));
+        if !self.shadow_policies.is_empty() {
+            let shadow = Policies::from_sources(
+                self.shadow_policies
+                    .iter()
+                    .map(|p| (p.name.as_str(), p.text.as_str())),
+            )
+            .map_err(RunnerError::ShadowPolicy)?;
+            auth = auth.shadow_policies(shadow);
+        }
+        let authorizer = Arc::new(auth.build()?);
         if slot.install(authorizer.clone()).is_err() {
             return Err(RunnerError::Internal(
                 "the SDK context already had an authorizer".into(),
@@ -342,11 +363,21 @@ struct FanOut(Vec<Arc<dyn AuditSink>>);
 
 impl AuditSink for FanOut {
     fn record(&self, record: &rex_auth::DecisionRecord<'_>) {
+        if record.shadow.is_some()
+            && let Some(count) = rex_core::run_extension::<ShadowDivergences>()
+        {
+            count.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         for s in &self.0 {
             s.record(record);
         }
     }
 }
+
+/// The shadow divergences of one run (a [`RunExtensions`] value, so that concurrent runs of
+/// one runner count apart).
+#[derive(Debug, Default, Clone)]
+struct ShadowDivergences(Arc<std::sync::atomic::AtomicU64>);
 
 /// Runs scripts under one policy set. Build once, run many times.
 pub struct Runner {
@@ -431,6 +462,13 @@ impl Runner {
         let mut extensions = RunExtensions::new();
         extensions.insert(run_metrics.clone());
         extensions.insert(RunScript(script.sha256.clone()));
+        let shadow = self
+            .authorizer
+            .shadow_policies()
+            .map(|_| ShadowDivergences::default());
+        if let Some(count) = &shadow {
+            extensions.insert(count.clone());
+        }
         let outcome = self.engine.run_with(
             &script.text,
             args,
@@ -465,6 +503,7 @@ impl Runner {
                 policy_sha256: Vec::new(),
                 dropped: None,
                 sandbox: None,
+                shadow_divergences: None,
             },
             Some(err) => {
                 let (error_type, message) = classify(err);
@@ -484,11 +523,14 @@ impl Runner {
                     policy_sha256: Vec::new(),
                     dropped: None,
                     sandbox: None,
+                    shadow_divergences: None,
                 }
             }
         };
         document.script_sha256 = Some(script.sha256.clone());
         document.policy_sha256 = self.policy_sha256.clone();
+        document.shadow_divergences =
+            shadow.map(|c| c.0.load(std::sync::atomic::Ordering::Relaxed));
         crate::metrics::add_run_metrics(&mut document, &run_metrics, &outcome, started.elapsed());
         crate::output::cap_document(
             &mut document,

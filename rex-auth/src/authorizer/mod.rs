@@ -23,6 +23,7 @@
 //!   (type, id and attributes); replacing the policies drops the cache.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use cedar_policy::{
@@ -31,7 +32,7 @@ use cedar_policy::{
 };
 
 use crate::action::Action;
-use crate::audit::{AuditSink, DecisionRecord, Outcome};
+use crate::audit::{AuditSink, DecisionRecord, Outcome, ShadowDecision};
 use crate::context::RequestContext;
 use crate::error::{AuthError, Denied, PolicyError};
 use crate::policy::Policies;
@@ -87,6 +88,10 @@ pub struct Authorizer {
     permissive: bool,
     cache_capacity: usize,
     cedar: cedar_policy::Authorizer,
+    /// The shadow policies: decided for every request, never enforced.
+    shadow: Option<Arc<State>>,
+    /// Requests on which the shadow policies decided otherwise.
+    shadow_divergences: AtomicU64,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -108,6 +113,7 @@ pub struct AuthorizerBuilder {
     audit: Option<Arc<dyn AuditSink>>,
     permissive: bool,
     cache_capacity: Option<usize>,
+    shadow: Option<Policies>,
 }
 
 impl AuthorizerBuilder {
@@ -142,7 +148,34 @@ impl AuthorizerBuilder {
         self
     }
 
-    /// Builds the authorizer.
+    /// Shadow policies: every request is also decided under `policies`, never enforced. A
+    /// request on which they decide otherwise is counted
+    /// ([`Authorizer::shadow_divergences`]) and its audit record carries the shadow decision
+    /// ([`DecisionRecord::shadow`]). Without shadow policies no second decision is made.
+    ///
+    /// ```
+    /// use rex_auth::{Action, Authorizer, Policies, Principal, RequestContext, Resource};
+    /// let wide = Policies::parse("p.cedar", r#"permit(principal, action == file_system::Action::"read",
+    ///     resource in file_system::Dir::"/var/log");"#).unwrap();
+    /// let narrow = Policies::parse("s.cedar", r#"permit(principal, action == file_system::Action::"read",
+    ///     resource in file_system::Dir::"/var/log/nginx");"#).unwrap();
+    /// let auth = Authorizer::builder()
+    ///     .principal(Principal::user("alice").unwrap())
+    ///     .policies(wide)
+    ///     .shadow_policies(narrow)
+    ///     .build()
+    ///     .unwrap();
+    /// // Enforced: allowed. The shadow set would have denied it: one divergence.
+    /// let syslog = Resource::file("/var/log/syslog").unwrap();
+    /// assert!(auth.authorize(Action::FsRead, &syslog, &RequestContext::None).is_ok());
+    /// assert_eq!(auth.shadow_divergences(), 1);
+    /// ```
+    pub fn shadow_policies(mut self, policies: Policies) -> Self {
+        self.shadow = Some(policies);
+        self
+    }
+
+    /// Builds the authorizer; fails when the principal is missing or the schema is unusable.
     pub fn build(self) -> Result<Authorizer, AuthError> {
         let principal = self
             .principal
@@ -187,9 +220,14 @@ impl AuthorizerBuilder {
             permissive: self.permissive,
             cache_capacity: self.cache_capacity.unwrap_or(DEFAULT_CACHE_CAPACITY),
             cedar: cedar_policy::Authorizer::new(),
+            shadow: None,
+            shadow_divergences: AtomicU64::new(0),
         };
         let state = auth.make_state(self.policies.unwrap_or_else(Policies::deny_all))?;
         auth.state = RwLock::new(Arc::new(state));
+        if let Some(shadow) = self.shadow {
+            auth.shadow = Some(Arc::new(auth.make_state(shadow)?));
+        }
         Ok(auth)
     }
 }
@@ -224,6 +262,17 @@ impl Authorizer {
         Ok(())
     }
 
+    /// The shadow policies, if any ([`AuthorizerBuilder::shadow_policies`]).
+    pub fn shadow_policies(&self) -> Option<Policies> {
+        self.shadow.as_ref().map(|s| s.policies.clone())
+    }
+
+    /// How many requests so far the shadow policies decided otherwise than the enforced
+    /// ones (0 without shadow policies).
+    pub fn shadow_divergences(&self) -> u64 {
+        self.shadow_divergences.load(Ordering::Relaxed)
+    }
+
     /// The number of policies evaluated for `action` (the size of its slice).
     pub fn slice_len(&self, action: Action) -> usize {
         self.state().slices.get(action.index()).map_or(0, |s| s.len)
@@ -241,6 +290,23 @@ impl Authorizer {
         let state = self.state();
         let (outcome, policies, cached) = self.decide_in(&state, action, resource, context)?;
         let enforced = !(self.permissive && outcome == Outcome::Deny);
+        // Off the hot path unless a shadow set was given: one more decision, never enforced.
+        let shadow = match &self.shadow {
+            None => None,
+            Some(shadow_state) => {
+                let (shadow_outcome, shadow_policies) =
+                    match self.decide_in(shadow_state, action, resource, context) {
+                        Ok((o, p, _)) => (o, p),
+                        Err(_) => (Outcome::Error, Arc::from(Vec::new())),
+                    };
+                if shadow_outcome == outcome {
+                    None
+                } else {
+                    self.shadow_divergences.fetch_add(1, Ordering::Relaxed);
+                    Some((shadow_outcome, shadow_policies))
+                }
+            }
+        };
         if let Some(sink) = &self.audit {
             sink.record(&DecisionRecord {
                 principal: &self.principal_text,
@@ -251,6 +317,10 @@ impl Authorizer {
                 policies: &policies,
                 enforced,
                 cached,
+                shadow: shadow.as_ref().map(|(o, p)| ShadowDecision {
+                    outcome: *o,
+                    policies: p,
+                }),
             });
         }
         match outcome {

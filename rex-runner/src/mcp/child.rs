@@ -289,6 +289,7 @@ fn check(runner: &Runner, request: &ChildRequest) -> ChildResponse {
                 dropped: None,
                 limit: None,
                 sandbox: None,
+                shadow_divergences: None,
             },
             ExitStatus::Success,
             None,
