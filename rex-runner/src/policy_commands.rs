@@ -171,7 +171,11 @@ pub(crate) fn fmt(policies: &[PathBuf], check: bool) -> ExitStatus {
         }
         if let Err(e) = rewrite_in_place(path, &formatted) {
             eprintln!("error: cannot write {}: {e}", path.display());
-            return ExitStatus::Internal;
+            return if e.kind() == std::io::ErrorKind::InvalidInput {
+                ExitStatus::InvalidInput
+            } else {
+                ExitStatus::Internal
+            };
         }
         println!("formatted: {}", path.display());
     }
@@ -191,7 +195,10 @@ fn rewrite_in_place(path: &Path, text: &str) -> std::io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let meta = std::fs::symlink_metadata(path)?;
     if !meta.file_type().is_file() {
-        return Err(std::io::Error::other("not a regular file"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a symlink is never rewritten)",
+        ));
     }
     let name = path
         .file_name()

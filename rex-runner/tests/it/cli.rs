@@ -12,6 +12,7 @@
 use crate::common_cli;
 mod fleet;
 mod learn;
+mod lifecycle;
 mod sandbox;
 
 use std::fs;
