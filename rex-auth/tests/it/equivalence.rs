@@ -296,4 +296,88 @@ proptest! {
             .unwrap();
         prop_assert!(forbidden.authorize(action, &resource, &ctx).is_err());
     }
+
+    /// Shadow policies never change an enforced decision, and the divergence count is
+    /// exactly the number of requests the two sets decide differently.
+    #[test]
+    fn shadow_policies_are_never_enforced_and_count_every_divergence(
+        enforced in prop::collection::vec(prop::array::uniform7(0usize..1000), 0..8),
+        shadow in prop::collection::vec(prop::array::uniform7(0usize..1000), 0..8),
+        requests in prop::collection::vec((0usize..31, 0usize..4, 0usize..12), 1..10),
+    ) {
+        let set = |specs: &[[usize; 7]], name: &str| {
+            let texts: Vec<String> = specs
+                .iter()
+                .map(policy_text)
+                .filter(|t| !t.contains("4611686018427387904") && Policies::parse("one", t).is_ok())
+                .collect();
+            Policies::parse(name, &texts.join("\n")).unwrap()
+        };
+        let (a, b) = (set(&enforced, "a"), set(&shadow, "b"));
+        let alice = || Principal::user("alice").unwrap();
+        let plain = Authorizer::builder().principal(alice()).policies(a.clone()).build().unwrap();
+        let other = Authorizer::builder().principal(alice()).policies(b.clone()).build().unwrap();
+        let shadowed = Authorizer::builder()
+            .principal(alice())
+            .policies(a)
+            .shadow_policies(b)
+            .build()
+            .unwrap();
+        let mut expected = 0u64;
+        for &(ai, r, p) in &requests {
+            let action = Action::ALL[ai];
+            let resource = resource_for(action, r, p);
+            let ctx = context_for(action, p);
+            let want = plain.authorize(action, &resource, &ctx);
+            let got = shadowed.authorize(action, &resource, &ctx);
+            prop_assert_eq!(want.is_ok(), got.is_ok());
+            prop_assert_eq!(
+                want.as_ref().err().map(AuthError::is_denied),
+                got.as_ref().err().map(AuthError::is_denied)
+            );
+            let outcome = |r: &Result<(), AuthError>| match r {
+                Ok(()) => 0,
+                Err(e) if e.is_denied() => 1,
+                Err(_) => 2,
+            };
+            if outcome(&want) != outcome(&other.authorize(action, &resource, &ctx)) {
+                expected += 1;
+            }
+        }
+        prop_assert_eq!(shadowed.shadow_divergences(), expected);
+    }
+
+    /// A request rebuilt from its audit record is decided as the original was, whenever no
+    /// policy reads a field the record leaves out.
+    #[test]
+    fn recorded_requests_replay_to_the_same_decision(
+        specs in prop::collection::vec(prop::array::uniform7(0usize..1000), 0..10),
+        requests in prop::collection::vec((0usize..31, 0usize..4, 0usize..12), 1..10),
+    ) {
+        let texts: Vec<String> = specs
+            .iter()
+            .map(policy_text)
+            .filter(|t| !t.contains("4611686018427387904") && Policies::parse("one", t).is_ok())
+            .collect();
+        let policies = Policies::parse("p", &texts.join("\n")).unwrap();
+        let alice = Principal::user("alice").unwrap();
+        let auth = Authorizer::builder().principal(alice.clone()).policies(policies.clone()).build().unwrap();
+        for &(ai, r, p) in &requests {
+            let action = Action::ALL[ai];
+            let resource = resource_for(action, r, p);
+            let ctx = context_for(action, p);
+            let record = rex_auth::RecordedRequest::of(&alice.to_string(), action, &resource, &ctx);
+            let back = record.to_request().unwrap();
+            prop_assert_eq!(&back.principal, &alice);
+            prop_assert_eq!(back.action, action);
+            if !back.blocked_by(&policies).is_empty() {
+                continue;
+            }
+            let original = auth.authorize(action, &resource, &ctx).map_err(|e| e.is_denied());
+            let replayed = auth
+                .authorize(back.action, &back.resource, &back.context)
+                .map_err(|e| e.is_denied());
+            prop_assert_eq!(original, replayed);
+        }
+    }
 }

@@ -72,7 +72,11 @@ fn audited_run(fx: &Fixture, policy: &Path, audit: &Path) -> Vec<Value> {
 
 fn replay(policy: &Path, audit: &Path, json: bool) -> crate::common_cli::Run {
     let mut cmd = rex();
-    cmd.arg("replay").arg("-p").arg(policy).arg("--audit").arg(audit);
+    cmd.arg("replay")
+        .arg("-p")
+        .arg(policy)
+        .arg("--audit")
+        .arg(audit);
     if json {
         cmd.args(["-o", "json"]);
     }
@@ -119,8 +123,16 @@ determined_by = ["data-read"]
     );
     let r = run(rex().arg("test").arg("-p").arg(&policy).arg(&passing));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("PASS reads logs: ALLOW by data-read"), "{}", r.stdout);
-    assert!(r.stdout.contains("4 passed, 0 failed, 4 cases"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("PASS reads logs: ALLOW by data-read"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("4 passed, 0 failed, 4 cases"),
+        "{}",
+        r.stdout
+    );
 
     // A wrong expectation and a wrong determining policy both fail, with the actual decision.
     let failing = fx.write(
@@ -150,7 +162,8 @@ expect = "deny"
     let r = run(rex().arg("test").arg("-p").arg(&policy).arg(&failing));
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains("FAIL secret must be denied: ALLOW by data-read (expected DENY, got ALLOW; "),
+        r.stdout
+            .contains("FAIL secret must be denied: ALLOW by data-read (expected DENY, got ALLOW; "),
         "{}",
         r.stdout
     );
@@ -161,7 +174,11 @@ expect = "deny"
         r.stdout
     );
     assert!(r.stdout.contains("PASS still passes: DENY"), "{}", r.stdout);
-    assert!(r.stdout.contains("1 passed, 2 failed, 3 cases"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("1 passed, 2 failed, 3 cases"),
+        "{}",
+        r.stdout
+    );
 
     // JSON: one object per case with the actual decision.
     let r = run(rex()
@@ -223,7 +240,11 @@ expect = "allow"
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(text.trim(), "2 1 2 1 a <b> & \"c\" 'd' \\u{1}");
 }
 
@@ -268,10 +289,16 @@ fn test_refuses_invalid_files_with_their_place() {
         let r = run(rex().arg("test").arg("-p").arg(&policy).arg(&tests));
         assert_eq!(r.code, 5, "{text}: {}{}", r.stdout, r.stderr);
         assert!(r.stderr.contains(want), "{text}: {}", r.stderr);
-        assert!(r.stdout.is_empty(), "no case is reported from an invalid file");
+        assert!(
+            r.stdout.is_empty(),
+            "no case is reported from an invalid file"
+        );
     }
     // An invalid policy is exit 5 with validate's diagnostics.
-    let bad = fx.write("bad.cedar", "permit(principal, action == file_system::Action::\"nope\", resource);");
+    let bad = fx.write(
+        "bad.cedar",
+        "permit(principal, action == file_system::Action::\"nope\", resource);",
+    );
     let tests = fx.write(
         "t.toml",
         "[[case]]\nname = \"a\"\naction = \"file_system::read\"\nresource = \"/a\"\nexpect = \"deny\"\n",
@@ -333,11 +360,18 @@ fn replay_of_real_runs_reports_exact_changes_widening_first() {
         .count();
     assert!(secret_decisions >= 2, "{lines:?}");
     assert_eq!(
-        narrowed.iter().map(|g| g["count"].as_u64().unwrap()).sum::<u64>(),
+        narrowed
+            .iter()
+            .map(|g| g["count"].as_u64().unwrap())
+            .sum::<u64>(),
         secret_decisions as u64,
         "{doc}"
     );
-    assert!(narrowed.iter().all(|g| g["prefix"] == format!("{root}/data/")));
+    assert!(
+        narrowed
+            .iter()
+            .all(|g| g["prefix"] == format!("{root}/data/"))
+    );
     assert_eq!(narrowed[0]["determining_policies"][0], "no-secret");
     assert_eq!(doc["unchanged"], total - secret_decisions);
 
@@ -386,7 +420,10 @@ fn replay_never_guesses_a_redacted_value() {
     assert_eq!(nr.len(), 1, "{doc}");
     assert_eq!(nr[0]["count"], 1);
     assert_eq!(nr[0]["action"], "file_system::Action::\"execute\"");
-    assert!(nr[0]["reason"].as_str().unwrap().contains("arguments"), "{doc}");
+    assert!(
+        nr[0]["reason"].as_str().unwrap().contains("arguments"),
+        "{doc}"
+    );
     assert_eq!(r.code, 0, "nothing else changed: {}", r.stdout);
 
     // Under policies that do not read them, the same record is replayed.
@@ -430,7 +467,10 @@ fn shadow_policies_are_recorded_never_enforced() {
     // The enforcing policy decides: the secret is read and the temp file deleted.
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let doc = r.json();
-    assert!(doc["output"].as_str().unwrap().contains("top secret"), "{doc}");
+    assert!(
+        doc["output"].as_str().unwrap().contains("top secret"),
+        "{doc}"
+    );
     assert!(!fx.path("data/tmp/old.txt").exists());
     let lines: Vec<Value> = fs::read_to_string(&audit)
         .unwrap()
@@ -463,7 +503,10 @@ fn an_invalid_shadow_policy_runs_nothing() {
     let root = fx.root();
     data(&fx);
     let policy = fx.write("p.cedar", &wide_policy(&root));
-    let shadow = fx.write("shadow.cedar", "permit(principal, action == file_system::Action::\"nope\", resource);");
+    let shadow = fx.write(
+        "shadow.cedar",
+        "permit(principal, action == file_system::Action::\"nope\", resource);",
+    );
     let r = run(rex()
         .arg("-s")
         .arg(script(&fx))
@@ -473,7 +516,10 @@ fn an_invalid_shadow_policy_runs_nothing() {
         .arg(&shadow));
     assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("shadow policy"), "{}", r.stdout);
-    assert!(fx.path("data/tmp/old.txt").exists(), "the script did not run");
+    assert!(
+        fx.path("data/tmp/old.txt").exists(),
+        "the script did not run"
+    );
 }
 
 #[test]
@@ -485,15 +531,29 @@ fn fmt_rewrites_only_to_the_same_policies_and_check_changes_nothing() {
     let r = run(rex().arg("fmt").arg("--check").arg(&p));
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("not formatted"), "{}", r.stdout);
-    assert_eq!(fs::read_to_string(&p).unwrap(), text, "--check changes nothing");
+    assert_eq!(
+        fs::read_to_string(&p).unwrap(),
+        text,
+        "--check changes nothing"
+    );
 
     let r = run(rex().arg("fmt").arg(&p));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let formatted = fs::read_to_string(&p).unwrap();
     assert!(formatted.contains("// the logs"), "{formatted}");
-    assert!(formatted.contains("action == file_system::Action::\"read\""), "{formatted}");
-    assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(fs::read_dir(fx.dir.path()).unwrap().count(), 1, "no temp file is left");
+    assert!(
+        formatted.contains("action == file_system::Action::\"read\""),
+        "{formatted}"
+    );
+    assert_eq!(
+        fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        fs::read_dir(fx.dir.path()).unwrap().count(),
+        1,
+        "no temp file is left"
+    );
     let r = run(rex().arg("fmt").arg("--check").arg(&p));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     // Still the same policy, as validate sees it.
@@ -515,5 +575,27 @@ fn fmt_rewrites_only_to_the_same_policies_and_check_changes_nothing() {
     let r = run(rex().arg("fmt").arg(&link));
     assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
     assert_eq!(fs::read_to_string(&target).unwrap(), text);
-    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+/// The worked example of docs/POLICY_GUIDE.md ("The policy lifecycle") stays true.
+#[test]
+fn the_example_policy_passes_its_tests() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/read-log-tail");
+    let r = run(rex()
+        .arg("test")
+        .arg("-p")
+        .arg(dir.join("policy.cedar"))
+        .arg(dir.join("policy.tests.toml")));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("5 passed, 0 failed, 5 cases"),
+        "{}",
+        r.stdout
+    );
 }
