@@ -7,6 +7,10 @@
 //!   `raw_std_fs_read` is `std::fs::read` of the path; `gated_cached` is
 //!   `DirHandle::open_file` + `FileHandle::read_bytes` (Cedar `open` + `read`) with a warm
 //!   decision cache; `gated_uncached` the same with the cache off.
+//! * `cat_small/*` (issue 30): a whole script-level `cat` of a 64-byte file by path, as a
+//!   script calls it: `raw` is `open` of the absolute path + `fstat` + `read` + `close`;
+//!   `gated_cat` is `rust_sdk::fs::cat` (Cedar `open` Dir, `open` File, `read` File, the
+//!   descriptor walk, no `/proc/self/fd` lookup) with a warm decision cache.
 //! * `stat/*`: `fstatat` against `DirHandle::entry_metadata` (Cedar `stat`).
 //! * `list_1000/*`: the names of a 1,000-entry directory: `std::fs::read_dir` against
 //!   `DirHandle::list_entries` (Cedar `read` on the directory).
@@ -90,6 +94,32 @@ fn sdk(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+
+    let small = root_path.join("small.txt");
+    std::fs::write(&small, [b'y'; 64]).unwrap_or_else(fail);
+    let small_s = small.to_string_lossy().into_owned();
+    let mut group = c.benchmark_group("cat_small");
+    group.bench_function("raw", |b| {
+        b.iter(|| {
+            let fd = rustix::fs::open(
+                &small,
+                OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )
+            .unwrap_or_else(fail);
+            let st = rustix::fs::fstat(&fd).unwrap_or_else(fail);
+            let mut buf = vec![0u8; usize::try_from(st.st_size).unwrap_or(0) + 1];
+            let n = rustix::io::read(&fd, &mut buf).unwrap_or_else(fail);
+            buf.truncate(n);
+            black_box(String::from_utf8_lossy(&buf).into_owned())
+        })
+    });
+    group.bench_function("gated_cat", |b| {
+        b.iter(|| {
+            black_box(rust_sdk::fs::commands::cat(&cached, &small_s, false).unwrap_or_else(fail))
+        })
+    });
     group.finish();
 
     let mut group = c.benchmark_group("stat");

@@ -56,8 +56,9 @@ pub(super) fn open_file(
     opts: OpenFileOptions,
 ) -> Result<FileHandle, FsError> {
     let (p, parent) = split(path)?;
+    // Both handles are this call's own and dropped before it returns.
     let dir = open_dir(ctx, &parent, follow_dir)?;
-    dir.open_file(ctx, p.file_name(), opts)
+    dir.open_file_fresh(ctx, p.file_name(), opts)
 }
 
 fn read_strict(ctx: &SdkContext, path: &str) -> Result<String, FsError> {

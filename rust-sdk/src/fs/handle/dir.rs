@@ -220,7 +220,38 @@ impl DirHandle {
         name: &str,
         opts: OpenFileOptions,
     ) -> Result<FileHandle, FsError> {
-        let this = self.refreshed()?;
+        self.open_file_in(self.refreshed()?, ctx, name, opts, false)
+    }
+
+    /// [`DirHandle::open_file`] for a directory handle opened in the current SDK call and a
+    /// file the call reads and drops before it returns (`cat`, `read`, `grep`, ...): neither
+    /// was ever visible to a script, so neither path is re-derived from `/proc/self/fd`,
+    /// and the file's `fstat` from the open is kept for the read. The same Cedar checks in
+    /// the same order; handles a script holds keep the stale-handle protection. A handle
+    /// opened for writing or creation is never fresh.
+    pub(crate) fn open_file_fresh(
+        &self,
+        ctx: &SdkContext,
+        name: &str,
+        opts: OpenFileOptions,
+    ) -> Result<FileHandle, FsError> {
+        let fresh = !(opts.write || opts.create);
+        let this = if fresh {
+            self.clone()
+        } else {
+            self.refreshed()?
+        };
+        self.open_file_in(this, ctx, name, opts, fresh)
+    }
+
+    fn open_file_in(
+        &self,
+        this: DirHandle,
+        ctx: &SdkContext,
+        name: &str,
+        opts: OpenFileOptions,
+        fresh: bool,
+    ) -> Result<FileHandle, FsError> {
         let p = this.path.join(name)?;
         let open = check_file(ctx, Action::FsOpen, &p)?;
         let create = if opts.create {
@@ -272,7 +303,11 @@ impl DirHandle {
                 found: t.name(),
             });
         }
-        if t == EntryType::File {
+        // A fresh handle is read once and dropped: `O_NONBLOCK` does not change reads of a
+        // regular file, so it is left set (one system call less). A handle that lives on
+        // gets blocking I/O.
+        let fresh = (fresh && t == EntryType::File).then(|| u64::try_from(st.st_size).unwrap_or(0));
+        if t == EntryType::File && fresh.is_none() {
             // F_SETFL only looks at the status flags (O_APPEND, O_NONBLOCK, ...) of what we
             // opened with, so no F_GETFL round trip is needed.
             rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK)
@@ -285,6 +320,7 @@ impl DirHandle {
             dir: this,
             page_offset: 0,
             redaction_config: None,
+            fresh,
         })
     }
 

@@ -26,6 +26,10 @@ pub struct FileHandle {
     pub(crate) dir: DirHandle,
     pub(crate) page_offset: u64,
     pub(crate) redaction_config: Option<String>,
+    /// `Some(size)` for a handle opened read-only in this very SDK call and never handed to
+    /// a script (`DirHandle::open_file_fresh`): its authorized path is still the one it was
+    /// opened at (no `/proc/self/fd` re-derivation) and `size` is the `fstat` of that open.
+    pub(crate) fresh: Option<u64>,
 }
 
 impl FileHandle {
@@ -41,6 +45,11 @@ impl FileHandle {
     /// file has no name any more (deleted, or replaced by [`FileHandle::write`]: the new
     /// handle it returns names the new file), an error when the path cannot be derived.
     pub fn current_path(&self) -> Result<ResourcePath, FsError> {
+        if self.fresh.is_some() {
+            // Opened (and authorized) at `path` within the current call, never visible to a
+            // script: nothing could have used it to move the file meanwhile.
+            return Ok(self.path.clone());
+        }
         fd_real_path(&self.file, self.path.as_str())
     }
 
@@ -92,23 +101,28 @@ impl FileHandle {
     ) -> Result<Vec<u8>, FsError> {
         self.require(permit, &[Action::FsRead, Action::FsRedactedRead])?;
         let limit = ctx.limits().max_read_bytes;
-        let st = self.fstat()?;
+        // A fresh handle carries the `fstat` of its open (a regular file, checked there).
+        let size = match self.fresh {
+            Some(size) => size,
+            None => u64::try_from(self.fstat()?.st_size).unwrap_or(0),
+        };
         let too_large = || FsError::FileTooLarge {
             path: self.path.as_str().to_string(),
             limit,
         };
-        if u64::try_from(st.st_size).unwrap_or(0) > limit {
+        if size > limit {
             return Err(too_large());
         }
         // Read straight into the result: sized from `fstat` (+1 so that the end-of-file read
         // needs no reallocation), growing if the file grew or reports no size (`/proc`).
-        let hint = usize::try_from(st.st_size).unwrap_or(0);
+        let hint = usize::try_from(size).unwrap_or(0);
         let mut buf: Vec<u8> = Vec::with_capacity(hint.saturating_add(1).max(READ_CHUNK_MIN));
         let mut off = 0u64;
         loop {
             if buf.len() == buf.capacity() {
                 buf.reserve(buf.len().clamp(READ_CHUNK_MIN, READ_CHUNK_MAX));
             }
+            let asked = buf.capacity() - buf.len();
             let n = loop {
                 match rustix::io::pread(&self.file, rustix::buffer::spare_capacity(&mut buf), off) {
                     Err(Errno::INTR) => continue,
@@ -122,6 +136,11 @@ impl FileHandle {
             off += n as u64;
             if off > limit {
                 return Err(too_large());
+            }
+            // A short read of a regular file is its end (a fresh handle is one): no second
+            // read to learn it. Other files (`/proc`, devices) are read until 0.
+            if self.fresh.is_some() && n < asked {
+                break;
             }
         }
         Ok(buf)
@@ -313,6 +332,7 @@ impl FileHandle {
             dir: self.dir.clone(),
             page_offset: 0,
             redaction_config: self.redaction_config.clone(),
+            fresh: None,
         })
     }
 
@@ -462,6 +482,7 @@ impl FileHandle {
                 dir,
                 page_offset: 0,
                 redaction_config: self.redaction_config,
+                fresh: None,
             }),
             Err(Errno::XDEV) => {
                 let st = self.fstat()?;
@@ -492,6 +513,7 @@ impl FileHandle {
                     dir,
                     page_offset: 0,
                     redaction_config: self.redaction_config,
+                    fresh: None,
                 })
             }
             Err(e) => Err(FsError::os("rename", p, e)),
