@@ -10,6 +10,7 @@ mod catalog;
 pub(crate) mod child;
 mod config;
 mod http;
+mod slots;
 mod tools;
 
 use std::collections::BTreeMap;
@@ -19,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rex_runner::ExitStatus;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use self::audit::AuditWriter;
@@ -85,6 +85,41 @@ pub(crate) struct McpArgs {
     #[arg(long, value_name = "N")]
     max_concurrent: Option<usize>,
 
+    /// Most runs one agent may have at once, unless its AGENTS.toml entry sets
+    /// `max_concurrent` (default: half of --max-concurrent, at least 1).
+    #[arg(long, value_name = "N")]
+    agent_max_concurrent: Option<usize>,
+
+    /// Most calls one caller may have waiting for a run slot; a further call is refused at
+    /// once as busy (retry later).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_queue: usize,
+
+    /// Most request bytes all waiting calls may hold together (K/M/G suffix); a call that
+    /// would exceed it is refused at once as busy.
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    max_queued_bytes: u64,
+
+    /// HTTP: most sessions one agent may hold open, unless its AGENTS.toml entry sets
+    /// `max_sessions` (a further initialize gets 429).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_sessions_per_agent: usize,
+
+    /// HTTP: a session unused for this long is closed, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    session_idle_timeout: u64,
+
+    /// HTTP: most connections at once (default: from the open-file limit, keeping a reserve
+    /// for the runs' pipes and the log). When full, the oldest connection that has not yet
+    /// sent an authenticated request is closed for a new one.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+
+    /// HTTP: how long a connection may take to send an authenticated request (and how long
+    /// it may stay idle between requests), in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    request_timeout: u64,
+
     /// Largest HTTP request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value = "20M", value_parser = parse_size)]
     max_body: u64,
@@ -114,8 +149,8 @@ pub(crate) struct State {
     pub(crate) default_timeout_secs: u64,
     pub(crate) max_memory: u64,
     pub(crate) sandbox: crate::SandboxArg,
-    pub(crate) runs: Arc<Semaphore>,
-    pub(crate) max_concurrent: usize,
+    pub(crate) slots: Arc<slots::Slots>,
+    pub(crate) default_agent_concurrency: usize,
     pub(crate) children: ChildRegistry,
     pub(crate) audit: AuditWriter,
     pub(crate) shutdown: CancellationToken,
@@ -189,6 +224,15 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
         .max_concurrent
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    let default_agent_concurrency = args
+        .agent_max_concurrent
+        .unwrap_or(max_concurrent / 2)
+        .clamp(1, max_concurrent);
+    // Programs a run executes may leave its process tree (their own group or session); as
+    // the subreaper, the server inherits them when their parents die and kills them.
+    if let Err(e) = rust_sdk::runtime::child::become_subreaper() {
+        return fail(&format!("cannot become the subreaper of the runs: {e}"));
+    }
     let state = Arc::new(State {
         policies,
         exe,
@@ -197,8 +241,12 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
         default_timeout_secs: args.default_timeout.max(1),
         max_memory: args.max_memory,
         sandbox: args.sandbox,
-        runs: Arc::new(Semaphore::new(max_concurrent)),
-        max_concurrent,
+        slots: slots::Slots::new(slots::SlotLimits {
+            total: max_concurrent,
+            queue_per_agent: args.max_queue,
+            queued_bytes: usize::try_from(args.max_queued_bytes).unwrap_or(usize::MAX),
+        }),
+        default_agent_concurrency,
         children: ChildRegistry::default(),
         audit,
         shutdown: CancellationToken::new(),
@@ -224,6 +272,11 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
                         allowed_origins: args.allowed_origin.clone(),
                         allowed_hosts: args.allowed_host.clone(),
                         max_body: usize::try_from(args.max_body).unwrap_or(usize::MAX),
+                        max_sessions_per_agent: args.max_sessions_per_agent.max(1),
+                        session_idle: Duration::from_secs(args.session_idle_timeout.max(1)),
+                        max_connections: args.max_connections,
+                        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+                        reserve_fds: 64 + 8 * max_concurrent,
                     },
                 )
                 .await
@@ -241,7 +294,7 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
 /// Waits up to `grace` for in-flight runs, then ends the rest.
 async fn drain(state: &State, grace: Duration) {
     wait_for_runs(state, grace).await;
-    state.runs.close();
+    state.slots.close();
     state.shutdown.cancel();
     state.children.kill_all();
 }
@@ -295,6 +348,8 @@ async fn serve_stdio(state: Arc<State>, grace: Duration) -> ExitStatus {
 
 /// Waits up to `grace` for the runs in flight to finish.
 async fn wait_for_runs(state: &State, grace: Duration) {
-    let all = u32::try_from(state.max_concurrent).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(grace, state.runs.acquire_many(all)).await;
+    let deadline = tokio::time::Instant::now() + grace;
+    while state.slots.running() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
