@@ -49,6 +49,54 @@ fn plain(status: hyper::StatusCode, text: &'static str) -> hyper::Response<Body>
     r
 }
 
+/// The answer to a request naming a session that is not the caller's (or not live).
+fn no_such_session() -> hyper::Response<Body> {
+    plain(
+        hyper::StatusCode::NOT_FOUND,
+        "404 Not Found: no such session\n",
+    )
+}
+
+/// The connections that have not (yet) sent an authenticated request, oldest first: when
+/// the connection bound is reached, the oldest of them is closed to make room, so that idle
+/// or slow unauthenticated clients cannot lock agents out.
+#[derive(Default)]
+struct Unauthenticated {
+    next: u64,
+    waiting: std::collections::BTreeMap<u64, tokio_util::sync::CancellationToken>,
+}
+
+impl Unauthenticated {
+    /// Registers a new connection; its token is cancelled if it is evicted.
+    fn add(&mut self) -> (u64, tokio_util::sync::CancellationToken) {
+        let id = self.next;
+        self.next += 1;
+        let token = tokio_util::sync::CancellationToken::new();
+        self.waiting.insert(id, token.clone());
+        (id, token)
+    }
+
+    /// Closes the oldest unauthenticated connection; whether there was one.
+    fn evict_oldest(&mut self) -> bool {
+        match self.waiting.pop_first() {
+            Some((_, token)) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+type Pending = Arc<std::sync::Mutex<Unauthenticated>>;
+
+fn pending_lock(p: &Pending) -> std::sync::MutexGuard<'_, Unauthenticated> {
+    p.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How long a new connection waits for the slot of an evicted one.
+const EVICTION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The TLS acceptor for a PEM certificate chain and key.
 pub(crate) fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     use rustls_pki_types::pem::PemObject;
@@ -90,6 +138,18 @@ fn bearer(req: &hyper::Request<Incoming>) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then_some(token.trim())
         .filter(|t| !t.is_empty())
+}
+
+/// Takes a connection off the eviction list when it ends.
+struct Listed {
+    pending: Pending,
+    id: u64,
+}
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        pending_lock(&self.pending).waiting.remove(&self.id);
+    }
 }
 
 /// Serves until SIGTERM/SIGINT.
@@ -146,6 +206,7 @@ pub(crate) async fn serve(state: Arc<State>, options: HttpOptions) -> ExitStatus
         }
     );
     let agents = Arc::new(options.agents);
+    let pending: Pending = Arc::default();
     let mut backoff = std::time::Duration::from_millis(10);
     loop {
         let (stream, _peer) = tokio::select! {
@@ -166,12 +227,30 @@ pub(crate) async fn serve(state: Arc<State>, options: HttpOptions) -> ExitStatus
             },
             () = super::terminated() => break,
         };
-        // Bounded connections: past the bound a new connection is closed at once (its
-        // descriptor freed), and the reserve stays free for the runs' pipes and the log.
-        let Ok(permit) = connections.clone().try_acquire_owned() else {
-            drop(stream);
-            continue;
+        // Bounded connections, so the reserve of descriptors stays free for the runs' pipes
+        // and the log. Past the bound, the oldest connection that has not authenticated is
+        // closed for the new one; when every connection has authenticated, the new one is
+        // closed at once (its descriptor freed).
+        let permit = match connections.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if !pending_lock(&pending).evict_oldest() {
+                    drop(stream);
+                    continue;
+                }
+                match tokio::time::timeout(EVICTION_WAIT, connections.clone().acquire_owned())
+                    .await
+                {
+                    Ok(Ok(p)) => p,
+                    _ => {
+                        drop(stream);
+                        continue;
+                    }
+                }
+            }
         };
+        let (conn_id, evicted) = pending_lock(&pending).add();
+        let pending_conn = pending.clone();
         let agents = agents.clone();
         let mcp = mcp.clone();
         let tls = options.tls.clone();
@@ -181,8 +260,14 @@ pub(crate) async fn serve(state: Arc<State>, options: HttpOptions) -> ExitStatus
         let audit_state = state.clone();
         let authed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let authed_conn = authed.clone();
+        let pending_req = pending.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            // However the connection ends, it leaves the eviction list.
+            let _listed = Listed {
+                pending: pending_conn,
+                id: conn_id,
+            };
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 let agent = bearer(&req).and_then(|t| authenticate(&agents, t).cloned());
                 let mut mcp = mcp.clone();
@@ -190,6 +275,7 @@ pub(crate) async fn serve(state: Arc<State>, options: HttpOptions) -> ExitStatus
                 let manager = manager.clone();
                 let audit_state = audit_state.clone();
                 let authed = authed.clone();
+                let pending = pending_req.clone();
                 async move {
                     let Some(agent) = agent else {
                         let mut r = plain(
@@ -208,7 +294,10 @@ pub(crate) async fn serve(state: Arc<State>, options: HttpOptions) -> ExitStatus
                             "404 Not Found: use /mcp\n",
                         ));
                     }
-                    authed.store(true, std::sync::atomic::Ordering::SeqCst);
+                    // Authenticated: this connection is no longer evictable.
+                    if !authed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        pending_lock(&pending).waiting.remove(&conn_id);
+                    }
                     let session = req
                         .headers()
                         .get("mcp-session-id")
@@ -218,17 +307,21 @@ pub(crate) async fn serve(state: Arc<State>, options: HttpOptions) -> ExitStatus
                         let owner = owners.lock().ok().and_then(|o| o.get(id).cloned());
                         // A session belongs to the agent that opened it: another agent's
                         // token on it gets the answer for an unknown session, and is logged.
-                        if owner.as_deref().is_some_and(|o| o != agent.name) {
-                            audit_state
-                                .audit
-                                .write(&super::audit::CallRecord::session_refused(
-                                    &agent.name,
-                                    "another agent's session",
-                                ));
-                            return Ok(plain(
-                                hyper::StatusCode::NOT_FOUND,
-                                "404 Not Found: no such session\n",
-                            ));
+                        // Every session is registered with its owner before its id reaches
+                        // the client, so an id without an owner is not a live session of
+                        // this server (or the table is unusable): refused too (fail closed).
+                        match owner {
+                            Some(o) if o == agent.name => {}
+                            Some(_) => {
+                                audit_state
+                                    .audit
+                                    .write(&super::audit::CallRecord::session_refused(
+                                        &agent.name,
+                                        "another agent's session",
+                                    ));
+                                return Ok(no_such_session());
+                            }
+                            None => return Ok(no_such_session()),
                         }
                     }
                     let agent_name = agent.name.clone();
@@ -299,7 +392,12 @@ pub(crate) async fn serve(state: Arc<State>, options: HttpOptions) -> ExitStatus
                     Ok(response)
                 }
             });
-            let builder = hyper::server::conn::http1::Builder::new();
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            // Every request's header must arrive within the request timeout (slow clients,
+            // authenticated or not, cannot hold a connection by trickling a header).
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(request_timeout);
             // A connection that sends no authenticated request within the request timeout
             // is closed (slow or idle clients cannot hold connections before auth).
             let unauthenticated_for_too_long = async {
@@ -314,19 +412,23 @@ pub(crate) async fn serve(state: Arc<State>, options: HttpOptions) -> ExitStatus
                     tokio::select! {
                         _ = conn => {}
                         () = unauthenticated_for_too_long => {}
+                        () = evicted.cancelled() => {}
                         () = shutdown.cancelled() => {}
                     }
                 }
                 Some(acceptor) => {
-                    let Ok(Ok(stream)) =
-                        tokio::time::timeout(request_timeout, acceptor.accept(stream)).await
-                    else {
+                    let handshake = tokio::select! {
+                        r = tokio::time::timeout(request_timeout, acceptor.accept(stream)) => r,
+                        () = evicted.cancelled() => return,
+                    };
+                    let Ok(Ok(stream)) = handshake else {
                         return;
                     };
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
                     tokio::select! {
                         _ = conn => {}
                         () = unauthenticated_for_too_long => {}
+                        () = evicted.cancelled() => {}
                         () = shutdown.cancelled() => {}
                     }
                 }
