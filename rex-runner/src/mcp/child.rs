@@ -320,10 +320,13 @@ fn check(runner: &Runner, request: &ChildRequest) -> ChildResponse {
 
 /// The runs' processes still running, so that a run's end and the server's shutdown can end
 /// them and everything they started. The lock is held across a spawn and its registration
-/// and across a sweep, so a sweep never takes a run that is just starting for a stray.
+/// and across the killing half of a sweep, so a sweep never takes a run that is just starting
+/// for a stray. Reaping the killed strays (which waits) happens on a dedicated thread, never
+/// on an async worker and never under the lock.
 #[derive(Debug, Default)]
 pub(crate) struct ChildRegistry {
     pids: std::sync::Mutex<std::collections::BTreeSet<u32>>,
+    reaper: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Vec<i32>>>>,
 }
 
 impl ChildRegistry {
@@ -333,8 +336,37 @@ impl ChildRegistry {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Hands killed strays to the reaper thread (started on first use); reaps them here if
+    /// the thread cannot be started.
+    fn reap_later(&self, strays: Vec<i32>) {
+        if strays.is_empty() {
+            return;
+        }
+        let reaper = self.reaper.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<i32>>();
+            std::thread::Builder::new()
+                .name("rex-mcp-reaper".into())
+                .spawn(move || {
+                    for strays in rx {
+                        rust_sdk::runtime::child::reap_strays(&strays);
+                    }
+                })
+                .ok()
+                .map(|_| tx)
+        });
+        match reaper {
+            Some(tx) => {
+                if let Err(std::sync::mpsc::SendError(strays)) = tx.send(strays) {
+                    rust_sdk::runtime::child::reap_strays(&strays);
+                }
+            }
+            None => rust_sdk::runtime::child::reap_strays(&strays),
+        }
+    }
+
     /// Kills every running child with everything it started, then whatever was reparented
-    /// to the server (a subreaper) and belongs to no run.
+    /// to the server (a subreaper) and belongs to no run, and reaps those (this waits: the
+    /// server calls it once the async runtime is done).
     pub(crate) fn kill_all(&self) {
         let live = self.lock();
         for pid in live.iter() {
@@ -348,11 +380,13 @@ impl ChildRegistry {
 /// future was dropped because the call was cancelled, the client went away or the server is
 /// shutting down): nothing the script started outlives its run. Programs the run executed
 /// have groups of their own, so the tree is walked; what escaped the walk was reparented to
-/// the server and is taken by the next sweep.
+/// the server and is killed by the sweep, and reaped on the reaper thread.
 ///
 /// The guard is dropped before the tokio child handle (declared after it), so the child is
 /// not reaped yet when its tree is walked and its pid cannot have been reused; once `wait`
 /// has reaped it (`reaped`), only the sweep runs (its descendants were reparented here).
+/// Walking the tree reads the process table and sends signals, it never waits: it stays on
+/// the async worker because it must happen before the child can be reaped.
 struct TreeGuard<'a> {
     registry: &'a ChildRegistry,
     pid: u32,
@@ -361,13 +395,17 @@ struct TreeGuard<'a> {
 
 impl Drop for TreeGuard<'_> {
     fn drop(&mut self) {
-        let mut live = self.registry.lock();
-        if !self.reaped {
-            rust_sdk::runtime::child::kill_tree(self.pid);
-        }
-        // The child itself is tokio's to reap (kill_on_drop): it stays out of the sweep.
-        rust_sdk::runtime::child::sweep_strays(&live);
-        live.remove(&self.pid);
+        let strays = {
+            let mut live = self.registry.lock();
+            if !self.reaped {
+                rust_sdk::runtime::child::kill_tree(self.pid);
+            }
+            // The child itself is tokio's to reap (kill_on_drop): it stays out of the sweep.
+            let strays = rust_sdk::runtime::child::kill_strays(&live);
+            live.remove(&self.pid);
+            strays
+        };
+        self.registry.reap_later(strays);
     }
 }
 

@@ -154,7 +154,34 @@ pub(crate) struct State {
     pub(crate) children: ChildRegistry,
     pub(crate) audit: AuditWriter,
     pub(crate) shutdown: CancellationToken,
+    /// Tool calls in progress (until their audit line is written).
+    pub(crate) in_flight: std::sync::atomic::AtomicUsize,
 }
+
+/// One tool call in progress, counted in [`State::in_flight`] while it lives.
+pub(crate) struct InFlight<'a>(&'a State);
+
+impl<'a> InFlight<'a> {
+    /// Counts a call until the returned value is dropped.
+    pub(crate) fn enter(state: &'a State) -> Self {
+        state
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// How long shutdown waits, once the runs are ended, for their calls to write their audit
+/// lines (a run's end waits up to 2 s for the rest of its decision stream).
+const AUDIT_DRAIN: Duration = Duration::from_secs(3);
 
 fn fail(message: &str) -> ExitStatus {
     eprintln!("rex-runner mcp: {message}");
@@ -250,6 +277,7 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
         children: ChildRegistry::default(),
         audit,
         shutdown: CancellationToken::new(),
+        in_flight: std::sync::atomic::AtomicUsize::new(0),
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -291,11 +319,19 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
     status
 }
 
-/// Waits up to `grace` for in-flight runs, then ends the rest.
+/// Waits up to `grace` for in-flight runs, then ends the rest; the calls of the runs ended
+/// so get [`AUDIT_DRAIN`] to write their audit lines (with the decisions their runs made)
+/// before the runtime drops them.
 async fn drain(state: &State, grace: Duration) {
     wait_for_runs(state, grace).await;
     state.slots.close();
     state.shutdown.cancel();
+    let deadline = tokio::time::Instant::now() + AUDIT_DRAIN;
+    while state.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     state.children.kill_all();
 }
 

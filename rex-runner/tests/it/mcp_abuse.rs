@@ -448,8 +448,12 @@ fn stdio_with_a_sleep(fx: &Fixture, arg: &str) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // The run deletes a file first: its decision must reach the audit log however it ends.
+    let doomed = fx.path(&format!("box/{arg}.txt"));
+    fs::write(&doomed, "x").unwrap();
     let script = format!(
-        "let bin = DirConfig().path(\"/usr/bin\").build().open(OpenDirOptions().build());\n\
+        "rm(\"{doomed}\");\n\
+         let bin = DirConfig().path(\"/usr/bin\").build().open(OpenDirOptions().build());\n\
          let f = bin.open_file(\"sleep\", OpenFileOptions().read(true).build());\n\
          f.execute(ExecuteOptions().args([\"{arg}\"]).build()).exit_code"
     );
@@ -511,6 +515,16 @@ fn assert_all_gone(pids: &[u32], arg: &str) {
     }
 }
 
+/// The run that executed `sleep ARG` is in the audit log with its deletion.
+fn assert_audited(fx: &Fixture, arg: &str) {
+    let doomed = fx.path(&format!("box/{arg}.txt"));
+    assert!(!Path::new(&doomed).exists());
+    let run = fx.await_audit("the ended run", |l| {
+        l["tool"] == "run_script" && deleted(l, &doomed)
+    });
+    assert_eq!(run["outcome"], "ERROR", "{run}");
+}
+
 #[test]
 fn an_executed_program_is_gone_after_end_of_input() {
     let fx = Fixture::new("");
@@ -521,6 +535,7 @@ fn an_executed_program_is_gone_after_end_of_input() {
     drop(server.stdin.take());
     assert!(server.wait().unwrap().success());
     assert_all_gone(&pids, arg);
+    assert_audited(&fx, arg);
 }
 
 #[test]
@@ -533,6 +548,7 @@ fn an_executed_program_is_gone_after_sigterm() {
     sigterm(server);
     assert!(server.wait().unwrap().success());
     assert_all_gone(&pids, arg);
+    assert_audited(&fx, arg);
 }
 
 #[test]
@@ -564,6 +580,7 @@ fn an_executed_program_is_gone_after_its_call_is_cancelled() {
         }
     }
     assert!(answered);
+    assert_audited(&fx, arg);
     assert!(server.try_wait().unwrap().is_none(), "the server died");
     drop(server.stdin.take());
     assert!(server.wait().unwrap().success());

@@ -237,14 +237,14 @@ async def fairness(cfg):
         _, sb = await open_session(c, url, tb)
         hogs = [
             asyncio.create_task(call(c, url, ta, sa, 10 + i, "run_script",
-                                     {"script": sleeper("6.512"), "policy": "work"}))
+                                     {"script": sleeper("5.512"), "policy": "work"}))
             for i in range(3)
         ]
-        await wait_for_sleep("6.512")
+        await wait_for_sleep("5.512")
         res = await call(c, url, tb, sb, 2, "run_script", {"script": "6 * 7", "policy": "work"})
         assert res.get("isError") is False and res["structuredContent"]["output"] == "42", res
         assert not any(h.done() for h in hogs), "agent b waited for agent a's runs"
-        assert len(sleeps("6.512")) == 1, sleeps("6.512")
+        assert len(sleeps("5.512")) == 1, sleeps("5.512")
         ok("agent b runs at once while agent a fills its own share")
         for h in hogs:
             res = await h

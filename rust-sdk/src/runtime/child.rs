@@ -193,32 +193,49 @@ pub fn kill_tree(pid: u32) {
 /// Kills, with their descendants, and reaps every child of this process that is not in
 /// `live` (the runs still registered): processes that a run left behind and that were
 /// reparented here because this process is a subreaper. Waits at most about two seconds for
-/// each killed child to become reapable.
+/// each killed child to become reapable. See [`kill_strays`] and [`reap_strays`] for the two
+/// halves, to hold a lock only over the first.
 pub fn sweep_strays(live: &BTreeSet<u32>) {
-    let me = rustix::process::getpid().as_raw_nonzero().get();
     for _ in 0..TREE_ROUNDS {
-        let table = process_table();
-        let strays: Vec<i32> = table
-            .iter()
-            .filter(|(pid, (ppid, _))| {
-                *ppid == me && u32::try_from(**pid).is_ok_and(|p| !live.contains(&p))
-            })
-            .map(|(pid, _)| *pid)
-            .collect();
+        let strays = kill_strays(live);
         if strays.is_empty() {
             return;
         }
-        for p in &strays {
-            if let Ok(raw) = u32::try_from(*p) {
-                kill_tree(raw);
-            }
-            if let Some(rpid) = Pid::from_raw(*p) {
-                let _ = rustix::process::kill_process(rpid, Signal::KILL);
-            }
+        reap_strays(&strays);
+    }
+}
+
+/// The first half of a sweep, which never waits: sends `SIGKILL` to every child of this
+/// process that is not in `live` and to its descendants, and returns their pids for
+/// [`reap_strays`]. `live` must be complete while this runs (a run spawned meanwhile and
+/// not yet in it would be taken for a stray); the reaping needs no such guarantee, since the
+/// returned processes are already killed and are nobody else's to reap.
+pub fn kill_strays(live: &BTreeSet<u32>) -> Vec<i32> {
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    let table = process_table();
+    let strays: Vec<i32> = table
+        .iter()
+        .filter(|(pid, (ppid, _))| {
+            *ppid == me && u32::try_from(**pid).is_ok_and(|p| !live.contains(&p))
+        })
+        .map(|(pid, _)| *pid)
+        .collect();
+    for p in &strays {
+        if let Ok(raw) = u32::try_from(*p) {
+            kill_tree(raw);
         }
-        for p in &strays {
-            reap(*p);
+        if let Some(rpid) = Pid::from_raw(*p) {
+            let _ = rustix::process::kill_process(rpid, Signal::KILL);
         }
+    }
+    strays
+}
+
+/// The second half of a sweep: reaps the processes [`kill_strays`] killed, waiting at most
+/// about two seconds for each (call it off any async worker).
+pub fn reap_strays(strays: &[i32]) {
+    for p in strays {
+        reap(*p);
     }
 }
 

@@ -471,6 +471,8 @@ impl ServerHandler for RexMcp {
             return Err(ErrorData::invalid_request("not authenticated", None));
         }
         let args = request.arguments.unwrap_or_default();
+        // Counted until its audit line is written: shutdown waits for it (see `mcp::drain`).
+        let _in_flight = super::InFlight::enter(&self.state);
         let result = match request.name.as_ref() {
             "run_script" => self.run_script(&args, &caller, &context).await,
             "check_script" => self.check_script(&args, &caller, &context).await,
