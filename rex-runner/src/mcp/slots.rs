@@ -99,7 +99,18 @@ impl Drop for Waiting<'_> {
         };
         if let Some(at) = c.queue.iter().position(|w| w.id == self.id) {
             let bytes = c.queue.remove(at).map_or(0, |w| w.bytes);
+            let emptied = c.queue.is_empty();
+            let idle = emptied && c.running == 0;
             inner.queued_bytes = inner.queued_bytes.saturating_sub(bytes);
+            // A caller with nothing left waiting leaves the turns (it would otherwise get
+            // a second place in them with its next waiting call), and is forgotten if it
+            // has nothing running either.
+            if emptied {
+                inner.turns.retain(|t| t != self.caller);
+            }
+            if idle {
+                inner.callers.remove(self.caller);
+            }
         }
     }
 }
@@ -320,6 +331,8 @@ mod tests {
         w2.abort();
         let _ = (w1.await, w2.await);
         assert_eq!(slots.lock().queued_bytes, 0);
+        // The caller whose waiters went away has no turn left.
+        assert!(slots.lock().turns.is_empty());
         slots.close();
         assert_eq!(
             slots.acquire("b", 1, 1).await.err(),
