@@ -238,8 +238,7 @@ pub(crate) async fn serve(state: Arc<State>, options: HttpOptions) -> ExitStatus
                     drop(stream);
                     continue;
                 }
-                match tokio::time::timeout(EVICTION_WAIT, connections.clone().acquire_owned())
-                    .await
+                match tokio::time::timeout(EVICTION_WAIT, connections.clone().acquire_owned()).await
                 {
                     Ok(Ok(p)) => p,
                     _ => {
@@ -313,12 +312,12 @@ pub(crate) async fn serve(state: Arc<State>, options: HttpOptions) -> ExitStatus
                         match owner {
                             Some(o) if o == agent.name => {}
                             Some(_) => {
-                                audit_state
-                                    .audit
-                                    .write(&super::audit::CallRecord::session_refused(
+                                audit_state.audit.write(
+                                    &super::audit::CallRecord::session_refused(
                                         &agent.name,
                                         "another agent's session",
-                                    ));
+                                    ),
+                                );
                                 return Ok(no_such_session());
                             }
                             None => return Ok(no_such_session()),

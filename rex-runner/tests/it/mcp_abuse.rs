@@ -221,7 +221,12 @@ fn one_agent_cannot_hold_unbounded_sessions_and_idle_ones_expire() {
     let fx = Fixture::new("");
     let (server, url) = fx.http_server(
         &[],
-        &["--max-sessions-per-agent", "2", "--session-idle-timeout", "2"],
+        &[
+            "--max-sessions-per-agent",
+            "2",
+            "--session-idle-timeout",
+            "2",
+        ],
     );
     fx.drive(
         &python,
@@ -299,13 +304,7 @@ fn looks_at_policies_and_killed_runs_reach_the_audit_log() {
         "{lines:#?}"
     );
     assert!(
-        find(
-            "resources/read",
-            "a",
-            "SUCCESS",
-            "uri",
-            "rex://policy/work"
-        ),
+        find("resources/read", "a", "SUCCESS", "uri", "rex://policy/work"),
         "{lines:#?}"
     );
     assert!(
@@ -429,7 +428,10 @@ fn an_unauthenticated_flood_at_the_fd_limit_neither_spins_the_server_nor_locks_o
             )
         })
         .count();
-    assert_eq!(open, 0, "{open} idle connections outlived the pre-auth timeout");
+    assert_eq!(
+        open, 0,
+        "{open} idle connections outlived the pre-auth timeout"
+    );
     drop(flood);
     stop(server);
 }
