@@ -352,8 +352,33 @@ pub(crate) async fn terminated() {
     }
 }
 
+/// The server's standard input, which cancels `eof` when it reaches its end.
+struct EndOfInput<R> {
+    inner: R,
+    eof: CancellationToken,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for EndOfInput<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, std::task::Poll::Ready(Ok(())))
+            && buf.filled().len() == before
+            && buf.remaining() > 0
+        {
+            self.eof.cancel();
+        }
+        polled
+    }
+}
+
 /// Over stdio, end of input ends the session: its in-flight calls are cancelled at once (no
-/// one is left to read their results). SIGTERM/SIGINT first lets in-flight runs finish (up to
+/// one is left to read their results; their runs are killed with everything they started,
+/// and their audit lines are written). SIGTERM/SIGINT first lets in-flight runs finish (up to
 /// the grace period), so their results still reach the client, then ends the session.
 async fn serve_stdio(state: Arc<State>, grace: Duration) -> ExitStatus {
     use rmcp::ServiceExt;
@@ -361,7 +386,13 @@ async fn serve_stdio(state: Arc<State>, grace: Duration) -> ExitStatus {
         state: state.clone(),
         http: false,
     };
-    let running = match handler.serve(rmcp::transport::io::stdio_pipes()).await {
+    let (input, output) = rmcp::transport::io::stdio_pipes();
+    let eof = CancellationToken::new();
+    let input = EndOfInput {
+        inner: input,
+        eof: eof.clone(),
+    };
+    let running = match handler.serve((input, output)).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("rex-runner mcp: the stdio session failed to start: {e}");
@@ -373,6 +404,11 @@ async fn serve_stdio(state: Arc<State>, grace: Duration) -> ExitStatus {
     tokio::pin!(waiting);
     tokio::select! {
         _ = &mut waiting => {}
+        () = eof.cancelled() => {
+            state.slots.close();
+            state.shutdown.cancel();
+            let _ = waiting.await;
+        }
         () = terminated() => {
             wait_for_runs(&state, grace).await;
             token.cancel();
