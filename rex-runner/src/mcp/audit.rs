@@ -1,7 +1,10 @@
 //! The server's audit log (`--log-file`): one JSON line per tool call that names a policy or
-//! runs a child: who called (agent name over HTTP, OS user over stdio), the policy set and
-//! its hash, the script's hash, the outcome and every authorization decision of the run.
-//! Never the script text, its output or file contents.
+//! runs a child, per policy resource read (`resources/read`, also a refused probe of a set
+//! the caller was not given) and per refused session access: who called (agent name over
+//! HTTP, OS user over stdio), the policy set and its hash, the script's hash, the outcome and
+//! every authorization decision of the run (streamed from the child as they were made, so a
+//! run that was killed, crashed or answered too much still has them). Never the script
+//! text, its output or file contents.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,7 +12,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use super::child::{ChildResponse, Decision};
+use super::child::{ChildResponse, Decision, DecisionLog};
 use super::config::PolicySet;
 use super::tools::Caller;
 
@@ -24,19 +27,33 @@ pub(crate) struct CallRecord {
     os_user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     policy: Option<String>,
+    /// `resources/read`: the URI asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uri: Option<String>,
+    /// Refused session access: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     policy_sha256: Option<String>,
-    script_sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    script_sha256: Option<String>,
     outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit: Option<i32>,
     decisions: Vec<Decision>,
+    /// Decisions the run made beyond what the log keeps.
+    #[serde(skip_serializing_if = "is_zero")]
+    decisions_dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl CallRecord {
-    fn base(tool: &'static str, caller: &Caller, script: &str) -> Self {
+    fn base(tool: &'static str, caller: &Caller, script: Option<&str>) -> Self {
         let (agent, os_user) = match caller {
             Caller::Agent(a) => (Some(a.name.clone()), None),
             Caller::Local { user } => (None, Some(user.clone())),
@@ -51,12 +68,15 @@ impl CallRecord {
             agent,
             os_user,
             policy: None,
+            uri: None,
+            reason: None,
             policy_sha256: None,
-            script_sha256: rex_runner::sha256_hex(script.as_bytes()),
+            script_sha256: script.map(|s| rex_runner::sha256_hex(s.as_bytes())),
             outcome: String::new(),
             error_type: None,
             exit: None,
             decisions: Vec::new(),
+            decisions_dropped: 0,
         }
     }
 
@@ -68,9 +88,74 @@ impl CallRecord {
         script: &str,
         _why: &str,
     ) -> Self {
-        let mut r = Self::base(tool, caller, script);
+        let mut r = Self::base(tool, caller, Some(script));
         r.policy = policy.map(String::from);
         r.outcome = "REFUSED".into();
+        r
+    }
+
+    /// A call that named a policy set without running anything (`show_policy`): `set` is
+    /// the set shown, or `Err` with the name asked for when the caller may not use it.
+    pub(crate) fn looked_at(
+        tool: &'static str,
+        caller: &Caller,
+        set: Result<&PolicySet, Option<&str>>,
+    ) -> Self {
+        let mut r = Self::base(tool, caller, None);
+        match set {
+            Ok(s) => {
+                r.policy = Some(s.name.clone());
+                r.policy_sha256 = Some(s.sha256.clone());
+                r.outcome = "SUCCESS".into();
+            }
+            Err(name) => {
+                r.policy = name.map(String::from);
+                r.outcome = "REFUSED".into();
+            }
+        }
+        r
+    }
+
+    /// A `resources/read`: `set` as for [`CallRecord::looked_at`], `None` for the catalog.
+    pub(crate) fn resource(
+        caller: &Caller,
+        uri: &str,
+        set: Option<Result<&PolicySet, Option<&str>>>,
+    ) -> Self {
+        let mut r = match set {
+            Some(set) => Self::looked_at("resources/read", caller, set),
+            None => {
+                let mut r = Self::base("resources/read", caller, None);
+                r.outcome = "SUCCESS".into();
+                r
+            }
+        };
+        r.uri = Some(uri.to_string());
+        r
+    }
+
+    /// A request refused before MCP processing (another agent's session, too many sessions).
+    pub(crate) fn session_refused(agent: &str, reason: &str) -> Self {
+        let mut r = Self::base("session", &Caller::Unauthenticated, None);
+        r.agent = Some(agent.to_string());
+        r.outcome = "REFUSED".into();
+        r.reason = Some(reason.to_string());
+        r
+    }
+
+    /// A call refused because the run slots and the wait queue are full.
+    pub(crate) fn busy(
+        tool: &'static str,
+        caller: &Caller,
+        set: Option<&PolicySet>,
+        script: &str,
+    ) -> Self {
+        let mut r = Self::base(tool, caller, Some(script));
+        if let Some(s) = set {
+            r.policy = Some(s.name.clone());
+            r.policy_sha256 = Some(s.sha256.clone());
+        }
+        r.outcome = "BUSY".into();
         r
     }
 
@@ -81,11 +166,14 @@ impl CallRecord {
         set: &PolicySet,
         script: &str,
         response: Result<&ChildResponse, &String>,
+        decisions: DecisionLog,
     ) -> Self {
-        let mut r = Self::base(tool, caller, script);
+        let mut r = Self::base(tool, caller, Some(script));
         r.policy = Some(set.name.clone());
         r.policy_sha256 = Some(set.sha256.clone());
         r.fill(response);
+        r.decisions = decisions.decisions;
+        r.decisions_dropped = decisions.dropped;
         r
     }
 
@@ -95,7 +183,7 @@ impl CallRecord {
         script: &str,
         response: Result<&ChildResponse, &String>,
     ) -> Self {
-        let mut r = Self::base("check_script", caller, script);
+        let mut r = Self::base("check_script", caller, Some(script));
         r.fill(response);
         r
     }
@@ -113,7 +201,6 @@ impl CallRecord {
                     .as_ref()
                     .map(|e| e.error_type.as_str().to_string());
                 self.exit = Some(resp.exit);
-                self.decisions = resp.decisions.clone();
             }
             Err(_) => {
                 // Killed at its timeout, over its memory cap, crashed or cancelled.

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rex_auth::{MemoryAuditSink, Outcome};
 use rex_core::{Limits, ScriptArguments};
 use rex_runner::{ExitStatus, Input, OutputDocument, Runner};
 use serde::{Deserialize, Serialize};
@@ -99,8 +98,6 @@ pub(crate) struct ChildResponse {
     pub exit: i32,
     #[serde(default)]
     pub denials: Vec<DeniedCheck>,
-    #[serde(default)]
-    pub decisions: Vec<Decision>,
     /// Check mode: the compile error, if any.
     #[serde(default)]
     pub compile_error: Option<CompileProblem>,
@@ -143,8 +140,29 @@ fn early(error_type: rex_runner::ErrorType, message: &str, exit: ExitStatus) -> 
         document: OutputDocument::early_error(error_type, message),
         exit: exit.code(),
         denials: Vec::new(),
-        decisions: Vec::new(),
         compile_error: None,
+    }
+}
+
+/// The child's audit sink: every decision goes to standard error as one JSON line, written
+/// (one `write` of the whole line, standard error is unbuffered) when Cedar decides, before
+/// the operation runs. The server reads the lines as they come, so a run that is killed,
+/// crashes or answers past the response cap still has its decisions in the audit log.
+/// Executed programs never share this stream (rust-sdk pipes their output to the runner).
+struct StreamingSink;
+
+impl rex_auth::AuditSink for StreamingSink {
+    fn record(&self, record: &rex_auth::DecisionRecord<'_>) {
+        let decision = Decision {
+            action: record.action.to_string(),
+            resource: record.resource.to_string(),
+            decision: record.outcome.as_str().to_string(),
+            policies: record.policies.to_vec(),
+        };
+        if let Ok(mut line) = serde_json::to_vec(&decision) {
+            line.push(b'\n');
+            let _ = std::io::stderr().lock().write_all(&line);
+        }
     }
 }
 
@@ -156,7 +174,6 @@ fn answer(request: &ChildRequest) -> ChildResponse {
     if let Some(m) = request.max_memory {
         limits.max_memory = m;
     }
-    let sink = Arc::new(MemoryAuditSink::new());
     let mut builder = Runner::builder()
         .limits(limits)
         .log_config(rex_logging::ScriptLogsConfig::from_env())
@@ -165,7 +182,7 @@ fn answer(request: &ChildRequest) -> ChildResponse {
         .standard_library(rex_core::StandardLibrary::Lazy)
         // This process runs (or checks) this one script.
         .only_for_script(&request.script)
-        .audit_sink(sink.clone());
+        .audit_sink(Arc::new(StreamingSink));
     for p in &request.policies {
         builder = builder.policy(Input::from_text(&p.name, &p.text));
     }
@@ -249,26 +266,10 @@ fn answer(request: &ChildRequest) -> ChildResponse {
             explanation: d.explanation(),
         })
         .collect();
-    let decisions = sink
-        .take()
-        .into_iter()
-        .map(|r| Decision {
-            action: r.action.to_string(),
-            resource: r.resource,
-            decision: match r.outcome {
-                Outcome::Allow => "allow",
-                Outcome::Deny => "deny",
-                Outcome::Error => "error",
-            }
-            .to_string(),
-            policies: r.policies,
-        })
-        .collect();
     ChildResponse {
         document: report.document,
         exit: report.exit.code(),
         denials,
-        decisions,
         compile_error: None,
     }
 }
@@ -313,53 +314,169 @@ fn check(runner: &Runner, request: &ChildRequest) -> ChildResponse {
         document,
         exit: exit.code(),
         denials: Vec::new(),
-        decisions: Vec::new(),
         compile_error,
     }
 }
 
-/// Process groups of the children still running, so that shutdown can end them.
+/// The runs' processes still running, so that a run's end and the server's shutdown can end
+/// them and everything they started. The lock is held across a spawn and its registration
+/// and across the killing half of a sweep, so a sweep never takes a run that is just starting
+/// for a stray. Reaping the killed strays (which waits) happens on a dedicated thread, never
+/// on an async worker and never under the lock.
 #[derive(Debug, Default)]
 pub(crate) struct ChildRegistry {
-    groups: std::sync::Mutex<std::collections::BTreeSet<u32>>,
+    pids: std::sync::Mutex<std::collections::BTreeSet<u32>>,
+    reaper: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Vec<i32>>>>,
 }
 
 impl ChildRegistry {
-    fn add(&self, pgid: u32) {
-        if let Ok(mut g) = self.groups.lock() {
-            g.insert(pgid);
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<u32>> {
+        self.pids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Hands killed strays to the reaper thread (started on first use); reaps them here if
+    /// the thread cannot be started.
+    fn reap_later(&self, strays: Vec<i32>) {
+        if strays.is_empty() {
+            return;
+        }
+        let reaper = self.reaper.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<i32>>();
+            std::thread::Builder::new()
+                .name("rex-mcp-reaper".into())
+                .spawn(move || {
+                    for strays in rx {
+                        rust_sdk::runtime::child::reap_strays(&strays);
+                    }
+                })
+                .ok()
+                .map(|_| tx)
+        });
+        match reaper {
+            Some(tx) => {
+                if let Err(std::sync::mpsc::SendError(strays)) = tx.send(strays) {
+                    rust_sdk::runtime::child::reap_strays(&strays);
+                }
+            }
+            None => rust_sdk::runtime::child::reap_strays(&strays),
         }
     }
 
-    fn remove(&self, pgid: u32) {
-        if let Ok(mut g) = self.groups.lock() {
-            g.remove(&pgid);
-        }
-    }
-
-    /// Kills every running child's process group.
+    /// Kills every running child with everything it started, then whatever was reparented
+    /// to the server (a subreaper) and belongs to no run, and reaps those (this waits: the
+    /// server calls it once the async runtime is done).
     pub(crate) fn kill_all(&self) {
-        if let Ok(g) = self.groups.lock() {
-            for pgid in g.iter() {
-                let _ = rust_sdk::runtime::child::kill_group(*pgid);
+        let live = self.lock();
+        for pid in live.iter() {
+            rust_sdk::runtime::child::kill_tree(*pid);
+        }
+        rust_sdk::runtime::child::sweep_strays(&live);
+    }
+}
+
+/// Kills the child and its whole process tree when dropped (the call finished, failed, or its
+/// future was dropped because the call was cancelled, the client went away or the server is
+/// shutting down): nothing the script started outlives its run. Programs the run executed
+/// have groups of their own, so the tree is walked; what escaped the walk was reparented to
+/// the server and is killed by the sweep, and reaped on the reaper thread.
+///
+/// The guard is dropped before the tokio child handle (declared after it), so the child is
+/// not reaped yet when its tree is walked and its pid cannot have been reused; once `wait`
+/// has reaped it (`reaped`), only the sweep runs (its descendants were reparented here).
+/// Walking the tree reads the process table and sends signals, it never waits: it stays on
+/// the async worker because it must happen before the child can be reaped.
+struct TreeGuard<'a> {
+    registry: &'a ChildRegistry,
+    pid: u32,
+    reaped: bool,
+}
+
+impl Drop for TreeGuard<'_> {
+    fn drop(&mut self) {
+        let strays = {
+            let mut live = self.registry.lock();
+            if !self.reaped {
+                rust_sdk::runtime::child::kill_tree(self.pid);
+            }
+            // The child itself is tokio's to reap (kill_on_drop): it stays out of the sweep.
+            let strays = rust_sdk::runtime::child::kill_strays(&live);
+            live.remove(&self.pid);
+            strays
+        };
+        self.registry.reap_later(strays);
+    }
+}
+
+/// The decisions a run's child streamed (see [`StreamingSink`]), as far as they came.
+#[derive(Debug, Default)]
+pub(crate) struct DecisionLog {
+    /// The decisions, in order (at most [`MAX_DECISIONS`]).
+    pub decisions: Vec<Decision>,
+    /// How many more were made and not kept.
+    pub dropped: u64,
+}
+
+/// Most decisions kept per run for the audit log (later ones are counted, not kept).
+const MAX_DECISIONS: usize = 100_000;
+
+/// Longest decision line read from a child; a longer line is counted and skipped.
+const MAX_DECISION_LINE: usize = 64 * 1024;
+
+/// Reads a child's decision stream (its standard error) into `log` until end of file, then
+/// cancels `done`.
+async fn read_decisions(
+    stderr: tokio::process::ChildStderr,
+    log: Arc<std::sync::Mutex<DecisionLog>>,
+    done: tokio_util::sync::CancellationToken,
+) {
+    let mut reader = tokio::io::BufReader::new(stderr);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = tokio::io::AsyncBufReadExt::read_until(
+            &mut (&mut reader).take(MAX_DECISION_LINE as u64 + 1),
+            b'\n',
+            &mut line,
+        )
+        .await;
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let complete = line.last() == Some(&b'\n');
+        let skip_rest = {
+            let Ok(mut log) = log.lock() else { break };
+            match serde_json::from_slice::<Decision>(&line) {
+                Ok(d) if complete && log.decisions.len() < MAX_DECISIONS => {
+                    log.decisions.push(d);
+                    false
+                }
+                Ok(_) => {
+                    log.dropped += 1;
+                    false
+                }
+                // An over-long line: counted, then skipped to its end.
+                Err(_) if !complete => {
+                    log.dropped += 1;
+                    true
+                }
+                // Not a decision (e.g. a panic message of the child): not for the audit log.
+                Err(_) => false,
+            }
+        };
+        if skip_rest {
+            let mut rest = Vec::new();
+            if tokio::io::AsyncBufReadExt::read_until(&mut reader, b'\n', &mut rest)
+                .await
+                .is_err()
+            {
+                break;
             }
         }
     }
-}
-
-/// Kills the child's process group when dropped (the call finished, failed, or its future
-/// was dropped because the client went away or the server is shutting down): whatever the
-/// script started does not outlive its run.
-struct GroupGuard<'a> {
-    registry: &'a ChildRegistry,
-    pgid: u32,
-}
-
-impl Drop for GroupGuard<'_> {
-    fn drop(&mut self) {
-        let _ = rust_sdk::runtime::child::kill_group(self.pgid);
-        self.registry.remove(self.pgid);
-    }
+    done.cancel();
 }
 
 /// Why the server could not get an answer from a child.
@@ -383,39 +500,73 @@ pub(crate) enum ChildError {
     },
 }
 
+/// Where a run's decisions go while it runs: the log and the token cancelled once the
+/// child's decision stream has ended.
+#[derive(Clone, Default)]
+pub(crate) struct DecisionStream {
+    pub(crate) log: Arc<std::sync::Mutex<DecisionLog>>,
+    pub(crate) done: tokio_util::sync::CancellationToken,
+}
+
+impl DecisionStream {
+    /// Waits (at most `wait`) for the stream to end, then takes what it holds.
+    pub(crate) async fn finish(&self, wait: Duration) -> DecisionLog {
+        let _ = tokio::time::timeout(wait, self.done.cancelled()).await;
+        self.log
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
+    }
+}
+
 /// Runs one request in a child of `exe`, with its address space capped at `max_memory` bytes
-/// and killed `KILL_GRACE` past the request's timeout.
+/// and killed `KILL_GRACE` past the request's timeout. `body` is the serialized request; the
+/// child's decisions go to `decisions` as they are made.
 // Spawning the server's own re-executed binary is server plumbing, not a script operation:
 // the command comes from rust-sdk's runner-internal `child` module (own process group, no
 // shell); tokio only drives its pipes.
 #[allow(clippy::disallowed_types)]
 pub(crate) async fn run_in_child(
     exe: &Path,
-    request: &ChildRequest,
+    body: Vec<u8>,
+    timeout_ms: u64,
     max_memory: u64,
     registry: &ChildRegistry,
+    decisions: &DecisionStream,
 ) -> Result<ChildResponse, ChildError> {
-    let body = serde_json::to_vec(request).map_err(|e| ChildError::Spawn(e.into()))?;
     let mut cmd =
         tokio::process::Command::from(rust_sdk::runtime::child::command(exe, ["mcp-child"]));
     cmd.kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(ChildError::Spawn)?;
-    let Some(pid) = child.id() else {
-        return Err(ChildError::Spawn(std::io::Error::other("no child pid")));
+    cmd.stderr(std::process::Stdio::piped());
+    let (mut child, pid) = {
+        let mut live = registry.lock();
+        let child = cmd.spawn().map_err(ChildError::Spawn)?;
+        let Some(pid) = child.id() else {
+            return Err(ChildError::Spawn(std::io::Error::other("no child pid")));
+        };
+        live.insert(pid);
+        (child, pid)
     };
-    registry.add(pid);
-    let _guard = GroupGuard {
+    let mut guard = TreeGuard {
         registry,
-        pgid: pid,
+        pid,
+        reaped: false,
     };
     // The cap is set before the request is written: the child reads its whole request before
     // it runs anything, so no script code runs uncapped.
     rust_sdk::runtime::child::limit_address_space(pid, max_memory).map_err(ChildError::Spawn)?;
-    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
         return Err(ChildError::Spawn(std::io::Error::other("no child pipes")));
     };
-    let deadline = Duration::from_millis(request.timeout_ms) + KILL_GRACE;
-    let exchange = async move {
+    tokio::spawn(read_decisions(
+        stderr,
+        decisions.log.clone(),
+        decisions.done.clone(),
+    ));
+    let deadline = Duration::from_millis(timeout_ms) + KILL_GRACE;
+    let exchange = async {
         // A child that dies early closes its end: the write fails, the read tells why.
         let _ = stdin.write_all(&body).await;
         drop(stdin);
@@ -426,8 +577,9 @@ pub(crate) async fn run_in_child(
     };
     let (out, status) = match tokio::time::timeout(deadline, exchange).await {
         Ok(r) => r,
-        Err(_) => return Err(ChildError::Killed(request.timeout_ms / 1000)),
+        Err(_) => return Err(ChildError::Killed(timeout_ms / 1000)),
     };
+    guard.reaped = status.is_ok();
     match serde_json::from_slice::<ChildResponse>(&out) {
         Ok(r) => Ok(r),
         Err(_) => Err(ChildError::Crashed {

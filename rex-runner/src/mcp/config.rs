@@ -212,6 +212,12 @@ pub(crate) struct Agent {
     pub token_sha256: [u8; 32],
     /// The policy sets it may use.
     pub policies: Vec<String>,
+    /// Most runs it may have at once (`max_concurrent`; default: the server's per-agent
+    /// default, capped by `--max-concurrent`).
+    pub max_concurrent: Option<usize>,
+    /// Most sessions it may hold open at once (`max_sessions`; default: the server's
+    /// `--max-sessions-per-agent`).
+    pub max_sessions: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,6 +233,24 @@ struct AgentEntry {
     name: String,
     token_sha256: String,
     policies: Vec<String>,
+    #[serde(default)]
+    max_concurrent: Option<i64>,
+    #[serde(default)]
+    max_sessions: Option<i64>,
+}
+
+/// A positive count of AGENTS.toml (`key` of agent `agent`).
+fn positive(agent: &str, key: &str, value: Option<i64>) -> Result<Option<usize>, String> {
+    match value {
+        None => Ok(None),
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|n| *n >= 1 && *n <= 1_000_000)
+            .map(Some)
+            .ok_or_else(|| {
+                format!("agent {agent:?}: {key} must be a whole number from 1 to 1000000")
+            }),
+    }
 }
 
 /// Reads `AGENTS.toml`; every agent's policies must be configured sets.
@@ -280,10 +304,14 @@ pub(crate) fn load_agents(
                 )));
             }
         }
+        let max_concurrent = positive(&a.name, "max_concurrent", a.max_concurrent).map_err(bad)?;
+        let max_sessions = positive(&a.name, "max_sessions", a.max_sessions).map_err(bad)?;
         agents.push(Agent {
             name: a.name,
             token_sha256: digest,
             policies: a.policies,
+            max_concurrent,
+            max_sessions,
         });
     }
     if agents.is_empty() {
@@ -331,6 +359,8 @@ mod tests {
             token_sha256: <[u8; 32]>::try_from(hex::decode(sha256_hex(b"secret-token")).unwrap())
                 .unwrap(),
             policies: vec![],
+            max_concurrent: None,
+            max_sessions: None,
         })];
         assert_eq!(authenticate(&agents, "secret-token").unwrap().name, "a");
         assert!(authenticate(&agents, "secret-tokem").is_none());

@@ -10,6 +10,7 @@ mod catalog;
 pub(crate) mod child;
 mod config;
 mod http;
+mod slots;
 mod tools;
 
 use std::collections::BTreeMap;
@@ -19,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rex_runner::ExitStatus;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use self::audit::AuditWriter;
@@ -85,6 +85,41 @@ pub(crate) struct McpArgs {
     #[arg(long, value_name = "N")]
     max_concurrent: Option<usize>,
 
+    /// Most runs one agent may have at once, unless its AGENTS.toml entry sets
+    /// `max_concurrent` (default: half of --max-concurrent, at least 1).
+    #[arg(long, value_name = "N")]
+    agent_max_concurrent: Option<usize>,
+
+    /// Most calls one caller may have waiting for a run slot; a further call is refused at
+    /// once as busy (retry later).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_queue: usize,
+
+    /// Most request bytes all waiting calls may hold together (K/M/G suffix); a call that
+    /// would exceed it is refused at once as busy.
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    max_queued_bytes: u64,
+
+    /// HTTP: most sessions one agent may hold open, unless its AGENTS.toml entry sets
+    /// `max_sessions` (a further initialize gets 429).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_sessions_per_agent: usize,
+
+    /// HTTP: a session unused for this long is closed, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    session_idle_timeout: u64,
+
+    /// HTTP: most connections at once (default: from the open-file limit, keeping a reserve
+    /// for the runs' pipes and the log). When full, the oldest connection that has not yet
+    /// sent an authenticated request is closed for a new one.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+
+    /// HTTP: how long a connection may take to send an authenticated request (and how long
+    /// it may stay idle between requests), in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    request_timeout: u64,
+
     /// Largest HTTP request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value = "20M", value_parser = parse_size)]
     max_body: u64,
@@ -114,12 +149,39 @@ pub(crate) struct State {
     pub(crate) default_timeout_secs: u64,
     pub(crate) max_memory: u64,
     pub(crate) sandbox: crate::SandboxArg,
-    pub(crate) runs: Arc<Semaphore>,
-    pub(crate) max_concurrent: usize,
+    pub(crate) slots: Arc<slots::Slots>,
+    pub(crate) default_agent_concurrency: usize,
     pub(crate) children: ChildRegistry,
     pub(crate) audit: AuditWriter,
     pub(crate) shutdown: CancellationToken,
+    /// Tool calls in progress (until their audit line is written).
+    pub(crate) in_flight: std::sync::atomic::AtomicUsize,
 }
+
+/// One tool call in progress, counted in [`State::in_flight`] while it lives.
+pub(crate) struct InFlight<'a>(&'a State);
+
+impl<'a> InFlight<'a> {
+    /// Counts a call until the returned value is dropped.
+    pub(crate) fn enter(state: &'a State) -> Self {
+        state
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// How long shutdown waits, once the runs are ended, for their calls to write their audit
+/// lines (a run's end waits up to 2 s for the rest of its decision stream).
+const AUDIT_DRAIN: Duration = Duration::from_secs(3);
 
 fn fail(message: &str) -> ExitStatus {
     eprintln!("rex-runner mcp: {message}");
@@ -189,6 +251,15 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
         .max_concurrent
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    let default_agent_concurrency = args
+        .agent_max_concurrent
+        .unwrap_or(max_concurrent / 2)
+        .clamp(1, max_concurrent);
+    // Programs a run executes may leave its process tree (their own group or session); as
+    // the subreaper, the server inherits them when their parents die and kills them.
+    if let Err(e) = rust_sdk::runtime::child::become_subreaper() {
+        return fail(&format!("cannot become the subreaper of the runs: {e}"));
+    }
     let state = Arc::new(State {
         policies,
         exe,
@@ -197,11 +268,16 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
         default_timeout_secs: args.default_timeout.max(1),
         max_memory: args.max_memory,
         sandbox: args.sandbox,
-        runs: Arc::new(Semaphore::new(max_concurrent)),
-        max_concurrent,
+        slots: slots::Slots::new(slots::SlotLimits {
+            total: max_concurrent,
+            queue_per_agent: args.max_queue,
+            queued_bytes: usize::try_from(args.max_queued_bytes).unwrap_or(usize::MAX),
+        }),
+        default_agent_concurrency,
         children: ChildRegistry::default(),
         audit,
         shutdown: CancellationToken::new(),
+        in_flight: std::sync::atomic::AtomicUsize::new(0),
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -224,6 +300,11 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
                         allowed_origins: args.allowed_origin.clone(),
                         allowed_hosts: args.allowed_host.clone(),
                         max_body: usize::try_from(args.max_body).unwrap_or(usize::MAX),
+                        max_sessions_per_agent: args.max_sessions_per_agent.max(1),
+                        session_idle: Duration::from_secs(args.session_idle_timeout.max(1)),
+                        max_connections: args.max_connections,
+                        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+                        reserve_fds: 64 + 8 * max_concurrent,
                     },
                 )
                 .await
@@ -238,11 +319,19 @@ pub(crate) fn main(args: McpArgs) -> ExitStatus {
     status
 }
 
-/// Waits up to `grace` for in-flight runs, then ends the rest.
+/// Waits up to `grace` for in-flight runs, then ends the rest; the calls of the runs ended
+/// so get [`AUDIT_DRAIN`] to write their audit lines (with the decisions their runs made)
+/// before the runtime drops them.
 async fn drain(state: &State, grace: Duration) {
     wait_for_runs(state, grace).await;
-    state.runs.close();
+    state.slots.close();
     state.shutdown.cancel();
+    let deadline = tokio::time::Instant::now() + AUDIT_DRAIN;
+    while state.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     state.children.kill_all();
 }
 
@@ -263,8 +352,33 @@ pub(crate) async fn terminated() {
     }
 }
 
+/// The server's standard input, which cancels `eof` when it reaches its end.
+struct EndOfInput<R> {
+    inner: R,
+    eof: CancellationToken,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for EndOfInput<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, std::task::Poll::Ready(Ok(())))
+            && buf.filled().len() == before
+            && buf.remaining() > 0
+        {
+            self.eof.cancel();
+        }
+        polled
+    }
+}
+
 /// Over stdio, end of input ends the session: its in-flight calls are cancelled at once (no
-/// one is left to read their results). SIGTERM/SIGINT first lets in-flight runs finish (up to
+/// one is left to read their results; their runs are killed with everything they started,
+/// and their audit lines are written). SIGTERM/SIGINT first lets in-flight runs finish (up to
 /// the grace period), so their results still reach the client, then ends the session.
 async fn serve_stdio(state: Arc<State>, grace: Duration) -> ExitStatus {
     use rmcp::ServiceExt;
@@ -272,7 +386,13 @@ async fn serve_stdio(state: Arc<State>, grace: Duration) -> ExitStatus {
         state: state.clone(),
         http: false,
     };
-    let running = match handler.serve(rmcp::transport::io::stdio_pipes()).await {
+    let (input, output) = rmcp::transport::io::stdio_pipes();
+    let eof = CancellationToken::new();
+    let input = EndOfInput {
+        inner: input,
+        eof: eof.clone(),
+    };
+    let running = match handler.serve((input, output)).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("rex-runner mcp: the stdio session failed to start: {e}");
@@ -284,6 +404,11 @@ async fn serve_stdio(state: Arc<State>, grace: Duration) -> ExitStatus {
     tokio::pin!(waiting);
     tokio::select! {
         _ = &mut waiting => {}
+        () = eof.cancelled() => {
+            state.slots.close();
+            state.shutdown.cancel();
+            let _ = waiting.await;
+        }
         () = terminated() => {
             wait_for_runs(&state, grace).await;
             token.cancel();
@@ -295,6 +420,8 @@ async fn serve_stdio(state: Arc<State>, grace: Duration) -> ExitStatus {
 
 /// Waits up to `grace` for the runs in flight to finish.
 async fn wait_for_runs(state: &State, grace: Duration) {
-    let all = u32::try_from(state.max_concurrent).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(grace, state.runs.acquire_many(all)).await;
+    let deadline = tokio::time::Instant::now() + grace;
+    while state.slots.running() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

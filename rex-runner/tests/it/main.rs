@@ -20,4 +20,5 @@ mod escape_network;
 mod escape_process;
 mod fuzz_scripts;
 mod mcp;
+mod mcp_abuse;
 mod rex_scenarios;

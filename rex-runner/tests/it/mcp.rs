@@ -25,12 +25,12 @@ use std::process::{Child, Command, Stdio};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-const BIN: &str = env!("CARGO_BIN_EXE_rex-runner");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_rex-runner");
 const TOKEN: &str = "rex-test-token-ci-bot-0123456789";
 const OTHER_TOKEN: &str = "rex-test-token-other-9876543210";
 
 /// The venv's Python with `mcp` importable, or `None` (after a loud message) outside CI.
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let candidate = match std::env::var_os("REX_MCP_PYTHON") {
         Some(p) => PathBuf::from(p),
         // The workspace's venv (`.ci/run` makes it), else one beside the binaries.
@@ -193,13 +193,13 @@ impl Host {
     }
 }
 
-fn write_private(path: &Path, text: &str) {
+pub(crate) fn write_private(path: &Path, text: &str) {
     fs::write(path, text).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
 }
 
 /// The processes whose parent is `pid`.
-fn children_of(pid: u32) -> Vec<u32> {
+pub(crate) fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for task in fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
         let children = fs::read_to_string(task.unwrap().path().join("children")).unwrap();
@@ -212,7 +212,7 @@ fn children_of(pid: u32) -> Vec<u32> {
     out
 }
 
-fn sigterm(child: &Child) {
+pub(crate) fn sigterm(child: &Child) {
     assert!(
         Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -416,7 +416,7 @@ fn stdio_server_with_a_runaway(host: &Host) -> (Child, u32) {
 
 /// Whether `pid` is gone (or a zombie: dead, waiting to be reaped). A process killed with
 /// SIGKILL takes a moment to exit, so this waits for it (up to 20 s, to fail rather than hang).
-fn gone(pid: u32) -> bool {
+pub(crate) fn gone(pid: u32) -> bool {
     for _ in 0..400 {
         match fs::read_to_string(format!("/proc/{pid}/stat")) {
             Err(_) => return true,

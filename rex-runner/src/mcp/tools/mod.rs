@@ -18,7 +18,13 @@ use serde_json::{Value, json};
 
 use super::State;
 use super::audit::CallRecord;
-use super::child::{ChildMode, ChildRequest, ChildResponse, DeniedCheck, run_in_child};
+use super::child::{
+    ChildMode, ChildRequest, ChildResponse, DecisionLog, DecisionStream, DeniedCheck, run_in_child,
+};
+use super::slots::SlotError;
+
+/// How long a run's end waits for the rest of its decision stream.
+const DECISION_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 use super::config::{Agent, PolicySet};
 
 mod definitions;
@@ -186,7 +192,18 @@ impl RexMcp {
             // Three quarters of the address-space cap: the engine's typed limit fires first.
             max_memory: usize::try_from(self.state.max_memory / 4 * 3).ok(),
         };
-        let response = self.in_child(&request, ctx).await;
+        let (response, decisions) = match self.in_child(&request, caller, ctx).await {
+            Ok(r) => r,
+            Err(busy) => {
+                self.state.audit.write(&CallRecord::busy(
+                    "run_script",
+                    caller,
+                    Some(set),
+                    &request.script,
+                ));
+                return tool_error(&busy);
+            }
+        };
         let result = run_result(set, response.as_ref());
         self.state.audit.write(&CallRecord::run(
             "run_script",
@@ -194,6 +211,7 @@ impl RexMcp {
             set,
             &request.script,
             response.as_ref(),
+            decisions,
         ));
         result
     }
@@ -229,7 +247,18 @@ impl RexMcp {
             sandbox: None,
             max_memory: None,
         };
-        let response = self.in_child(&request, ctx).await;
+        let response = match self.in_child(&request, caller, ctx).await {
+            Ok((r, _)) => r,
+            Err(busy) => {
+                self.state.audit.write(&CallRecord::busy(
+                    "check_script",
+                    caller,
+                    None,
+                    &request.script,
+                ));
+                return tool_error(&busy);
+            }
+        };
         self.state.audit.write(&CallRecord::check(
             caller,
             &request.script,
@@ -271,25 +300,60 @@ impl RexMcp {
         }
     }
 
+    /// Runs `request` in a child once the caller gets a run slot. `Err` is a refusal before
+    /// anything ran (the caller's queue or the queued bytes are full); otherwise the child's
+    /// answer (or why there is none) and the decisions it streamed, also when it was killed,
+    /// crashed or cancelled.
     async fn in_child(
         &self,
         request: &ChildRequest,
+        caller: &Caller,
         ctx: &RequestContext<RoleServer>,
-    ) -> Result<ChildResponse, String> {
-        let Ok(_permit) = self.state.runs.clone().acquire_owned().await else {
-            return Err("the server is shutting down".into());
+    ) -> Result<(Result<ChildResponse, String>, DecisionLog), String> {
+        let body = match serde_json::to_vec(request) {
+            Ok(b) => b,
+            Err(e) => return Ok((Err(e.to_string()), DecisionLog::default())),
         };
+        let (key, cap) = match caller {
+            Caller::Agent(a) => (
+                format!("agent:{}", a.name),
+                a.max_concurrent
+                    .unwrap_or(self.state.default_agent_concurrency),
+            ),
+            other => (other.label(), self.state.slots.total()),
+        };
+        let slot = tokio::select! {
+            s = self.state.slots.acquire(&key, cap, body.len()) => s,
+            () = ctx.ct.cancelled() => {
+                return Ok((Err("the call was cancelled".into()), DecisionLog::default()));
+            }
+        };
+        let _slot = match slot {
+            Ok(s) => s,
+            Err(SlotError::Closed) => {
+                return Ok((
+                    Err("the server is shutting down".into()),
+                    DecisionLog::default(),
+                ));
+            }
+            Err(busy) => return Err(busy.to_string()),
+        };
+        let stream = DecisionStream::default();
         let run = run_in_child(
             &self.state.exe,
-            request,
+            body,
+            request.timeout_ms,
             self.state.max_memory,
             &self.state.children,
+            &stream,
         );
-        tokio::select! {
+        let response = tokio::select! {
             r = run => r.map_err(|e| e.to_string()),
             () = ctx.ct.cancelled() => Err("the call was cancelled".into()),
             () = self.state.shutdown.cancelled() => Err("the server is shutting down".into()),
-        }
+        };
+        // The child is gone (its tree was killed with it): what it streamed has arrived.
+        Ok((response, stream.finish(DECISION_DRAIN).await))
     }
 
     fn list_functions(&self, args: &JsonObject) -> CallToolResult {
@@ -323,8 +387,16 @@ impl RexMcp {
         let named = args.get("policy").and_then(Value::as_str);
         let set = match self.choose_set(caller, named) {
             Ok(s) => s,
-            Err(e) => return tool_error(&e),
+            Err(e) => {
+                self.state
+                    .audit
+                    .write(&CallRecord::looked_at("show_policy", caller, Err(named)));
+                return tool_error(&e);
+            }
         };
+        self.state
+            .audit
+            .write(&CallRecord::looked_at("show_policy", caller, Ok(set)));
         let permits: Vec<String> = set
             .rules
             .iter()
@@ -399,6 +471,8 @@ impl ServerHandler for RexMcp {
             return Err(ErrorData::invalid_request("not authenticated", None));
         }
         let args = request.arguments.unwrap_or_default();
+        // Counted until its audit line is written: shutdown waits for it (see `mcp::drain`).
+        let _in_flight = super::InFlight::enter(&self.state);
         let result = match request.name.as_ref() {
             "run_script" => self.run_script(&args, &caller, &context).await,
             "check_script" => self.check_script(&args, &caller, &context).await,
@@ -443,8 +517,14 @@ impl ServerHandler for RexMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let caller = self.caller(&context);
+        if matches!(caller, Caller::Unauthenticated) {
+            return Err(ErrorData::invalid_request("not authenticated", None));
+        }
         let uri = request.uri;
         if uri == CATALOG_URI {
+            self.state
+                .audit
+                .write(&CallRecord::resource(&caller, &uri, None));
             let text = serde_json::to_string_pretty(&json!({
                 "functions": super::catalog::functions(None)
             }))
@@ -459,10 +539,18 @@ impl ServerHandler for RexMcp {
                 .into(),
             );
         }
-        if let Some(name) = uri.strip_prefix(POLICY_URI_PREFIX)
-            && caller.may_use(name)
-            && let Some(set) = self.state.policies.get(name)
-        {
+        let named = uri.strip_prefix(POLICY_URI_PREFIX);
+        let usable = named
+            .filter(|n| caller.may_use(n))
+            .and_then(|n| self.state.policies.get(n));
+        // Every policy probe is logged, also one for a set this caller was not given (or
+        // that does not exist: the caller gets the same answer for both).
+        self.state.audit.write(&CallRecord::resource(
+            &caller,
+            &uri,
+            Some(usable.ok_or(named)),
+        ));
+        if let Some(set) = usable {
             return Ok(
                 ReadResourceResult::new(vec![ResourceContents::TextResourceContents {
                     uri: uri.clone(),
