@@ -36,7 +36,7 @@ impl AuditLogSink {
 }
 
 /// rex-auth's outcome as the audit log writes it.
-pub(crate) fn audit_decision(outcome: Outcome) -> AuditDecision {
+pub fn audit_decision(outcome: Outcome) -> AuditDecision {
     match outcome {
         Outcome::Allow => AuditDecision::Allow,
         Outcome::Deny => AuditDecision::Deny,

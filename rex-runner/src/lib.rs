@@ -30,7 +30,7 @@ pub mod replay;
 mod runner;
 pub mod ssm;
 
-pub use audit::{AuditLogSink, RUNNER_LOG_TARGET, TracingAuditSink};
+pub use audit::{AuditLogSink, RUNNER_LOG_TARGET, TracingAuditSink, audit_decision};
 pub use exit::ExitStatus;
 pub use inputs::{Input, InputError, MAX_INPUT_BYTES, read_input, read_policy, sha256_hex};
 pub use output::{

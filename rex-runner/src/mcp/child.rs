@@ -45,6 +45,9 @@ pub(crate) struct PolicySource {
 pub(crate) struct ChildRequest {
     pub mode: ChildMode,
     pub policies: Vec<PolicySource>,
+    /// The set's shadow policies (decided, never enforced).
+    #[serde(default)]
+    pub shadow_policies: Vec<PolicySource>,
     /// The Cedar principal name (default: the effective user).
     pub principal: Option<String>,
     pub script: String,
@@ -76,11 +79,27 @@ pub(crate) struct DeniedCheck {
 /// One authorization decision of a run (for the audit log).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Decision {
+    /// The principal (`User::"agent"`), for `replay`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     pub action: String,
     pub resource: String,
+    /// A process's or URL's attributes (rex_auth::RecordedRequest), for `replay`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_attributes: Option<serde_json::Value>,
+    /// The secret-free structured context (rex_auth::RecordedRequest), for `replay`.
+    #[serde(default, skip_serializing_if = "context_is_empty")]
+    pub context: serde_json::Value,
     pub decision: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
+    /// The shadow set's diverging decision, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<rex_logging::AuditShadow>,
+}
+
+fn context_is_empty(v: &serde_json::Value) -> bool {
+    v.is_null() || v.as_object().is_some_and(serde_json::Map::is_empty)
 }
 
 /// A compile error with its place.
@@ -153,11 +172,24 @@ struct StreamingSink;
 
 impl rex_auth::AuditSink for StreamingSink {
     fn record(&self, record: &rex_auth::DecisionRecord<'_>) {
+        let request = rex_auth::RecordedRequest::of(
+            record.principal,
+            record.action,
+            record.resource,
+            record.context,
+        );
         let decision = Decision {
-            action: record.action.to_string(),
-            resource: record.resource.to_string(),
+            principal: Some(request.principal),
+            action: request.action,
+            resource: request.resource,
+            resource_attributes: request.resource_attributes,
+            context: request.context,
             decision: record.outcome.as_str().to_string(),
             policies: record.policies.to_vec(),
+            shadow: record.shadow.map(|s| rex_logging::AuditShadow {
+                decision: rex_runner::audit_decision(s.outcome),
+                determining_policies: s.policies.to_vec(),
+            }),
         };
         if let Ok(mut line) = serde_json::to_vec(&decision) {
             line.push(b'\n');
@@ -185,6 +217,9 @@ fn answer(request: &ChildRequest) -> ChildResponse {
         .audit_sink(Arc::new(StreamingSink));
     for p in &request.policies {
         builder = builder.policy(Input::from_text(&p.name, &p.text));
+    }
+    for p in &request.shadow_policies {
+        builder = builder.shadow_policy(Input::from_text(&p.name, &p.text));
     }
     let principal = match request.mode {
         ChildMode::Check => Some("check"),

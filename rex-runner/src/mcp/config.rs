@@ -18,6 +18,9 @@ pub(crate) enum ConfigError {
         "--policy {0:?}: expected NAME=FILE with NAME made of letters, digits, '-', '_' or '.'"
     )]
     PolicyArg(String),
+    /// `--shadow-policy` is not `NAME=FILE`, or names no policy set.
+    #[error("--shadow-policy {0:?}: expected NAME=FILE where NAME is a --policy set")]
+    ShadowArg(String),
     /// A policy file cannot be read.
     #[error(transparent)]
     Input(#[from] rex_runner::InputError),
@@ -50,6 +53,8 @@ pub(crate) struct PolicySet {
     pub sha256: String,
     /// One line per policy: what it permits or forbids.
     pub rules: Vec<Rule>,
+    /// Its shadow policies (`--shadow-policy NAME=FILE`): decided beside it, never enforced.
+    pub shadow: Vec<Input>,
 }
 
 /// A policy's scope, summarised for agents.
@@ -102,6 +107,17 @@ impl PolicySet {
             .collect()
     }
 
+    /// The shadow sources to hand to a child.
+    pub(crate) fn child_shadow_sources(&self) -> Vec<PolicySource> {
+        self.shadow
+            .iter()
+            .map(|s| PolicySource {
+                name: s.name.clone(),
+                text: s.text.clone(),
+            })
+            .collect()
+    }
+
     /// The full text (each source headed by its name).
     pub(crate) fn text(&self) -> String {
         let mut out = String::new();
@@ -118,6 +134,42 @@ impl PolicySet {
 
 /// Reads `--policy NAME=FILE` arguments (a name given several times combines its files) and
 /// validates each set as `rex-runner validate` does.
+/// Adds the shadow sets of `--shadow-policy NAME=FILE` to `sets`: each names an existing
+/// set and is validated as strictly as an enforced one (an invalid shadow set stops the
+/// server).
+pub(crate) fn load_shadow_policies(
+    sets: &mut BTreeMap<String, PolicySet>,
+    args: &[String],
+    allow_writable: bool,
+) -> Result<(), ConfigError> {
+    for a in args {
+        let Some((name, file)) = a.split_once('=') else {
+            return Err(ConfigError::ShadowArg(a.clone()));
+        };
+        let set = sets
+            .get_mut(name)
+            .filter(|_| !file.is_empty())
+            .ok_or_else(|| ConfigError::ShadowArg(a.clone()))?;
+        set.shadow
+            .push(read_policy(&PathBuf::from(file), allow_writable)?);
+    }
+    for set in sets.values() {
+        if set.shadow.is_empty() {
+            continue;
+        }
+        rex_auth::Policies::from_sources(
+            set.shadow
+                .iter()
+                .map(|s| (s.name.as_str(), s.text.as_str())),
+        )
+        .map_err(|e| ConfigError::Invalid {
+            name: format!("{} (shadow)", set.name),
+            rendered: e.render(),
+        })?;
+    }
+    Ok(())
+}
+
 pub(crate) fn load_policies(
     args: &[String],
     allow_writable: bool,
@@ -166,6 +218,7 @@ pub(crate) fn load_policies(
                 sources,
                 sha256,
                 rules,
+                shadow: Vec::new(),
             },
         );
     }

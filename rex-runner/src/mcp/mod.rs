@@ -38,6 +38,11 @@ pub(crate) struct McpArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<SocketAddr>,
 
+    /// Shadow policies of a set, NAME=FILE (repeatable): every request of that set's runs is
+    /// also decided under them, never enforced; divergences go to the log file's decisions
+    /// (`shadow`) and the run document (`shadow_divergences`).
+    #[arg(long = "shadow-policy", value_name = "NAME=FILE")]
+    shadow_policy: Vec<String>,
     /// The agents file (HTTP): bearer-token digests and the policy sets each agent may use.
     #[arg(long, value_name = "AGENTS.toml")]
     agents: Option<PathBuf>,
@@ -190,7 +195,12 @@ fn fail(message: &str) -> ExitStatus {
 
 /// Runs the server until SIGTERM/SIGINT (or, over stdio, the end of input).
 pub(crate) fn main(args: McpArgs) -> ExitStatus {
-    let policies = match config::load_policies(&args.policy, args.allow_writable_policy) {
+    let policies = match config::load_policies(&args.policy, args.allow_writable_policy).and_then(
+        |mut sets| {
+            config::load_shadow_policies(&mut sets, &args.shadow_policy, args.allow_writable_policy)
+                .map(|()| sets)
+        },
+    ) {
         Ok(p) => p,
         Err(config::ConfigError::Invalid { name, rendered }) => {
             eprintln!("rex-runner mcp: policy set {name:?} is invalid");

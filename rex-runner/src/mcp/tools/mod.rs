@@ -181,6 +181,7 @@ impl RexMcp {
         let request = ChildRequest {
             mode: ChildMode::Run,
             policies: set.child_sources(),
+            shadow_policies: set.child_shadow_sources(),
             principal: match caller {
                 Caller::Agent(a) => Some(a.name.clone()),
                 _ => None,
@@ -240,6 +241,7 @@ impl RexMcp {
         let request = ChildRequest {
             mode: ChildMode::Check,
             policies: Vec::new(),
+            shadow_policies: Vec::new(),
             principal: None,
             script,
             args: script_args,

@@ -599,3 +599,133 @@ fn the_example_policy_passes_its_tests() {
         r.stdout
     );
 }
+
+/// `mcp --shadow-policy NAME=FILE`: the run is decided by the enforced set, each divergence
+/// is in the log file's decisions and the document's count, and `replay` reads the log file.
+#[test]
+fn mcp_shadow_sets_are_recorded_never_enforced_and_replayable() {
+    use std::io::{BufRead, BufReader, Write as _};
+    let fx = Fixture::new();
+    let root = fx.root();
+    data(&fx);
+    let policy = fx.write("p.cedar", &wide_policy(&root));
+    let shadow = fx.write(
+        "shadow.cedar",
+        &format!(
+            "{}\n@id(\"shadow-no-secret\")\nforbid(principal, action, resource == file_system::File::\"{root}/data/secret.txt\");\n",
+            wide_policy(&root)
+        ),
+    );
+    let log = fx.path("mcp.jsonl");
+    let mut server = rex()
+        .arg("mcp")
+        .arg("--policy")
+        .arg(format!("work={}", policy.display()))
+        .arg("--shadow-policy")
+        .arg(format!("work={}", shadow.display()))
+        .arg("--log-file")
+        .arg(&log)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let script = format!("cat(\"{root}/data/logs/app.log\") + cat(\"{root}/data/secret.txt\")");
+    let messages = [
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}),
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "run_script", "arguments": {"script": script, "policy": "work"}}}),
+    ];
+    {
+        let stdin = server.stdin.as_mut().unwrap();
+        for m in &messages {
+            writeln!(stdin, "{m}").unwrap();
+        }
+        stdin.flush().unwrap();
+    }
+    let mut reader = BufReader::new(server.stdout.take().unwrap());
+    let response = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the server ended early"
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["id"] == 2 {
+            break v;
+        }
+    };
+    drop(server.stdin.take());
+    assert!(server.wait().unwrap().success());
+    let text = response.to_string();
+    assert!(
+        text.contains("top secret"),
+        "enforced: the read happened: {text}"
+    );
+    assert!(text.contains("shadow_divergences"), "{text}");
+    let lines: Vec<Value> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let call = lines
+        .iter()
+        .find(|l| l["tool"] == "run_script")
+        .expect("the run's line");
+    let decisions = call["decisions"].as_array().unwrap();
+    let diverging: Vec<&Value> = decisions
+        .iter()
+        .filter(|d| d.get("shadow").is_some())
+        .collect();
+    assert_eq!(
+        diverging.len(),
+        2,
+        "open and read of the secret: {decisions:?}"
+    );
+    for d in &diverging {
+        assert_eq!(d["decision"], "allow");
+        assert_eq!(d["shadow"]["decision"], "deny");
+        assert_eq!(d["shadow"]["determining_policies"][0], "shadow-no-secret");
+        assert!(
+            d["principal"].as_str().unwrap().starts_with("User::"),
+            "{d}"
+        );
+    }
+    // The log file replays: under the shadow set exactly those two narrow.
+    let r = replay(&shadow, &log, true);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    let narrowed: u64 = doc["narrowed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(narrowed, 2, "{doc}");
+    assert_eq!(doc["decisions"], decisions.len());
+
+    // A shadow set of no set, or an invalid one, stops the server before it serves.
+    for arg in [
+        format!("nope={}", shadow.display()),
+        format!(
+            "work={}",
+            fx.write(
+                "bad.cedar",
+                "permit(principal, action == file_system::Action::\"x\", resource);"
+            )
+            .display()
+        ),
+    ] {
+        let r = run(rex()
+            .arg("mcp")
+            .arg("--policy")
+            .arg(format!("work={}", policy.display()))
+            .arg("--shadow-policy")
+            .arg(&arg)
+            .stdin(std::process::Stdio::null()));
+        assert_eq!(r.code, 5, "{arg}: {}{}", r.stdout, r.stderr);
+    }
+}
