@@ -32,8 +32,8 @@ fn invalid(message: impl Into<String>) -> ExplainError {
 ///
 /// Context shapes, by action: `execute`: `{"arguments": ["-h", ["--key", "value"]],
 /// "environment": {"NAME": "value"}, "user": "root", "uid": 0, "group": "root", "gid": 0,
-/// "capabilities": ["CAP_NET_RAW"]}`; `move`: `{"destination": "/new/path"}`; `set_x_attr`:
-/// `{"name": "user.tag"}`; `resolve_hostname`: `{"resolver": "10.0.0.2"}`. Process resources
+/// "capabilities": ["CAP_NET_RAW"], "namespace_target_pid": 42}`; `move`:
+/// `{"destination": "/new/path"}`; `set_x_attr`: `{"name": "user.tag"}`; `resolve_hostname`: `{"resolver": "10.0.0.2"}`. Process resources
 /// take their attributes from `{"process": {"name": ..., "uid": ..., "username": ...,
 /// "command": ...}}` in the same JSON.
 pub fn parse_request(
@@ -164,7 +164,10 @@ fn execute_context(ctx: &serde_json::Map<String, Value>) -> Result<RequestContex
             groupname: str_field(ctx, "group")?.unwrap_or_else(|| "root".into()),
             gid: u32_field(ctx, "gid")?,
         },
-        namespace_target_pid: None,
+        namespace_target_pid: match ctx.get("namespace_target_pid") {
+            None => None,
+            Some(_) => Some(u32_field(ctx, "namespace_target_pid")?),
+        },
         capabilities,
     })))
 }

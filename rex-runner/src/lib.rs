@@ -21,6 +21,7 @@ mod exit;
 pub mod explain;
 mod inputs;
 pub mod learn;
+pub mod learn_tests;
 mod metrics;
 pub mod numbers;
 mod output;
