@@ -51,6 +51,9 @@ pub struct DecisionRecord<'a> {
     /// What the shadow policies decided, when the authorizer has a shadow set and it decided
     /// otherwise (see [`crate::AuthorizerBuilder::shadow_policies`]); never enforced.
     pub shadow: Option<ShadowDecision<'a>>,
+    /// When the allow rested on `@approval("required")` permits alone: what the approval
+    /// was (the outcome is `Allow` only when it was approved).
+    pub approval: Option<crate::approval::ApprovalRecord<'a>>,
 }
 
 /// The decision of the shadow policies for a request on which they diverge from the
@@ -84,6 +87,8 @@ pub struct OwnedDecisionRecord {
     pub cached: bool,
     /// The shadow set's diverging decision and its determining policies, if any.
     pub shadow: Option<(Outcome, Vec<String>)>,
+    /// The approval status and approver, when approval was needed.
+    pub approval: Option<(&'static str, Option<String>)>,
 }
 
 impl From<&DecisionRecord<'_>> for OwnedDecisionRecord {
@@ -98,6 +103,9 @@ impl From<&DecisionRecord<'_>> for OwnedDecisionRecord {
             enforced: r.enforced,
             cached: r.cached,
             shadow: r.shadow.map(|s| (s.outcome, s.policies.to_vec())),
+            approval: r
+                .approval
+                .map(|a| (a.status, a.approver.map(str::to_string))),
         }
     }
 }

@@ -19,11 +19,18 @@ pub struct Denied {
     /// covers it (e.g. `resource in file_system::Dir::"/var/log"`), so the caller can retry
     /// within bounds. Policy text only: never the resource's content.
     pub hint: Vec<String>,
+    /// Why, when it is not the policies' decision alone: `approval required` (the permits
+    /// that allow it carry `@approval("required")` and no approval was given),
+    /// `approval declined`, `approval timed out`. `None` for a plain denial.
+    pub reason: Option<String>,
 }
 
 impl Denied {
     /// A one-line explanation of why the request was denied, for people and agents.
     pub fn explanation(&self) -> String {
+        if let Some(reason) = &self.reason {
+            return format!("{reason} (policy {})", self.reasons.join(", "));
+        }
         if self.reasons.is_empty() {
             "no policy permits it".to_string()
         } else {
@@ -214,6 +221,15 @@ pub enum PolicyError {
     /// The embedded schema failed to parse (a build defect; reported rather than panicking).
     #[error("the Rex schema is invalid: {0}")]
     Schema(String),
+    /// An annotation Rex gives a meaning to is misused: `@approval` with another value than
+    /// `"required"` or on a `forbid`, `@approvers` without `@approval`.
+    #[error("policy {id}: {message}")]
+    Annotation {
+        /// The policy's id.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl PolicyError {

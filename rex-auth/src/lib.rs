@@ -9,6 +9,7 @@
 //! error, and a request that cannot be evaluated is refused.
 
 mod action;
+mod approval;
 mod audit;
 mod authorizer;
 mod context;
@@ -24,6 +25,10 @@ mod schema;
 mod store;
 
 pub use action::{Action, Namespace};
+pub use approval::{
+    APPROVAL_ANNOTATION, APPROVERS_ANNOTATION, ApprovalAnswer, ApprovalDecision, ApprovalRecord,
+    ApprovalRequest, Approver,
+};
 pub use audit::{
     AuditSink, DecisionRecord, MemoryAuditSink, Outcome, OwnedDecisionRecord, ShadowDecision,
 };

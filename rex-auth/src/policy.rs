@@ -108,6 +108,7 @@ impl Policies {
                 if !seen.insert(id.clone()) {
                     return Err(PolicyError::DuplicateId(id));
                 }
+                check_approval_annotations(&id, policy)?;
                 set.add(policy.new_id(PolicyId::new(&id)))
                     .map_err(|e| PolicyError::DuplicateId(format!("{id}: {e}")))?;
                 ids.push(id);
@@ -153,6 +154,45 @@ impl Policies {
     /// Iterates the policies.
     pub fn policies(&self) -> impl Iterator<Item = &Policy> {
         self.set.policies()
+    }
+}
+
+/// `@approval` means something to Rex: only `"required"`, only on a permit; `@approvers`
+/// only beside it. Anything else is an error, never silently an unconditional permit.
+fn check_approval_annotations(id: &str, policy: &Policy) -> Result<(), PolicyError> {
+    use crate::approval::{APPROVAL_ANNOTATION, APPROVERS_ANNOTATION};
+    let bad = |message: &str| PolicyError::Annotation {
+        id: id.to_string(),
+        message: message.to_string(),
+    };
+    match policy.annotation(APPROVAL_ANNOTATION) {
+        None if policy.annotation(APPROVERS_ANNOTATION).is_some() => {
+            Err(bad("@approvers needs @approval(\"required\")"))
+        }
+        None => Ok(()),
+        Some("required") if policy.effect() == cedar_policy::Effect::Permit => Ok(()),
+        Some("required") => Err(bad("@approval(\"required\") applies to permits only")),
+        Some(other) => Err(bad(&format!(
+            "@approval({other:?}): the only value is \"required\""
+        ))),
+    }
+}
+
+impl Policies {
+    /// The policies of this set that need approval (`@approval("required")`), each with its
+    /// `@approvers` text if any.
+    pub fn approvals(&self) -> std::collections::HashMap<String, Option<String>> {
+        self.set
+            .policies()
+            .filter(|p| p.annotation(crate::approval::APPROVAL_ANNOTATION) == Some("required"))
+            .map(|p| {
+                (
+                    p.id().to_string(),
+                    p.annotation(crate::approval::APPROVERS_ANNOTATION)
+                        .map(str::to_string),
+                )
+            })
+            .collect()
     }
 }
 

@@ -32,9 +32,7 @@ fn context_of(o: &Observed) -> Map<String, Value> {
     let mut m = Map::new();
     match &o.context {
         RequestContext::None | RequestContext::Resolve { resolver: None } => {}
-        RequestContext::Resolve {
-            resolver: Some(r),
-        } => {
+        RequestContext::Resolve { resolver: Some(r) } => {
             m.insert("resolver".into(), json!(r));
         }
         RequestContext::XAttr { name } => {
@@ -85,7 +83,11 @@ pub fn tests_of(observed: &[Observed], principal: &str, header: &str) -> Result<
             Outcome::Error => continue,
         };
         let ctx = context_of(o);
-        let key = (o.action, o.resource.to_string(), Value::Object(ctx.clone()).to_string());
+        let key = (
+            o.action,
+            o.resource.to_string(),
+            Value::Object(ctx.clone()).to_string(),
+        );
         if !seen.insert(key) {
             continue;
         }
@@ -103,12 +105,7 @@ pub fn tests_of(observed: &[Observed], principal: &str, header: &str) -> Result<
             )
         };
         cases.push(Case {
-            name: format!(
-                "learned #{}: {} {}",
-                cases.len() + 1,
-                o.action,
-                o.resource
-            ),
+            name: format!("learned #{}: {} {}", cases.len() + 1, o.action, o.resource),
             principal: principal.to_string(),
             action: o.action.to_string(),
             resource,

@@ -72,6 +72,10 @@ pub struct DenialInfo {
     pub hint: Vec<String>,
     /// One-line explanation.
     pub explanation: String,
+    /// Why, beyond the policies' decision: `approval required`, `approval declined`,
+    /// `approval timed out` (a permit with `@approval("required")`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl DenialInfo {
@@ -85,6 +89,7 @@ impl DenialInfo {
             determining_policies: d.reasons.clone(),
             hint: d.hint.clone(),
             explanation: d.explanation(),
+            reason: d.reason.clone(),
         }
     }
 }

@@ -32,6 +32,7 @@ use cedar_policy::{
 };
 
 use crate::action::Action;
+use crate::approval::{ApprovalDecision, ApprovalRecord, ApprovalRequest, Approver};
 use crate::audit::{AuditSink, DecisionRecord, Outcome, ShadowDecision};
 use crate::context::RequestContext;
 use crate::error::{AuthError, Denied, PolicyError};
@@ -55,6 +56,8 @@ struct State {
     /// Per action: the permits for it, as [`crate::PermitScope`] text (a denial's hint).
     hints: Vec<Arc<[String]>>,
     caches: Vec<Mutex<HashMap<Resource, CachedDecision>>>,
+    /// The permits that need approval, with their `@approvers`.
+    approvals: HashMap<String, Option<String>>,
 }
 
 /// Decides Cedar requests for one principal. Cheap to share (`Send + Sync`); wrap it in an
@@ -92,6 +95,8 @@ pub struct Authorizer {
     shadow: Option<Arc<State>>,
     /// Requests on which the shadow policies decided otherwise.
     shadow_divergences: AtomicU64,
+    /// Who is asked when an allow needs approval (none: such requests are denied).
+    approver: Option<Arc<dyn Approver>>,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -114,6 +119,7 @@ pub struct AuthorizerBuilder {
     permissive: bool,
     cache_capacity: Option<usize>,
     shadow: Option<Policies>,
+    approver: Option<Arc<dyn Approver>>,
 }
 
 impl AuthorizerBuilder {
@@ -175,6 +181,14 @@ impl AuthorizerBuilder {
         self
     }
 
+    /// Who is asked when a request's allow rests on `@approval("required")` permits alone
+    /// (see [`crate::Approver`]). Without one such requests are denied with the reason
+    /// `approval required`.
+    pub fn approver(mut self, approver: Arc<dyn Approver>) -> Self {
+        self.approver = Some(approver);
+        self
+    }
+
     /// Builds the authorizer; fails when the principal is missing or the schema is unusable.
     pub fn build(self) -> Result<Authorizer, AuthError> {
         let principal = self
@@ -215,6 +229,7 @@ impl AuthorizerBuilder {
                 slices: Vec::new(),
                 hints: Vec::new(),
                 caches: Vec::new(),
+                approvals: HashMap::new(),
             })),
             audit: self.audit,
             permissive: self.permissive,
@@ -222,6 +237,7 @@ impl AuthorizerBuilder {
             cedar: cedar_policy::Authorizer::new(),
             shadow: None,
             shadow_divergences: AtomicU64::new(0),
+            approver: self.approver,
         };
         let state = auth.make_state(self.policies.unwrap_or_else(Policies::deny_all))?;
         auth.state = RwLock::new(Arc::new(state));
@@ -288,7 +304,56 @@ impl Authorizer {
         context: &RequestContext,
     ) -> Result<(), AuthError> {
         let state = self.state();
-        let (outcome, policies, cached) = self.decide_in(&state, action, resource, context)?;
+        let (cedar_outcome, policies, cached) =
+            self.decide_in(&state, action, resource, context)?;
+        // An allow resting on `@approval("required")` permits alone waits for a person; every
+        // request asks again (approvals are never cached).
+        let approvers: Option<Vec<String>> = (cedar_outcome == Outcome::Allow
+            && !policies.is_empty()
+            && policies.iter().all(|p| state.approvals.contains_key(p)))
+        .then(|| {
+            let mut list: Vec<String> = Vec::new();
+            for text in policies
+                .iter()
+                .filter_map(|p| state.approvals.get(p).cloned().flatten())
+            {
+                if !list.contains(&text) {
+                    list.push(text);
+                }
+            }
+            list
+        });
+        let answer = approvers.as_ref().map(|approvers| match &self.approver {
+            None => None,
+            Some(a) => Some(a.approve(&ApprovalRequest {
+                principal: &self.principal_text,
+                action,
+                resource,
+                context,
+                policies: &policies,
+                approvers,
+            })),
+        });
+        let approval = match (&answer, &approvers) {
+            (Some(answer), Some(approvers)) => Some(ApprovalRecord {
+                status: match answer.as_ref().map(|a| &a.decision) {
+                    None => "not asked",
+                    Some(ApprovalDecision::Approved) => "approved",
+                    Some(ApprovalDecision::Declined) => "declined",
+                    Some(ApprovalDecision::TimedOut) => "timed out",
+                    Some(ApprovalDecision::Failed(_)) => "failed",
+                },
+                channel: answer.as_ref().map(|a| a.channel),
+                approver: answer.as_ref().and_then(|a| a.approver.as_deref()),
+                waited_ms: answer.as_ref().map_or(0, |a| a.waited_ms),
+                approvers,
+            }),
+            _ => None,
+        };
+        let outcome = match &approval {
+            Some(a) if a.status != "approved" => Outcome::Deny,
+            _ => cedar_outcome,
+        };
         let enforced = !(self.permissive && outcome == Outcome::Deny);
         // Off the hot path unless a shadow set was given: one more decision, never enforced.
         let shadow = match &self.shadow {
@@ -299,7 +364,7 @@ impl Authorizer {
                         Ok((o, p, _)) => (o, p),
                         Err(_) => (Outcome::Error, Arc::from(Vec::new())),
                     };
-                if shadow_outcome == outcome {
+                if shadow_outcome == cedar_outcome {
                     None
                 } else {
                     self.shadow_divergences.fetch_add(1, Ordering::Relaxed);
@@ -321,6 +386,7 @@ impl Authorizer {
                     outcome: *o,
                     policies: p,
                 }),
+                approval,
             });
         }
         match outcome {
@@ -336,6 +402,7 @@ impl Authorizer {
                     .get(action.index())
                     .map(|h| h.to_vec())
                     .unwrap_or_default(),
+                reason: approval.map(|a| crate::approval::denial_reason(a.status).to_string()),
             }))),
             Outcome::Error => Err(AuthError::Evaluation {
                 action,
@@ -422,6 +489,7 @@ impl Authorizer {
             })
             .collect();
         Ok(State {
+            approvals: policies.approvals(),
             policies,
             slices,
             hints,

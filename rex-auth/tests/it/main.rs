@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod approval;
 mod authorizer;
 mod equivalence;
 mod fuzz_path;
