@@ -25,6 +25,7 @@ pub mod learn_tests;
 mod metrics;
 pub mod numbers;
 mod output;
+pub mod own_files;
 pub mod policy_fmt;
 pub mod policy_tests;
 pub mod replay;

@@ -214,6 +214,25 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
             ExitStatus::Internal,
         );
     }
+    // The runner's own files must be out of the script's reach (issue 29): decided by
+    // Cedar over the run's policies and principal, before anything runs.
+    for (what, path) in [
+        ("audit log", &args.audit_log),
+        ("log file", &args.log_file),
+        ("metrics file", &args.metrics_file),
+    ] {
+        if let Some(path) = path
+            && let Err(e) =
+                rex_runner::own_files::check_out_of_reach(runner.authorizer(), what, path)
+        {
+            return early(
+                args,
+                ErrorType::ValidationException,
+                &e.to_string(),
+                ExitStatus::InvalidInput,
+            );
+        }
+    }
     // The metrics file is opened before the sandbox is applied (the policies need not
     // allow writing it): it is the operator's file, not the script's.
     let metrics_out = match &args.metrics_file {
@@ -378,6 +397,27 @@ fn join_warm_up() {
     if let Some(h) = h {
         let _ = h.join();
     }
+}
+
+/// Opens the file `learn` writes: created if missing, never through a symbolic link
+/// (`O_NOFOLLOW`), not truncated until the learned policy is written.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+pub(crate) fn open_learned_output(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
+/// Replaces the content of the file opened by [`open_learned_output`] with `text`.
+#[allow(clippy::disallowed_types)]
+pub(crate) fn write_learned_output(mut file: std::fs::File, text: &str) -> std::io::Result<()> {
+    file.set_len(0)?;
+    file.write_all(text.as_bytes())
 }
 
 /// Derives the sandbox from the runner's policies and applies it to this thread (which then
