@@ -32,7 +32,9 @@ pub mod replay;
 mod runner;
 pub mod ssm;
 
-pub use audit::{AuditLogSink, RUNNER_LOG_TARGET, TracingAuditSink, audit_decision};
+pub use audit::{
+    AuditLogSink, DeferredAuditLogSink, RUNNER_LOG_TARGET, TracingAuditSink, audit_decision,
+};
 pub use exit::ExitStatus;
 pub use inputs::{Input, InputError, MAX_INPUT_BYTES, read_input, read_policy, sha256_hex};
 pub use output::{

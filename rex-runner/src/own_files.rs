@@ -49,9 +49,13 @@ pub enum OwnFileError {
     },
 }
 
-/// The paths by which the script could reach the file `path` names: its real directory
-/// (symbolic links resolved) joined with its name, and, when `path` exists and resolves
-/// elsewhere (a symbolic link), its target too.
+/// The most symbolic links followed from the path given (as the kernel's `ELOOP` limit).
+const MAX_LINKS: usize = 40;
+
+/// The paths by which the script could change what `path` names: the path itself with its
+/// directory resolved (symbolic links in the directory followed), and, while the file there
+/// is a symbolic link, each link's target in the same way (also a dangling one, which
+/// opening the path would create). Changing any of them changes what the runner opens.
 // The operator's own file, resolved by the runner itself (not a script operation): no
 // rust-sdk, no Cedar check.
 #[allow(clippy::disallowed_methods)]
@@ -61,40 +65,54 @@ fn reach_paths(what: &'static str, path: &Path) -> Result<Vec<ResourcePath>, Own
         path: path.to_path_buf(),
         reason,
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| bad("the path names no file".into()))?;
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let dir = std::fs::canonicalize(&parent)
-        .map_err(|e| bad(format!("its directory {}: {e}", parent.display())))?;
     let mut out = Vec::new();
-    let mut push = |p: &Path| -> Result<(), OwnFileError> {
-        let rp = ResourcePath::from_bytes(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))
+    let mut current = path.to_path_buf();
+    for _ in 0..=MAX_LINKS {
+        let name = current
+            .file_name()
+            .ok_or_else(|| bad(format!("{} names no file", current.display())))?;
+        let parent = match current.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let dir = std::fs::canonicalize(&parent)
+            .map_err(|e| bad(format!("its directory {}: {e}", parent.display())))?;
+        let here = dir.join(name);
+        let rp = ResourcePath::from_bytes(std::os::unix::ffi::OsStrExt::as_bytes(here.as_os_str()))
             .map_err(|e| bad(e.to_string()))?;
         if !out.contains(&rp) {
             out.push(rp);
         }
-        Ok(())
-    };
-    push(&dir.join(name))?;
-    if let Ok(real) = std::fs::canonicalize(path) {
-        push(&real)?;
+        match std::fs::symlink_metadata(&here) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&here)
+                    .map_err(|e| bad(format!("the link {}: {e}", here.display())))?;
+                current = dir.join(target);
+            }
+            _ => return Ok(out),
+        }
     }
-    Ok(out)
+    Err(bad("too many levels of symbolic links".into()))
 }
 
 /// Refuses `path` (the runner's `what`, e.g. `audit log`) when the policies of `auth` could
-/// let its principal change the file, its directory or an ancestor (in permissive mode every
-/// request could be allowed, so every path is refused).
+/// let its principal change the file, its directory or an ancestor.
+///
+/// In permissive mode (`--permissive`, for trying a policy on a script one trusts) Cedar
+/// confines nothing, so every path is within the script's reach: refusing them all would
+/// refuse the audit log that permissive mode is for. The check is then the one the policies
+/// would make if they were enforced: a file they let the script change is refused in both
+/// modes; one they do not is kept, opened (appending) before the script runs and written
+/// through that descriptor. A permissive run's script can still unlink or replace such a
+/// file (nothing stops it): its records are then in the unlinked file. docs/THREAT_MODEL.md
+/// says so.
 pub fn check_out_of_reach(
     auth: &Authorizer,
     what: &'static str,
     path: &Path,
 ) -> Result<(), OwnFileError> {
-    let reach = Reach::new(&auth.policies(), auth.principal(), auth.is_permissive())
+    // Permissive or not, the policies as they would be enforced (see above).
+    let reach = Reach::new(&auth.policies(), auth.principal(), false)
         .map_err(|source| OwnFileError::Auth { what, source })?;
     let mut requests = Vec::new();
     for p in reach_paths(what, path)? {

@@ -18,6 +18,10 @@ pub(crate) fn early(
     message: &str,
     status: ExitStatus,
 ) -> ExitStatus {
+    // A run refused before its policies could be checked runs no script: the log file
+    // (deferred by `main`) gets the line. After a refusal for the script's reach it was
+    // discarded and stays unopened.
+    let _ = rex_logging::open_deferred_json_file();
     tracing::warn!(
         target: rex_runner::RUNNER_LOG_TARGET,
         error_type = error_type.as_str(),
@@ -140,18 +144,11 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
             }
         }
     }
-    if let Some(path) = &args.audit_log {
-        match rex_logging::AuditLog::open(path) {
-            Ok(log) => builder = builder.audit_log(AuditLogSink::new(log)),
-            Err(e) => {
-                return early(
-                    args,
-                    ErrorType::CommunicationException,
-                    &format!("cannot open audit log {}: {e}", path.display()),
-                    ExitStatus::InvalidInput,
-                );
-            }
-        }
+    // The audit log is opened once the policies show that the script cannot reach it (see
+    // below): nothing is created for a run that is refused.
+    let audit_log = args.audit_log.as_ref().map(|_| DeferredAuditLogSink::new());
+    if let Some(sink) = &audit_log {
+        builder = builder.audit_sink(std::sync::Arc::new(sink.clone()));
     }
     // The script is read before the engine is built, so that the engine declares only the
     // functions the script can reach; an unreadable script is still reported after the
@@ -178,6 +175,17 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
             );
         }
     };
+    // These print and run no script: the log file is opened as for any command.
+    if (args.print_functions || args.print_sandbox)
+        && let Err(e) = rex_logging::open_deferred_json_file()
+    {
+        return early(
+            args,
+            ErrorType::CommunicationException,
+            &e.to_string(),
+            ExitStatus::InvalidInput,
+        );
+    }
     if args.print_functions {
         return print_functions(&runner, args.output_format);
     }
@@ -225,12 +233,39 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
             && let Err(e) =
                 rex_runner::own_files::check_out_of_reach(runner.authorizer(), what, path)
         {
+            // Nothing of the runner's is created: the deferred log file is never opened.
+            rex_logging::discard_deferred_json_file();
             return early(
                 args,
                 ErrorType::ValidationException,
                 &e.to_string(),
                 ExitStatus::InvalidInput,
             );
+        }
+    }
+    // Out of reach: the log file and the audit log are opened now, before the script runs
+    // (appending, never through a symbolic link), and written through these descriptors.
+    if let Err(e) = rex_logging::open_deferred_json_file() {
+        return early(
+            args,
+            ErrorType::CommunicationException,
+            &e.to_string(),
+            ExitStatus::InvalidInput,
+        );
+    }
+    if let (Some(path), Some(sink)) = (&args.audit_log, &audit_log) {
+        match rex_logging::AuditLog::open(path) {
+            Ok(log) => {
+                sink.open(log);
+            }
+            Err(e) => {
+                return early(
+                    args,
+                    ErrorType::CommunicationException,
+                    &format!("cannot open audit log {}: {e}", path.display()),
+                    ExitStatus::InvalidInput,
+                );
+            }
         }
     }
     // The metrics file is opened before the sandbox is applied (the policies need not
