@@ -121,8 +121,12 @@ pub(crate) fn learn(args: &LearnArgs) -> ExitStatus {
             .join(", "),
         args.generalize.as_str()
     );
-    let learned = match rex_runner::learn::build_policy(&sink.observed(), args.generalize, &header)
-    {
+    let learned = match rex_runner::learn::build_policy(
+        &sink.observed(),
+        args.generalize,
+        &header,
+        runner.authorizer(),
+    ) {
         Ok(l) => l,
         Err(e) => return fail(&e.to_string(), ExitStatus::Internal),
     };
