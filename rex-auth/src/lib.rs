@@ -19,6 +19,7 @@ mod path;
 mod policy;
 mod principal;
 mod record;
+pub mod reach;
 mod resource;
 pub mod sandbox_plan;
 mod schema;

@@ -117,6 +117,17 @@ impl Policies {
         Ok(Policies { set, ids, warnings })
     }
 
+    /// A set built inside this crate from policies that are already validated (e.g. the
+    /// upper bound of [`crate::reach`], whose policies are validated ones with fewer
+    /// conditions).
+    pub(crate) fn from_validated(set: PolicySet, ids: Vec<String>) -> Self {
+        Policies {
+            set,
+            ids,
+            warnings: Vec::new(),
+        }
+    }
+
     /// An empty policy set: everything is denied.
     pub fn deny_all() -> Self {
         Policies {

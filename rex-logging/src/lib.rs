@@ -51,6 +51,7 @@ pub use syslog::{
 };
 pub use time::{format_rfc3339, now_rfc3339};
 pub use tracing_init::{
-    InitStatus, SYSLOG_ENABLE_ENV, TracingConfig, init_tracing, installed_syslog,
+    DEFERRED_BUFFER_BYTES, InitStatus, SYSLOG_ENABLE_ENV, TracingConfig, deferred_json_dropped,
+    discard_deferred_json_file, init_tracing, installed_syslog, open_deferred_json_file,
 };
 pub use truncate::{TRUNCATION_MARKER, truncate_utf8};

@@ -27,6 +27,13 @@ pub struct TracingConfig {
     pub level: LogLevel,
     /// If set, events are appended to this file as JSON lines (created with mode 0600).
     pub json_file: Option<PathBuf>,
+    /// Whether `json_file` is opened later, by [`open_deferred_json_file`], instead of by
+    /// [`init_tracing`]: a caller that must first check the path (e.g. that the script
+    /// about to run cannot reach it) installs the subscriber at once and decides later.
+    /// Events until then are kept in memory (up to [`DEFERRED_BUFFER_BYTES`]) and written
+    /// when the file is opened; [`discard_deferred_json_file`] drops them and never creates
+    /// the file.
+    pub defer_json_file: bool,
     /// Whether events are also written (human-readable) to stderr.
     pub stderr: bool,
     /// Whether events are sent to syslog (facility daemon, identity `rex_runner`, with the
@@ -45,6 +52,7 @@ impl TracingConfig {
         TracingConfig {
             level: LogLevel::from_env(),
             json_file: None,
+            defer_json_file: false,
             stderr: false,
             syslog,
             syslog_socket: None,
@@ -103,6 +111,90 @@ fn open_json_file(path: &Path) -> Result<File, LogError> {
         })
 }
 
+/// The most bytes of events kept for a deferred JSON file before it is opened; later events
+/// are dropped (and counted by [`deferred_json_dropped`]).
+pub const DEFERRED_BUFFER_BYTES: usize = 1 << 20;
+
+/// Where JSON events go when the file is deferred.
+#[derive(Debug)]
+enum Deferred {
+    /// Not installed.
+    Unused,
+    /// Installed, file not opened yet: the path and the events so far.
+    Pending(PathBuf, Vec<u8>),
+    /// Opened.
+    Open(File),
+    /// Discarded: events go nowhere.
+    Discarded,
+}
+
+static DEFERRED: Mutex<Deferred> = Mutex::new(Deferred::Unused);
+static DEFERRED_DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Events dropped because a deferred JSON file's buffer was full.
+#[must_use]
+pub fn deferred_json_dropped() -> u64 {
+    DEFERRED_DROPPED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The writer of a deferred JSON file (one event per `write`).
+struct DeferredWriter;
+
+impl std::io::Write for DeferredWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut state = DEFERRED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &mut *state {
+            Deferred::Open(f) => return f.write(buf),
+            Deferred::Pending(_, kept) => {
+                if kept.len().saturating_add(buf.len()) <= DEFERRED_BUFFER_BYTES {
+                    kept.extend_from_slice(buf);
+                } else {
+                    DEFERRED_DROPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            Deferred::Unused | Deferred::Discarded => {}
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Opens the JSON file that [`init_tracing`] deferred ([`TracingConfig::defer_json_file`])
+/// and writes the events kept so far. Does nothing when no file is deferred, when it is
+/// already open or was discarded.
+pub fn open_deferred_json_file() -> Result<(), LogError> {
+    use std::io::Write;
+    let mut state = DEFERRED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Deferred::Pending(path, kept) = &*state else {
+        return Ok(());
+    };
+    let mut file = open_json_file(path)?;
+    file.write_all(kept).map_err(|source| LogError::Open {
+        path: path.clone(),
+        source,
+    })?;
+    *state = Deferred::Open(file);
+    Ok(())
+}
+
+/// Drops the events kept for a deferred JSON file and never opens it (nor creates it):
+/// later events go nowhere.
+pub fn discard_deferred_json_file() {
+    let mut state = DEFERRED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if matches!(*state, Deferred::Pending(..)) {
+        *state = Deferred::Discarded;
+    }
+}
+
 /// Installs the process-wide `tracing` subscriber described by `config`.
 ///
 /// Idempotent: a second call (or a call after another subscriber was installed) returns
@@ -115,7 +207,23 @@ pub fn init_tracing(config: &TracingConfig) -> Result<InitStatus, LogError> {
     if INSTALLED.get().is_some() {
         return Ok(InitStatus::AlreadyInstalled);
     }
+    let deferred_layer = match &config.json_file {
+        Some(path) if config.defer_json_file => {
+            *DEFERRED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Deferred::Pending(path.clone(), Vec::new());
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_ansi(false)
+                    .with_writer(|| DeferredWriter),
+            )
+        }
+        _ => None,
+    };
     let json_layer = match &config.json_file {
+        Some(_) if config.defer_json_file => None,
         Some(path) => {
             let file = open_json_file(path)?;
             Some(
@@ -145,6 +253,7 @@ pub fn init_tracing(config: &TracingConfig) -> Result<InitStatus, LogError> {
     let result = tracing_subscriber::registry()
         .with(LevelFilter::from_level(config.level.to_tracing()))
         .with(json_layer)
+        .with(deferred_layer)
         .with(stderr_layer)
         .with(syslog_layer.clone())
         .try_init();

@@ -69,6 +69,51 @@ impl AuditSink for AuditLogSink {
     }
 }
 
+/// An audit log given to a runner before it is opened: the CLI builds the runner (which
+/// parses the policies), checks that the script cannot reach the log's path
+/// ([`crate::own_files`]), and only then opens the file and [`DeferredAuditLogSink::open`]s
+/// it here, before the script runs. No decision is made before the run; a record that came
+/// before the log is opened would be counted in [`DeferredAuditLogSink::missed`].
+#[derive(Debug, Clone, Default)]
+pub struct DeferredAuditLogSink {
+    slot: std::sync::Arc<std::sync::OnceLock<AuditLogSink>>,
+    missed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl DeferredAuditLogSink {
+    /// A sink whose log is not opened yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Installs the opened log; `false` if one was already installed (this one is dropped).
+    pub fn open(&self, log: AuditLog) -> bool {
+        self.slot.set(AuditLogSink::new(log)).is_ok()
+    }
+
+    /// The installed log, if any.
+    pub fn log(&self) -> Option<&AuditLog> {
+        self.slot.get().map(AuditLogSink::log)
+    }
+
+    /// Records that arrived before a log was installed (none in a CLI run).
+    pub fn missed(&self) -> u64 {
+        self.missed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl AuditSink for DeferredAuditLogSink {
+    fn record(&self, r: &DecisionRecord<'_>) {
+        match self.slot.get() {
+            Some(sink) => sink.record(r),
+            None => {
+                self.missed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// Target of the runner's operational `tracing` events (run started and finished,
 /// authorization decisions).
 pub const RUNNER_LOG_TARGET: &str = "rex_runner";

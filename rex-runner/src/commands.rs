@@ -85,8 +85,18 @@ pub(crate) fn learn(args: &LearnArgs) -> ExitStatus {
         Ok(a) => a,
         Err((_, m)) => return fail(&m, ExitStatus::InvalidInput),
     };
-    // The output is the operator's file: opened before the sandbox confines this process.
-    let out = match open_operator_file(&args.output) {
+    // The learned policy is written by the runner only: an output path that the ceiling
+    // lets the script change (create over, move onto, delete, ...) is refused (issue 29).
+    if let Err(e) = rex_runner::own_files::check_out_of_reach(
+        runner.authorizer(),
+        "learned policy",
+        &args.output,
+    ) {
+        return fail(&e.to_string(), ExitStatus::InvalidInput);
+    }
+    // The output is the operator's file: opened before the sandbox confines this process,
+    // never through a symbolic link.
+    let out = match open_learned_output(&args.output) {
         Ok(f) => f,
         Err(e) => {
             return fail(
@@ -111,12 +121,16 @@ pub(crate) fn learn(args: &LearnArgs) -> ExitStatus {
             .join(", "),
         args.generalize.as_str()
     );
-    let learned = match rex_runner::learn::build_policy(&sink.observed(), args.generalize, &header)
-    {
+    let learned = match rex_runner::learn::build_policy(
+        &sink.observed(),
+        args.generalize,
+        &header,
+        runner.authorizer(),
+    ) {
         Ok(l) => l,
         Err(e) => return fail(&e.to_string(), ExitStatus::Internal),
     };
-    if let Err(e) = write_operator_file(out, &learned.text) {
+    if let Err(e) = write_learned_output(out, &learned.text) {
         return fail(
             &format!("cannot write {}: {e}", args.output.display()),
             ExitStatus::Internal,

@@ -6,6 +6,12 @@
 //! typed JSON, never pasted into Cedar text), rendered by Cedar, then strictly validated
 //! ([`rex_auth::Policies::from_sources`]) and checked to allow every learned request before it
 //! is returned.
+//!
+//! The learned policy is implied by the ceiling: each learned permit also carries the
+//! ceiling permit that allowed its requests (its scope, as conditions, and its `when` and
+//! `unless` clauses), and the ceiling's forbids are copied. So a learned permit never allows
+//! what that ceiling permit does not (a `--generalize dir` permit stays within it; a ceiling
+//! that pins a process's command line keeps pinning it), and nothing the ceiling forbids.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,6 +34,8 @@ pub struct Observed {
     pub context: RequestContext,
     /// What the ceiling decided.
     pub outcome: Outcome,
+    /// The ceiling's determining policies (the satisfied permits of an allow).
+    pub policies: Vec<String>,
 }
 
 /// Keeps every decision of a run, in order, with its full request.
@@ -61,6 +69,7 @@ impl AuditSink for LearnSink {
                 resource: r.resource.clone(),
                 context: r.context.clone(),
                 outcome: r.outcome,
+                policies: r.policies.to_vec(),
             });
     }
 }
@@ -98,6 +107,10 @@ pub enum LearnError {
     /// The learned policy does not allow a request the run made (a defect).
     #[error("the learned policy does not allow a learned request: {0}")]
     Incomplete(String),
+    /// The ceiling permit that allowed a request cannot be carried into the learned one
+    /// (missing from the ceiling, or a template's slot).
+    #[error("cannot carry the ceiling's permit into the learned policy: {0}")]
+    Ceiling(String),
 }
 
 /// The learned policy and what went into it.
@@ -121,7 +134,111 @@ struct Group {
     resources: BTreeSet<String>,
     requests: usize,
     resource_json: Value,
+    /// `{"kind": "when"|"unless", "body": ...}` clauses.
     conditions: Vec<Value>,
+    /// The ceiling permit carried.
+    ceiling: String,
+}
+
+fn when(body: Value) -> Value {
+    json!({ "kind": "when", "body": body })
+}
+
+/// An entity literal of the EST, from a scope's `{"type", "id"}`.
+fn entity_value(e: &Value) -> Value {
+    json!({ "Value": { "__entity": e } })
+}
+
+/// The scope constraint `scope` (of the EST) on the variable `name` as an expression;
+/// `None` for `All`.
+fn scope_expression(name: &str, scope: &Value) -> Result<Option<Value>, String> {
+    let op = scope.get("op").and_then(Value::as_str).unwrap_or_default();
+    if scope.get("slot").is_some() {
+        return Err(format!("the {name} scope is a template slot"));
+    }
+    let expr = match (op, scope.get("entity"), scope.get("entities")) {
+        ("All", _, _) => return Ok(None),
+        ("==", Some(e), _) => eq(var(name), entity_value(e)),
+        ("in", Some(e), _) => json!({ "in": { "left": var(name), "right": entity_value(e) } }),
+        ("in", None, Some(Value::Array(es))) => json!({ "in": {
+            "left": var(name),
+            "right": { "Set": es.iter().map(entity_value).collect::<Vec<_>>() },
+        } }),
+        ("is", _, _) => {
+            let Some(t) = scope.get("entity_type") else {
+                return Err(format!("the {name} scope has no entity type"));
+            };
+            match scope.get("in") {
+                None => json!({ "is": { "left": var(name), "entity_type": t } }),
+                Some(inner) => match inner.get("entity") {
+                    Some(e) => json!({ "is": {
+                        "left": var(name),
+                        "entity_type": t,
+                        "in": entity_value(e),
+                    } }),
+                    None => return Err(format!("the {name} scope is a template slot")),
+                },
+            }
+        }
+        _ => return Err(format!("unknown {name} scope {scope}")),
+    };
+    Ok(Some(expr))
+}
+
+/// The clauses under which the ceiling permit `id` applies: its principal, action and
+/// resource scopes as `when` clauses, then its own `when`/`unless` clauses.
+fn ceiling_clauses(ceiling: &Policies, id: &str) -> Result<Vec<Value>, LearnError> {
+    let bad = |m: String| LearnError::Ceiling(format!("{id}: {m}"));
+    let policy = ceiling
+        .policy_set()
+        .policy(&PolicyId::new(id))
+        .ok_or_else(|| bad("not in the ceiling".into()))?;
+    if policy.effect() != rex_auth::cedar_policy::Effect::Permit {
+        return Err(bad("not a permit".into()));
+    }
+    let est = policy.to_json().map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    for name in ["principal", "action", "resource"] {
+        let scope = est
+            .get(name)
+            .ok_or_else(|| bad(format!("no {name} scope")))?;
+        if let Some(e) = scope_expression(name, scope).map_err(bad)? {
+            out.push(when(e));
+        }
+    }
+    if let Some(Value::Array(clauses)) = est.get("conditions") {
+        out.extend(clauses.iter().cloned());
+    }
+    Ok(out)
+}
+
+/// The ceiling's forbids, as policies of the learned set (ids `ceiling-forbid-N`), each
+/// with a comment naming the ceiling's id.
+fn ceiling_forbids(ceiling: &Policies) -> Result<String, LearnError> {
+    let mut text = String::new();
+    let mut n = 0usize;
+    for id in ceiling.ids() {
+        let Some(policy) = ceiling.policy_set().policy(&PolicyId::new(id.as_str())) else {
+            return Err(LearnError::Ceiling(format!("{id}: not in the ceiling")));
+        };
+        if policy.effect() != rex_auth::cedar_policy::Effect::Forbid {
+            continue;
+        }
+        n += 1;
+        let new_id = format!("ceiling-forbid-{n}");
+        let mut est = policy
+            .to_json()
+            .map_err(|e| LearnError::Ceiling(format!("{id}: {e}")))?;
+        if let Some(o) = est.as_object_mut() {
+            o.insert("annotations".into(), json!({ "id": new_id }));
+        }
+        let copy = Policy::from_json(Some(PolicyId::new(&new_id)), est)
+            .map_err(|e| LearnError::Build(e.to_string()))?;
+        text.push_str(&comment(&format!("{new_id}: the ceiling's forbid {id}")));
+        text.push_str(&copy.to_cedar().unwrap_or_else(|| copy.to_string()));
+        text.push_str("\n\n");
+    }
+    Ok(text)
 }
 
 fn var(name: &str) -> Value {
@@ -293,14 +410,18 @@ fn comment(text: &str) -> String {
     format!("// {clean}\n")
 }
 
-/// Builds the learned policy from a run's decisions: one permit per (resource scope,
-/// conditions), with every action that used it, strictly validated and checked to allow
-/// every allowed request of the run.
+/// Builds the learned policy from a run's decisions under `ceiling` (the authorizer that
+/// made them): one permit per (resource scope, conditions, determining ceiling permit), with
+/// every action that used it and the ceiling permit's scope and clauses, then the ceiling's
+/// forbids; strictly validated and checked to allow every allowed request of the run for
+/// the ceiling's principal.
 pub fn build_policy(
     observed: &[Observed],
     generalize: Generalize,
     header: &str,
+    ceiling: &Authorizer,
 ) -> Result<Learned, LearnError> {
+    let ceiling_policies = ceiling.policies();
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     let mut seen: Vec<&Observed> = Vec::new();
     let mut denied: BTreeSet<String> = BTreeSet::new();
@@ -321,8 +442,22 @@ pub fn build_policy(
             continue;
         }
         seen.push(o);
-        let (resource_json, mut conditions) = resource_scope(&o.resource, generalize);
-        conditions.extend(context_conditions(&o.context));
+        // The first determining permit that is one of the ceiling's (an allow has one).
+        let Some(determining) = o.policies.iter().find(|id| {
+            ceiling_policies
+                .policy_set()
+                .policy(&PolicyId::new(id.as_str()))
+                .is_some_and(|p| p.effect() == rex_auth::cedar_policy::Effect::Permit)
+        }) else {
+            return Err(LearnError::Ceiling(format!(
+                "no ceiling permit allowed {} on {}",
+                o.action, o.resource
+            )));
+        };
+        let (resource_json, mut bodies) = resource_scope(&o.resource, generalize);
+        bodies.extend(context_conditions(&o.context));
+        let mut conditions: Vec<Value> = bodies.into_iter().map(when).collect();
+        conditions.extend(ceiling_clauses(&ceiling_policies, determining)?);
         let key = (
             resource_json.to_string(),
             Value::Array(conditions.clone()).to_string(),
@@ -333,6 +468,7 @@ pub fn build_policy(
             requests: 0,
             resource_json,
             conditions,
+            ceiling: determining.clone(),
         });
         g.actions.insert(o.action);
         g.resources.insert(o.resource.to_string());
@@ -352,11 +488,7 @@ pub fn build_policy(
                 json!({ "op": "in", "entities": many.iter().map(|a| action_json(*a)).collect::<Vec<_>>() })
             }
         };
-        let conditions: Vec<Value> = g
-            .conditions
-            .iter()
-            .map(|c| json!({ "kind": "when", "body": c }))
-            .collect();
+        let conditions = g.conditions.clone();
         let est = json!({
             "effect": "permit",
             "principal": { "op": "All" },
@@ -371,7 +503,7 @@ pub fn build_policy(
         let shown: Vec<&str> = g.resources.iter().take(3).map(String::as_str).collect();
         let more = g.resources.len().saturating_sub(shown.len());
         text.push_str(&comment(&format!(
-            "{}: the script's {} of {}{} ({} request{})",
+            "{}: the script's {} of {}{} ({} request{}), within the ceiling's {}",
             id,
             names.join(", "),
             shown.join(", "),
@@ -382,13 +514,17 @@ pub fn build_policy(
             },
             g.requests,
             if g.requests == 1 { "" } else { "s" },
+            g.ceiling,
         )));
         text.push_str(&policy.to_cedar().unwrap_or_else(|| policy.to_string()));
         text.push_str("\n\n");
     }
+    if !groups.is_empty() {
+        text.push_str(&ceiling_forbids(&ceiling_policies)?);
+    }
     let policies = Policies::from_sources([("learned.cedar", text.as_str())])
         .map_err(|e| LearnError::Invalid(e.render()))?;
-    verify(&policies, &seen)?;
+    verify(&policies, ceiling.principal(), &seen)?;
     Ok(Learned {
         text,
         requests: seen.len(),
@@ -399,10 +535,13 @@ pub fn build_policy(
 }
 
 /// Every allowed request of the run is allowed by the learned policy.
-fn verify(policies: &Policies, allowed: &[&Observed]) -> Result<(), LearnError> {
-    let principal = Principal::user("learn").map_err(|e| LearnError::Build(e.to_string()))?;
+fn verify(
+    policies: &Policies,
+    principal: &Principal,
+    allowed: &[&Observed],
+) -> Result<(), LearnError> {
     let auth = Authorizer::builder()
-        .principal(principal)
+        .principal(principal.clone())
         .policies(policies.clone())
         .build()
         .map_err(|e| LearnError::Build(e.to_string()))?;
@@ -478,6 +617,7 @@ mod tests {
                     resource: r.clone(),
                     context: RequestContext::None,
                     outcome: if *m == 1 { Outcome::Allow } else { Outcome::Deny },
+                    policies: vec!["all".into()],
                 })
                 .collect();
             let allowed: BTreeSet<(Action, String)> = observed
@@ -485,7 +625,8 @@ mod tests {
                 .filter(|o| o.outcome == Outcome::Allow)
                 .map(|o| (o.action, o.resource.to_string()))
                 .collect();
-            let exact = build_policy(&observed, Generalize::Exact, "h").unwrap();
+            let ceiling = auth(r#"@id("all") permit(principal, action, resource);"#);
+            let exact = build_policy(&observed, Generalize::Exact, "h", &ceiling).unwrap();
             prop_assert_eq!(exact.requests, allowed.len());
             let a = auth(&exact.text);
             for (action, r) in &grid {
@@ -496,7 +637,7 @@ mod tests {
                     "{} {}\n{}", action, r, exact.text
                 );
             }
-            let dir = build_policy(&observed, Generalize::Dir, "h").unwrap();
+            let dir = build_policy(&observed, Generalize::Dir, "h", &ceiling).unwrap();
             let d = auth(&dir.text);
             for o in observed.iter().filter(|o| o.outcome == Outcome::Allow) {
                 prop_assert!(d.is_allowed(o.action, &o.resource, &o.context).unwrap());
@@ -508,6 +649,194 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A ceiling of up to four policies over the grid's actions and paths.
+    fn ceiling_text(parts: &[(u8, u8, u8, u8, u8)]) -> String {
+        let mut text = String::new();
+        for (i, (effect, principal, action, resource, condition)) in parts.iter().enumerate() {
+            let effect = if *effect == 0 { "forbid" } else { "permit" };
+            let principal = match principal % 3 {
+                0 => "principal",
+                1 => r#"principal == User::"someone""#,
+                _ => r#"principal == User::"other""#,
+            };
+            let a = |i: u8| ACTIONS[usize::from(i) % ACTIONS.len()].uid_text();
+            let action = match action % 3 {
+                0 => "action".to_string(),
+                1 => format!("action == {}", a(*action)),
+                _ => format!("action in [{}, {}]", a(*action), a(action / 3)),
+            };
+            let resource = match resource % 5 {
+                0 => "resource".to_string(),
+                1 => r#"resource == file_system::File::"/t/a/f0""#.to_string(),
+                2 => r#"resource in file_system::Dir::"/t/a""#.to_string(),
+                3 => {
+                    r#"resource is file_system::File in file_system::Dir::"/t/b \"q\"""#.to_string()
+                }
+                _ => "resource is file_system::File".to_string(),
+            };
+            let condition = match condition % 5 {
+                0 => "",
+                1 => r#"when { resource has path && resource.path like "*f0" }"#,
+                2 => r#"unless { resource has path && resource.path == "/t/a/f 2" }"#,
+                3 => {
+                    r#"when { resource has path && resource.path like "/t/b*" }
+                        unless { resource has path && resource.path like "*1" }"#
+                }
+                _ => r#"when { principal == User::"other" }"#,
+            };
+            text.push_str(&format!(
+                "@id(\"c{i}\") {effect}({principal}, {action}, {resource}) {condition};\n"
+            ));
+        }
+        text
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        /// For generated ceilings and runs, the learned policy (exact and dir) never allows
+        /// a request that the ceiling denies, among every request of the grid (and of its
+        /// directories): it is implied by the ceiling (issue 29, item 9).
+        #[test]
+        fn the_learned_policy_never_allows_what_the_ceiling_denies(
+            parts in proptest::collection::vec((0u8..4, 0u8..3, 0u8..15, 0u8..5, 0u8..5), 1..5),
+            mask in proptest::collection::vec(proptest::bool::ANY, 30),
+        ) {
+            let text = ceiling_text(&parts);
+            let sink = Arc::new(LearnSink::new());
+            let recording = Authorizer::builder()
+                .principal(Principal::user("someone").unwrap())
+                .policies(Policies::parse("ceiling.cedar", &text).unwrap())
+                .audit_sink(sink.clone())
+                .build()
+                .unwrap();
+            let ceiling = auth(&text);
+            let mut requests = grid();
+            for d in ["/t/a", "/t/b \"q\"", "/t"] {
+                for a in ACTIONS {
+                    // The actions that apply to a directory.
+                    let r = Resource::dir(d).unwrap();
+                    if ceiling.is_allowed(a, &r, &RequestContext::None).is_ok() {
+                        requests.push((a, r));
+                    }
+                }
+            }
+            for ((a, r), run) in grid().iter().zip(&mask) {
+                if *run {
+                    // Allowed or denied, the decision is recorded.
+                    let _ = recording.authorize(*a, r, &RequestContext::None);
+                }
+            }
+            for mode in [Generalize::Exact, Generalize::Dir] {
+                let observed = sink.observed();
+                let learned = build_policy(&observed, mode, "h", &ceiling).unwrap();
+                let allowed = observed.iter().filter(|o| o.outcome == Outcome::Allow).count();
+                prop_assert_eq!(learned.requests, allowed);
+                let l = auth(&learned.text);
+                for (a, r) in &requests {
+                    if l.is_allowed(*a, r, &RequestContext::None).unwrap() {
+                        prop_assert!(
+                            ceiling.is_allowed(*a, r, &RequestContext::None).unwrap(),
+                            "{:?}: {} on {} allowed by\n{}\nunder\n{}", mode, a, r, learned.text, text
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_ceiling_that_pins_a_command_line_keeps_pinning_it() {
+        let ceiling = auth(
+            r#"@id("pinned") permit(principal, action == process_system::Action::"kill",
+                   resource is process_system::Process)
+               when { resource.command == "sleep 317" };"#,
+        );
+        let process = |command: &str| {
+            Resource::process(rex_auth::ProcessAttrs {
+                pid: 4242,
+                uid: 1000,
+                name: "sleep".into(),
+                username: "ops".into(),
+                command: command.into(),
+            })
+        };
+        let observed = vec![Observed {
+            action: Action::ProcessKill,
+            resource: process("sleep 317"),
+            context: RequestContext::None,
+            outcome: Outcome::Allow,
+            policies: vec!["pinned".into()],
+        }];
+        for mode in [Generalize::Exact, Generalize::Dir] {
+            let learned = build_policy(&observed, mode, "h", &ceiling).unwrap();
+            let l = auth(&learned.text);
+            let none = RequestContext::None;
+            assert!(
+                l.is_allowed(Action::ProcessKill, &process("sleep 317"), &none)
+                    .unwrap()
+            );
+            // Same name and owner, another command line: the ceiling denies it, so does the
+            // learned policy.
+            assert!(
+                !ceiling
+                    .is_allowed(Action::ProcessKill, &process("sleep 1"), &none)
+                    .unwrap()
+            );
+            assert!(
+                !l.is_allowed(Action::ProcessKill, &process("sleep 1"), &none)
+                    .unwrap(),
+                "{}",
+                learned.text
+            );
+        }
+    }
+
+    #[test]
+    fn the_ceilings_forbids_are_carried_and_a_request_without_a_ceiling_permit_is_refused() {
+        let ceiling = auth(
+            r#"@id("dir") permit(principal, action, resource in file_system::Dir::"/t/a");
+               @id("no") forbid(principal, action == file_system::Action::"delete",
+                   resource == file_system::File::"/t/a/f 2");"#,
+        );
+        let observed = vec![Observed {
+            action: Action::FsDelete,
+            resource: Resource::file("/t/a/f0").unwrap(),
+            context: RequestContext::None,
+            outcome: Outcome::Allow,
+            policies: vec!["dir".into()],
+        }];
+        let learned = build_policy(&observed, Generalize::Dir, "h", &ceiling).unwrap();
+        let l = auth(&learned.text);
+        let none = RequestContext::None;
+        assert!(
+            l.is_allowed(Action::FsDelete, &Resource::file("/t/a/f0").unwrap(), &none)
+                .unwrap()
+        );
+        assert!(
+            !l.is_allowed(
+                Action::FsDelete,
+                &Resource::file("/t/a/f 2").unwrap(),
+                &none
+            )
+            .unwrap(),
+            "{}",
+            learned.text
+        );
+        assert!(
+            learned
+                .text
+                .contains("ceiling-forbid-1: the ceiling's forbid no"),
+            "{}",
+            learned.text
+        );
+        let mut forged = observed.clone();
+        forged[0].policies = vec!["no".into()];
+        assert!(matches!(
+            build_policy(&forged, Generalize::Exact, "h", &ceiling),
+            Err(LearnError::Ceiling(_))
+        ));
     }
 
     #[test]

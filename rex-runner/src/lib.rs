@@ -25,13 +25,16 @@ pub mod learn_tests;
 mod metrics;
 pub mod numbers;
 mod output;
+pub mod own_files;
 pub mod policy_fmt;
 pub mod policy_tests;
 pub mod replay;
 mod runner;
 pub mod ssm;
 
-pub use audit::{AuditLogSink, RUNNER_LOG_TARGET, TracingAuditSink, audit_decision};
+pub use audit::{
+    AuditLogSink, DeferredAuditLogSink, RUNNER_LOG_TARGET, TracingAuditSink, audit_decision,
+};
 pub use exit::ExitStatus;
 pub use inputs::{Input, InputError, MAX_INPUT_BYTES, read_input, read_policy, sha256_hex};
 pub use output::{

@@ -9,7 +9,7 @@ mod mcp;
 use clap::{Parser, Subcommand};
 use rex_core::{Limits, ScriptArguments};
 use rex_runner::{
-    AuditLogSink, ErrorType, ExitStatus, OutputDocument, OutputFormat, Runner, read_input,
+    DeferredAuditLogSink, ErrorType, ExitStatus, OutputDocument, OutputFormat, Runner, read_input,
     read_policy, render,
 };
 
@@ -39,7 +39,9 @@ fn main() -> ExitCode {
     // escaped descendant, killed when an `execute` ends (issue 19).
     rust_sdk::exec::contain_all_children();
     let cli = Cli::parse();
-    let logging = init_logging(cli.run.log_file.clone());
+    // A run opens its log file only once its policies show that the script cannot reach
+    // it (`run`); other commands run no script under it and open it at once.
+    let logging = init_logging(cli.run.log_file.clone(), cli.command.is_none());
     let status = match cli.command {
         Some(Command::Validate { policies }) => validate(&policies),
         Some(Command::SandboxPlan {
@@ -105,10 +107,11 @@ fn main() -> ExitCode {
 /// Installs the operational log once: level from `LOG_LEVEL`, syslog unless `SYSLOG_ENABLE`
 /// is `0`/`false`/`no`/`off` (as REX), JSON lines to `--log-file`. Never stderr: stdout and
 /// stderr carry the document.
-fn init_logging(log_file: Option<PathBuf>) -> Result<(), String> {
+fn init_logging(log_file: Option<PathBuf>, defer: bool) -> Result<(), String> {
     let mut config = rex_logging::TracingConfig::from_env();
     config.stderr = false;
     config.json_file = log_file;
+    config.defer_json_file = defer;
     match rex_logging::init_tracing(&config) {
         Ok(_) => Ok(()),
         Err(e) => Err(e.to_string()),

@@ -18,6 +18,10 @@ pub(crate) fn early(
     message: &str,
     status: ExitStatus,
 ) -> ExitStatus {
+    // A run refused before its policies could be checked runs no script: the log file
+    // (deferred by `main`) gets the line. After a refusal for the script's reach it was
+    // discarded and stays unopened.
+    let _ = rex_logging::open_deferred_json_file();
     tracing::warn!(
         target: rex_runner::RUNNER_LOG_TARGET,
         error_type = error_type.as_str(),
@@ -140,18 +144,11 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
             }
         }
     }
-    if let Some(path) = &args.audit_log {
-        match rex_logging::AuditLog::open(path) {
-            Ok(log) => builder = builder.audit_log(AuditLogSink::new(log)),
-            Err(e) => {
-                return early(
-                    args,
-                    ErrorType::CommunicationException,
-                    &format!("cannot open audit log {}: {e}", path.display()),
-                    ExitStatus::InvalidInput,
-                );
-            }
-        }
+    // The audit log is opened once the policies show that the script cannot reach it (see
+    // below): nothing is created for a run that is refused.
+    let audit_log = args.audit_log.as_ref().map(|_| DeferredAuditLogSink::new());
+    if let Some(sink) = &audit_log {
+        builder = builder.audit_sink(std::sync::Arc::new(sink.clone()));
     }
     // The script is read before the engine is built, so that the engine declares only the
     // functions the script can reach; an unreadable script is still reported after the
@@ -178,6 +175,17 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
             );
         }
     };
+    // These print and run no script: the log file is opened as for any command.
+    if (args.print_functions || args.print_sandbox)
+        && let Err(e) = rex_logging::open_deferred_json_file()
+    {
+        return early(
+            args,
+            ErrorType::CommunicationException,
+            &e.to_string(),
+            ExitStatus::InvalidInput,
+        );
+    }
     if args.print_functions {
         return print_functions(&runner, args.output_format);
     }
@@ -213,6 +221,52 @@ pub(crate) fn run(args: &RunArgs) -> ExitStatus {
             &format!("cannot install the SIGTERM/SIGINT handlers: {e}"),
             ExitStatus::Internal,
         );
+    }
+    // The runner's own files must be out of the script's reach (issue 29): decided by
+    // Cedar over the run's policies and principal, before anything runs.
+    for (what, path) in [
+        ("audit log", &args.audit_log),
+        ("log file", &args.log_file),
+        ("metrics file", &args.metrics_file),
+    ] {
+        if let Some(path) = path
+            && let Err(e) =
+                rex_runner::own_files::check_out_of_reach(runner.authorizer(), what, path)
+        {
+            // Nothing of the runner's is created: the deferred log file is never opened.
+            rex_logging::discard_deferred_json_file();
+            return early(
+                args,
+                ErrorType::ValidationException,
+                &e.to_string(),
+                ExitStatus::InvalidInput,
+            );
+        }
+    }
+    // Out of reach: the log file and the audit log are opened now, before the script runs
+    // (appending, never through a symbolic link), and written through these descriptors.
+    if let Err(e) = rex_logging::open_deferred_json_file() {
+        return early(
+            args,
+            ErrorType::CommunicationException,
+            &e.to_string(),
+            ExitStatus::InvalidInput,
+        );
+    }
+    if let (Some(path), Some(sink)) = (&args.audit_log, &audit_log) {
+        match rex_logging::AuditLog::open(path) {
+            Ok(log) => {
+                sink.open(log);
+            }
+            Err(e) => {
+                return early(
+                    args,
+                    ErrorType::CommunicationException,
+                    &format!("cannot open audit log {}: {e}", path.display()),
+                    ExitStatus::InvalidInput,
+                );
+            }
+        }
     }
     // The metrics file is opened before the sandbox is applied (the policies need not
     // allow writing it): it is the operator's file, not the script's.
@@ -378,6 +432,27 @@ fn join_warm_up() {
     if let Some(h) = h {
         let _ = h.join();
     }
+}
+
+/// Opens the file `learn` writes: created if missing, never through a symbolic link
+/// (`O_NOFOLLOW`), not truncated until the learned policy is written.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+pub(crate) fn open_learned_output(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
+/// Replaces the content of the file opened by [`open_learned_output`] with `text`.
+#[allow(clippy::disallowed_types)]
+pub(crate) fn write_learned_output(mut file: std::fs::File, text: &str) -> std::io::Result<()> {
+    file.set_len(0)?;
+    file.write_all(text.as_bytes())
 }
 
 /// Derives the sandbox from the runner's policies and applies it to this thread (which then

@@ -27,6 +27,7 @@ fn init_writes_json_lines_and_syslog_filters_and_is_idempotent() {
     let config = TracingConfig {
         level: LogLevel::Info,
         json_file: Some(path.clone()),
+        defer_json_file: false,
         stderr: true,
         syslog: true,
         syslog_socket: Some(socket),

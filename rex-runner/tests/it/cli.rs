@@ -13,6 +13,7 @@ use crate::common_cli;
 mod fleet;
 mod learn;
 mod lifecycle;
+mod own_files;
 mod sandbox;
 
 use std::fs;

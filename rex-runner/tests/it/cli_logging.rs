@@ -263,8 +263,10 @@ fn an_unusable_log_file_is_invalid_input_and_the_script_does_not_run() {
              permit(principal, action, resource == file_system::Dir::\"{root}\");"
         ),
     );
-    // A directory is not a log file.
-    let r = run(&mut rex_logged(&script, &allow_delete, fx.dir.path()));
+    // The logs are out of the policy's reach (a log file it reaches is refused before
+    // anything else: tests/it/cli/own_files.rs). A directory is not a log file.
+    let logs = tempfile::tempdir().unwrap();
+    let r = run(&mut rex_logged(&script, &allow_delete, logs.path()));
     assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
     let doc = r.json();
     assert_eq!(doc["error"]["error_type"], "COMMUNICATION_EXCEPTION");
@@ -281,7 +283,7 @@ fn an_unusable_log_file_is_invalid_input_and_the_script_does_not_run() {
     let r = run(&mut rex_logged(
         &script,
         &allow_delete,
-        &fx.path("ok.jsonl"),
+        &logs.path().join("ok.jsonl"),
     ));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(!fx.path("data.txt").exists());
