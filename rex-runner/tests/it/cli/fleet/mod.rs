@@ -332,10 +332,16 @@ fn ansible_module_check_mode_compiles_only_and_docs_render() {
     };
     let fx = Fixture::new();
     let home = fx.path("home");
-    let target = fx.write("target.txt", "unchanged\n");
+    std::fs::create_dir(fx.path("data")).unwrap();
+    let target = fx.write("data/target.txt", "unchanged\n");
+    // Everything under the fixture's data (the module's own temp dir, with the audit log, stays
+    // out of the script's reach: a policy reaching it is refused, exit 5).
     let policy = fx.write(
         "allow-write.cedar",
-        "permit(principal, action, resource);\n",
+        &format!(
+            "permit(principal, action, resource in file_system::Dir::\"{}/data\");\n",
+            fx.root()
+        ),
     );
     let adhoc_run = |script: &str, check: bool| -> (i32, String) {
         let mut c = ansible(&adhoc, &home);
@@ -371,7 +377,7 @@ fn ansible_module_check_mode_compiles_only_and_docs_render() {
         )
     };
     let write = format!("rm(\"{}\")", target.display());
-    // Check mode compiles and runs nothing, even under an allow-all policy.
+    // Check mode compiles and runs nothing, even under a policy that allows the delete.
     let (code, log) = adhoc_run(&write, true);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("\"compiled\": true"), "{log}");
@@ -416,8 +422,15 @@ fn ansible_module_refuses_non_finite_and_negative_numbers() {
     };
     let fx = Fixture::new();
     let home = fx.path("home");
-    let marker = fx.path("ran");
-    let policy = fx.write("all.cedar", "permit(principal, action, resource);\n");
+    std::fs::create_dir(fx.path("data")).unwrap();
+    let marker = fx.path("data/ran");
+    let policy = fx.write(
+        "all.cedar",
+        &format!(
+            "permit(principal, action, resource in file_system::Dir::\"{}/data\");\n",
+            fx.root()
+        ),
+    );
     let script = fx.write(
         "s.rhai",
         &format!("write(\"{}\", \"x\"); 1", marker.display()),
@@ -469,5 +482,69 @@ fn ansible_module_refuses_non_finite_and_negative_numbers() {
         assert_ne!(out.status.code(), Some(0), "{key}={value}: {log}");
         assert!(log.contains(key), "{key}={value}: {log}");
         assert!(!marker.exists(), "{key}={value} ran the script");
+    }
+}
+
+/// Issue 29, item 12: a run that deleted a file and then failed reports `changed: true`; a
+/// secret argument never shows in the task result, in any form the runner prints it.
+#[test]
+fn ansible_reports_a_change_of_a_failed_run_and_masks_secrets_in_every_form() {
+    let Some(adhoc) = venv_tool("ansible") else {
+        return;
+    };
+    let fx = Fixture::new();
+    let home = fx.path("home");
+    let root = fx.root();
+    std::fs::create_dir(fx.path("data")).unwrap();
+    let doomed = fx.write("data/doomed.txt", "x\n");
+    let policy = fx.write(
+        "p.cedar",
+        &format!(
+            "permit(principal, action in [file_system::Action::\"open\", file_system::Action::\"delete\"], resource in file_system::Dir::\"{root}/data\");\n"
+        ),
+    );
+    // The secret becomes part of a path the runner normalises and quotes in its denial.
+    let secret = "s3cr3t-\"q\"-value";
+    let script = format!(
+        "rm(\"{}\");\nlet p = \"/srv//\" + token + \"//x\";\ncat(p)",
+        doomed.display()
+    );
+    let out = ansible(&adhoc, &home)
+        .args([
+            "localhost",
+            "-c",
+            "local",
+            "-m",
+            "rex.runner.rex_script",
+            "-a",
+        ])
+        .arg(
+            serde_json::json!({
+                "script": script,
+                "policy_file": policy,
+                "runner_path": runner_path(),
+                "secret_args": {"token": secret},
+            })
+            .to_string(),
+        )
+        .arg("-e")
+        .arg("ansible_python_interpreter={{ ansible_playbook_python }}")
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "the denied read fails the task: {log}"
+    );
+    assert!(!doomed.exists(), "the delete happened");
+    assert!(log.contains("\"changed\": true"), "{log}");
+    assert!(log.contains("ACCESS_DENIED"), "{log}");
+    for form in ["s3cr3t", "s3cr3t-\\\"q\\\"-value", "s3cr3t-\\\\\\\"q"] {
+        assert!(!log.contains(form), "{form} leaked: {log}");
     }
 }

@@ -181,6 +181,27 @@ def write_private(path, text):
         f.write(to_bytes(text, errors="surrogate_or_strict"))
 
 
+def secret_forms(value):
+    """The texts a secret argument may appear as in the runner's output."""
+    forms = set()
+    values = [value] if not isinstance(value, (list, dict)) else (value if isinstance(value, list) else list(value.values()))
+    for v in values:
+        t = to_native(v) if not isinstance(v, bool) else str(v).lower()
+        if len(t) < 4:
+            continue  # too short to mask without masking unrelated text
+        forms.add(t)
+        escaped = json.dumps(t)[1:-1]
+        forms.add(escaped)
+        forms.add(t.replace("\\", "\\\\").replace('"', '\\"'))
+        if t.startswith("/"):
+            normalised = re.sub("/+", "/", t)
+            if len(normalised) > 1:
+                normalised = normalised.rstrip("/")
+            forms.add(normalised)
+            forms.add(json.dumps(normalised)[1:-1])
+    return forms
+
+
 def read_denials(audit_path):
     """The denied decisions and whether a mutating action was allowed, from the audit log."""
     denials = []
@@ -266,6 +287,11 @@ def main():
     if both:
         module.fail_json(msg="arguments given in both args and secret_args: %s" % ", ".join(both))
     plain.update(secret)
+    # Mask each secret in every form the runner may print it: as given, JSON/Cedar-escaped
+    # (a denial message quotes the resource), and as a normalised path.
+    for v in secret.values():
+        for form in secret_forms(v):
+            module.no_log_values.add(form)
     try:
         tagged = dict((str(k), rex_value(v, str(k))) for k, v in plain.items())
     except ValueError as e:
@@ -295,12 +321,15 @@ def main():
         if not isinstance(document, dict):
             raise ValueError("not an object")
     except ValueError:
-        module.fail_json(msg="rex-runner printed no output document (exit %d): %s" % (rc, (err or out).strip()[:2000]), rc=rc)
+        # What the run did before it failed still counts: a host change is reported.
+        denials, mutated = read_denials(audit_path)
+        module.fail_json(msg="rex-runner printed no output document (exit %d): %s" % (rc, (err or out).strip()[:2000]), rc=rc, changed=bool(mutated), denials=denials)
 
     denials, mutated = read_denials(audit_path)
     status = document.get("status")
     result = dict(
-        changed=bool(status == "SUCCESS" and mutated),
+        # A host-modifying action was allowed: the host changed, whatever the final status.
+        changed=bool(mutated),
         rc=rc,
         status=status,
         output=document.get("output"),
