@@ -323,16 +323,17 @@ impl Authorizer {
             }
             list
         });
-        let answer = approvers.as_ref().map(|approvers| match &self.approver {
-            None => None,
-            Some(a) => Some(a.approve(&ApprovalRequest {
-                principal: &self.principal_text,
-                action,
-                resource,
-                context,
-                policies: &policies,
-                approvers,
-            })),
+        let answer = approvers.as_ref().map(|approvers| {
+            self.approver.as_ref().map(|a| {
+                a.approve(&ApprovalRequest {
+                    principal: &self.principal_text,
+                    action,
+                    resource,
+                    context,
+                    policies: &policies,
+                    approvers,
+                })
+            })
         });
         let approval = match (&answer, &approvers) {
             (Some(answer), Some(approvers)) => Some(ApprovalRecord {
