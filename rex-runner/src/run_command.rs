@@ -444,7 +444,7 @@ pub(crate) fn open_learned_output(path: &std::path::Path) -> std::io::Result<std
         .create(true)
         .truncate(false)
         .mode(0o644)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags(rust_sdk::runtime::O_NOFOLLOW)
         .open(path)
 }
 

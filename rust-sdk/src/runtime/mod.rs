@@ -19,3 +19,9 @@ pub mod identity;
 pub mod monitor;
 pub mod sandbox;
 pub mod sched;
+
+/// `O_NOFOLLOW` for `std::os::unix::fs::OpenOptionsExt::custom_flags`, for the runner's own
+/// files (learn's output): the value differs between architectures, and crates above
+/// rust-sdk take no OS crate of their own.
+#[allow(clippy::cast_possible_wrap)]
+pub const O_NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
