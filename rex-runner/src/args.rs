@@ -172,6 +172,10 @@ pub(crate) struct LearnArgs {
     /// Where to write the learned policy.
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub(crate) output: PathBuf,
+    /// Also write the run's requests as `rex-runner test` cases (allowed ones expected
+    /// allowed, denied ones denied), to keep the learned policy under test.
+    #[arg(long = "tests-out", value_name = "TESTS.toml")]
+    pub(crate) tests_out: Option<PathBuf>,
     /// Script arguments in REX's JSON format.
     #[arg(short = 'a', long = "script-arguments-file", value_name = "PATH")]
     pub(crate) script_arguments_file: Option<PathBuf>,

@@ -94,6 +94,13 @@ pub(crate) fn learn(args: &LearnArgs) -> ExitStatus {
     ) {
         return fail(&e.to_string(), ExitStatus::InvalidInput);
     }
+    // The tests file is held to the same rule as the policy.
+    if let Some(tests) = &args.tests_out
+        && let Err(e) =
+            rex_runner::own_files::check_out_of_reach(runner.authorizer(), "learned tests", tests)
+    {
+        return fail(&e.to_string(), ExitStatus::InvalidInput);
+    }
     // The output is the operator's file: opened before the sandbox confines this process,
     // never through a symbolic link.
     let out = match open_learned_output(&args.output) {
@@ -104,6 +111,18 @@ pub(crate) fn learn(args: &LearnArgs) -> ExitStatus {
                 ExitStatus::InvalidInput,
             );
         }
+    };
+    let tests_out = match &args.tests_out {
+        None => None,
+        Some(path) => match open_learned_output(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                return fail(
+                    &format!("cannot write {}: {e}", path.display()),
+                    ExitStatus::InvalidInput,
+                );
+            }
+        },
     };
     if let Err(e) = apply_sandbox(&runner, args.sandbox) {
         return fail(&e.to_string(), ExitStatus::InvalidInput);
@@ -135,6 +154,19 @@ pub(crate) fn learn(args: &LearnArgs) -> ExitStatus {
             &format!("cannot write {}: {e}", args.output.display()),
             ExitStatus::Internal,
         );
+    }
+    if let (Some(file), Some(path)) = (tests_out, &args.tests_out) {
+        let principal = runner.authorizer().principal().name().to_string();
+        let tests = match rex_runner::learn_tests::tests_of(&sink.observed(), &principal, &header) {
+            Ok(t) => t,
+            Err(e) => return fail(&e, ExitStatus::Internal),
+        };
+        if let Err(e) = write_learned_output(file, &tests) {
+            return fail(
+                &format!("cannot write {}: {e}", path.display()),
+                ExitStatus::Internal,
+            );
+        }
     }
     let mut text = format!(
         "learned {} requests -> {} permits, written to {}\n",

@@ -729,3 +729,61 @@ fn mcp_shadow_sets_are_recorded_never_enforced_and_replayable() {
         assert_eq!(r.code, 5, "{arg}: {}{}", r.stdout, r.stderr);
     }
 }
+
+/// `learn --tests-out`: the run's requests become test cases that the learned policy passes
+/// (and an over-wide edit of it fails).
+#[test]
+fn learn_writes_tests_the_learned_policy_passes() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    data(&fx);
+    let ceiling = fx.write("ceiling.cedar", &wide_policy(&root));
+    let out_dir = fx.path("out");
+    fs::create_dir(&out_dir).unwrap();
+    let learned = out_dir.join("learned.cedar");
+    let tests = out_dir.join("learned.tests.toml");
+    let r = run(rex()
+        .arg("learn")
+        .arg("-s")
+        .arg(script(&fx))
+        .arg("-p")
+        .arg(&ceiling)
+        .arg("-o")
+        .arg(&learned)
+        .arg("--tests-out")
+        .arg(&tests)
+        .args(["--principal", "ci-bot"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let text = fs::read_to_string(&tests).unwrap();
+    assert!(text.contains("expect = \"allow\""), "{text}");
+    assert!(
+        text.contains("expect = \"deny\""),
+        "the denied read is kept: {text}"
+    );
+    assert!(text.contains("principal = \"ci-bot\""), "{text}");
+    assert!(
+        text.contains("arguments"),
+        "the execute's arguments are a case: {text}"
+    );
+    let r = run(rex().arg("test").arg("-p").arg(&learned).arg(&tests));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(" 0 failed"), "{}", r.stdout);
+    // An edit that allows everything fails the denied case.
+    let wide = fx.write("wide.cedar", "permit(principal, action, resource);");
+    let r = run(rex().arg("test").arg("-p").arg(&wide).arg(&tests));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    // Inside the ceiling's reach the tests file is refused like the policy, and not created.
+    let inside = fx.path("data/tmp/tests.toml");
+    let r = run(rex()
+        .arg("learn")
+        .arg("-s")
+        .arg(script(&fx))
+        .arg("-p")
+        .arg(&ceiling)
+        .arg("-o")
+        .arg(out_dir.join("again.cedar"))
+        .arg("--tests-out")
+        .arg(&inside));
+    assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+    assert!(!inside.exists());
+}
