@@ -129,12 +129,20 @@ pub struct Explanation {
     pub nearest_permits: Vec<PermitScope>,
     /// Evaluation errors (empty unless `outcome` is `Error`).
     pub errors: Vec<String>,
+    /// `Some(approvers)` when the request is *allowed if approved*: `outcome` is `Allow` and
+    /// every determining permit carries `@approval("required")` (the `@approvers` texts).
+    pub approval: Option<Vec<String>>,
 }
 
 impl Explanation {
     /// Whether the request is allowed.
     pub fn is_allowed(&self) -> bool {
-        self.outcome == Outcome::Allow
+        self.outcome == Outcome::Allow && self.approval.is_none()
+    }
+
+    /// Whether the request is allowed only once a person approves it.
+    pub fn needs_approval(&self) -> bool {
+        self.outcome == Outcome::Allow && self.approval.is_some()
     }
 }
 
@@ -173,6 +181,7 @@ pub fn explain(
         .cache_capacity(0)
         .build()?;
     let result = auth.authorize(action, resource, context);
+    let mut approval = None;
     let nearest_permits = policies.permits_for(action);
     let (outcome, determining_policies, errors) = match result {
         Ok(()) => {
@@ -183,6 +192,22 @@ pub fn explain(
                 .map(|r| r.policies)
                 .unwrap_or_default();
             (Outcome::Allow, policies, Vec::new())
+        }
+        Err(AuthError::Denied(d)) if d.reason.is_some() => {
+            // Allowed by `@approval("required")` permits alone: the third outcome.
+            let approvals = policies.approvals();
+            let mut approvers: Vec<String> = Vec::new();
+            for text in d
+                .reasons
+                .iter()
+                .filter_map(|p| approvals.get(p).cloned().flatten())
+            {
+                if !approvers.contains(&text) {
+                    approvers.push(text);
+                }
+            }
+            approval = Some(approvers);
+            (Outcome::Allow, d.reasons, Vec::new())
         }
         Err(AuthError::Denied(d)) => (Outcome::Deny, d.reasons, Vec::new()),
         Err(AuthError::Evaluation {
@@ -205,6 +230,7 @@ pub fn explain(
         determining_policies,
         nearest_permits,
         errors,
+        approval,
     })
 }
 

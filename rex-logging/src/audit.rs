@@ -60,6 +60,11 @@ pub struct AuditEvent {
     /// is no shadow set or it agreed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<AuditShadow>,
+    /// When the allow needed approval (`@approval("required")`): `status` (`approved`,
+    /// `declined`, `timed out`, `failed`, `not asked`), `channel`, `approver`, `waited_ms`,
+    /// `approvers`. Left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<serde_json::Value>,
     /// SHA-256 (hex) of the running script, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_sha256: Option<String>,
@@ -110,6 +115,7 @@ impl AuditEvent {
             enforced: true,
             cached: false,
             shadow: None,
+            approval: None,
             script_sha256: None,
             line: None,
         }

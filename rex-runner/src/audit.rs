@@ -61,6 +61,15 @@ impl AuditSink for AuditLogSink {
             decision: audit_decision(s.outcome),
             determining_policies: s.policies.to_vec(),
         });
+        event.approval = r.approval.map(|a| {
+            serde_json::json!({
+                "status": a.status,
+                "channel": a.channel,
+                "approver": a.approver,
+                "waited_ms": a.waited_ms,
+                "approvers": a.approvers,
+            })
+        });
         event.policies = r.policies.to_vec();
         event.enforced = r.enforced;
         event.cached = r.cached;

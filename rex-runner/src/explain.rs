@@ -230,6 +230,7 @@ pub fn render_explanation(
 ) -> String {
     let mut out = String::new();
     out.push_str(match e.outcome {
+        Outcome::Allow if e.needs_approval() => "ALLOW-IF-APPROVED",
         Outcome::Allow => "ALLOW",
         Outcome::Deny => "DENY",
         Outcome::Error => "DENY (evaluation error)",
@@ -241,6 +242,16 @@ pub fn render_explanation(
                 "determining policies: {}\n",
                 e.determining_policies.join(", ")
             ));
+            if let Some(approvers) = &e.approval {
+                out.push_str(&format!(
+                    "needs approval (@approval(\"required\")){}\n",
+                    if approvers.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" by {}", approvers.join(", "))
+                    }
+                ));
+            }
         }
         Outcome::Deny if e.determining_policies.is_empty() => {
             out.push_str("no permit matched\n");

@@ -63,6 +63,9 @@ pub enum Expect {
     Allow,
     /// The request is denied (by no permit, a forbid, or an evaluation error).
     Deny,
+    /// The request is allowed only once a person approves it (`@approval("required")`).
+    #[serde(rename = "allow-if-approved")]
+    AllowIfApproved,
 }
 
 #[derive(Debug, Deserialize)]
@@ -258,6 +261,7 @@ pub fn run_tests(
             &case.context,
         )?;
         let (actual, actual_expect) = match e.outcome {
+            Outcome::Allow if e.needs_approval() => ("allow-if-approved", Expect::AllowIfApproved),
             Outcome::Allow => ("allow", Expect::Allow),
             Outcome::Deny => ("deny", Expect::Deny),
             Outcome::Error => ("error", Expect::Deny),
@@ -310,6 +314,7 @@ fn expect_text(e: Expect) -> &'static str {
     match e {
         Expect::Allow => "ALLOW",
         Expect::Deny => "DENY",
+        Expect::AllowIfApproved => "ALLOW-IF-APPROVED",
     }
 }
 

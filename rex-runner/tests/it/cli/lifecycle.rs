@@ -787,3 +787,66 @@ fn learn_writes_tests_the_learned_policy_passes() {
     assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
     assert!(!inside.exists());
 }
+
+/// Issue 33 (policy half) through the binary: `explain` and `test` show the third outcome,
+/// and a run without an approval channel is denied with the reason; nothing is deleted.
+#[test]
+fn approval_permits_are_allow_if_approved_and_denied_without_a_channel() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    data(&fx);
+    let policy = fx.write(
+        "p.cedar",
+        &format!(
+            r#"@id("open") permit(principal, action == file_system::Action::"open", resource in file_system::Dir::"{root}");
+@id("delete-ok") @approval("required") @approvers("oncall")
+permit(principal, action == file_system::Action::"delete", resource in file_system::Dir::"{root}/data/tmp");
+"#
+        ),
+    );
+    let r = run(rex()
+        .arg("explain")
+        .arg("-p")
+        .arg(&policy)
+        .arg("file_system::delete")
+        .arg(format!("file_system::File::\"{root}/data/tmp/old.txt\"")));
+    assert_eq!(r.code, 3, "not allowed as is: {}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("ALLOW-IF-APPROVED"), "{}", r.stdout);
+    assert!(r.stdout.contains("by oncall"), "{}", r.stdout);
+    let tests = fx.write(
+        "t.toml",
+        &format!(
+            "[[case]]\nname = \"delete asks\"\naction = \"file_system::delete\"\nresource = \"{root}/data/tmp/old.txt\"\nexpect = \"allow-if-approved\"\ndetermined_by = [\"delete-ok\"]\n\n[[case]]\nname = \"not plain allow\"\naction = \"file_system::delete\"\nresource = \"{root}/data/tmp/old.txt\"\nexpect = \"allow\"\n"
+        ),
+    );
+    let r = run(rex().arg("test").arg("-p").arg(&policy).arg(&tests));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("PASS delete asks: ALLOW-IF-APPROVED"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("FAIL not plain allow"), "{}", r.stdout);
+    let script = fx.write("rm.rhai", &format!("rm(\"{root}/data/tmp/old.txt\")"));
+    let audit = fx.path("audit.jsonl");
+    let r = run(rex()
+        .arg("-s")
+        .arg(&script)
+        .arg("-p")
+        .arg(&policy)
+        .arg("--audit-log")
+        .arg(&audit));
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    let doc = r.json();
+    assert_eq!(doc["denial"]["reason"], "approval required", "{doc}");
+    assert!(fx.path("data/tmp/old.txt").exists(), "nothing happened");
+    let text = fs::read_to_string(&audit).unwrap();
+    let line: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["action"] == "file_system::Action::\"delete\"")
+        .unwrap();
+    assert_eq!(line["decision"], "deny");
+    assert_eq!(line["approval"]["status"], "not asked", "{line}");
+    assert_eq!(line["approval"]["approvers"][0], "oncall");
+}
