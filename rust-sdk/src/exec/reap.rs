@@ -89,9 +89,10 @@ fn process_table() -> HashMap<i32, Row> {
     rows
 }
 
-/// Sends SIGKILL to `pid`, a process that is not our child (so its pid could be reused): via a
-/// pidfd, and only if it is still the process seen in the table (same start time).
-fn kill_pinned(pid: i32, starttime: u64) {
+/// Sends `signal` to `pid`, a process that is not our child (so its pid could be reused):
+/// via a pidfd, and only if it is still the process seen in the table (same start time).
+/// Shared with the MCP server's tree kill (`runtime::child`).
+pub(crate) fn signal_pinned(pid: i32, starttime: u64, signal: Signal) {
     let Some(rpid) = Pid::from_raw(pid) else {
         return;
     };
@@ -102,7 +103,7 @@ fn kill_pinned(pid: i32, starttime: u64) {
         .and_then(|p| p.stat())
         .is_ok_and(|st| st.starttime == starttime);
     if same {
-        let _ = rustix::process::pidfd_send_signal(&pidfd, Signal::KILL);
+        let _ = rustix::process::pidfd_send_signal(&pidfd, signal);
     }
 }
 
@@ -176,7 +177,7 @@ pub(super) fn sweep() {
         }
         for pid in &below {
             if let Some(r) = table.get(pid) {
-                kill_pinned(*pid, r.starttime);
+                signal_pinned(*pid, r.starttime, Signal::KILL);
             }
         }
         for pid in &roots {

@@ -138,23 +138,6 @@ fn descendants(table: &HashMap<i32, (i32, u64)>, roots: &BTreeSet<i32>) -> BTree
     found
 }
 
-/// Sends `signal` to `pid` through a pidfd, only if it is still the process that started at
-/// `starttime` (it is not our child, so its pid could have been reused).
-fn signal_pinned(pid: i32, starttime: u64, signal: Signal) {
-    let Some(rpid) = Pid::from_raw(pid) else {
-        return;
-    };
-    let Ok(pidfd) = rustix::process::pidfd_open(rpid, rustix::process::PidfdFlags::empty()) else {
-        return;
-    };
-    let same = procfs::process::Process::new(pid)
-        .and_then(|p| p.stat())
-        .is_ok_and(|st| st.starttime == starttime);
-    if same {
-        let _ = rustix::process::pidfd_send_signal(&pidfd, signal);
-    }
-}
-
 /// How many walk-and-stop rounds [`kill_tree`] makes at most.
 const TREE_ROUNDS: usize = 64;
 
@@ -180,12 +163,12 @@ pub fn kill_tree(pid: u32) {
             break;
         }
         for (p, st) in fresh {
-            signal_pinned(p, st, Signal::STOP);
+            crate::exec::reap::signal_pinned(p, st, Signal::STOP);
             stopped.insert(p, st);
         }
     }
     for (p, st) in &stopped {
-        signal_pinned(*p, *st, Signal::KILL);
+        crate::exec::reap::signal_pinned(*p, *st, Signal::KILL);
     }
     let _ = kill_group(pid);
 }
